@@ -1,0 +1,280 @@
+//! Write batches: many objects and records, one flush barrier (SPEC §4).
+//!
+//! A [`Batch`] stages every file it is given in a private directory
+//! `.muse/tmp/batch-*` (no `fsync` per file), and on [`Batch::commit`]:
+//!
+//! 1. one filesystem barrier (`syncfs`) makes all staged bytes durable;
+//! 2. each staged file is renamed into its final place (never over an
+//!    existing one), so no reader ever sees a file whose bytes are not yet
+//!    on disk;
+//! 3. a second barrier makes the renames durable;
+//! 4. only then are the queued ref updates applied, each durable on return,
+//!    so a ref never points at something that is not durable.
+//!
+//! Under `[core] fsync = "off"` both barriers are skipped. A batch that is
+//! dropped without `commit` (or whose process dies) leaves nothing visible:
+//! its staging directory is removed, by `Drop` or by the next startup GC
+//! (the batch holds an `flock` on it while alive).
+
+use std::collections::HashSet;
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use crate::atomic::{sync_filesystem, Durability, MODE_IMMUTABLE};
+use crate::commits::prepare_commit;
+use crate::config::durability_for;
+use crate::error::{Error, IoContext, Result};
+use crate::object_store::{has_object, verify_blob};
+use crate::paths::{object_path, staging_dir};
+use crate::records::{CommitRecord, SnapshotRecord};
+use crate::snapshots::prepare_snapshot;
+
+/// Counts of what a committed batch wrote.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct BatchStats {
+    /// Objects newly stored.
+    pub objects_written: usize,
+    /// Objects that were already stored (or given twice).
+    pub objects_skipped: usize,
+    /// Commit records newly stored.
+    pub commits_written: usize,
+    /// Snapshot records newly stored.
+    pub snapshots_written: usize,
+    /// Ref updates applied.
+    pub refs_updated: usize,
+}
+
+enum Kind {
+    Object,
+    Commit,
+    Snapshot,
+}
+
+struct Staged {
+    staged: PathBuf,
+    dest: PathBuf,
+    kind: Kind,
+}
+
+enum RefUpdate {
+    Set { branch: String, id: String },
+    Cas { branch: String, expected: Option<String>, id: String },
+}
+
+/// A set of writes made durable together; see the module docs.
+pub struct Batch {
+    root: PathBuf,
+    dir: PathBuf,
+    _lock: File,
+    durability: Durability,
+    staged: Vec<Staged>,
+    ids: HashSet<String>,
+    refs: Vec<RefUpdate>,
+    stats: BatchStats,
+    done: bool,
+}
+
+impl Batch {
+    /// Starts a batch on the repository at `root`.
+    ///
+    /// # Errors
+    /// [`Error::Io`] when the staging directory cannot be made.
+    pub fn begin(root: &Path) -> Result<Batch> {
+        let base = staging_dir(root);
+        std::fs::create_dir_all(&base).ctx("create directory", &base)?;
+        let dir = tempfile::Builder::new().prefix("batch-").tempdir_in(&base).ctx("create staging directory in", &base)?.keep();
+        let lock = File::open(&dir).ctx("open", &dir)?;
+        lock.lock().ctx("lock", &dir)?;
+        Ok(Batch {
+            root: root.to_path_buf(),
+            dir,
+            _lock: lock,
+            durability: durability_for(root, None)?,
+            staged: Vec::new(),
+            ids: HashSet::new(),
+            refs: Vec::new(),
+            stats: BatchStats::default(),
+            done: false,
+        })
+    }
+
+    /// The repository root.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn stage(&mut self, dest: PathBuf, bytes: &[u8], kind: Kind) -> Result<()> {
+        let staged = self.dir.join(self.staged.len().to_string());
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(MODE_IMMUTABLE)
+            .open(&staged)
+            .ctx("create", &staged)?;
+        f.write_all(bytes).ctx("write", &staged)?;
+        self.staged.push(Staged { staged, dest, kind });
+        Ok(())
+    }
+
+    /// Stages the object `id` (hash-verified now). Returns `false` when it is
+    /// already stored or already in this batch.
+    ///
+    /// # Errors
+    /// [`Error::InvalidId`], [`Error::HashMismatch`], [`Error::Io`].
+    pub fn write_object(&mut self, id: &str, content: &[u8]) -> Result<bool> {
+        verify_blob(id, content)?;
+        if self.ids.contains(id) || has_object(&self.root, id)? {
+            self.stats.objects_skipped += 1;
+            return Ok(false);
+        }
+        self.stage(object_path(&self.root, id)?, content, Kind::Object)?;
+        self.ids.insert(id.to_string());
+        Ok(true)
+    }
+
+    /// Stages a commit record (verified now). Returns `false` when it is
+    /// already stored or already in this batch.
+    ///
+    /// # Errors
+    /// As [`crate::commits::write_commit`].
+    pub fn write_commit(&mut self, rec: &CommitRecord) -> Result<bool> {
+        let (path, bytes) = prepare_commit(&self.root, rec)?;
+        if self.ids.contains(&rec.commit_id) || path.exists() {
+            return Ok(false);
+        }
+        self.stage(path, &bytes, Kind::Commit)?;
+        self.ids.insert(rec.commit_id.clone());
+        Ok(true)
+    }
+
+    /// Stages a snapshot record (verified now). Returns `false` when it is
+    /// already stored or already in this batch.
+    ///
+    /// # Errors
+    /// As [`crate::snapshots::write_snapshot`].
+    pub fn write_snapshot(&mut self, rec: &SnapshotRecord) -> Result<bool> {
+        let (path, bytes) = prepare_snapshot(&self.root, rec)?;
+        if self.ids.contains(&rec.snapshot_id) || path.exists() {
+            return Ok(false);
+        }
+        self.stage(path, &bytes, Kind::Snapshot)?;
+        self.ids.insert(rec.snapshot_id.clone());
+        Ok(true)
+    }
+
+    /// Queues `branch := commit_id`, applied after the barrier.
+    ///
+    /// # Errors
+    /// [`Error::InvalidRefName`], [`Error::InvalidId`] (checked now).
+    pub fn write_branch_ref(&mut self, branch: &str, commit_id: &str) -> Result<()> {
+        crate::refs::validate_branch_name(branch)?;
+        crate::ids::validate_id(commit_id)?;
+        self.refs.push(RefUpdate::Set { branch: branch.into(), id: commit_id.into() });
+        Ok(())
+    }
+
+    /// Queues a compare-and-swap of `branch` from `expected` to `commit_id`,
+    /// applied after the barrier; [`Batch::commit`] fails with
+    /// [`Error::RefConflict`] if the ref moved (the staged data is then
+    /// durable but unreferenced).
+    ///
+    /// # Errors
+    /// [`Error::InvalidRefName`], [`Error::InvalidId`] (checked now).
+    pub fn compare_and_swap_branch_ref(&mut self, branch: &str, expected: Option<&str>, commit_id: &str) -> Result<()> {
+        crate::refs::validate_branch_name(branch)?;
+        crate::ids::validate_id(commit_id)?;
+        if let Some(e) = expected {
+            crate::ids::validate_id(e)?;
+        }
+        self.refs.push(RefUpdate::Cas { branch: branch.into(), expected: expected.map(Into::into), id: commit_id.into() });
+        Ok(())
+    }
+
+    /// Number of files staged so far.
+    pub fn len(&self) -> usize {
+        self.staged.len()
+    }
+
+    /// True when nothing is staged.
+    pub fn is_empty(&self) -> bool {
+        self.staged.is_empty()
+    }
+
+    /// Makes everything durable and visible, then applies the ref updates
+    /// (see the module docs).
+    ///
+    /// # Errors
+    /// [`Error::Io`]; [`Error::RefConflict`] from a queued compare-and-swap.
+    pub fn commit(mut self) -> Result<BatchStats> {
+        let full = self.durability == Durability::Full;
+        if full && !self.staged.is_empty() {
+            sync_filesystem(&self.dir)?;
+        }
+        let staged = std::mem::take(&mut self.staged);
+        for s in &staged {
+            let dir = s.dest.parent().expect("destination has a directory");
+            let renamed = match rename_noreplace(&s.staged, &s.dest) {
+                Err(e) if e.raw_os_error() == Some(rustix::io::Errno::NOENT.raw_os_error()) => {
+                    std::fs::create_dir_all(dir).ctx("create directory", dir)?;
+                    rename_noreplace(&s.staged, &s.dest)?
+                }
+                other => other?,
+            };
+            if !renamed {
+                let _ = std::fs::remove_file(&s.staged);
+            }
+            match (&s.kind, renamed) {
+                (Kind::Object, true) => self.stats.objects_written += 1,
+                (Kind::Object, false) => self.stats.objects_skipped += 1,
+                (Kind::Commit, true) => self.stats.commits_written += 1,
+                (Kind::Snapshot, true) => self.stats.snapshots_written += 1,
+                _ => {}
+            }
+        }
+        if full && !staged.is_empty() {
+            sync_filesystem(&self.dir)?;
+        }
+        self.done = true;
+        let _ = std::fs::remove_dir_all(&self.dir);
+        for r in std::mem::take(&mut self.refs) {
+            match r {
+                RefUpdate::Set { branch, id } => crate::refs::write_branch_ref(&self.root, &branch, &id)?,
+                RefUpdate::Cas { branch, expected, id } => {
+                    crate::refs::compare_and_swap_branch_ref(&self.root, &branch, expected.as_deref(), &id)?
+                }
+            }
+            self.stats.refs_updated += 1;
+        }
+        Ok(self.stats)
+    }
+
+    /// Discards everything staged; nothing becomes visible.
+    pub fn abort(mut self) {
+        self.cleanup();
+    }
+
+    fn cleanup(&mut self) {
+        if !self.done {
+            self.done = true;
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+impl Drop for Batch {
+    fn drop(&mut self) {
+        self.cleanup();
+    }
+}
+
+/// Renames `from` to `to` unless `to` exists; `Ok(false)` when it does.
+fn rename_noreplace(from: &Path, to: &Path) -> Result<bool> {
+    use rustix::fs::{renameat_with, RenameFlags, CWD};
+    match renameat_with(CWD, from, CWD, to, RenameFlags::NOREPLACE) {
+        Ok(()) => Ok(true),
+        Err(rustix::io::Errno::EXIST) => Ok(false),
+        Err(e) => Err(Error::io("rename into", to, e.into())),
+    }
+}

@@ -1,0 +1,165 @@
+//! `.muse/config.toml` (SPEC §1), read with the `toml` crate.
+//!
+//! ```toml
+//! [core]
+//! fsync = "full"          # "full" (default) or "off"
+//!
+//! [limits]
+//! max_ancestors = 50000   # cap of find_merge_base (SPEC §6)
+//! ```
+//!
+//! `[core] fsync`:
+//! * `"full"` (default): every per-call write (`write_object`,
+//!   `write_commit`, `write_snapshot`, refs, `write_text_atomic`) is durable
+//!   when the call returns: file data `fdatasync`ed, directory `fsync`ed.
+//!   Write batches ([`crate::batch::Batch`]) issue one filesystem barrier
+//!   before their renames and one after, never one per file.
+//! * `"off"`: no `fsync` at all, like git's `core.fsync=none`. Fast and
+//!   unsafe against power loss (a crash of the *process* is still safe:
+//!   renames stay atomic). For scratch repositories and benchmarks.
+//!
+//! Unknown keys are ignored. The file is optional; a missing file means all
+//! defaults. Parsed configs are cached per repository and re-read when the
+//! file's size, mtime, ctime or inode changes.
+
+use std::collections::HashMap;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use crate::error::{Error, Result};
+use crate::paths::config_toml_path;
+
+/// Default of `[limits] max_ancestors`.
+pub const DEFAULT_MAX_ANCESTORS: u64 = 50_000;
+
+/// The `[core] fsync` policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FsyncPolicy {
+    /// Per-call writes are durable on return (default).
+    Full,
+    /// No fsync anywhere.
+    Off,
+}
+
+/// A parsed `config.toml`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// `[core] fsync`.
+    pub fsync: FsyncPolicy,
+    /// `[limits] max_ancestors`.
+    pub max_ancestors: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config { fsync: FsyncPolicy::Full, max_ancestors: DEFAULT_MAX_ANCESTORS }
+    }
+}
+
+impl Config {
+    /// Parses the text of a `config.toml`; `path` is only used in errors.
+    ///
+    /// # Errors
+    /// [`Error::Config`] for invalid TOML or a value of the wrong type/range.
+    pub fn parse(text: &str, path: &Path) -> Result<Config> {
+        let bad = |detail: String| Error::Config { path: path.to_path_buf(), detail };
+        let table: toml::Table = text.parse().map_err(|e: toml::de::Error| bad(e.to_string()))?;
+        let mut cfg = Config::default();
+        if let Some(core) = table.get("core") {
+            if let Some(v) = core.get("fsync") {
+                cfg.fsync = match v.as_str() {
+                    Some("full") | Some("true") => FsyncPolicy::Full,
+                    Some("off") | Some("false") => FsyncPolicy::Off,
+                    _ => match v.as_bool() {
+                        Some(true) => FsyncPolicy::Full,
+                        Some(false) => FsyncPolicy::Off,
+                        None => return Err(bad(format!("[core] fsync must be \"full\" or \"off\", got {v}"))),
+                    },
+                };
+            }
+        }
+        if let Some(limits) = table.get("limits") {
+            if let Some(v) = limits.get("max_ancestors") {
+                let n = v.as_integer().filter(|n| *n > 0).ok_or_else(|| {
+                    bad(format!("[limits] max_ancestors must be a positive integer, got {v}"))
+                })?;
+                cfg.max_ancestors = n as u64;
+            }
+        }
+        Ok(cfg)
+    }
+
+    /// Reads `<root>/.muse/config.toml` afresh (defaults when absent).
+    ///
+    /// # Errors
+    /// [`Error::Config`], or [`Error::Io`] for an unreadable file.
+    pub fn read(root: &Path) -> Result<Config> {
+        let path = config_toml_path(root);
+        match std::fs::read_to_string(&path) {
+            Ok(text) => Config::parse(&text, &path),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Config::default()),
+            Err(e) => Err(Error::io("read", &path, e)),
+        }
+    }
+
+    /// Like [`Config::read`] but served from a per-repository cache that is
+    /// revalidated with one `stat` of the file.
+    ///
+    /// # Errors
+    /// As [`Config::read`].
+    pub fn load(root: &Path) -> Result<Arc<Config>> {
+        type Stamp = Option<(u64, i64, i64, i64, i64, u64)>;
+        static CACHE: OnceLock<Mutex<HashMap<PathBuf, (Stamp, Arc<Config>)>>> = OnceLock::new();
+        let path = config_toml_path(root);
+        let stamp: Stamp = std::fs::metadata(&path)
+            .ok()
+            .map(|m| (m.size(), m.mtime(), m.mtime_nsec(), m.ctime(), m.ctime_nsec(), m.ino()));
+        let cache = CACHE.get_or_init(Default::default);
+        if let Some((s, cfg)) = cache.lock().unwrap_or_else(|p| p.into_inner()).get(root) {
+            if *s == stamp {
+                return Ok(cfg.clone());
+            }
+        }
+        let cfg = Arc::new(if stamp.is_some() { Config::read(root)? } else { Config::default() });
+        cache
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(root.to_path_buf(), (stamp, cfg.clone()));
+        Ok(cfg)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_values_and_errors() {
+        let p = Path::new("c.toml");
+        assert_eq!(Config::parse("", p).unwrap(), Config::default());
+        let c = Config::parse("[core]\nfsync = \"off\"\n[limits]\nmax_ancestors = 50\n", p).unwrap();
+        assert_eq!(c.fsync, FsyncPolicy::Off);
+        assert_eq!(c.max_ancestors, 50);
+        assert!(Config::parse("[limits]\nmax_ancestors = -1\n", p).is_err());
+        assert!(Config::parse("[core]\nfsync = \"sometimes\"\n", p).is_err());
+        assert!(Config::parse("not toml [", p).is_err());
+    }
+}
+
+/// The durability a per-call write gets: [`Durability::Deferred`] when the
+/// caller asked for it or the repository's `[core] fsync` is `"off"`,
+/// otherwise [`Durability::Full`].
+///
+/// # Errors
+/// As [`Config::load`].
+pub fn durability_for(root: &Path, requested: Option<crate::atomic::Durability>) -> Result<crate::atomic::Durability> {
+    use crate::atomic::Durability;
+    if requested == Some(Durability::Deferred) {
+        return Ok(Durability::Deferred);
+    }
+    Ok(match Config::load(root)?.fsync {
+        FsyncPolicy::Full => Durability::Full,
+        FsyncPolicy::Off => Durability::Deferred,
+    })
+}

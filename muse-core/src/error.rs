@@ -1,0 +1,220 @@
+//! The one error type of the core.
+//!
+//! Every fallible function in `muse-core` returns [`Result<T>`]. The variants
+//! are grouped by *class* ([`ErrorKind`]) so that the bindings can map them
+//! without matching on every variant: Python maps classes to an exception
+//! hierarchy rooted at `muse.core.errors.MuseError` (SPEC §8), C maps them to
+//! status codes.
+
+use std::path::{Path, PathBuf};
+
+/// `Result` with the core's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in the core.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// An ID is not `"sha256:"` followed by 64 lowercase hex digits (SPEC §2).
+    /// Raised before the ID can reach a filesystem path.
+    #[error("invalid ID {id:?}: {reason}")]
+    InvalidId {
+        /// The offending input (truncated to 100 characters).
+        id: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+
+    /// A repository-relative path is not a clean POSIX relative path
+    /// (absolute, `..`, empty segment, NUL, inside `.muse/`, …).
+    #[error("invalid path {path:?}: {reason}")]
+    InvalidPath {
+        /// The offending path.
+        path: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+
+    /// A branch or ref name breaks git's `check-ref-format` rules.
+    #[error("invalid branch name {name:?}: {reason}")]
+    InvalidRefName {
+        /// The offending name.
+        name: String,
+        /// Which rule it breaks.
+        reason: &'static str,
+    },
+
+    /// Content does not hash to the ID it was given under (a caller bug or a
+    /// lying peer). Nothing was written.
+    #[error("hash mismatch for {what}: expected {expected}, content hashes to {actual}")]
+    HashMismatch {
+        /// What was being written or verified ("object", "commit", "snapshot").
+        what: &'static str,
+        /// The ID the caller claimed.
+        expected: String,
+        /// The ID the content actually has.
+        actual: String,
+    },
+
+    /// A stored file exists but is not what it must be: undecodable msgpack,
+    /// a record whose ID does not verify, an object whose bytes do not hash
+    /// to its name, a file of the wrong shape.
+    #[error("corrupt {what} at {}: {detail}", path.display())]
+    Corrupt {
+        /// What kind of file ("commit record", "object", …).
+        what: &'static str,
+        /// Where it is.
+        path: PathBuf,
+        /// What is wrong.
+        detail: String,
+    },
+
+    /// A file or input is larger than the limit that guards memory
+    /// (`MAX_MSGPACK_BYTES` for records). The file was not read.
+    #[error("{what} at {} is {size} bytes, over the limit of {limit} bytes", path.display())]
+    TooLarge {
+        /// What kind of file.
+        what: &'static str,
+        /// Where it is.
+        path: PathBuf,
+        /// Its size in bytes.
+        size: u64,
+        /// The limit in bytes.
+        limit: u64,
+    },
+
+    /// A compare-and-swap ref update found the ref somewhere else than the
+    /// caller expected: somebody moved it since the caller read it.
+    #[error("ref {name} moved: expected {}, found {}", show_opt(.expected), show_opt(.actual))]
+    RefConflict {
+        /// The ref (e.g. `refs/heads/main`).
+        name: String,
+        /// What the caller expected (`None`: expected the ref not to exist).
+        expected: Option<String>,
+        /// What the ref holds now (`None`: it does not exist).
+        actual: Option<String>,
+    },
+
+    /// A named thing (branch, commit, snapshot, object) does not exist.
+    #[error("{what} not found: {name}")]
+    NotFound {
+        /// What kind of thing.
+        what: &'static str,
+        /// Its name or ID.
+        name: String,
+    },
+
+    /// No `.muse/` directory at or above the start directory.
+    #[error("not a muse repository (or any parent up to /): {}", start.display())]
+    NotARepository {
+        /// Where discovery started.
+        start: PathBuf,
+    },
+
+    /// A configured safety cap was hit (e.g. `[limits] max_ancestors`).
+    #[error("{detail} (raise [limits] {cap} in .muse/config.toml to allow more)")]
+    CapExceeded {
+        /// The config key of the cap, e.g. `max_ancestors`.
+        cap: &'static str,
+        /// A sentence saying what hit it.
+        detail: String,
+    },
+
+    /// `config.toml` is unreadable or has a wrong value.
+    #[error("bad config {}: {detail}", path.display())]
+    Config {
+        /// The config file.
+        path: PathBuf,
+        /// What is wrong.
+        detail: String,
+    },
+
+    /// A caller-supplied value is wrong in a way none of the above covers.
+    #[error("{0}")]
+    InvalidInput(String),
+
+    /// An operating-system I/O error, with the path it happened on.
+    #[error("{op} {}: {source}", path.display())]
+    Io {
+        /// What was being done ("open", "rename", …).
+        op: &'static str,
+        /// The path involved.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+fn show_opt(v: &Option<String>) -> &str {
+    v.as_deref().unwrap_or("(absent)")
+}
+
+/// The class of an [`Error`]: what the bindings map to exception types and
+/// status codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorKind {
+    /// Bad caller input: [`Error::InvalidId`], [`Error::InvalidPath`],
+    /// [`Error::InvalidRefName`], [`Error::InvalidInput`].
+    InvalidInput,
+    /// Data does not verify: [`Error::HashMismatch`], [`Error::Corrupt`],
+    /// [`Error::TooLarge`].
+    Integrity,
+    /// [`Error::RefConflict`].
+    Conflict,
+    /// [`Error::NotFound`].
+    NotFound,
+    /// [`Error::NotARepository`].
+    NotARepository,
+    /// [`Error::CapExceeded`], [`Error::Config`]: the CLI-level errors.
+    Cli,
+    /// [`Error::Io`].
+    Io,
+}
+
+impl Error {
+    /// The class of this error.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::InvalidId { .. }
+            | Error::InvalidPath { .. }
+            | Error::InvalidRefName { .. }
+            | Error::InvalidInput(_) => ErrorKind::InvalidInput,
+            Error::HashMismatch { .. } | Error::Corrupt { .. } | Error::TooLarge { .. } => {
+                ErrorKind::Integrity
+            }
+            Error::RefConflict { .. } => ErrorKind::Conflict,
+            Error::NotFound { .. } => ErrorKind::NotFound,
+            Error::NotARepository { .. } => ErrorKind::NotARepository,
+            Error::CapExceeded { .. } | Error::Config { .. } => ErrorKind::Cli,
+            Error::Io { .. } => ErrorKind::Io,
+        }
+    }
+
+    /// The OS error number for [`Error::Io`], if any.
+    pub fn raw_os_error(&self) -> Option<i32> {
+        match self {
+            Error::Io { source, .. } => source.raw_os_error(),
+            _ => None,
+        }
+    }
+
+    /// Builds an [`Error::Io`].
+    pub fn io(op: &'static str, path: impl AsRef<Path>, source: std::io::Error) -> Self {
+        Error::Io { op, path: path.as_ref().to_path_buf(), source }
+    }
+
+    pub(crate) fn corrupt(what: &'static str, path: impl AsRef<Path>, detail: impl Into<String>) -> Self {
+        Error::Corrupt { what, path: path.as_ref().to_path_buf(), detail: detail.into() }
+    }
+}
+
+/// Attaches an operation and a path to an `io::Result`.
+pub(crate) trait IoContext<T> {
+    fn ctx(self, op: &'static str, path: &Path) -> Result<T>;
+}
+
+impl<T> IoContext<T> for std::io::Result<T> {
+    fn ctx(self, op: &'static str, path: &Path) -> Result<T> {
+        self.map_err(|e| Error::io(op, path, e))
+    }
+}

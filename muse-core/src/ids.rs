@@ -1,0 +1,228 @@
+//! Identifiers: content hashes of blobs, snapshots and commits (SPEC §2).
+//!
+//! Every ID is the string `"sha256:"` followed by 64 lowercase hex digits
+//! (71 characters). [`validate_id`] is the gate every ID passes before it is
+//! allowed to become part of a filesystem path: anything else (another
+//! prefix, upper case, `/`, `..`, NUL, wrong length) is rejected with
+//! [`Error::InvalidId`].
+
+use std::io::Read;
+
+use sha2::{Digest, Sha256};
+
+use crate::error::{Error, Result};
+
+/// The algorithm prefix of every ID, including the colon.
+pub const ID_PREFIX: &str = "sha256:";
+/// The algorithm name (also the object shard directory name).
+pub const ALGORITHM: &str = "sha256";
+/// Length of an ID string: `"sha256:"` + 64 hex digits.
+pub const ID_LEN: usize = 71;
+/// Length of the hex part of an ID.
+pub const HEX_LEN: usize = 64;
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+/// Formats a 32-byte digest as an ID string (`"sha256:<hex>"`).
+pub fn id_from_digest(digest: &[u8]) -> String {
+    let mut s = String::with_capacity(ID_PREFIX.len() + digest.len() * 2);
+    s.push_str(ID_PREFIX);
+    for &b in digest {
+        s.push(HEX[(b >> 4) as usize] as char);
+        s.push(HEX[(b & 15) as usize] as char);
+    }
+    s
+}
+
+/// Checks that `id` is `"sha256:"` + 64 lowercase hex digits and returns the
+/// hex part.
+///
+/// # Errors
+/// [`Error::InvalidId`] naming what is wrong (prefix, length, character).
+pub fn validate_id(id: &str) -> Result<&str> {
+    let bad = |reason| Error::InvalidId { id: truncate(id), reason };
+    let hex = id.strip_prefix(ID_PREFIX).ok_or_else(|| bad("must start with \"sha256:\""))?;
+    if hex.len() != HEX_LEN {
+        return Err(bad("must have exactly 64 hex digits after \"sha256:\""));
+    }
+    if !hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+        return Err(bad("hex digits must be 0-9 or lowercase a-f"));
+    }
+    Ok(hex)
+}
+
+/// Returns true when `id` passes [`validate_id`].
+pub fn is_valid_id(id: &str) -> bool {
+    validate_id(id).is_ok()
+}
+
+/// Checks that `hex` is exactly 64 lowercase hex digits (an ID without its
+/// prefix, as used in file names).
+pub fn is_hex64(hex: &[u8]) -> bool {
+    hex.len() == HEX_LEN && hex.iter().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(b))
+}
+
+fn truncate(s: &str) -> String {
+    s.chars().take(100).collect()
+}
+
+/// Splits a valid ID into `("sha256", hex)`.
+///
+/// # Errors
+/// [`Error::InvalidId`] if `id` is not a valid ID.
+pub fn split_id(id: &str) -> Result<(&'static str, &str)> {
+    Ok((ALGORITHM, validate_id(id)?))
+}
+
+/// The blob ID of `content`: sha256 of the raw bytes (SPEC §2).
+pub fn blob_id(content: &[u8]) -> String {
+    id_from_digest(&Sha256::digest(content))
+}
+
+/// The blob ID of everything `reader` yields, read in 64 KiB chunks (never
+/// buffering the whole input). Returns the ID and the number of bytes read.
+///
+/// # Errors
+/// The reader's I/O error.
+pub fn blob_id_reader<R: Read>(mut reader: R) -> std::io::Result<(String, u64)> {
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut total = 0u64;
+    loop {
+        let n = match reader.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        hasher.update(&buf[..n]);
+        total += n as u64;
+    }
+    Ok((id_from_digest(&hasher.finalize()), total))
+}
+
+/// `fake_id(label)`: sha256 of the UTF-8 label, as an ID. A deterministic
+/// helper for tests and fixtures (SPEC §2).
+pub fn fake_id(label: &str) -> String {
+    blob_id(label.as_bytes())
+}
+
+/// The snapshot ID of a manifest: sha256 of
+/// `NUL.join(sorted(path + NUL + blob_id))` over all entries (SPEC §2).
+///
+/// The iterator may yield entries in any order. Sorting by path is the same
+/// as sorting the `path NUL blob_id` strings because paths contain no NUL.
+pub fn hash_snapshot<'a, I>(entries: I) -> String
+where
+    I: IntoIterator<Item = (&'a str, &'a str)>,
+{
+    let mut pairs: Vec<(&str, &str)> = entries.into_iter().collect();
+    pairs.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()).then(a.1.cmp(b.1)));
+    hash_sorted_snapshot(pairs.into_iter())
+}
+
+/// [`hash_snapshot`] for entries already sorted by path (e.g. a `BTreeMap`),
+/// skipping the sort.
+pub fn hash_sorted_snapshot<'a, I>(entries: I) -> String
+where
+    I: Iterator<Item = (&'a str, &'a str)>,
+{
+    let mut hasher = Sha256::new();
+    for (i, (path, oid)) in entries.enumerate() {
+        if i > 0 {
+            hasher.update([0u8]);
+        }
+        hasher.update(path.as_bytes());
+        hasher.update([0u8]);
+        hasher.update(oid.as_bytes());
+    }
+    id_from_digest(&hasher.finalize())
+}
+
+/// The commit ID: sha256 of `NUL.join([NUL.join(sorted(parent_ids)),
+/// snapshot_id, message, committed_at_iso, author])` (SPEC §2).
+///
+/// `committed_at_iso` must be exactly Python's `datetime.isoformat()` of the
+/// commit time. `author` is `""` when absent.
+pub fn hash_commit(
+    parent_ids: &[&str],
+    snapshot_id: &str,
+    message: &str,
+    committed_at_iso: &str,
+    author: &str,
+) -> String {
+    let mut parents: Vec<&str> = parent_ids.to_vec();
+    parents.sort_unstable();
+    let mut hasher = Sha256::new();
+    for (i, p) in parents.iter().enumerate() {
+        if i > 0 {
+            hasher.update([0u8]);
+        }
+        hasher.update(p.as_bytes());
+    }
+    for field in [snapshot_id, message, committed_at_iso, author] {
+        hasher.update([0u8]);
+        hasher.update(field.as_bytes());
+    }
+    id_from_digest(&hasher.finalize())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blob_id_of_empty() {
+        assert_eq!(
+            blob_id(b""),
+            "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
+    }
+
+    #[test]
+    fn validate_rejects_every_malformed_class() {
+        let good = blob_id(b"x");
+        assert!(validate_id(&good).is_ok());
+        let hex = &good[7..];
+        for bad in [
+            format!("sha1:{hex}"),
+            format!("SHA256:{hex}"),
+            hex.to_string(),
+            format!("sha256:{}", &hex[..63]),
+            format!("sha256:{hex}0"),
+            format!("sha256:{}", hex.to_uppercase()),
+            format!("sha256:{}/{}", &hex[..2], &hex[3..]),
+            format!("sha256:..{}", &hex[2..]),
+            format!("sha256:{}\0", &hex[..63]),
+            String::new(),
+        ] {
+            let err = validate_id(&bad).unwrap_err();
+            assert!(matches!(err, Error::InvalidId { .. }), "{bad:?} → {err}");
+        }
+    }
+
+    #[test]
+    fn hash_snapshot_is_order_independent_and_matches_spec() {
+        let a = hash_snapshot([("b.txt", "sha256:2"), ("a.txt", "sha256:1")]);
+        let b = hash_snapshot([("a.txt", "sha256:1"), ("b.txt", "sha256:2")]);
+        assert_eq!(a, b);
+        assert_eq!(a, blob_id(b"a.txt\0sha256:1\0b.txt\0sha256:2"));
+        assert_eq!(hash_snapshot([]), blob_id(b""));
+    }
+
+    #[test]
+    fn hash_commit_matches_spec_layout() {
+        let id = hash_commit(&["sha256:b", "sha256:a"], "s", "m", "t", "au");
+        assert_eq!(id, blob_id(b"sha256:a\0sha256:b\0s\0m\0t\0au"));
+        let root = hash_commit(&[], "s", "m", "t", "");
+        assert_eq!(root, blob_id(b"\0s\0m\0t\0"));
+    }
+
+    #[test]
+    fn reader_hash_equals_slice_hash() {
+        let data = vec![7u8; 200_000];
+        let (id, n) = blob_id_reader(&data[..]).unwrap();
+        assert_eq!(n, 200_000);
+        assert_eq!(id, blob_id(&data));
+    }
+}

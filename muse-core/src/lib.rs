@@ -1,0 +1,48 @@
+//! # muse-core
+//!
+//! The engine of muse, a content-addressed version-control system: an object
+//! store of SHA-256 blobs, commit and snapshot records, branch refs,
+//! crash-safe writes with a startup GC, history walks and merge bases.
+//! Everything here is pure Rust; the C ABI (`muse-ffi`), the Python package
+//! (`muse-py`) and the CLI only translate.
+//!
+//! The on-disk design is `SPEC.md`; each module names the section it
+//! implements. One module per concept:
+//!
+//! | module | concept |
+//! |---|---|
+//! | [`ids`] | IDs: `blob_id`, `hash_snapshot`, `hash_commit`, validation |
+//! | [`paths`] | the repository layout, relative-path validation |
+//! | [`atomic`] | temp + rename writes, live-writer locks, fsync |
+//! | [`config`] | `config.toml`, the `[core] fsync` policy |
+//! | [`object_store`] | blobs |
+//! | [`records`] | `CommitRecord`, `SnapshotRecord`, msgpack |
+//! | [`commits`] | the commit store, history walks |
+//! | [`snapshots`] | the snapshot store |
+//! | [`refs`] | branches, HEAD, compare-and-swap |
+//! | [`batch`] | many writes, one flush barrier |
+//! | [`repo`] | discovery, `init`, the startup GC |
+//! | [`merge_base`] | `find_merge_base` |
+//! | [`error`] | the error enum |
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod atomic;
+pub mod batch;
+pub mod commits;
+pub mod config;
+pub mod error;
+pub mod ids;
+pub mod merge_base;
+pub mod object_store;
+pub mod paths;
+pub mod records;
+pub mod refs;
+pub mod repo;
+pub mod snapshots;
+
+pub use error::{Error, ErrorKind, Result};
+
+/// The library version (`CARGO_PKG_VERSION`).
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,0 +1,237 @@
+//! The content-addressed blob store (SPEC §1, §4).
+//!
+//! A blob with ID `sha256:<h>` lives at `.muse/objects/sha256/<h[0:2]>/<h[2:]>`
+//! as its raw bytes, read-only (mode 0444). Writes are hash-verified before
+//! anything touches the disk, idempotent, and never overwrite an intact
+//! object. Reads verify the hash, so a flipped bit is an error, never data.
+
+use std::collections::HashSet;
+use std::fs::File;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{OnceLock, RwLock};
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+
+use crate::atomic::{
+    create_locked_temp, write_atomic, write_temp_and_persist, Durability, Replace,
+    MODE_IMMUTABLE, OBJ_TMP_PREFIX, RESTORE_TMP_PREFIX,
+};
+use crate::config::durability_for;
+use crate::error::{Error, IoContext, Result};
+use crate::ids::{blob_id, id_from_digest, validate_id};
+pub use crate::paths::{object_path, objects_dir};
+use crate::paths::object_shards_dir;
+
+/// Object temps younger than this are never removed by
+/// [`cleanup_stale_object_temps`] (seconds), even when unlocked: they may
+/// belong to a writer that does not take locks (an older muse).
+pub const CLEANUP_MIN_AGE_SECS: u64 = 60;
+
+/// The process-wide cache of shard directories known to exist, so that a
+/// write does not `mkdir` on every call. Keys are the shard directory paths
+/// exactly as [`object_path`] builds them (`…/objects/sha256/<xx>`).
+pub fn created_shards() -> &'static RwLock<HashSet<PathBuf>> {
+    static SHARDS: OnceLock<RwLock<HashSet<PathBuf>>> = OnceLock::new();
+    SHARDS.get_or_init(Default::default)
+}
+
+fn ensure_dir_cached(dir: &Path) -> Result<()> {
+    if created_shards().read().unwrap_or_else(|p| p.into_inner()).contains(dir) {
+        return Ok(());
+    }
+    std::fs::create_dir_all(dir).ctx("create directory", dir)?;
+    created_shards().write().unwrap_or_else(|p| p.into_inner()).insert(dir.to_path_buf());
+    Ok(())
+}
+
+fn forget_dir(dir: &Path) {
+    created_shards().write().unwrap_or_else(|p| p.into_inner()).remove(dir);
+}
+
+/// Checks that `content` hashes to `id`.
+///
+/// # Errors
+/// [`Error::InvalidId`] for a malformed `id`; [`Error::HashMismatch`] when
+/// the content has another ID.
+pub fn verify_blob(id: &str, content: &[u8]) -> Result<()> {
+    validate_id(id)?;
+    let actual = blob_id(content);
+    if actual != id {
+        return Err(Error::HashMismatch { what: "object", expected: id.to_string(), actual });
+    }
+    Ok(())
+}
+
+/// Stores `content` under `id`.
+///
+/// Returns `true` when the object was written and `false` when it already
+/// existed (nothing is overwritten; an existing file whose size is wrong, a
+/// remnant of a power loss under `fsync = "off"`, is replaced). Creates the
+/// shard directory as needed. `durability` overrides the repository's
+/// `[core] fsync` policy only towards *less* syncing (`Some(Deferred)`);
+/// `None` follows the policy.
+///
+/// # Errors
+/// [`Error::InvalidId`], [`Error::HashMismatch`] (nothing written),
+/// [`Error::Io`].
+pub fn write_object(root: &Path, id: &str, content: &[u8], durability: Option<Durability>) -> Result<bool> {
+    verify_blob(id, content)?;
+    let durability = durability_for(root, durability)?;
+    let path = object_path(root, id)?;
+    let mut replace = Replace::NoClobber;
+    match std::fs::symlink_metadata(&path) {
+        Ok(m) if m.is_file() && m.len() == content.len() as u64 => return Ok(false),
+        Ok(_) => {
+            log::warn!("object {} has the wrong size or type; rewriting it", path.display());
+            replace = Replace::Overwrite;
+        }
+        Err(_) => {}
+    }
+    let shard = path.parent().expect("object path has a shard");
+    ensure_dir_cached(shard)?;
+    match write_atomic(&path, OBJ_TMP_PREFIX, content, MODE_IMMUTABLE, durability, replace) {
+        Err(e) if e.raw_os_error() == Some(rustix::io::Errno::NOENT.raw_os_error()) => {
+            // The shard directory vanished behind the cache's back.
+            forget_dir(shard);
+            ensure_dir_cached(shard)?;
+            write_atomic(&path, OBJ_TMP_PREFIX, content, MODE_IMMUTABLE, durability, replace)
+        }
+        other => other,
+    }
+}
+
+/// Reads the object `id` and verifies that its bytes hash to `id`.
+///
+/// # Errors
+/// [`Error::InvalidId`]; [`Error::NotFound`] when absent; [`Error::Corrupt`]
+/// when the stored bytes do not hash to `id`; [`Error::Io`].
+pub fn read_object(root: &Path, id: &str) -> Result<Vec<u8>> {
+    let path = object_path(root, id)?;
+    let data = match std::fs::read(&path) {
+        Ok(d) => d,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(Error::NotFound { what: "object", name: id.to_string() })
+        }
+        Err(e) => return Err(Error::io("read", &path, e)),
+    };
+    let actual = blob_id(&data);
+    if actual != id {
+        return Err(Error::corrupt("object", &path, format!("content hashes to {actual}")));
+    }
+    Ok(data)
+}
+
+/// True when the object `id` is stored (a regular file at its path; temps
+/// do not count).
+///
+/// # Errors
+/// [`Error::InvalidId`].
+pub fn has_object(root: &Path, id: &str) -> Result<bool> {
+    let path = object_path(root, id)?;
+    Ok(std::fs::symlink_metadata(&path).map(|m| m.is_file()).unwrap_or(false))
+}
+
+/// Size in bytes of the stored object `id`.
+///
+/// # Errors
+/// [`Error::InvalidId`], [`Error::NotFound`].
+pub fn object_size(root: &Path, id: &str) -> Result<u64> {
+    let path = object_path(root, id)?;
+    std::fs::symlink_metadata(&path)
+        .map(|m| m.len())
+        .map_err(|_| Error::NotFound { what: "object", name: id.to_string() })
+}
+
+/// Writes the object `id` to the working-tree file `dest` atomically: the
+/// bytes are streamed from the store into a `.restore-tmp-` temp in `dest`'s
+/// directory, hash-verified on the way, then renamed over `dest`. The file
+/// gets mode 0666 minus the umask; `executable` adds the x bits the umask
+/// allows. Creates `dest`'s parent directories. Returns the bytes written.
+///
+/// # Errors
+/// [`Error::NotFound`], [`Error::Corrupt`] (dest untouched), [`Error::Io`].
+pub fn restore_object(root: &Path, id: &str, dest: &Path, executable: bool, durability: Option<Durability>) -> Result<u64> {
+    let durability = durability_for(root, durability)?;
+    let src_path = object_path(root, id)?;
+    let mut src = match File::open(&src_path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(Error::NotFound { what: "object", name: id.to_string() })
+        }
+        Err(e) => return Err(Error::io("open", &src_path, e)),
+    };
+    let dir = dest.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).ctx("create directory", dir)?;
+    let mode = if executable { 0o777 } else { 0o666 };
+    let mut tmp = create_locked_temp(dir, RESTORE_TMP_PREFIX, "", mode).ctx("create temp in", dir)?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut total = 0u64;
+    loop {
+        let n = src.read(&mut buf).ctx("read", &src_path)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+        tmp.write_all(&buf[..n]).ctx("write", tmp.path())?;
+        total += n as u64;
+    }
+    let actual = id_from_digest(&hasher.finalize());
+    if actual != id {
+        return Err(Error::corrupt("object", &src_path, format!("content hashes to {actual}")));
+    }
+    write_temp_and_persist(tmp, dest, &[], durability, Replace::Overwrite)?;
+    Ok(total)
+}
+
+/// Removes stale object temps (`.obj-tmp-*`, `.restore-tmp-*`) from every
+/// shard directory: those no live writer holds and whose mtime is at least
+/// `min_age` old ([`CLEANUP_MIN_AGE_SECS`] by default). Never touches a
+/// stored object. Returns the number removed.
+///
+/// This lists every shard; the startup GC ([`crate::repo::startup_gc`])
+/// lists only shards changed since its last sweep.
+///
+/// # Errors
+/// [`Error::Io`] for an unreadable shard directory.
+pub fn cleanup_stale_object_temps(root: &Path, min_age: Option<Duration>) -> Result<usize> {
+    let min_age = min_age.unwrap_or(Duration::from_secs(CLEANUP_MIN_AGE_SECS));
+    let mut removed = 0;
+    for shard in list_shards(root)? {
+        removed += sweep_object_shard(&shard, min_age)?.removed;
+    }
+    Ok(removed)
+}
+
+/// The shard directories under `objects/sha256/` (empty when absent).
+pub(crate) fn list_shards(root: &Path) -> Result<Vec<PathBuf>> {
+    let base = object_shards_dir(root);
+    let rd = match std::fs::read_dir(&base) {
+        Ok(rd) => rd,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(Error::io("list", &base, e)),
+    };
+    let mut out = Vec::new();
+    for entry in rd {
+        let entry = entry.ctx("list", &base)?;
+        let name = entry.file_name();
+        if name.len() == 2 && entry.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+            out.push(entry.path());
+        }
+    }
+    Ok(out)
+}
+
+/// Result of sweeping one directory.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Sweep {
+    pub removed: usize,
+    pub kept_live: usize,
+}
+
+pub(crate) fn sweep_object_shard(shard: &Path, min_age: Duration) -> Result<Sweep> {
+    crate::repo::sweep_dir(shard, &[OBJ_TMP_PREFIX, RESTORE_TMP_PREFIX], "", Some(min_age))
+}
+

@@ -1,0 +1,485 @@
+//! Commit and snapshot records: their fields, their msgpack form (SPEC §3),
+//! and bounded reading of record files.
+//!
+//! Records are msgpack maps with string keys (named fields) carrying
+//! `"format_version": 1`. Keys this version does not know are kept in
+//! `extra` and written back unchanged, so a record written by a newer muse
+//! survives a read-modify-write by this one.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::fs::File;
+use std::io::Read;
+use std::path::Path;
+
+use serde::de::{self, MapAccess, Visitor};
+use serde::ser::SerializeMap;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::error::{Error, IoContext, Result};
+use crate::ids::{hash_commit, hash_snapshot, validate_id};
+
+/// Largest record file read, in bytes (64 MiB). A larger file is an
+/// integrity error and is never read whole.
+pub const MAX_MSGPACK_BYTES: u64 = 64 * 1024 * 1024;
+
+/// Current record format version.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// The values `sem_ver_bump` may take.
+pub const SEM_VER_BUMPS: [&str; 4] = ["none", "patch", "minor", "major"];
+
+/// One commit (SPEC §3).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CommitRecord {
+    /// `hash_commit` of the fields below (SPEC §2).
+    pub commit_id: String,
+    /// The branch the commit was made on (informational).
+    pub branch: String,
+    /// The snapshot (manifest) this commit records.
+    pub snapshot_id: String,
+    /// Commit message.
+    pub message: String,
+    /// Commit time, exactly Python's `datetime.isoformat()` (hashed as is).
+    pub committed_at: String,
+    /// First parent.
+    pub parent_commit_id: Option<String>,
+    /// Second parent (merges).
+    pub parent2_commit_id: Option<String>,
+    /// Author (hashed).
+    pub author: String,
+    /// Free-form string metadata.
+    pub metadata: BTreeMap<String, String>,
+    /// A structured description of the change (a map), or `None`.
+    pub structured_delta: Option<rmpv::Value>,
+    /// `"none" | "patch" | "minor" | "major"`.
+    pub sem_ver_bump: String,
+    /// Breaking changes, one sentence each.
+    pub breaking_changes: Vec<String>,
+    /// Provenance: the agent that made the commit.
+    pub agent_id: String,
+    /// Provenance: the model behind the agent.
+    pub model_id: String,
+    /// Provenance: the toolchain.
+    pub toolchain_id: String,
+    /// Provenance: hash of the prompt.
+    pub prompt_hash: String,
+    /// Signature over the commit ID (opaque here).
+    pub signature: String,
+    /// ID of the signing key.
+    pub signer_key_id: String,
+    /// `format_version` found on disk (written as [`FORMAT_VERSION`]).
+    pub format_version: u32,
+    /// Keys this version does not know, preserved in order.
+    pub extra: Vec<(String, rmpv::Value)>,
+}
+
+impl Default for CommitRecord {
+    fn default() -> Self {
+        CommitRecord {
+            commit_id: String::new(),
+            branch: String::new(),
+            snapshot_id: String::new(),
+            message: String::new(),
+            committed_at: String::new(),
+            parent_commit_id: None,
+            parent2_commit_id: None,
+            author: String::new(),
+            metadata: BTreeMap::new(),
+            structured_delta: None,
+            sem_ver_bump: "none".into(),
+            breaking_changes: Vec::new(),
+            agent_id: String::new(),
+            model_id: String::new(),
+            toolchain_id: String::new(),
+            prompt_hash: String::new(),
+            signature: String::new(),
+            signer_key_id: String::new(),
+            format_version: FORMAT_VERSION,
+            extra: Vec::new(),
+        }
+    }
+}
+
+impl CommitRecord {
+    /// The parent IDs (first, then second), skipping absent ones.
+    pub fn parents(&self) -> impl Iterator<Item = &str> {
+        self.parent_commit_id.as_deref().into_iter().chain(self.parent2_commit_id.as_deref())
+    }
+
+    /// `hash_commit` over this record's fields: what `commit_id` must be.
+    pub fn compute_id(&self) -> String {
+        let parents: Vec<&str> = self.parents().collect();
+        hash_commit(&parents, &self.snapshot_id, &self.message, &self.committed_at, &self.author)
+    }
+
+    /// Checks the record before it is stored: valid commit and parent IDs,
+    /// a known `sem_ver_bump`, and a `commit_id` that verifies.
+    ///
+    /// # Errors
+    /// [`Error::InvalidId`], [`Error::InvalidInput`], [`Error::HashMismatch`].
+    pub fn validate(&self) -> Result<()> {
+        validate_id(&self.commit_id)?;
+        for p in self.parents() {
+            validate_id(p)?;
+        }
+        if !SEM_VER_BUMPS.contains(&self.sem_ver_bump.as_str()) {
+            return Err(Error::InvalidInput(format!(
+                "sem_ver_bump must be one of none, patch, minor, major; got {:?}",
+                self.sem_ver_bump
+            )));
+        }
+        if let Some(d) = &self.structured_delta {
+            if !d.is_map() && !d.is_nil() {
+                return Err(Error::InvalidInput("structured_delta must be a map or None".into()));
+            }
+        }
+        let actual = self.compute_id();
+        if actual != self.commit_id {
+            return Err(Error::HashMismatch { what: "commit", expected: self.commit_id.clone(), actual });
+        }
+        Ok(())
+    }
+
+    /// The record as msgpack bytes.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] if it cannot be encoded (never for valid data).
+    pub fn to_msgpack(&self) -> Result<Vec<u8>> {
+        rmp_serde::to_vec(self).map_err(|e| Error::InvalidInput(format!("cannot encode commit: {e}")))
+    }
+
+    /// Decodes msgpack bytes; `path` is only used in errors. Does not verify
+    /// the ID (see [`CommitRecord::validate`]).
+    ///
+    /// # Errors
+    /// [`Error::Corrupt`].
+    pub fn from_msgpack(bytes: &[u8], path: &Path) -> Result<CommitRecord> {
+        rmp_serde::from_slice(bytes).map_err(|e| Error::corrupt("commit record", path, e.to_string()))
+    }
+}
+
+macro_rules! field_names {
+    ($($f:ident),*) => { &[$(stringify!($f)),*] };
+}
+
+const COMMIT_FIELDS: &[&str] = field_names!(
+    format_version, commit_id, branch, snapshot_id, message, committed_at, parent_commit_id,
+    parent2_commit_id, author, metadata, structured_delta, sem_ver_bump, breaking_changes, agent_id,
+    model_id, toolchain_id, prompt_hash, signature, signer_key_id
+);
+
+impl Serialize for CommitRecord {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(COMMIT_FIELDS.len() + self.extra.len()))?;
+        m.serialize_entry("format_version", &FORMAT_VERSION)?;
+        m.serialize_entry("commit_id", &self.commit_id)?;
+        m.serialize_entry("branch", &self.branch)?;
+        m.serialize_entry("snapshot_id", &self.snapshot_id)?;
+        m.serialize_entry("message", &self.message)?;
+        m.serialize_entry("committed_at", &self.committed_at)?;
+        m.serialize_entry("parent_commit_id", &self.parent_commit_id)?;
+        m.serialize_entry("parent2_commit_id", &self.parent2_commit_id)?;
+        m.serialize_entry("author", &self.author)?;
+        m.serialize_entry("metadata", &self.metadata)?;
+        m.serialize_entry("structured_delta", &self.structured_delta)?;
+        m.serialize_entry("sem_ver_bump", &self.sem_ver_bump)?;
+        m.serialize_entry("breaking_changes", &self.breaking_changes)?;
+        m.serialize_entry("agent_id", &self.agent_id)?;
+        m.serialize_entry("model_id", &self.model_id)?;
+        m.serialize_entry("toolchain_id", &self.toolchain_id)?;
+        m.serialize_entry("prompt_hash", &self.prompt_hash)?;
+        m.serialize_entry("signature", &self.signature)?;
+        m.serialize_entry("signer_key_id", &self.signer_key_id)?;
+        for (k, v) in &self.extra {
+            m.serialize_entry(k, v)?;
+        }
+        m.end()
+    }
+}
+
+/// A string field that older writers may have left as nil.
+fn opt_string<'de, A: MapAccess<'de>>(map: &mut A) -> std::result::Result<String, A::Error> {
+    Ok(map.next_value::<Option<String>>()?.unwrap_or_default())
+}
+
+impl<'de> Deserialize<'de> for CommitRecord {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = CommitRecord;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a commit record map")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<CommitRecord, A::Error> {
+                let mut r = CommitRecord::default();
+                let (mut has_id, mut has_snap, mut has_time) = (false, false, false);
+                while let Some(key) = map.next_key::<String>()? {
+                    match key.as_str() {
+                        "format_version" => r.format_version = map.next_value()?,
+                        "commit_id" => {
+                            r.commit_id = map.next_value()?;
+                            has_id = true
+                        }
+                        "branch" => r.branch = opt_string(&mut map)?,
+                        "snapshot_id" => {
+                            r.snapshot_id = map.next_value()?;
+                            has_snap = true
+                        }
+                        "message" => r.message = opt_string(&mut map)?,
+                        "committed_at" => {
+                            r.committed_at = map.next_value()?;
+                            has_time = true
+                        }
+                        "parent_commit_id" => r.parent_commit_id = map.next_value()?,
+                        "parent2_commit_id" => r.parent2_commit_id = map.next_value()?,
+                        "author" => r.author = opt_string(&mut map)?,
+                        "metadata" => r.metadata = map.next_value::<Option<_>>()?.unwrap_or_default(),
+                        "structured_delta" => {
+                            r.structured_delta = map.next_value::<Option<rmpv::Value>>()?.filter(|v| !v.is_nil())
+                        }
+                        "sem_ver_bump" => {
+                            r.sem_ver_bump = map.next_value::<Option<String>>()?.unwrap_or_else(|| "none".into())
+                        }
+                        "breaking_changes" => r.breaking_changes = map.next_value::<Option<_>>()?.unwrap_or_default(),
+                        "agent_id" => r.agent_id = opt_string(&mut map)?,
+                        "model_id" => r.model_id = opt_string(&mut map)?,
+                        "toolchain_id" => r.toolchain_id = opt_string(&mut map)?,
+                        "prompt_hash" => r.prompt_hash = opt_string(&mut map)?,
+                        "signature" => r.signature = opt_string(&mut map)?,
+                        "signer_key_id" => r.signer_key_id = opt_string(&mut map)?,
+                        _ => {
+                            let v: rmpv::Value = map.next_value()?;
+                            r.extra.push((key, v));
+                        }
+                    }
+                }
+                if !(has_id && has_snap && has_time) {
+                    return Err(de::Error::custom("missing commit_id, snapshot_id or committed_at"));
+                }
+                Ok(r)
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+/// One snapshot: the full manifest `{path: blob_id}` of a tree (SPEC §3).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct SnapshotRecord {
+    /// `hash_snapshot(manifest)`.
+    pub snapshot_id: String,
+    /// `{POSIX relative path: blob_id}`, sorted by path.
+    pub manifest: BTreeMap<String, String>,
+    /// Creation time, ISO-8601 (not hashed).
+    pub created_at: String,
+    /// Keys this version does not know, preserved in order.
+    pub extra: Vec<(String, rmpv::Value)>,
+}
+
+impl SnapshotRecord {
+    /// A record for `manifest` with its computed ID and `created_at` now.
+    pub fn new(manifest: BTreeMap<String, String>) -> SnapshotRecord {
+        let snapshot_id = crate::ids::hash_sorted_snapshot(manifest.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        SnapshotRecord { snapshot_id, manifest, created_at: now_iso(), extra: Vec::new() }
+    }
+
+    /// `hash_snapshot` of the manifest: what `snapshot_id` must be.
+    pub fn compute_id(&self) -> String {
+        crate::ids::hash_sorted_snapshot(self.manifest.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+    }
+
+    /// Checks the record before it is stored: a valid ID, clean relative
+    /// paths, valid blob IDs, and a manifest that hashes to `snapshot_id`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidId`], [`Error::InvalidPath`], [`Error::HashMismatch`].
+    pub fn validate(&self) -> Result<()> {
+        validate_id(&self.snapshot_id)?;
+        for (path, oid) in &self.manifest {
+            crate::paths::validate_rel_path(path)?;
+            validate_id(oid)?;
+        }
+        let actual = self.compute_id();
+        if actual != self.snapshot_id {
+            return Err(Error::HashMismatch { what: "snapshot", expected: self.snapshot_id.clone(), actual });
+        }
+        Ok(())
+    }
+
+    /// The record as msgpack bytes.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] if it cannot be encoded.
+    pub fn to_msgpack(&self) -> Result<Vec<u8>> {
+        rmp_serde::to_vec(self).map_err(|e| Error::InvalidInput(format!("cannot encode snapshot: {e}")))
+    }
+
+    /// Decodes msgpack bytes; `path` is only used in errors.
+    ///
+    /// # Errors
+    /// [`Error::Corrupt`].
+    pub fn from_msgpack(bytes: &[u8], path: &Path) -> Result<SnapshotRecord> {
+        rmp_serde::from_slice(bytes).map_err(|e| Error::corrupt("snapshot record", path, e.to_string()))
+    }
+}
+
+impl Serialize for SnapshotRecord {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(4 + self.extra.len()))?;
+        m.serialize_entry("format_version", &FORMAT_VERSION)?;
+        m.serialize_entry("snapshot_id", &self.snapshot_id)?;
+        m.serialize_entry("manifest", &self.manifest)?;
+        m.serialize_entry("created_at", &self.created_at)?;
+        for (k, v) in &self.extra {
+            m.serialize_entry(k, v)?;
+        }
+        m.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for SnapshotRecord {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = SnapshotRecord;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a snapshot record map")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<SnapshotRecord, A::Error> {
+                let mut r = SnapshotRecord::default();
+                let (mut has_id, mut has_manifest) = (false, false);
+                while let Some(key) = map.next_key::<String>()? {
+                    match key.as_str() {
+                        "format_version" => {
+                            let _: u32 = map.next_value()?;
+                        }
+                        "snapshot_id" => {
+                            r.snapshot_id = map.next_value()?;
+                            has_id = true
+                        }
+                        "manifest" => {
+                            r.manifest = map.next_value()?;
+                            has_manifest = true
+                        }
+                        "created_at" => r.created_at = opt_string(&mut map)?,
+                        _ => {
+                            let v: rmpv::Value = map.next_value()?;
+                            r.extra.push((key, v));
+                        }
+                    }
+                }
+                if !(has_id && has_manifest) {
+                    return Err(de::Error::custom("missing snapshot_id or manifest"));
+                }
+                Ok(r)
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+/// The current UTC time as Python's `datetime.now(timezone.utc).isoformat()`
+/// writes it (`2026-01-01T00:00:00.123456+00:00`).
+pub fn now_iso() -> String {
+    chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.6f+00:00").to_string()
+}
+
+/// Parses an ISO-8601 time as written by Python's `isoformat()` into
+/// seconds since the epoch (naive times are taken as UTC). `None` when
+/// unparsable.
+pub fn parse_iso_seconds(s: &str) -> Option<i64> {
+    if let Ok(dt) = chrono::DateTime::parse_from_rfc3339(s) {
+        return Some(dt.timestamp());
+    }
+    chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f")
+        .ok()
+        .map(|n| n.and_utc().timestamp())
+}
+
+/// Reads a record file whole, refusing one larger than `limit` bytes
+/// without reading it. `Ok(None)` when the file does not exist.
+///
+/// # Errors
+/// [`Error::TooLarge`], [`Error::Io`].
+pub fn read_capped(path: &Path, what: &'static str, limit: u64) -> Result<Option<Vec<u8>>> {
+    let mut f = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Error::io("open", path, e)),
+    };
+    let size = f.metadata().ctx("stat", path)?.len();
+    if size > limit {
+        return Err(Error::TooLarge { what, path: path.to_path_buf(), size, limit });
+    }
+    let mut buf = Vec::with_capacity(size as usize);
+    // `take` guards against a file that grows while we read it.
+    (&mut f).take(limit + 1).read_to_end(&mut buf).ctx("read", path)?;
+    if buf.len() as u64 > limit {
+        return Err(Error::TooLarge { what, path: path.to_path_buf(), size: buf.len() as u64, limit });
+    }
+    Ok(Some(buf))
+}
+
+/// Verifies that a decoded snapshot manifest hashes to `snapshot_id`; used
+/// by readers.
+pub(crate) fn check_snapshot_hash(rec: &SnapshotRecord, expected: &str, path: &Path) -> Result<()> {
+    if rec.snapshot_id != expected {
+        return Err(Error::corrupt("snapshot record", path, format!("holds snapshot {} instead", rec.snapshot_id)));
+    }
+    let actual = hash_snapshot(rec.manifest.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    if actual != expected {
+        return Err(Error::corrupt("snapshot record", path, format!("manifest hashes to {actual}")));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> CommitRecord {
+        let mut r = CommitRecord {
+            snapshot_id: crate::ids::fake_id("s"),
+            message: "m".into(),
+            committed_at: "2026-01-01T00:00:00+00:00".into(),
+            author: "a".into(),
+            ..Default::default()
+        };
+        r.commit_id = r.compute_id();
+        r
+    }
+
+    #[test]
+    fn commit_roundtrip_keeps_unknown_keys() {
+        let mut r = sample();
+        r.extra.push(("future_field".into(), rmpv::Value::from(42)));
+        r.metadata.insert("k".into(), "v".into());
+        let bytes = r.to_msgpack().unwrap();
+        let back = CommitRecord::from_msgpack(&bytes, Path::new("x")).unwrap();
+        assert_eq!(back, r);
+        back.validate().unwrap();
+    }
+
+    #[test]
+    fn validate_refuses_wrong_id() {
+        let mut r = sample();
+        r.message.push('!');
+        assert!(matches!(r.validate(), Err(Error::HashMismatch { .. })));
+    }
+
+    #[test]
+    fn garbage_is_corrupt_not_panic() {
+        for bytes in [&b""[..], b"\xff\x00garbage", b"\x81\xa1a", b"\x90", b"\x82\xa9commit_id\xa8deadbeef"] {
+            assert!(matches!(CommitRecord::from_msgpack(bytes, Path::new("x")), Err(Error::Corrupt { .. })));
+        }
+    }
+
+    #[test]
+    fn iso_parse() {
+        assert_eq!(parse_iso_seconds("1970-01-01T00:01:00+00:00"), Some(60));
+        assert_eq!(parse_iso_seconds("1970-01-01T00:01:00"), Some(60));
+        assert_eq!(parse_iso_seconds("1970-01-01T01:01:00+01:00"), Some(60));
+        assert!(now_iso().ends_with("+00:00"));
+    }
+}

@@ -1,0 +1,28 @@
+"""muse: a content-addressed version-control engine.
+
+The engine is written in Rust (``muse-core``); this package is a thin layer
+over its one native extension, :mod:`muse._native`. The public API lives in
+the modules of :mod:`muse.core`:
+
+==========================  ==================================================
+module                      concept
+==========================  ==================================================
+``muse.core.ids``           content IDs: ``hash_commit``, ``hash_snapshot``
+``muse.core.types``         ``blob_id``, ``fake_id``, ``split_id``
+``muse.core.paths``         the repository layout (``.muse/…``)
+``muse.core.object_store``  blobs: ``write_object``, ``read_object``, …
+``muse.core.commits``       ``CommitRecord``, the commit store, history walks
+``muse.core.snapshots``     ``SnapshotRecord``, the snapshot store
+``muse.core.refs``          branches, HEAD, compare-and-swap
+``muse.core.repo``          discovery, ``init_repo``, the startup GC
+``muse.core.io``            ``write_text_atomic``, write batches
+``muse.core.merge_engine``  ``find_merge_base``
+``muse.core.errors``        the exception hierarchy
+==========================  ==================================================
+
+Every call that touches the filesystem releases the GIL.
+"""
+
+from muse._native import __version__
+
+__all__ = ["__version__"]

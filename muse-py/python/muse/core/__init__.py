@@ -1,0 +1,1 @@
+"""The muse engine's Python API: one module per concept (see :mod:`muse`)."""

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Run every test: Rust unit and integration tests, the project's Python tests,
+# the user's seed suites (../shared/seed-tests, slow tests included), and a
+# smoke run of the benchmarks. Expects ./scripts/install.sh to have run.
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$here"
+py="$here/.venv/bin/python"
+seeds="${MUSE_SEED_TESTS:-$here/../shared/seed-tests}"
+
+echo "== cargo test"
+cargo test --workspace --exclude muse-py 2>&1 | tail -n 40
+
+echo "== project Python tests (tests/python)"
+"$py" -m pytest -q -p no:cacheprovider tests/python
+
+echo "== seed suites ($seeds, MUSE_RUN_SLOW=1)"
+# Left out until their issues land (issue 2's note): the two tests that need
+# the `muse` command (issue 5), and the MPack suites (issue 4), which cannot
+# even be collected before `muse.core.mpack` exists (the E2E file's other test,
+# the musehub push, is always skipped).
+deselect=(
+  --deselect tests/test_integrity_I9_sigkill.py::TestSigkillDuringCommit
+  --deselect tests/test_perf_phase3.py::TestLogJsonStreaming
+  --ignore tests/test_mpack_delta.py
+  --ignore tests/test_mpack_delta_e2e.py
+)
+( cd "$seeds" && MUSE_RUN_SLOW=1 "$py" -m pytest -q -p no:cacheprovider "${deselect[@]}" tests )
+
+echo "== benchmark smoke run (bench/bench_store.py --quick)"
+"$py" bench/bench_store.py --quick
