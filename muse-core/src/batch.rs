@@ -216,7 +216,7 @@ impl Batch {
         for s in &staged {
             let dir = s.dest.parent().expect("destination has a directory");
             let renamed = match rename_noreplace(&s.staged, &s.dest) {
-                Err(e) if e.raw_os_error() == Some(rustix::io::Errno::NOENT.raw_os_error()) => {
+                Err(e) if e.is_not_found() => {
                     std::fs::create_dir_all(dir).ctx("create directory", dir)?;
                     rename_noreplace(&s.staged, &s.dest)?
                 }

@@ -23,7 +23,7 @@ pub const DEFAULT_WALK_CAP: usize = 10_000;
 /// Writes `bytes` to `path` (a record), creating its directory if missing.
 pub(crate) fn write_record_file(path: &Path, bytes: &[u8], durability: Durability) -> Result<bool> {
     match write_atomic(path, MUSE_TMP_PREFIX, bytes, MODE_IMMUTABLE, durability, Replace::NoClobber) {
-        Err(e) if e.raw_os_error() == Some(rustix::io::Errno::NOENT.raw_os_error()) => {
+        Err(e) if e.is_not_found() => {
             let dir = path.parent().expect("record has a directory");
             std::fs::create_dir_all(dir).ctx("create directory", dir)?;
             write_atomic(path, MUSE_TMP_PREFIX, bytes, MODE_IMMUTABLE, durability, Replace::NoClobber)

@@ -145,6 +145,17 @@ pub enum Error {
     },
 }
 
+/// The errno of an `io::Error`, looking through one level of wrapping.
+pub(crate) fn os_errno(e: &std::io::Error) -> Option<i32> {
+    e.raw_os_error().or_else(|| {
+        let inner: &(dyn std::error::Error + 'static) = e.get_ref()?;
+        if let Some(io) = inner.downcast_ref::<std::io::Error>() {
+            return io.raw_os_error();
+        }
+        inner.source()?.downcast_ref::<std::io::Error>()?.raw_os_error()
+    })
+}
+
 fn show_opt(v: &Option<String>) -> &str {
     v.as_deref().unwrap_or("(absent)")
 }
@@ -190,12 +201,18 @@ impl Error {
         }
     }
 
-    /// The OS error number for [`Error::Io`], if any.
+    /// The OS error number for [`Error::Io`], if any (also when the OS
+    /// error is wrapped, as `tempfile` does to add the path).
     pub fn raw_os_error(&self) -> Option<i32> {
         match self {
-            Error::Io { source, .. } => source.raw_os_error(),
+            Error::Io { source, .. } => os_errno(source),
             _ => None,
         }
+    }
+
+    /// True for an [`Error::Io`] whose cause is "no such file or directory".
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, Error::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound)
     }
 
     /// Builds an [`Error::Io`].

@@ -4,20 +4,21 @@
 //! Commits are visited newest first (by `committed_at`, ties in discovery
 //! order); each is painted with the side(s) it is reachable from. A commit
 //! reachable from both sides is a common ancestor; its ancestors are marked
-//! stale and no longer searched. The first common ancestor found is the
-//! merge base (git `merge-base` without `--all`). At most
+//! stale and no longer searched. Candidates that are ancestors of other
+//! candidates are dropped (git's `remove_redundant`); the newest remaining
+//! one is the merge base (git `merge-base` without `--all`). At most
 //! `[limits] max_ancestors` distinct commits are read; past that the search
 //! fails instead of growing without bound.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::{BinaryHeap, HashMap, HashSet};
 use std::path::Path;
 
 use crate::commits::load_commit;
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::ids::validate_id;
-use crate::records::{parse_iso_seconds, CommitRecord};
+use crate::records::{parse_iso_micros, CommitRecord};
 
 const P1: u8 = 1;
 const P2: u8 = 2;
@@ -26,6 +27,7 @@ const RESULT: u8 = 8;
 
 struct Node {
     flags: u8,
+    time: i64,
     parents: Vec<String>,
 }
 
@@ -53,31 +55,14 @@ pub fn find_merge_base_capped(root: &Path, a: &str, b: &str, cap: u64) -> Result
         load_commit(root, a)?;
         return Ok(Some(a.to_string()));
     }
-    let mut nodes: HashMap<String, Node> = HashMap::new();
+    let mut graph = Graph { root, cap, nodes: HashMap::new() };
     // (time, Reverse(seq)): newest first, ties in discovery order.
     let mut heap: BinaryHeap<(i64, Reverse<u64>, String, u8)> = BinaryHeap::new();
     let mut seq = 0u64;
     let mut active = 0usize;
-
-    let load = |id: &str, nodes: &mut HashMap<String, Node>| -> Result<i64> {
-        if nodes.len() as u64 >= cap {
-            return Err(Error::CapExceeded {
-                cap: "max_ancestors",
-                detail: format!(
-                    "find_merge_base gave up after reading max_ancestors = {cap} commits without settling a merge base"
-                ),
-            });
-        }
-        let rec: CommitRecord = load_commit(root, id)?;
-        let t = parse_iso_seconds(&rec.committed_at).unwrap_or(0);
-        nodes.insert(id.to_string(), Node { flags: 0, parents: rec.parents().map(str::to_string).collect() });
-        Ok(t)
-    };
-    let mut times: HashMap<String, i64> = HashMap::new();
     for (id, flag) in [(a, P1), (b, P2)] {
-        let t = load(id, &mut nodes)?;
-        times.insert(id.to_string(), t);
-        nodes.get_mut(id).expect("loaded").flags |= flag;
+        let t = graph.node(id)?.time;
+        graph.nodes.get_mut(id).expect("loaded").flags |= flag;
         heap.push((t, Reverse(seq), id.to_string(), flag));
         seq += 1;
         active += 1;
@@ -88,7 +73,7 @@ pub fn find_merge_base_capped(root: &Path, a: &str, b: &str, cap: u64) -> Result
         if pushed_flags & STALE == 0 {
             active -= 1;
         }
-        let node = nodes.get_mut(&id).expect("queued nodes are loaded");
+        let node = graph.nodes.get_mut(&id).expect("queued nodes are loaded");
         let mut flags = node.flags & (P1 | P2 | STALE);
         if flags & (P1 | P2) == (P1 | P2) {
             if node.flags & RESULT == 0 {
@@ -100,11 +85,8 @@ pub fn find_merge_base_capped(root: &Path, a: &str, b: &str, cap: u64) -> Result
         }
         let parents = node.parents.clone();
         for p in parents {
-            if !nodes.contains_key(&p) {
-                let t = load(&p, &mut nodes)?;
-                times.insert(p.clone(), t);
-            }
-            let pnode = nodes.get_mut(&p).expect("loaded");
+            let t = graph.node(&p)?.time;
+            let pnode = graph.nodes.get_mut(&p).expect("loaded");
             if pnode.flags & flags == flags {
                 continue;
             }
@@ -113,9 +95,73 @@ pub fn find_merge_base_capped(root: &Path, a: &str, b: &str, cap: u64) -> Result
             if f & STALE == 0 {
                 active += 1;
             }
-            heap.push((times[&p], Reverse(seq), p, f));
+            heap.push((t, Reverse(seq), p, f));
             seq += 1;
         }
     }
-    Ok(results.into_iter().next())
+    if results.len() <= 1 {
+        return Ok(results.pop());
+    }
+    // git's remove_redundant: drop every candidate that is an ancestor of
+    // another candidate; of the rest, the newest wins.
+    let mut best: Option<(i64, String)> = None;
+    for x in &results {
+        let mut redundant = false;
+        for y in &results {
+            if x != y && graph.is_ancestor(x, y)? {
+                redundant = true;
+                break;
+            }
+        }
+        if !redundant {
+            let t = graph.node(x)?.time;
+            if best.as_ref().is_none_or(|(bt, _)| t > *bt) {
+                best = Some((t, x.clone()));
+            }
+        }
+    }
+    Ok(best.map(|(_, id)| id))
+}
+
+/// The commits read so far, with the cap on how many may be read.
+struct Graph<'a> {
+    root: &'a Path,
+    cap: u64,
+    nodes: HashMap<String, Node>,
+}
+
+impl Graph<'_> {
+    fn node(&mut self, id: &str) -> Result<&Node> {
+        if !self.nodes.contains_key(id) {
+            if self.nodes.len() as u64 >= self.cap {
+                return Err(Error::CapExceeded {
+                    cap: "max_ancestors",
+                    detail: format!(
+                        "find_merge_base gave up after reading max_ancestors = {} commits without settling a merge base",
+                        self.cap
+                    ),
+                });
+            }
+            let rec: CommitRecord = load_commit(self.root, id)?;
+            let time = parse_iso_micros(&rec.committed_at).unwrap_or(0);
+            self.nodes.insert(id.to_string(), Node { flags: 0, time, parents: rec.parents().map(str::to_string).collect() });
+        }
+        Ok(&self.nodes[id])
+    }
+
+    /// True when `anc` is reachable from `desc` through parents.
+    fn is_ancestor(&mut self, anc: &str, desc: &str) -> Result<bool> {
+        let mut seen: HashSet<String> = HashSet::new();
+        let mut stack = vec![desc.to_string()];
+        while let Some(id) = stack.pop() {
+            if id == anc {
+                return Ok(true);
+            }
+            if !seen.insert(id.clone()) {
+                continue;
+            }
+            stack.extend(self.node(&id)?.parents.iter().cloned());
+        }
+        Ok(false)
+    }
 }

@@ -92,7 +92,7 @@ pub fn write_object(root: &Path, id: &str, content: &[u8], durability: Option<Du
     let shard = path.parent().expect("object path has a shard");
     ensure_dir_cached(shard)?;
     match write_atomic(&path, OBJ_TMP_PREFIX, content, MODE_IMMUTABLE, durability, replace) {
-        Err(e) if e.raw_os_error() == Some(rustix::io::Errno::NOENT.raw_os_error()) => {
+        Err(e) if e.is_not_found() => {
             // The shard directory vanished behind the cache's back.
             forget_dir(shard);
             ensure_dir_cached(shard)?;

@@ -155,7 +155,7 @@ impl CommitRecord {
     /// # Errors
     /// [`Error::Corrupt`].
     pub fn from_msgpack(bytes: &[u8], path: &Path) -> Result<CommitRecord> {
-        rmp_serde::from_slice(bytes).map_err(|e| Error::corrupt("commit record", path, e.to_string()))
+        decode_exact(bytes, "commit record", path)
     }
 }
 
@@ -320,7 +320,7 @@ impl SnapshotRecord {
     /// # Errors
     /// [`Error::Corrupt`].
     pub fn from_msgpack(bytes: &[u8], path: &Path) -> Result<SnapshotRecord> {
-        rmp_serde::from_slice(bytes).map_err(|e| Error::corrupt("snapshot record", path, e.to_string()))
+        decode_exact(bytes, "snapshot record", path)
     }
 }
 
@@ -379,6 +379,18 @@ impl<'de> Deserialize<'de> for SnapshotRecord {
     }
 }
 
+/// Decodes exactly one msgpack value filling all of `bytes`; trailing bytes
+/// are corruption too.
+fn decode_exact<T: serde::de::DeserializeOwned>(bytes: &[u8], what: &'static str, path: &Path) -> Result<T> {
+    let mut rest: &[u8] = bytes;
+    let mut de = rmp_serde::Deserializer::new(&mut rest);
+    let v = T::deserialize(&mut de).map_err(|e| Error::corrupt(what, path, e.to_string()))?;
+    if !rest.is_empty() {
+        return Err(Error::corrupt(what, path, format!("{} unexpected bytes after the record", rest.len())));
+    }
+    Ok(v)
+}
+
 /// The current UTC time as Python's `datetime.now(timezone.utc).isoformat()`
 /// writes it (`2026-01-01T00:00:00.123456+00:00`).
 pub fn now_iso() -> String {
@@ -389,12 +401,17 @@ pub fn now_iso() -> String {
 /// seconds since the epoch (naive times are taken as UTC). `None` when
 /// unparsable.
 pub fn parse_iso_seconds(s: &str) -> Option<i64> {
+    parse_iso_micros(s).map(|us| us.div_euclid(1_000_000))
+}
+
+/// Like [`parse_iso_seconds`], in microseconds.
+pub fn parse_iso_micros(s: &str) -> Option<i64> {
     if let Ok(dt) = chrono::DateTime::parse_from_rfc3339(s) {
-        return Some(dt.timestamp());
+        return Some(dt.timestamp_micros());
     }
     chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f")
         .ok()
-        .map(|n| n.and_utc().timestamp())
+        .map(|n| n.and_utc().timestamp_micros())
 }
 
 /// Reads a record file whole, refusing one larger than `limit` bytes

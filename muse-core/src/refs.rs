@@ -25,7 +25,7 @@ use crate::paths::{head_path, heads_dir};
 /// no component that is empty or starts with `.`; no `..`, `@{`, `//`; no
 /// ASCII control character, space, `~ ^ : ? * [ \`; no leading `-` or `/`;
 /// no trailing `/` or `.`; no component ending in `.lock`; not `@`; at
-/// most 255 bytes.
+/// most 255 bytes in all and 250 per component (room for `.lock`).
 ///
 /// # Errors
 /// [`Error::InvalidRefName`] naming the rule broken.
@@ -67,6 +67,9 @@ pub fn validate_branch_name(name: &str) -> Result<()> {
         }
         if comp.ends_with(".lock") {
             return bad("a component ends with '.lock'");
+        }
+        if comp.len() > 250 {
+            return bad("a component is longer than 250 bytes (its lock file must fit in 255)");
         }
     }
     Ok(())

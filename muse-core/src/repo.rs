@@ -11,7 +11,7 @@ use crate::atomic::{
 };
 use crate::error::{Error, IoContext, Result};
 use crate::object_store::{list_shards, sweep_object_shard, CLEANUP_MIN_AGE_SECS};
-use crate::paths::{cache_dir, muse_dir, staging_dir, MUSE_DIR};
+use crate::paths::{cache_dir, muse_dir, staging_dir};
 use crate::refs::validate_branch_name;
 
 /// Environment variable that names the repository root and overrides
@@ -131,6 +131,7 @@ pub fn init_repo(root: &Path, opts: &InitOptions) -> Result<PathBuf> {
     write_text_atomic(&dot.join("repo.json"), &format!("{repo_json:#}\n"), Durability::Full)?;
     write_text_atomic(&dot.join("config.toml"), "[core]\nfsync = \"full\"\n\n[limits]\nmax_ancestors = 50000\n", Durability::Full)?;
     write_text_atomic(&dot.join("HEAD"), &format!("ref: refs/heads/{}\n", opts.default_branch), Durability::Full)?;
+    write_stamp(root, &cache_dir(root).join(GC_STAMP_NAME), SystemTime::UNIX_EPOCH);
     crate::atomic::sync_dir(&dot)?;
     Ok(root.to_path_buf())
 }
@@ -168,7 +169,28 @@ pub fn cleanup_muse_dir_temps(dot_muse: &Path) -> Result<usize> {
         let dir = if sub.is_empty() { dot_muse.to_path_buf() } else { dot_muse.join(sub) };
         removed += sweep_muse_dir(&dir, sub)?.removed;
     }
+    for dir in nested_ref_dirs(dot_muse) {
+        removed += sweep_dir(&dir, &[MUSE_TMP_PREFIX], "", None)?.removed;
+    }
     Ok(removed)
+}
+
+/// Directories below `refs/heads/` and `refs/tags/` (branches named like
+/// `feature/x` live there, and so do their ref temps). Small: one per
+/// branch namespace.
+fn nested_ref_dirs(dot_muse: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack: Vec<PathBuf> = ["refs/heads", "refs/tags"].iter().map(|s| dot_muse.join(s)).collect();
+    while let Some(dir) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(&dir) else { continue };
+        for entry in rd.flatten() {
+            if entry.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+                out.push(entry.path());
+                stack.push(entry.path());
+            }
+        }
+    }
+    out
 }
 
 fn sweep_muse_dir(dir: &Path, sub: &str) -> Result<crate::object_store::Sweep> {
@@ -280,6 +302,11 @@ pub fn startup_gc(root: &Path) -> Result<GcReport> {
     }
     let stamp_path = cache_dir(root).join(GC_STAMP_NAME);
     let last = std::fs::metadata(&stamp_path).ok().map(|m| mtime_of(&m));
+    if last.is_none() {
+        // Create the stamp before listing, so that creating it does not make
+        // `cache/` look changed to the next pass.
+        write_stamp(root, &stamp_path, SystemTime::UNIX_EPOCH);
+    }
     // One second of margin covers the coarse clock that stamps directories.
     let pass_start = SystemTime::now() - Duration::from_secs(1);
     let changed = |dir: &Path| -> bool {
@@ -295,6 +322,11 @@ pub fn startup_gc(root: &Path) -> Result<GcReport> {
             report.add(sweep_muse_dir(&dir, sub)?);
         }
     }
+    for dir in nested_ref_dirs(&dot) {
+        if changed(&dir) {
+            report.add(sweep_dir(&dir, &[MUSE_TMP_PREFIX], "", None)?);
+        }
+    }
     let min_age = Duration::from_secs(CLEANUP_MIN_AGE_SECS);
     for shard in list_shards(root)? {
         if changed(&shard) {
@@ -304,7 +336,7 @@ pub fn startup_gc(root: &Path) -> Result<GcReport> {
     if changed(&staging_dir(root)) {
         report.add(sweep_staging(root)?);
     }
-    if report.kept_live == 0 && (report.dirs_listed > 0 || last.is_none()) {
+    if report.kept_live == 0 && report.dirs_listed > 0 {
         write_stamp(root, &stamp_path, pass_start);
     }
     Ok(report)
@@ -330,6 +362,3 @@ fn write_stamp(root: &Path, stamp_path: &Path, when: SystemTime) {
 pub fn is_temp_name(name: &str) -> bool {
     crate::atomic::TEMP_PREFIXES.iter().any(|p| name.starts_with(p))
 }
-
-/// The `.muse` directory name, for callers that build paths by hand.
-pub const MUSE_DIR_NAME: &str = MUSE_DIR;
