@@ -19,10 +19,14 @@
 //! | [`records`] | `CommitRecord`, `SnapshotRecord`, msgpack |
 //! | [`commits`] | the commit store, history walks |
 //! | [`snapshots`] | the snapshot store |
+//! | [`snapshot`] | the working-tree walker: `build_snapshot_manifest` |
+//! | [`stat_cache`] | the stat cache of working-tree files |
 //! | [`refs`] | branches, HEAD, compare-and-swap |
 //! | [`batch`] | many writes, one flush barrier |
 //! | [`repo`] | discovery, `init`, the startup GC |
 //! | [`merge_base`] | `find_merge_base` |
+//! | [`verify`] | whole-repository verification |
+//! | [`worktree`] | the stage (index), status, commit, checkout |
 //! | [`error`] | the error enum |
 
 #![forbid(unsafe_code)]
@@ -40,7 +44,11 @@ pub mod paths;
 pub mod records;
 pub mod refs;
 pub mod repo;
+pub mod snapshot;
 pub mod snapshots;
+pub mod stat_cache;
+pub mod verify;
+pub mod worktree;
 
 pub use error::{Error, ErrorKind, Result};
 

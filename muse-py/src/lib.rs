@@ -9,6 +9,7 @@
 
 mod convert;
 mod records;
+mod walk;
 
 use std::path::PathBuf;
 use std::sync::Mutex;
@@ -476,6 +477,11 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PySnapshotRecord>()?;
     m.add_class::<ShardCache>()?;
     m.add_class::<PyBatch>()?;
+    m.add_class::<walk::PyStatCache>()?;
+    m.add_function(wrap_pyfunction!(walk::walk_workdir, m)?)?;
+    m.add_function(wrap_pyfunction!(walk::cli_main, m)?)?;
+    m.add("MAX_CACHE_BYTES", muse_core::stat_cache::MAX_CACHE_BYTES)?;
+    m.add("CACHE_VERSION", muse_core::stat_cache::CACHE_VERSION)?;
     m.add("created_object_shards", ShardCache)?;
     macro_rules! add_fns {
         ($($f:ident),* $(,)?) => { $( m.add_function(wrap_pyfunction!($f, m)?)?; )* };

@@ -1,0 +1,671 @@
+//! The `muse` command (SPEC §10): argument parsing and output only; every
+//! operation is a `muse_core` call.
+//!
+//! Exit codes: 0 ok, 1 user error (bad input, unknown branch, nothing to
+//! commit, dirty tree, failed verification), 2 not a repository, 3 internal
+//! or I/O error. Every command that reports data takes `--json`. Progress
+//! bars are drawn on stderr only when it is a terminal.
+
+use std::ffi::OsString;
+use std::io::{IsTerminal, Write};
+use std::path::{Component, Path, PathBuf};
+
+use clap::{Args, Parser, Subcommand};
+use serde_json::{json, Value};
+
+use muse_core::error::{Error, ErrorKind};
+use muse_core::worktree::{self, ChangeKind};
+use muse_core::{commits, refs, repo};
+
+/// Exit status: success.
+pub const EXIT_OK: i32 = 0;
+/// Exit status: user error.
+pub const EXIT_USER: i32 = 1;
+/// Exit status: not a repository.
+pub const EXIT_NOT_REPO: i32 = 2;
+/// Exit status: internal or I/O error.
+pub const EXIT_INTERNAL: i32 = 3;
+
+#[derive(Parser, Debug)]
+#[command(name = "muse", version, about = "muse: a content-addressed version-control engine", propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand, Debug)]
+enum Cmd {
+    /// Create a repository (.muse/) in PATH or the current directory.
+    Init(InitArgs),
+    /// Stage files: record what the working tree holds for PATHS.
+    Add(AddArgs),
+    /// Code-oriented commands (`muse code add` = `muse add`).
+    Code {
+        #[command(subcommand)]
+        cmd: CodeCmd,
+    },
+    /// Record the stage on top of HEAD.
+    Commit(CommitArgs),
+    /// Show staged, modified, deleted and untracked files.
+    Status(StatusArgs),
+    /// Show the history of HEAD (first parents), newest first.
+    Log(LogArgs),
+    /// List, create or delete branches.
+    Branch(BranchArgs),
+    /// Switch branches (restoring the working tree), or create one with -b.
+    Checkout(CheckoutArgs),
+    /// Show changed paths between commits or against the working tree.
+    Diff(DiffArgs),
+    /// Remove temp files of killed processes; report unreachable data.
+    Gc(GcArgs),
+    /// Check every object hash, record ID and ref target.
+    Verify(JsonArg),
+}
+
+#[derive(Subcommand, Debug)]
+enum CodeCmd {
+    /// Same as `muse add`.
+    Add(AddArgs),
+}
+
+#[derive(Args, Debug)]
+struct JsonArg {
+    /// Print machine-readable JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args, Debug)]
+struct InitArgs {
+    /// Directory to initialise (default: $MUSE_REPO_ROOT, else the current directory).
+    path: Option<PathBuf>,
+    /// Branch HEAD starts on.
+    #[arg(long, default_value = "main")]
+    default_branch: String,
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args, Debug)]
+struct AddArgs {
+    /// Paths to stage (files or directories; `.` for everything).
+    paths: Vec<PathBuf>,
+    /// Stage every change in the working tree (same as `add .`).
+    #[arg(short = 'A', long = "all")]
+    all: bool,
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args, Debug)]
+struct CommitArgs {
+    /// Commit message.
+    #[arg(short, long)]
+    message: String,
+    /// Stage every change of tracked files first.
+    #[arg(short = 'a', long = "all")]
+    all: bool,
+    /// Allow a commit that changes nothing.
+    #[arg(long)]
+    allow_empty: bool,
+    /// Author (default: $MUSE_AUTHOR, else empty).
+    #[arg(long)]
+    author: Option<String>,
+    /// Provenance: the agent making the commit.
+    #[arg(long, default_value = "")]
+    agent_id: String,
+    /// Provenance: the model behind the agent.
+    #[arg(long, default_value = "")]
+    model_id: String,
+    /// Provenance: the toolchain.
+    #[arg(long, default_value = "")]
+    toolchain_id: String,
+    /// Provenance: hash of the prompt.
+    #[arg(long, default_value = "")]
+    prompt_hash: String,
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args, Debug)]
+struct StatusArgs {
+    /// Short format: two status letters and the path per line.
+    #[arg(short, long)]
+    short: bool,
+    /// Stable short format for scripts (same as --short).
+    #[arg(long)]
+    porcelain: bool,
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args, Debug)]
+struct LogArgs {
+    /// Show at most N commits.
+    #[arg(short = 'n', long = "max-count")]
+    max_count: Option<usize>,
+    /// One line per commit.
+    #[arg(long)]
+    oneline: bool,
+    /// Stream `{"commits": [...]}`, one record at a time.
+    #[arg(long)]
+    json: bool,
+    /// Branch to show (default: HEAD).
+    branch: Option<String>,
+}
+
+#[derive(Args, Debug)]
+struct BranchArgs {
+    /// Create a branch with this name at HEAD.
+    name: Option<String>,
+    /// Delete the named branch.
+    #[arg(short, long, value_name = "NAME")]
+    delete: Option<String>,
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args, Debug)]
+struct CheckoutArgs {
+    /// Branch to switch to.
+    branch: String,
+    /// Create the branch at HEAD and switch to it.
+    #[arg(short = 'b')]
+    create: bool,
+    /// Discard local changes.
+    #[arg(short, long)]
+    force: bool,
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args, Debug)]
+struct DiffArgs {
+    /// Old side (commit ID or branch; default HEAD).
+    a: Option<String>,
+    /// New side (commit ID or branch; default the working tree).
+    b: Option<String>,
+    /// Print `<letter>\t<path>` per change.
+    #[arg(long)]
+    name_status: bool,
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args, Debug)]
+struct GcArgs {
+    #[arg(long)]
+    json: bool,
+}
+
+/// A CLI failure: message and exit status.
+struct Fail(i32, String);
+
+impl From<Error> for Fail {
+    fn from(e: Error) -> Self {
+        let code = match e.kind() {
+            ErrorKind::NotARepository => EXIT_NOT_REPO,
+            ErrorKind::InvalidInput | ErrorKind::NotFound | ErrorKind::Conflict | ErrorKind::Cli => EXIT_USER,
+            ErrorKind::Integrity | ErrorKind::Io => EXIT_INTERNAL,
+        };
+        Fail(code, e.to_string())
+    }
+}
+
+impl From<std::io::Error> for Fail {
+    fn from(e: std::io::Error) -> Self {
+        Fail(EXIT_INTERNAL, format!("output error: {e}"))
+    }
+}
+
+type R = Result<i32, Fail>;
+
+/// Runs the CLI with `args` (the first item is the program name) and
+/// returns the exit status. Never panics across the caller: a panic is
+/// caught and reported as an internal error (exit 3).
+pub fn run<I, T>(args: I) -> i32
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let cli = match Cli::try_parse_from(args) {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { EXIT_USER } else { EXIT_OK };
+            let _ = e.print();
+            return code;
+        }
+    };
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| dispatch(cli)));
+    match result {
+        Ok(Ok(code)) => code,
+        Ok(Err(Fail(code, msg))) => {
+            eprintln!("muse: {msg}");
+            code
+        }
+        Err(_) => {
+            eprintln!("muse: internal error (panic); please report it");
+            EXIT_INTERNAL
+        }
+    }
+}
+
+fn dispatch(cli: Cli) -> R {
+    match cli.cmd {
+        Cmd::Init(a) => cmd_init(a),
+        Cmd::Add(a) | Cmd::Code { cmd: CodeCmd::Add(a) } => cmd_add(a),
+        Cmd::Commit(a) => cmd_commit(a),
+        Cmd::Status(a) => cmd_status(a),
+        Cmd::Log(a) => cmd_log(a),
+        Cmd::Branch(a) => cmd_branch(a),
+        Cmd::Checkout(a) => cmd_checkout(a),
+        Cmd::Diff(a) => cmd_diff(a),
+        Cmd::Gc(a) => cmd_gc(a),
+        Cmd::Verify(a) => cmd_verify(a),
+    }
+}
+
+fn out() -> std::io::BufWriter<std::io::StdoutLock<'static>> {
+    std::io::BufWriter::new(std::io::stdout().lock())
+}
+
+fn print_json(v: &Value) -> R {
+    let mut o = out();
+    serde_json::to_writer(&mut o, v).map_err(|e| Fail(EXIT_INTERNAL, e.to_string()))?;
+    writeln!(o)?;
+    o.flush()?;
+    Ok(EXIT_OK)
+}
+
+/// The repository for this command (discovery + startup GC).
+fn repo_root() -> Result<PathBuf, Fail> {
+    Ok(repo::require_repo(None)?)
+}
+
+/// Lexically normalises `p` (no filesystem access): removes `.`, resolves
+/// `..` against earlier components.
+fn normalize(p: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in p.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other.as_os_str()),
+        }
+    }
+    out
+}
+
+/// A path given on the command line (relative to the current directory) as
+/// a repository-relative pathspec (`.` for the root).
+fn pathspec(root: &Path, p: &Path) -> Result<String, Fail> {
+    let cwd = std::env::current_dir().map_err(|e| Fail(EXIT_INTERNAL, e.to_string()))?;
+    let abs_root = normalize(&if root.is_absolute() { root.to_path_buf() } else { cwd.join(root) });
+    let abs = normalize(&cwd.join(p));
+    let rel = abs
+        .strip_prefix(&abs_root)
+        .map_err(|_| Fail(EXIT_USER, format!("{} is outside the repository at {}", p.display(), abs_root.display())))?;
+    if rel.as_os_str().is_empty() {
+        return Ok(".".into());
+    }
+    let s = rel
+        .to_str()
+        .ok_or_else(|| Fail(EXIT_USER, format!("{} is not valid UTF-8", p.display())))?
+        .to_string();
+    if s == ".muse" || s.starts_with(".muse/") {
+        return Err(Fail(EXIT_USER, format!("{} is inside .muse/", p.display())));
+    }
+    Ok(s)
+}
+
+fn cmd_init(a: InitArgs) -> R {
+    let target = match a.path {
+        Some(p) => p,
+        None => match std::env::var_os(repo::REPO_ROOT_ENV).filter(|v| !v.is_empty()) {
+            Some(p) => PathBuf::from(p),
+            None => std::env::current_dir().map_err(|e| Fail(EXIT_INTERNAL, e.to_string()))?,
+        },
+    };
+    let opts = repo::InitOptions { default_branch: a.default_branch.clone(), owner: String::new() };
+    let root = repo::init_repo(&target, &opts)?;
+    if a.json {
+        return print_json(&json!({"root": root, "default_branch": a.default_branch}));
+    }
+    println!("Initialized empty muse repository in {}", root.join(".muse").display());
+    Ok(EXIT_OK)
+}
+
+fn progress_bar(total: u64, what: &str) -> Option<indicatif::ProgressBar> {
+    if !std::io::stderr().is_terminal() || total < 200 {
+        return None;
+    }
+    let pb = indicatif::ProgressBar::new(total);
+    if let Ok(style) = indicatif::ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} ({eta})") {
+        pb.set_style(style.progress_chars("=> "));
+    }
+    pb.set_message(what.to_string());
+    Some(pb)
+}
+
+fn cmd_add(a: AddArgs) -> R {
+    let root = repo_root()?;
+    let mut specs: Vec<String> = Vec::new();
+    if a.all {
+        specs.push(".".into());
+    }
+    for p in &a.paths {
+        specs.push(pathspec(&root, p)?);
+    }
+    if specs.is_empty() {
+        return Err(Fail(EXIT_USER, "nothing specified, nothing added (give paths, `.` or -A)".into()));
+    }
+    let mut pb: Option<indicatif::ProgressBar> = None;
+    let mut progress = |done: usize, total: usize| {
+        if pb.is_none() && done == 1 {
+            pb = progress_bar(total as u64, "storing blobs");
+        }
+        if let Some(pb) = &pb {
+            pb.set_position(done as u64);
+        }
+    };
+    let report = worktree::add(&root, &specs, &mut progress)?;
+    if let Some(pb) = pb {
+        pb.finish_and_clear();
+    }
+    if a.json {
+        return print_json(&json!({
+            "staged": report.staged, "removed": report.removed,
+            "blobs_written": report.blobs_written, "bytes_written": report.bytes_written,
+        }));
+    }
+    println!(
+        "staged {} file(s), {} removal(s); stored {} new blob(s), {} bytes",
+        report.staged.len(),
+        report.removed.len(),
+        report.blobs_written,
+        report.bytes_written
+    );
+    Ok(EXIT_OK)
+}
+
+fn cmd_commit(a: CommitArgs) -> R {
+    let root = repo_root()?;
+    let opts = worktree::CommitOptions {
+        message: a.message,
+        author: a.author.or_else(|| std::env::var("MUSE_AUTHOR").ok()).unwrap_or_default(),
+        all: a.all,
+        allow_empty: a.allow_empty,
+        agent_id: a.agent_id,
+        model_id: a.model_id,
+        toolchain_id: a.toolchain_id,
+        prompt_hash: a.prompt_hash,
+    };
+    let rec = worktree::commit(&root, &opts)?;
+    if a.json {
+        return print_json(&commit_json(&rec));
+    }
+    let first = rec.message.lines().next().unwrap_or("");
+    println!("[{} {}] {}", if rec.branch.is_empty() { "detached HEAD" } else { &rec.branch }, short(&rec.commit_id), first);
+    Ok(EXIT_OK)
+}
+
+fn short(id: &str) -> &str {
+    id.strip_prefix("sha256:").map(|h| &h[..12.min(h.len())]).unwrap_or(id)
+}
+
+fn commit_json(rec: &muse_core::records::CommitRecord) -> Value {
+    serde_json::to_value(rec).unwrap_or(Value::Null)
+}
+
+fn cmd_status(a: StatusArgs) -> R {
+    let root = repo_root()?;
+    let st = worktree::status(&root)?;
+    let mut o = out();
+    if a.json {
+        let (ahead, behind) = (Value::Null, Value::Null);
+        let v = json!({
+            "branch": st.branch, "head": st.head, "clean": st.is_clean(),
+            "staged": st.staged.iter().map(|(p, k)| json!({"path": p, "status": k.word()})).collect::<Vec<_>>(),
+            "unstaged": st.unstaged.iter().map(|(p, k)| json!({"path": p, "status": k.word()})).collect::<Vec<_>>(),
+            "untracked": st.untracked, "ahead": ahead, "behind": behind,
+        });
+        serde_json::to_writer(&mut o, &v).map_err(|e| Fail(EXIT_INTERNAL, e.to_string()))?;
+        writeln!(o)?;
+        return Ok(EXIT_OK);
+    }
+    if a.short || a.porcelain {
+        let mut lines: std::collections::BTreeMap<&str, [char; 2]> = Default::default();
+        for (p, k) in &st.staged {
+            lines.entry(p).or_insert([' ', ' '])[0] = k.letter();
+        }
+        for (p, k) in &st.unstaged {
+            lines.entry(p).or_insert([' ', ' '])[1] = k.letter();
+        }
+        for (p, [x, y]) in lines {
+            writeln!(o, "{x}{y} {p}")?;
+        }
+        for p in &st.untracked {
+            writeln!(o, "?? {p}")?;
+        }
+        return Ok(EXIT_OK);
+    }
+    match (&st.branch, &st.head) {
+        (Some(b), Some(_)) => writeln!(o, "On branch {b}")?,
+        (Some(b), None) => writeln!(o, "On branch {b}\n\nNo commits yet")?,
+        (None, Some(h)) => writeln!(o, "HEAD detached at {}", short(h))?,
+        (None, None) => {}
+    }
+    let section = |o: &mut dyn Write, title: &str, items: &[(String, ChangeKind)]| -> std::io::Result<()> {
+        if !items.is_empty() {
+            writeln!(o, "\n{title}:")?;
+            for (p, k) in items {
+                writeln!(o, "\t{:<10} {p}", format!("{}:", k.word()))?;
+            }
+        }
+        Ok(())
+    };
+    section(&mut o, "Changes to be committed", &st.staged)?;
+    section(&mut o, "Changes not staged for commit", &st.unstaged)?;
+    if !st.untracked.is_empty() {
+        writeln!(o, "\nUntracked files:")?;
+        for p in &st.untracked {
+            writeln!(o, "\t{p}")?;
+        }
+    }
+    if st.is_clean() {
+        writeln!(o, "\nnothing to commit, working tree clean")?;
+    }
+    Ok(EXIT_OK)
+}
+
+fn cmd_log(a: LogArgs) -> R {
+    let root = repo_root()?;
+    let tip = match &a.branch {
+        Some(b) => Some(refs::read_branch_ref(&root, b)?.ok_or_else(|| Fail(EXIT_USER, format!("unknown branch {b:?}")))?),
+        None => refs::resolve_head(&root)?,
+    };
+    let limit = a.max_count.unwrap_or(usize::MAX);
+    let walk = commits::walk_first_parent(&root, tip.as_deref()).take(limit);
+    let mut o = out();
+    if a.json {
+        // Streamed: one record at a time, never the whole history in memory.
+        write!(o, "{{\"commits\": [")?;
+        for (i, rec) in walk.enumerate() {
+            let rec = rec?;
+            if i > 0 {
+                write!(o, ", ")?;
+            }
+            serde_json::to_writer(&mut o, &rec).map_err(|e| Fail(EXIT_INTERNAL, e.to_string()))?;
+        }
+        writeln!(o, "]}}")?;
+        o.flush()?;
+        return Ok(EXIT_OK);
+    }
+    let mut any = false;
+    for rec in walk {
+        let rec = rec?;
+        any = true;
+        if a.oneline {
+            writeln!(o, "{} {}", short(&rec.commit_id), rec.message.lines().next().unwrap_or(""))?;
+        } else {
+            writeln!(o, "commit {}", rec.commit_id)?;
+            if !rec.author.is_empty() {
+                writeln!(o, "Author: {}", rec.author)?;
+            }
+            writeln!(o, "Date:   {}\n", rec.committed_at)?;
+            for line in rec.message.lines() {
+                writeln!(o, "    {line}")?;
+            }
+            writeln!(o)?;
+        }
+    }
+    if !any {
+        writeln!(o, "(no commits)")?;
+    }
+    o.flush()?;
+    Ok(EXIT_OK)
+}
+
+fn cmd_branch(a: BranchArgs) -> R {
+    let root = repo_root()?;
+    if let Some(name) = a.delete {
+        let (current, _, _) = worktree::head_state(&root)?;
+        if current.as_deref() == Some(name.as_str()) {
+            return Err(Fail(EXIT_USER, format!("cannot delete the branch {name:?} that HEAD is on")));
+        }
+        if !refs::delete_branch_ref(&root, &name, None)? {
+            return Err(Fail(EXIT_USER, format!("branch {name:?} not found")));
+        }
+        if a.json {
+            return print_json(&json!({"deleted": name}));
+        }
+        println!("Deleted branch {name}");
+        return Ok(EXIT_OK);
+    }
+    if let Some(name) = a.name {
+        let head = refs::resolve_head(&root)?
+            .ok_or_else(|| Fail(EXIT_USER, "HEAD has no commit yet; commit before creating branches".into()))?;
+        refs::validate_branch_name(&name)?;
+        refs::compare_and_swap_branch_ref(&root, &name, None, &head)
+            .map_err(|e| match e {
+                Error::RefConflict { .. } => Fail(EXIT_USER, format!("a branch named {name:?} already exists")),
+                other => other.into(),
+            })?;
+        if a.json {
+            return print_json(&json!({"created": name, "commit": head}));
+        }
+        println!("Created branch {name} at {}", short(&head));
+        return Ok(EXIT_OK);
+    }
+    let (current, _, _) = worktree::head_state(&root)?;
+    let branches = refs::list_branches(&root)?;
+    if a.json {
+        return print_json(&json!({
+            "current": current,
+            "branches": branches.iter().map(|(n, c)| json!({"name": n, "commit": c})).collect::<Vec<_>>(),
+        }));
+    }
+    let mut o = out();
+    for (n, c) in branches {
+        let mark = if current.as_deref() == Some(n.as_str()) { '*' } else { ' ' };
+        writeln!(o, "{mark} {n} {}", short(&c))?;
+    }
+    Ok(EXIT_OK)
+}
+
+fn cmd_checkout(a: CheckoutArgs) -> R {
+    let root = repo_root()?;
+    let report = worktree::checkout(&root, &a.branch, a.create, a.force)?;
+    if a.json {
+        return print_json(&json!({"branch": a.branch, "written": report.written, "removed": report.removed}));
+    }
+    if a.create {
+        println!("Switched to a new branch '{}'", a.branch);
+    } else {
+        println!("Switched to branch '{}' ({} file(s) written, {} removed)", a.branch, report.written, report.removed);
+    }
+    Ok(EXIT_OK)
+}
+
+/// A commit ID or branch name as a commit ID.
+fn resolve_rev(root: &Path, rev: &str) -> Result<String, Fail> {
+    if rev == "HEAD" {
+        return refs::resolve_head(root)?.ok_or_else(|| Fail(EXIT_USER, "HEAD has no commit yet".into()));
+    }
+    if rev.starts_with("sha256:") {
+        muse_core::ids::validate_id(rev)?;
+        commits::load_commit(root, rev)?;
+        return Ok(rev.to_string());
+    }
+    refs::read_branch_ref(root, rev)?.ok_or_else(|| Fail(EXIT_USER, format!("unknown revision {rev:?}")))
+}
+
+fn cmd_diff(a: DiffArgs) -> R {
+    let root = repo_root()?;
+    let old = match &a.a {
+        Some(r) => worktree::commit_manifest(&root, &resolve_rev(&root, r)?)?,
+        None => worktree::head_state(&root)?.2,
+    };
+    let new = match &a.b {
+        Some(r) => worktree::commit_manifest(&root, &resolve_rev(&root, r)?)?,
+        None => worktree::worktree_manifest(&root)?,
+    };
+    let changes = worktree::diff_manifests(&old, &new);
+    if a.json {
+        return print_json(&json!({
+            "changes": changes.iter().map(|(p, k)| json!({"path": p, "status": k.word(), "old": old.get(p), "new": new.get(p)})).collect::<Vec<_>>(),
+        }));
+    }
+    let mut o = out();
+    for (p, k) in &changes {
+        if a.name_status {
+            writeln!(o, "{}\t{p}", k.letter())?;
+        } else {
+            let old_id = old.get(p).map(|s| short(s)).unwrap_or("0000000");
+            let new_id = new.get(p).map(|s| short(s)).unwrap_or("0000000");
+            writeln!(o, "{:<9} {p} ({old_id} -> {new_id})", k.word())?;
+        }
+    }
+    Ok(EXIT_OK)
+}
+
+fn cmd_gc(a: GcArgs) -> R {
+    let root = repo::find_repo(None)?;
+    let report = repo::startup_gc(&root)?;
+    let full = muse_core::object_store::cleanup_stale_object_temps(&root, None)?
+        + repo::cleanup_muse_dir_temps(&root.join(".muse"))?;
+    if a.json {
+        return print_json(&json!({"removed": report.removed + full, "kept_live": report.kept_live}));
+    }
+    println!("removed {} stale temp file(s); {} kept (in use)", report.removed + full, report.kept_live);
+    Ok(EXIT_OK)
+}
+
+fn cmd_verify(a: JsonArg) -> R {
+    let root = repo_root()?;
+    let report = muse_core::verify::verify_repo(&root)?;
+    if a.json {
+        print_json(&json!({
+            "ok": report.is_ok(), "objects": report.objects, "commits": report.commits,
+            "snapshots": report.snapshots, "refs": report.refs,
+            "problems": report.problems.iter().map(|(what, detail)| json!({"item": what, "problem": detail})).collect::<Vec<_>>(),
+        }))?;
+    } else {
+        let mut o = out();
+        for (what, detail) in &report.problems {
+            writeln!(o, "BAD {what}: {detail}")?;
+        }
+        writeln!(
+            o,
+            "checked {} objects, {} commits, {} snapshots, {} refs: {}",
+            report.objects,
+            report.commits,
+            report.snapshots,
+            report.refs,
+            if report.is_ok() { "ok".to_string() } else { format!("{} problem(s)", report.problems.len()) }
+        )?;
+    }
+    Ok(if report.is_ok() { EXIT_OK } else { EXIT_USER })
+}

@@ -1,0 +1,528 @@
+//! The working-tree walker (SPEC §5): `{relative path: blob ID}` of every
+//! regular file of a working tree, with the [stat cache](crate::stat_cache).
+//!
+//! # What is in a manifest
+//!
+//! * Regular files only. Symlinks, FIFOs, sockets and devices are excluded,
+//!   decided from the directory entry's type (`d_type`, or `lstat` where the
+//!   filesystem does not give one); such a file is never opened. Files are
+//!   opened with `O_NOFOLLOW | O_NONBLOCK` and re-checked with `fstat`, so a
+//!   file swapped for a symlink or FIFO mid-walk is skipped, never followed
+//!   or blocked on.
+//! * `.muse` at the root is excluded (a `.muse` deeper down is not).
+//! * `.museignore` files are honoured with gitignore semantics (negation,
+//!   `dir/` patterns, anchored `/x`, `**`), each applying to its directory and
+//!   below, as `.gitignore` does; `.museignore` files themselves are in the
+//!   manifest. An invalid pattern line is skipped with a `log::warn!`, as git
+//!   does; an unreadable `.museignore` is an error (its rules would silently
+//!   be lost otherwise). No `.gitignore`, `.ignore`, global or parent ignore
+//!   file is read, and hidden files are included.
+//! * Keys are POSIX paths relative to the root (`/`-separated); values are
+//!   blob IDs (`"sha256:"` + 64 hex digits).
+//! * **Names that cannot be manifest keys are skipped** with a `log::warn!`
+//!   naming the path (lossily): a file or directory name that is not valid
+//!   UTF-8, or that contains `\` (rejected by
+//!   [`paths::validate_rel_path`](crate::paths::validate_rel_path)). A skipped
+//!   directory is skipped whole.
+//!
+//! # Errors
+//!
+//! An unreadable file or directory (other than "not found") aborts the walk
+//! with [`Error::Io`] naming it. A file or directory that disappears during
+//! the walk (`ENOENT` on `lstat`, `open` or directory read) is silently left
+//! out. Nothing here panics on file-system content.
+//!
+//! # Cost
+//!
+//! There is no recursion per directory level on any stack (the `ignore`
+//! crate's parallel walker keeps an explicit work stack), so depth is bounded
+//! only by `PATH_MAX`. The tree is listed on all cores; each regular file
+//! with a cache entry costs one `lstat`, and a trusted hit costs nothing
+//! more. The files to read are then hashed on all cores (rayon) in 64 KiB
+//! chunks with one buffer per worker, so memory does not grow with file
+//! size. A warm walk over an unchanged tree reads no file and does not
+//! rewrite the cache.
+
+use std::collections::BTreeMap;
+use std::ffi::OsStr;
+use std::io::{self, Read};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use ignore::gitignore::{Gitignore, GitignoreBuilder};
+use rayon::prelude::*;
+use sha2::{Digest, Sha256};
+
+use crate::error::{Error, IoContext, Result};
+use crate::ids::id_from_digest;
+use crate::paths::{muse_dir, stat_cache_path, MUSE_DIR};
+use crate::stat_cache::{open_for_hash, Lookup, Stat, StatCache, MAX_CACHE_BYTES};
+
+/// Name of the per-directory ignore file (gitignore syntax).
+pub const IGNORE_FILE: &str = ".museignore";
+
+/// Read size of the hashing loop, in bytes (64 KiB).
+const CHUNK: usize = 64 * 1024;
+
+/// Options of [`walk_workdir`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WalkOptions {
+    /// Size guard of the stat cache file, in bytes (see
+    /// [`StatCache::load`]). Default [`MAX_CACHE_BYTES`].
+    pub max_cache_bytes: u64,
+    /// Load, use and save the stat cache. When `false` every file is read
+    /// and `.muse/cache/` is not touched. Default `true`.
+    pub use_cache: bool,
+}
+
+impl Default for WalkOptions {
+    fn default() -> Self {
+        WalkOptions { max_cache_bytes: MAX_CACHE_BYTES, use_cache: true }
+    }
+}
+
+/// Walks the working tree at `root` (the directory holding `.muse/`) and
+/// returns `{relative path: blob ID}` of every regular file (see the module
+/// docs for what is included and skipped).
+///
+/// With `opts.use_cache`: loads the stat cache (`StatCache::load(root,
+/// opts.max_cache_bytes)`), reads only files without a trusted entry, records
+/// them, prunes the entries of files no longer present and saves the cache
+/// when (and only when) it changed. The cache is saved only when `.muse/`
+/// exists (the walker never creates `.muse/`, only `.muse/cache/`); a failed
+/// save is logged with `log::warn!` and does not fail the walk.
+///
+/// # Errors
+/// [`Error::Io`] naming the path when `root` is missing or not a
+/// directory, or a file or directory under it cannot be read (other than
+/// vanishing mid-walk).
+pub fn walk_workdir(root: &Path, opts: &WalkOptions) -> Result<BTreeMap<String, String>> {
+    let md = std::fs::metadata(root).ctx("stat", root)?;
+    if !md.is_dir() {
+        return Err(Error::io("walk", root, io::Error::from(io::ErrorKind::NotADirectory)));
+    }
+    // Files are `lstat`ed while listing only when there is a cache to
+    // compare with; the cache loads on one core while the tree is listed.
+    let stat_files = opts.use_cache && std::fs::symlink_metadata(stat_cache_path(root)).is_ok();
+    let (cache, listed) = rayon::join(
+        || opts.use_cache.then(|| StatCache::load(root, opts.max_cache_bytes).0),
+        || list_tree(root, stat_files),
+    );
+    let (mut cache, listed) = (cache, listed?);
+
+    let mut pairs: Vec<(String, String)> = Vec::with_capacity(listed.len());
+    let mut to_read = Vec::new();
+    for f in listed {
+        if let (Some(c), Some(stat)) = (cache.as_ref(), f.stat.as_ref()) {
+            if let Lookup::Hit(h) = c.lookup(&f.rel, stat, 0) {
+                let h = h.to_owned();
+                pairs.push((f.rel, h));
+                continue;
+            }
+        }
+        to_read.push(f.rel);
+    }
+
+    let mut stamp_tmp = None;
+    if !to_read.is_empty() {
+        let mut stamp = i64::MIN;
+        if let Some(c) = cache.as_ref() {
+            let (tmp, s) = c.read_stamp();
+            stamp_tmp = tmp;
+            stamp = s;
+        }
+        let hashed = hash_files(root, to_read)?;
+        pairs.reserve(hashed.len());
+        for (rel, stat, hash) in hashed {
+            if let Some(c) = cache.as_mut() {
+                c.apply(&rel, stat, &hash, stamp, 0);
+            }
+            pairs.push((rel, hash));
+        }
+    }
+    let manifest: BTreeMap<String, String> = pairs.into_iter().collect();
+
+    if let Some(mut c) = cache {
+        // Every listed file has an entry now, so extra entries are stale.
+        if c.entries().len() > manifest.len() {
+            c.prune(|k| manifest.contains_key(k));
+        }
+        if c.is_dirty() {
+            if muse_dir(root).is_dir() {
+                if let Err(e) = c.save_into(stamp_tmp) {
+                    log::warn!("stat cache not saved: {e}");
+                }
+            } else {
+                log::debug!("{} has no {MUSE_DIR}/: stat cache not saved", root.display());
+            }
+        }
+    }
+    Ok(manifest)
+}
+
+/// The manifest of the working tree at `root`: the same as
+/// [`walk_workdir`] (this is the name the snapshot code calls).
+///
+/// # Errors
+/// As [`walk_workdir`].
+pub fn build_snapshot_manifest(root: &Path, opts: &WalkOptions) -> Result<BTreeMap<String, String>> {
+    walk_workdir(root, opts)
+}
+
+
+/// A regular file found by the listing: its key, and its `lstat` when files
+/// are stat'ed.
+struct Found {
+    rel: String,
+    stat: Option<Stat>,
+}
+
+/// Directories with more regular files than this are stat'ed in parallel
+/// chunks of this size.
+const FILES_PER_TASK: usize = 1024;
+
+/// The `.museignore` rules in force in a directory: its own file's matcher
+/// and the chain of its ancestors' (only directories that have a
+/// `.museignore` add a link).
+struct IgnoreNode {
+    /// Length of the directory's key prefix (`"a/b/"` → 4): matchers see
+    /// paths relative to their own directory.
+    prefix_len: usize,
+    matcher: Gitignore,
+    parent: Option<Arc<IgnoreNode>>,
+}
+
+/// gitignore precedence: the deepest `.museignore` with a matching pattern
+/// decides (its last matching pattern, `!` re-including); none → kept.
+fn is_ignored(mut node: Option<&Arc<IgnoreNode>>, rel: &str, is_dir: bool) -> bool {
+    while let Some(n) = node {
+        let m = n.matcher.matched(&rel[n.prefix_len..], is_dir);
+        if m.is_ignore() {
+            return true;
+        }
+        if m.is_whitelist() {
+            return false;
+        }
+        node = n.parent.as_ref();
+    }
+    false
+}
+
+/// State shared by the listing tasks.
+struct Listing<'a> {
+    root: &'a Path,
+    stat_files: bool,
+    /// One `Vec` per directory (or chunk): one lock per directory, none per file.
+    sink: Mutex<Vec<Vec<Found>>>,
+    error: Mutex<Option<Error>>,
+    failed: AtomicBool,
+}
+
+impl Listing<'_> {
+    fn fail(&self, e: Error) {
+        self.failed.store(true, Ordering::Relaxed);
+        if let Ok(mut slot) = self.error.lock() {
+            slot.get_or_insert(e);
+        }
+    }
+
+    fn deliver(&self, found: Vec<Found>) {
+        if !found.is_empty() {
+            if let Ok(mut sink) = self.sink.lock() {
+                sink.push(found);
+            }
+        }
+    }
+
+    /// Absolute path of the directory with key prefix `prefix` (`""` or `"a/b/"`).
+    fn dir_path(&self, prefix: &str) -> PathBuf {
+        match prefix.strip_suffix('/') {
+            Some(p) => self.root.join(p),
+            None => self.root.to_path_buf(),
+        }
+    }
+}
+
+/// Lists the tree on all cores (rayon tasks, one per directory, taken from
+/// work-stealing queues: no recursion on any stack). Returns every regular
+/// file that is not ignored, stat'ed when `stat_files`.
+fn list_tree(root: &Path, stat_files: bool) -> Result<Vec<Found>> {
+    let listing = Listing {
+        root,
+        stat_files,
+        sink: Mutex::new(Vec::new()),
+        error: Mutex::new(None),
+        failed: AtomicBool::new(false),
+    };
+    rayon::scope(|s| list_dir(&listing, s, String::new(), None));
+    if let Some(e) = listing.error.into_inner().unwrap_or_else(|p| p.into_inner()) {
+        return Err(e);
+    }
+    let parts = listing.sink.into_inner().unwrap_or_else(|p| p.into_inner());
+    let mut out = Vec::with_capacity(parts.iter().map(Vec::len).sum());
+    for p in parts {
+        out.extend(p);
+    }
+    Ok(out)
+}
+
+/// Whether an `open`/`stat` error means the entry vanished or changed type
+/// under us (skipped silently).
+fn vanished(e: rustix::io::Errno) -> bool {
+    use rustix::io::Errno;
+    e == Errno::NOENT || e == Errno::NOTDIR || e == Errno::LOOP
+}
+
+fn stat_of(st: &rustix::fs::Stat) -> Stat {
+    let mtime_ns = (st.st_mtime as i64).saturating_mul(1_000_000_000).saturating_add(st.st_mtime_nsec as i64);
+    Stat { ino: st.st_ino as u64, size: st.st_size as u64, mtime_ns }
+}
+
+/// Lists the directory with key prefix `prefix`, spawning a task per
+/// subdirectory.
+fn list_dir<'s>(w: &'s Listing<'s>, scope: &rayon::Scope<'s>, prefix: String, ignore: Option<Arc<IgnoreNode>>) {
+    use rustix::fs::{AtFlags, Dir, FileType, Mode, OFlags};
+    if w.failed.load(Ordering::Relaxed) {
+        return;
+    }
+    let is_root = prefix.is_empty();
+    let dir_path = w.dir_path(&prefix);
+    // The root may be a symlink to a directory; nothing below it is followed.
+    let mut flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+    if !is_root {
+        flags |= OFlags::NOFOLLOW;
+    }
+    let fd = match rustix::fs::open(&dir_path, flags, Mode::empty()) {
+        Ok(fd) => fd,
+        Err(e) if !is_root && vanished(e) => return,
+        Err(e) => return w.fail(Error::io("open directory", &dir_path, e.into())),
+    };
+    let mut dir = match Dir::new(fd) {
+        Ok(d) => d,
+        Err(e) => return w.fail(Error::io("read directory", &dir_path, e.into())),
+    };
+
+    // Read every entry first: the directory's `.museignore` must be known
+    // before any of them is matched.
+    let mut entries: Vec<(String, FileType)> = Vec::new();
+    let mut has_ignore_file = false;
+    while let Some(ent) = dir.read() {
+        let ent = match ent {
+            Ok(ent) => ent,
+            Err(e) if e == rustix::io::Errno::NOENT => return, // directory removed
+            Err(e) => return w.fail(Error::io("read directory", &dir_path, e.into())),
+        };
+        let name = ent.file_name().to_bytes();
+        if name == b"." || name == b".." || (is_root && name == MUSE_DIR.as_bytes()) {
+            continue;
+        }
+        let Some(name) = key_name(name, &dir_path) else { continue };
+        if name == IGNORE_FILE {
+            has_ignore_file = true;
+        }
+        let mut rel = String::with_capacity(prefix.len() + name.len());
+        rel.push_str(&prefix);
+        rel.push_str(name);
+        entries.push((rel, ent.file_type()));
+    }
+    let dir = Arc::new(dir);
+    let dirfd = match dir.fd() {
+        Ok(fd) => fd,
+        Err(e) => return w.fail(Error::io("read directory", &dir_path, e.into())),
+    };
+
+    let ignore = if has_ignore_file {
+        match load_ignore_file(&dir_path) {
+            Ok(Some(matcher)) => Some(Arc::new(IgnoreNode { prefix_len: prefix.len(), matcher, parent: ignore })),
+            Ok(None) => ignore,
+            Err(e) => return w.fail(e),
+        }
+    } else {
+        ignore
+    };
+
+    let mut files: Vec<(String, Option<Stat>)> = Vec::new();
+    for (rel, mut ft) in entries {
+        let mut stat = None;
+        if ft == FileType::Unknown {
+            // No `d_type` from this filesystem: ask `lstat`.
+            match rustix::fs::statat(dirfd, &rel[prefix.len()..], AtFlags::SYMLINK_NOFOLLOW) {
+                Ok(st) => {
+                    ft = FileType::from_raw_mode(st.st_mode as _);
+                    stat = Some(stat_of(&st));
+                }
+                Err(e) if vanished(e) => continue,
+                Err(e) => return w.fail(Error::io("stat", w.root.join(&rel), e.into())),
+            }
+        }
+        match ft {
+            FileType::Directory => {
+                if !is_ignored(ignore.as_ref(), &rel, true) {
+                    let mut sub = rel;
+                    sub.push('/');
+                    let ig = ignore.clone();
+                    scope.spawn(move |s| list_dir(w, s, sub, ig));
+                }
+            }
+            FileType::RegularFile => {
+                if !is_ignored(ignore.as_ref(), &rel, false) {
+                    files.push((rel, stat));
+                }
+            }
+            _ => {} // symlinks, FIFOs, sockets, devices
+        }
+    }
+
+    if !w.stat_files {
+        w.deliver(files.into_iter().map(|(rel, stat)| Found { rel, stat }).collect());
+        return;
+    }
+    // Big directories are stat'ed in parallel chunks sharing the fd.
+    let plen = prefix.len();
+    while files.len() > FILES_PER_TASK {
+        let chunk = files.split_off(files.len() - FILES_PER_TASK);
+        let dir = Arc::clone(&dir);
+        scope.spawn(move |_| stat_files(w, &dir, plen, chunk));
+    }
+    stat_files(w, &dir, plen, files);
+}
+
+/// `lstat`s `files` (keys whose names start at byte `plen`) relative to
+/// `dir` and delivers them.
+fn stat_files(w: &Listing<'_>, dir: &rustix::fs::Dir, plen: usize, files: Vec<(String, Option<Stat>)>) {
+    use rustix::fs::{AtFlags, FileType};
+    if w.failed.load(Ordering::Relaxed) {
+        return;
+    }
+    let dirfd = match dir.fd() {
+        Ok(fd) => fd,
+        Err(e) => return w.fail(Error::io("read directory", w.root, e.into())),
+    };
+    let mut found = Vec::with_capacity(files.len());
+    for (rel, stat) in files {
+        let stat = match stat {
+            Some(s) => s,
+            None => match rustix::fs::statat(dirfd, &rel[plen..], AtFlags::SYMLINK_NOFOLLOW) {
+                Ok(st) if FileType::from_raw_mode(st.st_mode as _) == FileType::RegularFile => stat_of(&st),
+                Ok(_) => continue, // replaced by a non-regular file
+                Err(e) if vanished(e) => continue,
+                Err(e) => return w.fail(Error::io("stat", w.root.join(&rel), e.into())),
+            },
+        };
+        found.push(Found { rel, stat: Some(stat) });
+    }
+    w.deliver(found);
+}
+
+/// The name of an entry as a key segment, or `None` (with a warning) when it
+/// cannot be one: not UTF-8, or containing `\`.
+fn key_name<'a>(name: &'a [u8], dir_path: &Path) -> Option<&'a str> {
+    match std::str::from_utf8(name) {
+        Ok(n) if !n.contains('\\') => Some(n),
+        Ok(_) => {
+            log::warn!("skipping {}: name contains '\\'", dir_path.join(OsStr::from_bytes(name)).display());
+            None
+        }
+        Err(_) => {
+            log::warn!("skipping {}: name is not valid UTF-8", dir_path.join(OsStr::from_bytes(name)).display());
+            None
+        }
+    }
+}
+
+/// Parses `<dir>/.museignore`. Invalid pattern lines are skipped with a
+/// warning (as git does); an unreadable file is an error (its rules would
+/// be lost); a vanished one is `None`.
+fn load_ignore_file(dir_path: &Path) -> Result<Option<Gitignore>> {
+    let path = dir_path.join(IGNORE_FILE);
+    // Matchers are given key-relative paths; an absolute root can never be a
+    // prefix of one, so the crate's own prefix stripping never fires.
+    let abs_dir = std::path::absolute(dir_path).unwrap_or_else(|_| dir_path.to_path_buf());
+    let mut builder = GitignoreBuilder::new(&abs_dir);
+    if let Some(err) = builder.add(&path) {
+        let mut fatal = None;
+        let mut gone = false;
+        visit_ignore_errors(&err, &mut |e| {
+            if let Some(io) = e.io_error() {
+                match io.kind() {
+                    io::ErrorKind::NotFound => gone = true,
+                    io::ErrorKind::InvalidData => {}
+                    _ if fatal.is_none() => fatal = Some(io::Error::new(io.kind(), io.to_string())),
+                    _ => {}
+                }
+            }
+        });
+        if let Some(io) = fatal {
+            return Err(Error::io("read ignore file", &path, io));
+        }
+        if gone {
+            return Ok(None);
+        }
+        log::warn!("{}: {err}", path.display());
+    }
+    match builder.build() {
+        Ok(m) => Ok(Some(m)),
+        Err(e) => {
+            log::warn!("{}: {e}", path.display());
+            Ok(None)
+        }
+    }
+}
+
+/// Calls `f` on every leaf of an `ignore` error tree.
+fn visit_ignore_errors(e: &ignore::Error, f: &mut dyn FnMut(&ignore::Error)) {
+    match e {
+        ignore::Error::Partial(errs) => errs.iter().for_each(|e| visit_ignore_errors(e, f)),
+        ignore::Error::WithPath { err, .. }
+        | ignore::Error::WithDepth { err, .. }
+        | ignore::Error::WithLineNumber { err, .. } => visit_ignore_errors(err, f),
+        leaf => f(leaf),
+    }
+}
+
+/// Hashes the files `rels` (keys under `root`) on all cores. Vanished files
+/// (and files that became non-regular) are left out.
+fn hash_files(root: &Path, rels: Vec<String>) -> Result<Vec<(String, Stat, String)>> {
+    let results: Vec<Result<Option<(String, Stat, String)>>> = rels
+        .into_par_iter()
+        .map_init(
+            || vec![0u8; CHUNK],
+            |buf, rel| Ok(hash_one(&root.join(&rel), buf)?.map(|(stat, hash)| (rel, stat, hash))),
+        )
+        .collect();
+    let mut out = Vec::with_capacity(results.len());
+    for r in results {
+        if let Some(t) = r? {
+            out.push(t);
+        }
+    }
+    Ok(out)
+}
+
+/// Hashes one file with `buf`; `None` when it vanished or is no longer a
+/// regular file. The stat returned is the `fstat` of the opened file, taken
+/// before reading.
+fn hash_one(path: &Path, buf: &mut [u8]) -> Result<Option<(Stat, String)>> {
+    let mut f = match open_for_hash(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) if e.raw_os_error() == Some(rustix::io::Errno::LOOP.raw_os_error()) => return Ok(None),
+        Err(e) => return Err(Error::io("open", path, e)),
+    };
+    let md = f.metadata().ctx("stat", path)?;
+    if !md.is_file() {
+        return Ok(None);
+    }
+    let mut hasher = Sha256::new();
+    loop {
+        match f.read(buf) {
+            Ok(0) => break,
+            Ok(n) => hasher.update(&buf[..n]),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(Error::io("read", path, e)),
+        }
+    }
+    Ok(Some((Stat::of(&md), id_from_digest(&hasher.finalize()))))
+}

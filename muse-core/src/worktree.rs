@@ -1,0 +1,473 @@
+//! The working tree against HEAD: the stage (git's index), status, commit,
+//! checkout (SPEC §10: staging follows git).
+//!
+//! The stage is `.muse/index.msgpack`: a map `{path: blob_id | nil}` of the
+//! changes recorded on top of HEAD's manifest (`nil` = remove). `add` records
+//! what the working tree holds for the given paths, `commit` applies the
+//! stage to HEAD's manifest (every other tracked file carries forward) and
+//! empties it.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use crate::atomic::{write_atomic, Durability, Replace, MODE_MUTABLE, MUSE_TMP_PREFIX};
+use crate::batch::Batch;
+use crate::commits::load_commit;
+use crate::config::durability_for;
+use crate::error::{Error, IoContext, Result};
+use crate::ids::blob_id;
+use crate::object_store::{has_object, restore_object};
+use crate::paths::{muse_dir, validate_rel_path};
+use crate::records::{now_iso, read_capped, CommitRecord, SnapshotRecord, MAX_MSGPACK_BYTES};
+use crate::refs::{read_branch_ref, read_head, write_head_branch, Head};
+use crate::snapshots::read_snapshot;
+
+/// A manifest: POSIX relative path → blob ID, sorted.
+pub type Manifest = BTreeMap<String, String>;
+
+/// Path of the stage file.
+pub fn index_path(root: &Path) -> PathBuf {
+    muse_dir(root).join("index.msgpack")
+}
+
+/// The stage: changes recorded on top of HEAD (`None` = remove the path).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Stage {
+    /// `{path: Some(blob_id) | None}`.
+    pub entries: BTreeMap<String, Option<String>>,
+}
+
+impl Stage {
+    /// `base` with the stage applied.
+    pub fn apply_to(&self, base: &Manifest) -> Manifest {
+        let mut m = base.clone();
+        for (p, v) in &self.entries {
+            match v {
+                Some(oid) => m.insert(p.clone(), oid.clone()),
+                None => m.remove(p),
+            };
+        }
+        m
+    }
+}
+
+/// Reads the stage (empty when absent).
+///
+/// # Errors
+/// [`Error::Corrupt`] for an undecodable file, [`Error::Io`].
+pub fn read_stage(root: &Path) -> Result<Stage> {
+    let path = index_path(root);
+    let Some(bytes) = read_capped(&path, "index", MAX_MSGPACK_BYTES)? else {
+        return Ok(Stage::default());
+    };
+    let stage: Stage = rmp_serde::from_slice(&bytes).map_err(|e| Error::corrupt("index", &path, e.to_string()))?;
+    for (p, v) in &stage.entries {
+        validate_rel_path(p).map_err(|e| Error::corrupt("index", &path, e.to_string()))?;
+        if let Some(oid) = v {
+            crate::ids::validate_id(oid).map_err(|e| Error::corrupt("index", &path, e.to_string()))?;
+        }
+    }
+    Ok(stage)
+}
+
+/// Writes the stage atomically (removes the file when empty).
+///
+/// # Errors
+/// [`Error::Io`].
+pub fn write_stage(root: &Path, stage: &Stage) -> Result<()> {
+    let path = index_path(root);
+    if stage.entries.is_empty() {
+        return match std::fs::remove_file(&path) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(Error::io("remove", &path, e)),
+        };
+    }
+    let bytes = rmp_serde::to_vec_named(stage).map_err(|e| Error::InvalidInput(e.to_string()))?;
+    let d = durability_for(root, None)?;
+    write_atomic(&path, MUSE_TMP_PREFIX, &bytes, MODE_MUTABLE, d, Replace::Overwrite)?;
+    Ok(())
+}
+
+/// The branch HEAD is on (`None` when detached), HEAD's commit (`None` on an
+/// unborn branch), and its manifest (empty when unborn).
+///
+/// # Errors
+/// [`Error::NotFound`] when HEAD's commit or snapshot is missing,
+/// [`Error::Corrupt`], [`Error::Io`].
+pub fn head_state(root: &Path) -> Result<(Option<String>, Option<String>, Manifest)> {
+    let (branch, commit) = match read_head(root)? {
+        Head::Branch(b) => {
+            let c = read_branch_ref(root, &b)?;
+            (Some(b), c)
+        }
+        Head::Detached(c) => (None, Some(c)),
+    };
+    let manifest = match &commit {
+        Some(c) => commit_manifest(root, c)?,
+        None => Manifest::new(),
+    };
+    Ok((branch, commit, manifest))
+}
+
+/// The manifest of commit `id`.
+///
+/// # Errors
+/// [`Error::NotFound`] for a missing commit or snapshot, [`Error::Corrupt`].
+pub fn commit_manifest(root: &Path, id: &str) -> Result<Manifest> {
+    let rec = load_commit(root, id)?;
+    let snap = read_snapshot(root, &rec.snapshot_id)?
+        .ok_or_else(|| Error::NotFound { what: "snapshot", name: rec.snapshot_id.clone() })?;
+    Ok(snap.manifest)
+}
+
+/// The working tree's manifest (the stat-cached walk of SPEC §5).
+///
+/// # Errors
+/// As [`crate::snapshot::build_snapshot_manifest`].
+pub fn worktree_manifest(root: &Path) -> Result<Manifest> {
+    crate::snapshot::build_snapshot_manifest(root, &crate::snapshot::WalkOptions::default())
+}
+
+/// True when `path` is selected by `spec` (`.` or empty selects all; else
+/// the path itself or anything below it).
+pub fn pathspec_matches(spec: &str, path: &str) -> bool {
+    let spec = spec.trim_end_matches('/');
+    spec.is_empty() || spec == "." || path == spec || (path.starts_with(spec) && path.as_bytes().get(spec.len()) == Some(&b'/'))
+}
+
+/// What [`add`] did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct AddReport {
+    /// Paths staged as added or modified.
+    pub staged: Vec<String>,
+    /// Paths staged as removed.
+    pub removed: Vec<String>,
+    /// Blobs newly stored.
+    pub blobs_written: usize,
+    /// Bytes of the blobs newly stored.
+    pub bytes_written: u64,
+}
+
+/// Stages what the working tree holds for `pathspecs` (repository-relative;
+/// `"."` is everything): new and modified files are stored as blobs and
+/// staged, tracked files missing from the working tree are staged as
+/// removals (git 2.x `add`). `progress` is called with (done, total) while
+/// blobs are stored.
+///
+/// # Errors
+/// [`Error::InvalidInput`] for a pathspec that matches nothing; walker and
+/// store errors.
+pub fn add(root: &Path, pathspecs: &[String], progress: &mut dyn FnMut(usize, usize)) -> Result<AddReport> {
+    let (_, _, head) = head_state(root)?;
+    let mut stage = read_stage(root)?;
+    let staged_view = stage.apply_to(&head);
+    let wt = worktree_manifest(root)?;
+    for spec in pathspecs {
+        let hit = wt.keys().chain(staged_view.keys()).any(|p| pathspec_matches(spec, p));
+        if !hit {
+            return Err(Error::InvalidInput(format!("pathspec {spec:?} did not match any files")));
+        }
+    }
+    let selected = |p: &str| pathspecs.iter().any(|s| pathspec_matches(s, p));
+    let mut report = AddReport::default();
+    let mut to_store: Vec<(String, String)> = Vec::new();
+    for (p, oid) in &wt {
+        if selected(p) && staged_view.get(p) != Some(oid) {
+            to_store.push((p.clone(), oid.clone()));
+        }
+    }
+    let removed: Vec<String> =
+        staged_view.keys().filter(|p| selected(p) && !wt.contains_key(*p)).cloned().collect();
+
+    let mut batch = Batch::begin(root)?;
+    let total = to_store.len();
+    for (i, (p, oid)) in to_store.iter().enumerate() {
+        if !has_object(root, oid)? {
+            let file = root.join(p);
+            let data = std::fs::read(&file).ctx("read", &file)?;
+            let actual = blob_id(&data);
+            if &actual != oid {
+                return Err(Error::InvalidInput(format!("{p} changed while it was being added; run add again")));
+            }
+            if batch.write_object(oid, &data)? {
+                report.blobs_written += 1;
+                report.bytes_written += data.len() as u64;
+            }
+        }
+        stage_entry(&mut stage, &head, p, Some(oid.clone()));
+        report.staged.push(p.clone());
+        progress(i + 1, total);
+    }
+    for p in removed {
+        stage_entry(&mut stage, &head, &p, None);
+        report.removed.push(p);
+    }
+    batch.commit()?;
+    write_stage(root, &stage)?;
+    Ok(report)
+}
+
+/// Records `value` for `path` in the stage, dropping the entry when it
+/// equals HEAD.
+fn stage_entry(stage: &mut Stage, head: &Manifest, path: &str, value: Option<String>) {
+    if head.get(path) == value.as_ref() {
+        stage.entries.remove(path);
+    } else {
+        stage.entries.insert(path.to_string(), value);
+    }
+}
+
+/// Kind of a change between two manifests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ChangeKind {
+    /// Only in the newer side.
+    Added,
+    /// In both, different blobs.
+    Modified,
+    /// Only in the older side.
+    Deleted,
+}
+
+impl ChangeKind {
+    /// `A`, `M` or `D` (git's `--name-status` letters).
+    pub fn letter(self) -> char {
+        match self {
+            ChangeKind::Added => 'A',
+            ChangeKind::Modified => 'M',
+            ChangeKind::Deleted => 'D',
+        }
+    }
+    /// `added`, `modified` or `deleted`.
+    pub fn word(self) -> &'static str {
+        match self {
+            ChangeKind::Added => "added",
+            ChangeKind::Modified => "modified",
+            ChangeKind::Deleted => "deleted",
+        }
+    }
+}
+
+/// The changes from `old` to `new`, sorted by path.
+pub fn diff_manifests(old: &Manifest, new: &Manifest) -> Vec<(String, ChangeKind)> {
+    let mut out = Vec::new();
+    let paths: BTreeSet<&String> = old.keys().chain(new.keys()).collect();
+    for p in paths {
+        match (old.get(p), new.get(p)) {
+            (None, Some(_)) => out.push((p.clone(), ChangeKind::Added)),
+            (Some(_), None) => out.push((p.clone(), ChangeKind::Deleted)),
+            (Some(a), Some(b)) if a != b => out.push((p.clone(), ChangeKind::Modified)),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// The state of the working tree against HEAD.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Status {
+    /// The branch HEAD is on (`None` when detached).
+    pub branch: Option<String>,
+    /// HEAD's commit (`None` on an unborn branch).
+    pub head: Option<String>,
+    /// Staged changes (HEAD → stage).
+    pub staged: Vec<(String, ChangeKind)>,
+    /// Changes of tracked files not staged (stage → working tree); never
+    /// `Added`.
+    pub unstaged: Vec<(String, ChangeKind)>,
+    /// Files in the working tree that are neither in HEAD nor staged.
+    pub untracked: Vec<String>,
+}
+
+impl Status {
+    /// True when nothing is staged, modified, deleted or untracked.
+    pub fn is_clean(&self) -> bool {
+        self.staged.is_empty() && self.unstaged.is_empty() && self.untracked.is_empty()
+    }
+}
+
+/// Computes [`Status`].
+///
+/// # Errors
+/// Walker and store errors.
+pub fn status(root: &Path) -> Result<Status> {
+    let (branch, head, head_manifest) = head_state(root)?;
+    let stage = read_stage(root)?;
+    let staged_view = stage.apply_to(&head_manifest);
+    let wt = worktree_manifest(root)?;
+    let staged = diff_manifests(&head_manifest, &staged_view);
+    let mut unstaged = Vec::new();
+    let mut untracked = Vec::new();
+    for (p, kind) in diff_manifests(&staged_view, &wt) {
+        match kind {
+            ChangeKind::Added => untracked.push(p),
+            k => unstaged.push((p, k)),
+        }
+    }
+    Ok(Status { branch, head, staged, unstaged, untracked })
+}
+
+/// Options of [`commit`].
+#[derive(Debug, Clone, Default)]
+pub struct CommitOptions {
+    /// Commit message.
+    pub message: String,
+    /// Author.
+    pub author: String,
+    /// Stage every change of tracked files first (`commit -a`).
+    pub all: bool,
+    /// Allow a commit that changes nothing.
+    pub allow_empty: bool,
+    /// Provenance fields.
+    pub agent_id: String,
+    /// Provenance fields.
+    pub model_id: String,
+    /// Provenance fields.
+    pub toolchain_id: String,
+    /// Provenance fields.
+    pub prompt_hash: String,
+}
+
+/// Records the stage on top of HEAD: the new snapshot is HEAD's manifest
+/// with the stage applied; snapshot and commit are written in one batch,
+/// then the branch moves by compare-and-swap from the commit it was read
+/// at, then the stage is emptied.
+///
+/// # Errors
+/// [`Error::InvalidInput`] "nothing to commit" (unless `allow_empty`);
+/// [`Error::RefConflict`] when the branch moved meanwhile; store errors.
+pub fn commit(root: &Path, opts: &CommitOptions) -> Result<CommitRecord> {
+    if opts.all {
+        let st = status(root)?;
+        let tracked: Vec<String> = st.unstaged.iter().map(|(p, _)| p.clone()).collect();
+        if !tracked.is_empty() {
+            add(root, &tracked, &mut |_, _| {})?;
+        }
+    }
+    let (branch, head, head_manifest) = head_state(root)?;
+    let stage = read_stage(root)?;
+    let manifest = stage.apply_to(&head_manifest);
+    if manifest == head_manifest && head.is_some() && !opts.allow_empty {
+        return Err(Error::InvalidInput("nothing to commit (use add, or --allow-empty)".into()));
+    }
+    if manifest.is_empty() && head.is_none() && !opts.allow_empty {
+        return Err(Error::InvalidInput("nothing to commit (use add, or --allow-empty)".into()));
+    }
+    let snap = SnapshotRecord::new(manifest);
+    let mut rec = CommitRecord {
+        branch: branch.clone().unwrap_or_default(),
+        snapshot_id: snap.snapshot_id.clone(),
+        message: opts.message.clone(),
+        committed_at: now_iso(),
+        parent_commit_id: head.clone(),
+        author: opts.author.clone(),
+        agent_id: opts.agent_id.clone(),
+        model_id: opts.model_id.clone(),
+        toolchain_id: opts.toolchain_id.clone(),
+        prompt_hash: opts.prompt_hash.clone(),
+        ..Default::default()
+    };
+    rec.commit_id = rec.compute_id();
+    let mut batch = Batch::begin(root)?;
+    batch.write_snapshot(&snap)?;
+    batch.write_commit(&rec)?;
+    match &branch {
+        Some(b) => batch.compare_and_swap_branch_ref(b, head.as_deref(), &rec.commit_id)?,
+        None => {}
+    }
+    batch.commit()?;
+    if branch.is_none() {
+        crate::refs::write_head_detached(root, &rec.commit_id)?;
+    }
+    write_stage(root, &Stage::default())?;
+    Ok(rec)
+}
+
+/// What [`checkout`] did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct CheckoutReport {
+    /// Files written.
+    pub written: usize,
+    /// Files removed.
+    pub removed: usize,
+}
+
+/// Switches to `branch`: the working tree is made to match its commit
+/// (files restored with `restore_object`, files tracked only by the old
+/// commit removed) and HEAD points at it. With `create`, the branch is made
+/// at HEAD's commit first (`checkout -b`).
+///
+/// Refuses (nothing changed) when the stage is not empty or a tracked file
+/// has uncommitted changes, unless `force`; untracked files are kept unless
+/// the target would overwrite one.
+///
+/// # Errors
+/// [`Error::NotFound`] for an unknown branch; [`Error::InvalidInput`] for a
+/// dirty tree or an existing branch with `create`; store errors.
+pub fn checkout(root: &Path, branch: &str, create: bool, force: bool) -> Result<CheckoutReport> {
+    crate::refs::validate_branch_name(branch)?;
+    let st = status(root)?;
+    let (_, head, head_manifest) = head_state(root)?;
+    if create {
+        if read_branch_ref(root, branch)?.is_some() {
+            return Err(Error::InvalidInput(format!("a branch named {branch:?} already exists")));
+        }
+        if let Some(h) = &head {
+            crate::refs::compare_and_swap_branch_ref(root, branch, None, h)?;
+        }
+        write_head_branch(root, branch)?;
+        return Ok(CheckoutReport::default());
+    }
+    let target = read_branch_ref(root, branch)?
+        .ok_or_else(|| Error::NotFound { what: "branch", name: branch.to_string() })?;
+    if !force && (!st.staged.is_empty() || !st.unstaged.is_empty()) {
+        let mut paths: Vec<&str> = st.staged.iter().chain(st.unstaged.iter()).map(|(p, _)| p.as_str()).collect();
+        paths.sort_unstable();
+        paths.dedup();
+        return Err(Error::InvalidInput(format!(
+            "your local changes would be lost by checkout; commit them or use --force: {}",
+            paths.join(", ")
+        )));
+    }
+    let target_manifest = commit_manifest(root, &target)?;
+    let untracked: BTreeSet<&String> = st.untracked.iter().collect();
+    let clobbered: Vec<&str> = target_manifest.keys().filter(|p| untracked.contains(p)).map(String::as_str).collect();
+    if !force && !clobbered.is_empty() {
+        return Err(Error::InvalidInput(format!(
+            "untracked files would be overwritten by checkout; move them or use --force: {}",
+            clobbered.join(", ")
+        )));
+    }
+    let mut report = CheckoutReport::default();
+    let d = Some(Durability::Deferred);
+    for (p, oid) in &target_manifest {
+        if head_manifest.get(p) != Some(oid) || force {
+            restore_object(root, oid, &root.join(p), false, d)?;
+            report.written += 1;
+        }
+    }
+    for p in head_manifest.keys() {
+        if !target_manifest.contains_key(p) {
+            let f = root.join(p);
+            match std::fs::remove_file(&f) {
+                Ok(()) => report.removed += 1,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(Error::io("remove", &f, e)),
+            }
+            remove_empty_parents(root, &f);
+        }
+    }
+    write_stage(root, &Stage::default())?;
+    write_head_branch(root, branch)?;
+    Ok(report)
+}
+
+fn remove_empty_parents(root: &Path, file: &Path) {
+    let mut dir = file.parent();
+    while let Some(d) = dir {
+        if d == root || !d.starts_with(root) || std::fs::remove_dir(d).is_err() {
+            break;
+        }
+        dir = d.parent();
+    }
+}

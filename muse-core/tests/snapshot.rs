@@ -1,0 +1,926 @@
+//! The working-tree walker and the stat cache (SPEC §5): what a manifest
+//! holds, `.museignore`, racy timestamps, pruning, error paths, cache file
+//! loading and concurrent saves.
+
+use std::collections::BTreeMap;
+use std::fs::{self, File};
+use std::io::Write;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use muse_core::ids::blob_id;
+use muse_core::paths::{cache_dir, stat_cache_path};
+use muse_core::snapshot::{build_snapshot_manifest, walk_workdir, WalkOptions};
+use muse_core::stat_cache::{LoadStatus, StatCache, CACHE_VERSION, MAX_CACHE_BYTES};
+use muse_core::Error;
+
+/// A working tree with `.muse/` (no `cache/`), as the P3 suites build it.
+fn work_tree() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("wt");
+    fs::create_dir_all(root.join(".muse")).unwrap();
+    (dir, root)
+}
+
+fn write(root: &Path, rel: &str, content: &[u8]) -> PathBuf {
+    let p = root.join(rel);
+    fs::create_dir_all(p.parent().unwrap()).unwrap();
+    fs::write(&p, content).unwrap();
+    p
+}
+
+fn manifest(root: &Path) -> BTreeMap<String, String> {
+    build_snapshot_manifest(root, &WalkOptions::default()).unwrap()
+}
+
+fn keys(m: &BTreeMap<String, String>) -> Vec<&str> {
+    m.keys().map(String::as_str).collect()
+}
+
+fn set_mtime(path: &Path, t: SystemTime) {
+    File::options().write(true).open(path).unwrap().set_modified(t).unwrap();
+}
+
+/// Rewrites `path` in place (same inode) with `content` and puts its mtime
+/// back: the stat (ino, size, mtime) is unchanged when the size is.
+fn rewrite_keeping_stat(path: &Path, content: &[u8]) {
+    let before = fs::symlink_metadata(path).unwrap();
+    let mut f = File::options().write(true).truncate(true).open(path).unwrap();
+    f.write_all(content).unwrap();
+    f.set_modified(before.modified().unwrap()).unwrap();
+    drop(f);
+    let after = fs::symlink_metadata(path).unwrap();
+    assert_eq!(
+        (before.ino(), before.size(), before.mtime(), before.mtime_nsec()),
+        (after.ino(), after.size(), after.mtime(), after.mtime_nsec())
+    );
+}
+
+fn temps_in(dir: &Path) -> Vec<String> {
+    match fs::read_dir(dir) {
+        Ok(rd) => rd
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with(".stat_cache_"))
+            .collect(),
+        Err(_) => vec![],
+    }
+}
+
+fn mtime_ns_of(path: &Path) -> i64 {
+    let m = fs::metadata(path).unwrap();
+    m.mtime() * 1_000_000_000 + m.mtime_nsec()
+}
+
+// ----- what a manifest holds -------------------------------------------------
+
+#[test]
+fn manifest_maps_regular_files_to_blob_ids() {
+    let (_d, root) = work_tree();
+    write(&root, "a.txt", b"alpha");
+    write(&root, "empty.py", b"");
+    write(&root, "dir/sub/b.bin", &[0u8, 255, 7]);
+    write(&root, ".hidden", b"h");
+    let m = manifest(&root);
+    assert_eq!(keys(&m), [".hidden", "a.txt", "dir/sub/b.bin", "empty.py"]);
+    assert_eq!(m["a.txt"], blob_id(b"alpha"));
+    assert_eq!(m["empty.py"], blob_id(b""));
+    assert_eq!(m["dir/sub/b.bin"], blob_id(&[0u8, 255, 7]));
+}
+
+#[test]
+fn large_file_is_hashed_across_chunk_boundaries() {
+    let (_d, root) = work_tree();
+    // 3 MiB + 17 bytes: many 64 KiB chunks and a partial last one.
+    let content: Vec<u8> = (0..3 * 1024 * 1024 + 17).map(|i| (i * 31 % 251) as u8).collect();
+    write(&root, "big.bin", &content);
+    assert_eq!(manifest(&root)["big.bin"], blob_id(&content));
+}
+
+#[test]
+fn muse_dir_at_root_is_excluded_but_not_deeper() {
+    let (_d, root) = work_tree();
+    write(&root, ".muse/repo.json", b"{}");
+    write(&root, ".muse/objects/x", b"x");
+    write(&root, "real.py", b"code");
+    write(&root, "sub/.muse/kept", b"k");
+    let m = manifest(&root);
+    assert_eq!(keys(&m), ["real.py", "sub/.muse/kept"]);
+}
+
+#[test]
+fn symlinks_and_fifos_are_excluded_without_blocking() {
+    let (_d, root) = work_tree();
+    write(&root, "real.py", b"real");
+    write(&root, "dir/inner.txt", b"inner");
+    std::os::unix::fs::symlink(root.join("real.py"), root.join("link.py")).unwrap();
+    std::os::unix::fs::symlink(root.join("dir"), root.join("dirlink")).unwrap();
+    std::os::unix::fs::symlink("/nonexistent/target", root.join("dangling")).unwrap();
+    rustix::fs::mknodat(
+        rustix::fs::CWD,
+        root.join("pipe.fifo").as_path(),
+        rustix::fs::FileType::Fifo,
+        rustix::fs::Mode::from_raw_mode(0o644),
+        0,
+    )
+    .unwrap();
+    // A walk that opened the FIFO would block forever: run it with a deadline.
+    let (tx, rx) = std::sync::mpsc::channel();
+    let r = root.clone();
+    std::thread::spawn(move || tx.send(build_snapshot_manifest(&r, &WalkOptions::default())).unwrap());
+    let m = rx.recv_timeout(Duration::from_secs(20)).expect("walk blocked on a FIFO").unwrap();
+    assert_eq!(keys(&m), ["dir/inner.txt", "real.py"]);
+}
+
+#[test]
+fn deep_tree_of_200_levels() {
+    let (_d, root) = work_tree();
+    let mut dir = root.clone();
+    let mut expected = Vec::new();
+    let mut rel = String::new();
+    for level in 0..200 {
+        let name = format!("d{level:03}");
+        dir.push(&name);
+        rel = if rel.is_empty() { name } else { format!("{rel}/{name}") };
+        fs::create_dir(&dir).unwrap();
+        fs::write(dir.join("f.txt"), format!("level{level}")).unwrap();
+        expected.push(format!("{rel}/f.txt"));
+    }
+    // Run on a small stack: nothing may recurse per level on the caller's stack.
+    let r = root.clone();
+    let m = std::thread::Builder::new()
+        .stack_size(256 * 1024)
+        .spawn(move || manifest(&r))
+        .unwrap()
+        .join()
+        .unwrap();
+    assert_eq!(m.len(), 200);
+    expected.sort();
+    assert_eq!(keys(&m), expected);
+    assert!(m.keys().all(|k| !k.contains('\\')));
+    assert_eq!(m["d000/f.txt"], blob_id(b"level0"));
+}
+
+#[test]
+fn names_that_cannot_be_keys_are_skipped() {
+    let (_d, root) = work_tree();
+    write(&root, "ok.txt", b"ok");
+    let bad_file = root.join(std::ffi::OsStr::from_bytes(b"bad\xff.txt"));
+    fs::write(&bad_file, b"x").unwrap();
+    let bad_dir = root.join(std::ffi::OsStr::from_bytes(b"dir\xfe"));
+    fs::create_dir(&bad_dir).unwrap();
+    fs::write(bad_dir.join("inside.txt"), b"y").unwrap();
+    write(&root, "back\\slash.txt", b"z");
+    let m = manifest(&root);
+    assert_eq!(keys(&m), ["ok.txt"]);
+    // The cache holds no entry for them either.
+    let (c, _) = StatCache::load(&root, MAX_CACHE_BYTES);
+    assert_eq!(c.entries().keys().collect::<Vec<_>>(), ["ok.txt"]);
+}
+
+#[test]
+fn works_without_muse_dir_and_creates_none() {
+    let d = tempfile::tempdir().unwrap();
+    write(d.path(), "a.txt", b"a");
+    let m = manifest(d.path());
+    assert_eq!(keys(&m), ["a.txt"]);
+    assert!(!d.path().join(".muse").exists());
+}
+
+#[test]
+fn use_cache_false_reads_everything_and_writes_no_cache() {
+    let (_d, root) = work_tree();
+    write(&root, "a.txt", b"a");
+    let opts = WalkOptions { use_cache: false, ..WalkOptions::default() };
+    let m = walk_workdir(&root, &opts).unwrap();
+    assert_eq!(m["a.txt"], blob_id(b"a"));
+    assert!(!cache_dir(&root).exists());
+}
+
+#[test]
+fn missing_root_is_an_io_error() {
+    let d = tempfile::tempdir().unwrap();
+    let missing = d.path().join("nope");
+    match walk_workdir(&missing, &WalkOptions::default()) {
+        Err(Error::Io { path, .. }) => assert_eq!(path, missing),
+        other => panic!("expected Io error, got {other:?}"),
+    }
+}
+
+// ----- .museignore -------------------------------------------------------------
+
+#[test]
+fn museignore_has_gitignore_semantics() {
+    let (_d, root) = work_tree();
+    write(&root, ".museignore", b"*.log\n!keep.log\nbuild/\n/top.txt\n# comment\n");
+    write(&root, "a.log", b"1");
+    write(&root, "keep.log", b"2");
+    write(&root, "sub/b.log", b"3");
+    write(&root, "sub/keep.log", b"4");
+    write(&root, "build/out.o", b"5");
+    write(&root, "sub/build/out.o", b"6");
+    write(&root, "build.txt", b"7"); // `build/` matches directories only
+    write(&root, "top.txt", b"8");
+    write(&root, "sub/top.txt", b"9"); // `/top.txt` is anchored to the root
+    write(&root, "src/main.rs", b"10");
+    // A nested .museignore applies to its directory and below.
+    write(&root, "src/.museignore", b"*.tmp\n");
+    write(&root, "src/x.tmp", b"11");
+    write(&root, "y.tmp", b"12");
+    let m = manifest(&root);
+    assert_eq!(
+        keys(&m),
+        [".museignore", "build.txt", "keep.log", "src/.museignore", "src/main.rs", "sub/keep.log", "sub/top.txt", "y.tmp"]
+    );
+}
+
+#[test]
+fn museignore_invalid_pattern_is_skipped_not_fatal() {
+    let (_d, root) = work_tree();
+    write(&root, ".museignore", b"a{b\n*.log\n");
+    write(&root, "x.log", b"1");
+    write(&root, "y.txt", b"2");
+    let m = manifest(&root);
+    assert_eq!(keys(&m), [".museignore", "y.txt"]);
+}
+
+// ----- unreadable and vanishing files ------------------------------------------
+
+/// Whether this process can read a mode-000 file (root can).
+fn can_read_mode_000(path: &Path) -> bool {
+    File::open(path).is_ok()
+}
+
+#[test]
+fn unreadable_file_and_directory() {
+    let d = tempfile::tempdir().unwrap();
+    fs::set_permissions(d.path(), fs::Permissions::from_mode(0o755)).unwrap();
+    let root = d.path().join("wt");
+    fs::create_dir_all(root.join(".muse")).unwrap();
+    write(&root, "ok.txt", b"ok");
+    let secret = write(&root, "secret.txt", b"secret");
+    fs::set_permissions(&secret, fs::Permissions::from_mode(0o000)).unwrap();
+    let locked_dir = root.join("locked");
+    fs::create_dir(&locked_dir).unwrap();
+    fs::write(locked_dir.join("in.txt"), b"in").unwrap();
+    fs::set_permissions(&locked_dir, fs::Permissions::from_mode(0o000)).unwrap();
+
+    if can_read_mode_000(&secret) {
+        // Root: permissions do not stop reads, so the files are simply there.
+        let m = manifest(&root);
+        assert_eq!(keys(&m), ["locked/in.txt", "ok.txt", "secret.txt"]);
+        assert_eq!(m["secret.txt"], blob_id(b"secret"));
+        // And as an unprivileged user the walk fails naming the path: run
+        // the check in a child process with dropped privileges.
+        if Path::new("/usr/bin/setpriv").exists() {
+            // The child cannot write `.muse/cache/`, which must not matter.
+            let out = std::process::Command::new("/usr/bin/setpriv")
+                .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+                .arg(std::env::current_exe().unwrap())
+                .args(["--exact", "unreadable_child", "--ignored", "--nocapture"])
+                .env("MUSE_TEST_UNREADABLE_ROOT", &root)
+                .output()
+                .unwrap();
+            let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+            assert!(out.status.success(), "unprivileged child failed:\n{text}");
+            assert!(text.contains("1 passed"), "child ran no test:\n{text}");
+        }
+    } else {
+        unreadable_checks(&root);
+    }
+}
+
+/// Run by `unreadable_file_and_directory` as an unprivileged user.
+#[test]
+#[ignore = "run by unreadable_file_and_directory as an unprivileged child"]
+fn unreadable_child() {
+    let Some(root) = std::env::var_os("MUSE_TEST_UNREADABLE_ROOT").map(PathBuf::from) else {
+        eprintln!("unreadable_child: nothing to do outside unreadable_file_and_directory");
+        return;
+    };
+    assert!(!can_read_mode_000(&root.join("secret.txt")), "child is privileged");
+    unreadable_checks(&root);
+}
+
+fn unreadable_checks(root: &Path) {
+    // Both the file and the directory are unreadable; the error names one of them.
+    match walk_workdir(root, &WalkOptions::default()) {
+        Err(Error::Io { path, source, .. }) => {
+            assert_eq!(source.kind(), std::io::ErrorKind::PermissionDenied);
+            assert!(path == root.join("secret.txt") || path == root.join("locked"), "{path:?}");
+        }
+        other => panic!("expected Io error, got {other:?}"),
+    }
+    // With only the directory unreadable, the error names the directory.
+    let tmp = tempfile::tempdir().unwrap();
+    let r2 = tmp.path().join("wt");
+    write(&r2, "ok.txt", b"ok");
+    fs::create_dir(r2.join("locked")).unwrap();
+    fs::set_permissions(r2.join("locked"), fs::Permissions::from_mode(0o000)).unwrap();
+    match walk_workdir(&r2, &WalkOptions::default()) {
+        Err(e @ Error::Io { .. }) => assert!(e.to_string().contains("locked"), "{e}"),
+        other => panic!("expected Io error, got {other:?}"),
+    }
+}
+
+#[test]
+fn files_vanishing_during_walks_never_fail_the_walk() {
+    let (_d, root) = work_tree();
+    for i in 0..200 {
+        write(&root, &format!("stable/f{i}.txt"), b"s");
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let churn = {
+        let (root, stop) = (root.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let mut n = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                let dir = root.join(format!("churn/d{}", n % 4));
+                let _ = fs::create_dir_all(&dir);
+                for i in 0..20 {
+                    let _ = fs::write(dir.join(format!("f{i}")), b"c");
+                }
+                let _ = fs::remove_dir_all(&dir);
+                n += 1;
+            }
+        })
+    };
+    let deadline = std::time::Instant::now() + Duration::from_millis(1500);
+    let mut walks = 0;
+    while std::time::Instant::now() < deadline {
+        let m = manifest(&root);
+        assert_eq!(m.keys().filter(|k| k.starts_with("stable/")).count(), 200);
+        walks += 1;
+    }
+    stop.store(true, Ordering::Relaxed);
+    churn.join().unwrap();
+    assert!(walks > 2);
+}
+
+// ----- the cache through walks -----------------------------------------------
+
+#[test]
+fn racy_rewrite_with_same_stat_is_detected() {
+    let (_d, root) = work_tree();
+    // The file's mtime is not older than the cache file will be: racily clean.
+    let f = write(&root, "racy.txt", b"AAAA");
+    set_mtime(&f, SystemTime::now() + Duration::from_secs(3600));
+    let m1 = manifest(&root);
+    assert_eq!(m1["racy.txt"], blob_id(b"AAAA"));
+    assert!(stat_cache_path(&root).is_file());
+    // Same inode, same size, same mtime, new content.
+    rewrite_keeping_stat(&f, b"BBBB");
+    let m2 = manifest(&root);
+    assert_eq!(m2["racy.txt"], blob_id(b"BBBB"), "racy entry trusted");
+    let (c, _) = StatCache::load(&root, MAX_CACHE_BYTES);
+    assert_eq!(c.entries()["racy.txt"].object_hash, blob_id(b"BBBB"));
+}
+
+#[test]
+fn old_unchanged_files_are_trusted_and_changed_ones_rehashed() {
+    let (_d, root) = work_tree();
+    let past = SystemTime::now() - Duration::from_secs(60);
+    for i in 0..20 {
+        let f = write(&root, &format!("f{i:02}.txt"), format!("content {i}").as_bytes());
+        set_mtime(&f, past);
+    }
+    let m1 = manifest(&root);
+    // A rewrite with another size is a miss whatever the timestamps.
+    let f = root.join("f03.txt");
+    fs::write(&f, b"changed, and longer").unwrap();
+    set_mtime(&f, past);
+    let m2 = manifest(&root);
+    for (k, v) in &m2 {
+        if k == "f03.txt" {
+            assert_eq!(v, &blob_id(b"changed, and longer"));
+        } else {
+            assert_eq!(v, &m1[k]);
+        }
+    }
+}
+
+#[test]
+fn warm_walk_reads_nothing_and_does_not_rewrite_the_cache() {
+    let (_d, root) = work_tree();
+    let past = SystemTime::now() - Duration::from_secs(60);
+    for i in 0..50 {
+        let f = write(&root, &format!("d{}/f{i}.txt", i % 5), format!("c{i}").as_bytes());
+        set_mtime(&f, past);
+    }
+    let m1 = manifest(&root);
+    let cache = stat_cache_path(&root);
+    let before = fs::metadata(&cache).unwrap();
+    // Make the content unreadable-by-content: a changed file with the same
+    // stat would be found only by reading. The warm walk must not read, so it
+    // keeps the cached (old) hash for a same-stat rewrite of a trusted entry.
+    rewrite_keeping_stat(&root.join("d0/f0.txt"), b"X1");
+    let m2 = manifest(&root);
+    assert_eq!(m1, m2, "warm walk read a trusted file");
+    let after = fs::metadata(&cache).unwrap();
+    assert_eq!(
+        (before.ino(), before.mtime(), before.mtime_nsec(), before.size()),
+        (after.ino(), after.mtime(), after.mtime_nsec(), after.size())
+    );
+    assert!(temps_in(&cache_dir(&root)).is_empty());
+}
+
+#[test]
+fn racy_entries_verified_unchanged_do_not_rewrite_the_cache() {
+    let (_d, root) = work_tree();
+    // Freshly written files: some or all may be racily clean on the next walk.
+    for i in 0..30 {
+        write(&root, &format!("f{i}.txt"), format!("c{i}").as_bytes());
+    }
+    let m1 = manifest(&root);
+    let cache = stat_cache_path(&root);
+    let before = fs::metadata(&cache).unwrap();
+    let m2 = manifest(&root);
+    assert_eq!(m1, m2);
+    let after = fs::metadata(&cache).unwrap();
+    assert_eq!((before.ino(), before.mtime_nsec()), (after.ino(), after.mtime_nsec()));
+    assert!(temps_in(&cache_dir(&root)).is_empty());
+}
+
+#[test]
+fn stale_entries_are_pruned_after_a_walk() {
+    let (_d, root) = work_tree();
+    write(&root, "keep.py", b"keep");
+    let gone = write(&root, "delete_me.py", b"bye");
+    write(&root, "dir/also_gone.py", b"x");
+    walk_workdir(&root, &WalkOptions::default()).unwrap();
+    let (c, st) = StatCache::load(&root, MAX_CACHE_BYTES);
+    assert_eq!(st, LoadStatus::Loaded);
+    assert_eq!(c.entries().len(), 3);
+    fs::remove_file(gone).unwrap();
+    fs::remove_dir_all(root.join("dir")).unwrap();
+    walk_workdir(&root, &WalkOptions::default()).unwrap();
+    let (c, _) = StatCache::load(&root, MAX_CACHE_BYTES);
+    assert_eq!(c.entries().keys().collect::<Vec<_>>(), ["keep.py"]);
+}
+
+#[test]
+fn newly_ignored_files_are_pruned_from_the_cache() {
+    let (_d, root) = work_tree();
+    write(&root, "a.txt", b"a");
+    write(&root, "b.log", b"b");
+    manifest(&root);
+    write(&root, ".museignore", b"*.log\n");
+    let m = manifest(&root);
+    assert_eq!(keys(&m), [".museignore", "a.txt"]);
+    let (c, _) = StatCache::load(&root, MAX_CACHE_BYTES);
+    assert!(!c.entries().contains_key("b.log"));
+}
+
+#[test]
+fn oversized_cache_is_ignored_by_the_walk() {
+    let (_d, root) = work_tree();
+    write(&root, "a.txt", b"a");
+    manifest(&root);
+    let opts = WalkOptions { max_cache_bytes: 10, ..WalkOptions::default() };
+    // The cache is discarded (every file read) but the manifest is right.
+    assert_eq!(walk_workdir(&root, &opts).unwrap()["a.txt"], blob_id(b"a"));
+}
+
+// ----- StatCache directly ------------------------------------------------------
+
+#[test]
+fn cache_file_format_is_json_v3() {
+    let (_d, root) = work_tree();
+    let f = write(&root, "b.py", b"world");
+    let (mut c, st) = StatCache::load(&root, MAX_CACHE_BYTES);
+    assert_eq!(st, LoadStatus::Absent);
+    assert_eq!(c.get_object_hash(&root, &f).unwrap(), blob_id(b"world"));
+    assert!(c.is_dirty());
+    c.save().unwrap();
+    assert!(!c.is_dirty());
+    let v: serde_json::Value = serde_json::from_slice(&fs::read(stat_cache_path(&root)).unwrap()).unwrap();
+    assert_eq!(v["version"], CACHE_VERSION);
+    let e = &v["entries"]["b.py"];
+    let md = fs::metadata(&f).unwrap();
+    assert_eq!(e["ino"], md.ino());
+    assert_eq!(e["size"], 5);
+    assert_eq!(e["mtime_ns"], md.mtime() * 1_000_000_000 + md.mtime_nsec());
+    assert!((e["mtime"].as_f64().unwrap() - md.mtime() as f64).abs() < 1.0);
+    assert_eq!(e["object_hash"], blob_id(b"world"));
+    assert_eq!(v["entries"].as_object().unwrap().len(), 1);
+    assert!(!stat_cache_path(&root).with_extension("json.tmp").exists());
+    assert!(temps_in(&cache_dir(&root)).is_empty());
+}
+
+#[test]
+fn unchanged_file_is_a_hit_even_when_racy() {
+    let (_d, root) = work_tree();
+    let f = write(&root, "stable.py", b"unchanged");
+    let (mut c, _) = StatCache::load(&root, MAX_CACHE_BYTES);
+    let h1 = c.get_object_hash(&root, &f).unwrap();
+    c.save().unwrap();
+    let (mut c2, st) = StatCache::load(&root, MAX_CACHE_BYTES);
+    assert_eq!(st, LoadStatus::Loaded);
+    c2.set_dirty(false);
+    assert_eq!(c2.get_object_hash(&root, &f).unwrap(), h1);
+    assert!(!c2.is_dirty());
+}
+
+#[test]
+fn racy_entry_survives_save_and_reload() {
+    let (_d, root) = work_tree();
+    let f = write(&root, "r.txt", b"one!");
+    let (mut c, _) = StatCache::load(&root, MAX_CACHE_BYTES);
+    c.get_object_hash(&root, &f).unwrap();
+    c.save().unwrap();
+    // The file was hashed within the racy window, so the saved cache file's
+    // mtime is not newer than the file's: it stays racy after reload.
+    assert!(mtime_ns_of(&stat_cache_path(&root)) <= mtime_ns_of(&f));
+    rewrite_keeping_stat(&f, b"two!");
+    let (mut c2, _) = StatCache::load(&root, MAX_CACHE_BYTES);
+    assert_eq!(c2.get_object_hash(&root, &f).unwrap(), blob_id(b"two!"));
+    assert!(c2.is_dirty());
+    // Within one instance too.
+    rewrite_keeping_stat(&f, b"3333");
+    assert_eq!(c2.get_object_hash(&root, &f).unwrap(), blob_id(b"3333"));
+}
+
+#[test]
+fn old_entry_is_a_hit_without_reading() {
+    let (_d, root) = work_tree();
+    let f = write(&root, "old.txt", b"aaaa");
+    set_mtime(&f, SystemTime::now() - Duration::from_secs(60));
+    let (mut c, _) = StatCache::load(&root, MAX_CACHE_BYTES);
+    c.get_object_hash(&root, &f).unwrap();
+    c.save().unwrap();
+    // A same-stat rewrite of a trusted entry is not seen: proof of no read.
+    rewrite_keeping_stat(&f, b"bbbb");
+    let (mut c2, _) = StatCache::load(&root, MAX_CACHE_BYTES);
+    assert_eq!(c2.get_object_hash(&root, &f).unwrap(), blob_id(b"aaaa"));
+    assert!(!c2.is_dirty());
+}
+
+#[test]
+fn replaced_inode_with_same_size_and_mtime_is_a_miss() {
+    let (_d, root) = work_tree();
+    let f = write(&root, "data.bin", &[b'A'; 64]);
+    set_mtime(&f, SystemTime::now() - Duration::from_secs(60));
+    let (mut c, _) = StatCache::load(&root, MAX_CACHE_BYTES);
+    let ha = c.get_object_hash(&root, &f).unwrap();
+    c.save().unwrap();
+    let old = fs::metadata(&f).unwrap();
+    let tmp = write(&root, "tmp.bin", &[b'B'; 64]);
+    fs::rename(&tmp, &f).unwrap();
+    set_mtime(&f, old.modified().unwrap());
+    let new = fs::metadata(&f).unwrap();
+    assert_ne!(old.ino(), new.ino());
+    let (mut c2, _) = StatCache::load(&root, MAX_CACHE_BYTES);
+    let hb = c2.get_object_hash(&root, &f).unwrap();
+    assert_ne!(ha, hb);
+    assert_eq!(hb, blob_id(&[b'B'; 64]));
+}
+
+#[test]
+fn get_cached_uses_caller_stat_with_microsecond_tolerance() {
+    let (_d, root) = work_tree();
+    let f = write(&root, "tricky.py", b"old_content_pad");
+    set_mtime(&f, SystemTime::now() - Duration::from_secs(60));
+    let md = fs::metadata(&f).unwrap();
+    let exact = md.mtime() * 1_000_000_000 + md.mtime_nsec();
+    // What a float seconds value gives back.
+    let float_ns = ((exact as f64 / 1e9) * 1e9) as i64;
+    let (mut c, _) = StatCache::load(&root, MAX_CACHE_BYTES);
+    let h = c.get_cached("tricky.py", &f, float_ns, md.size(), md.ino()).unwrap();
+    assert_eq!(h, blob_id(b"old_content_pad"));
+    c.save().unwrap();
+    let (mut c2, _) = StatCache::load(&root, MAX_CACHE_BYTES);
+    assert_eq!(c2.entries()["tricky.py"].ino, md.ino());
+    // Within 1 µs: a hit.
+    assert_eq!(c2.get_cached("tricky.py", &f, float_ns + 400, md.size(), md.ino()).unwrap(), h);
+    assert!(!c2.is_dirty());
+    // Another inode: a miss, same content hash, dirty.
+    assert_eq!(c2.get_cached("tricky.py", &f, float_ns, md.size(), md.ino() + 999_999).unwrap(), h);
+    assert!(c2.is_dirty());
+    // 1 µs apart: a miss.
+    c2.set_dirty(false);
+    c2.get_cached("tricky.py", &f, float_ns + 5_000, md.size(), md.ino() + 999_999).unwrap();
+    assert!(c2.is_dirty());
+    assert!(matches!(c2.get_cached("../x", &f, 0, 0, 0), Err(Error::InvalidPath { .. })));
+}
+
+#[test]
+fn get_object_hash_rejects_non_regular_and_outside_paths() {
+    let (_d, root) = work_tree();
+    let f = write(&root, "a.txt", b"a");
+    std::os::unix::fs::symlink(&f, root.join("l")).unwrap();
+    let (mut c, _) = StatCache::load(&root, MAX_CACHE_BYTES);
+    assert!(matches!(c.get_object_hash(&root, &root.join("l")), Err(Error::InvalidPath { .. })));
+    assert!(matches!(c.get_object_hash(&root, Path::new("/etc/hostname")), Err(Error::InvalidPath { .. })));
+    assert!(matches!(c.get_object_hash(&root, &root.join("missing")), Err(Error::Io { .. })));
+    assert!(c.entries().is_empty());
+}
+
+#[test]
+fn prune_removes_rejected_entries() {
+    let (_d, root) = work_tree();
+    let (mut c, _) = StatCache::load(&root, MAX_CACHE_BYTES);
+    for n in ["a", "b", "c"] {
+        let f = write(&root, n, n.as_bytes());
+        c.get_object_hash(&root, &f).unwrap();
+    }
+    c.set_dirty(false);
+    assert_eq!(c.prune(|k| k != "b"), 1);
+    assert!(c.is_dirty());
+    c.set_dirty(false);
+    assert_eq!(c.prune(|_| true), 0);
+    assert!(!c.is_dirty());
+    let mut k: Vec<_> = c.entries().keys().cloned().collect();
+    k.sort();
+    assert_eq!(k, ["a", "c"]);
+}
+
+#[test]
+fn bad_cache_files_load_empty_with_their_status() {
+    let (_d, root) = work_tree();
+    fs::create_dir_all(cache_dir(&root)).unwrap();
+    let p = stat_cache_path(&root);
+    let h = blob_id(b"x");
+    let cases: Vec<(Vec<u8>, fn(&LoadStatus) -> bool)> = vec![
+        (b"\xff\x00garbage\xde\xad".to_vec(), |s| matches!(s, LoadStatus::Corrupt(_))),
+        (br#"{"version": 99, "entries": {}}"#.to_vec(), |s| *s == LoadStatus::WrongVersion(99)),
+        (br#"{"version": 2, "entries": {"a": [1, 2]}}"#.to_vec(), |s| *s == LoadStatus::WrongVersion(2)),
+        (br#"{"entries": {}}"#.to_vec(), |s| matches!(s, LoadStatus::Corrupt(_))),
+        (br#"{"version": 3}"#.to_vec(), |s| matches!(s, LoadStatus::Corrupt(_))),
+        (br#"{"version": 3, "entries": {"a": {"ino": 1}}}"#.to_vec(), |s| matches!(s, LoadStatus::Corrupt(_))),
+        (
+            br#"{"version": 3, "entries": {"a": {"ino": 1, "size": 1, "mtime_ns": 1, "object_hash": "sha256:../x"}}}"#.to_vec(),
+            |s| matches!(s, LoadStatus::Corrupt(_)),
+        ),
+        (br#"{"version": 3, "entries": {}} trailing"#.to_vec(), |s| matches!(s, LoadStatus::Corrupt(_))),
+        (b"\x82\xa7version\x02".to_vec(), |s| matches!(s, LoadStatus::Corrupt(_))),
+    ];
+    for (bytes, ok) in cases {
+        fs::write(&p, &bytes).unwrap();
+        let (c, st) = StatCache::load(&root, MAX_CACHE_BYTES);
+        assert!(ok(&st), "{:?} gave {st:?}", String::from_utf8_lossy(&bytes));
+        assert!(c.entries().is_empty() && !c.is_dirty());
+    }
+    // A good one, with the float "mtime" ignored and fields in any order.
+    let good = format!(
+        r#"{{"entries": {{"a": {{"object_hash": "{h}", "mtime": 1.5, "mtime_ns": 1500000000, "size": 1, "ino": 7}}}}, "version": 3}}"#
+    );
+    fs::write(&p, &good).unwrap();
+    let (c, st) = StatCache::load(&root, MAX_CACHE_BYTES);
+    assert_eq!(st, LoadStatus::Loaded);
+    assert_eq!(c.entries()["a"].mtime_ns, 1_500_000_000);
+    assert_eq!(c.entries()["a"].ino, 7);
+    // A directory in place of the file.
+    fs::remove_file(&p).unwrap();
+    fs::create_dir(&p).unwrap();
+    assert!(matches!(StatCache::load(&root, MAX_CACHE_BYTES).1, LoadStatus::Corrupt(_)));
+}
+
+#[test]
+fn size_guard_is_decided_from_metadata() {
+    let (_d, root) = work_tree();
+    let f = write(&root, "z.py", &[b'z'; 1000]);
+    let (mut c, _) = StatCache::load(&root, MAX_CACHE_BYTES);
+    c.get_object_hash(&root, &f).unwrap();
+    c.save().unwrap();
+    let p = stat_cache_path(&root);
+    let size = fs::metadata(&p).unwrap().len();
+    let (c, st) = StatCache::load(&root, size - 1);
+    assert_eq!(st, LoadStatus::TooLarge { size, limit: size - 1 });
+    assert!(c.entries().is_empty());
+    let (c, st) = StatCache::load(&root, size);
+    assert_eq!(st, LoadStatus::Loaded);
+    assert_eq!(c.entries().len(), 1);
+    // Decided without reading: a mode-000 file gives TooLarge, not Corrupt
+    // (for non-root; root can read anyway, which must give TooLarge too).
+    fs::set_permissions(&p, fs::Permissions::from_mode(0o000)).unwrap();
+    assert_eq!(StatCache::load(&root, size - 1).1, LoadStatus::TooLarge { size, limit: size - 1 });
+    // A sparse 1 GiB file is rejected instantly.
+    fs::remove_file(&p).unwrap();
+    File::create(&p).unwrap().set_len(1 << 30).unwrap();
+    let t = std::time::Instant::now();
+    assert_eq!(StatCache::load(&root, MAX_CACHE_BYTES).1, LoadStatus::TooLarge { size: 1 << 30, limit: MAX_CACHE_BYTES });
+    assert!(t.elapsed() < Duration::from_secs(1));
+}
+
+#[test]
+fn save_creates_cache_dir_but_not_muse_dir() {
+    let d = tempfile::tempdir().unwrap();
+    let f = write(d.path(), "a.txt", b"a");
+    let (mut c, _) = StatCache::load(d.path(), MAX_CACHE_BYTES);
+    c.get_object_hash(d.path(), &f).unwrap();
+    match c.save() {
+        Err(Error::Io { path, .. }) => assert_eq!(path, cache_dir(d.path())),
+        other => panic!("expected Io error, got {other:?}"),
+    }
+    assert!(!d.path().join(".muse").exists());
+    fs::create_dir(d.path().join(".muse")).unwrap();
+    c.save().unwrap();
+    assert_eq!(StatCache::load(d.path(), MAX_CACHE_BYTES).1, LoadStatus::Loaded);
+}
+
+#[test]
+fn twenty_threads_saving_concurrently_leave_no_temp() {
+    let (_d, root) = work_tree();
+    fs::create_dir_all(cache_dir(&root)).unwrap();
+    let handles: Vec<_> = (0..20)
+        .map(|i| {
+            let root = root.clone();
+            std::thread::spawn(move || -> Result<(), Error> {
+                let f = write(&root, &format!("thread_{i}.py"), format!("content {i}").as_bytes());
+                for _ in 0..5 {
+                    let (mut c, _) = StatCache::load(&root, MAX_CACHE_BYTES);
+                    c.get_object_hash(&root, &f)?;
+                    c.save()?;
+                }
+                Ok(())
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap().unwrap();
+    }
+    assert!(temps_in(&cache_dir(&root)).is_empty());
+    let (c, st) = StatCache::load(&root, MAX_CACHE_BYTES);
+    assert_eq!(st, LoadStatus::Loaded);
+    assert!(!c.entries().is_empty());
+}
+
+#[test]
+fn concurrent_walks_agree() {
+    let (_d, root) = work_tree();
+    for i in 0..300 {
+        write(&root, &format!("d{}/f{i}.txt", i % 7), format!("{i}").as_bytes());
+    }
+    let handles: Vec<_> = (0..4)
+        .map(|_| {
+            let root = root.clone();
+            std::thread::spawn(move || (0..3).map(|_| manifest(&root)).collect::<Vec<_>>())
+        })
+        .collect();
+    let all: Vec<_> = handles.into_iter().flat_map(|h| h.join().unwrap()).collect();
+    assert!(all.iter().all(|m| m == &all[0] && m.len() == 300));
+    assert!(temps_in(&cache_dir(&root)).is_empty());
+    assert_eq!(StatCache::load(&root, MAX_CACHE_BYTES).0.entries().len(), 300);
+}
+
+#[test]
+#[ignore]
+fn zz_bench() {
+    let root = PathBuf::from("/tmp/muse_bench/wt");
+    let _ = fs::remove_dir_all(&root);
+    fs::create_dir_all(root.join(".muse")).unwrap();
+    let content = vec![b'k'; 1024];
+    let t = std::time::Instant::now();
+    for i in 0..75_000 {
+        let sub = root.join(format!("d{:03}", i / 1000));
+        if i % 1000 == 0 { fs::create_dir(&sub).unwrap(); }
+        fs::write(sub.join(format!("f{i:06}.c")), &content).unwrap();
+    }
+    eprintln!("create {:?}", t.elapsed());
+    std::thread::sleep(Duration::from_millis(50));
+    fn cpu() -> u64 { fs::read_dir("/proc/self/task").unwrap().filter_map(|e| fs::read_to_string(e.unwrap().path().join("schedstat")).ok()).map(|s| s.split_whitespace().next().unwrap().parse::<u64>().unwrap()).sum() }
+    for round in 0..6 {
+        let c0 = cpu();
+        let t = std::time::Instant::now();
+        let m = manifest(&root);
+        eprintln!("walk {round}: {:?} cpu {}ms ({} files)", t.elapsed(), (cpu() - c0) / 1_000_000, m.len());
+        if round == 1 {
+            let t = std::time::Instant::now();
+            let (c, _) = StatCache::load(&root, MAX_CACHE_BYTES);
+            eprintln!("  load {:?} {} entries, file {} bytes", t.elapsed(), c.entries().len(), fs::metadata(stat_cache_path(&root)).unwrap().len());
+        }
+    }
+    let t = std::time::Instant::now();
+    let m = walk_workdir(&root, &WalkOptions { use_cache: false, ..Default::default() }).unwrap();
+    eprintln!("nocache walk: {:?} ({} files)", t.elapsed(), m.len());
+    fs::remove_file(stat_cache_path(&root)).unwrap();
+    let t = std::time::Instant::now();
+    let m = manifest(&root);
+    eprintln!("cold again (page cache warm): {:?} ({} files)", t.elapsed(), m.len());
+}
+
+#[test]
+#[ignore]
+fn zz_parts() {
+    let root = PathBuf::from(std::env::var("R").unwrap());
+    for round in 0..3 {
+        let t = std::time::Instant::now();
+        let n = std::sync::atomic::AtomicUsize::new(0);
+        let mut b = ignore::WalkBuilder::new(&root);
+        b.standard_filters(false).hidden(false).parents(false).follow_links(false).add_custom_ignore_filename(".museignore").threads(0);
+        b.build_parallel().run(|| { let n = &n; Box::new(move |_e| { n.fetch_add(1, Ordering::Relaxed); ignore::WalkState::Continue }) });
+        eprintln!("{round} ignore walk only: {:?} {}", t.elapsed(), n.load(Ordering::Relaxed));
+        let t = std::time::Instant::now();
+        let mut b = ignore::WalkBuilder::new(&root);
+        b.standard_filters(false).hidden(false).parents(false).follow_links(false).add_custom_ignore_filename(".museignore").threads(0);
+        b.build_parallel().run(|| { let n = &n; Box::new(move |e| { if let Ok(e) = e { let _ = fs::symlink_metadata(e.path()); } n.fetch_add(1, Ordering::Relaxed); ignore::WalkState::Continue }) });
+        eprintln!("{round} ignore walk + lstat: {:?}", t.elapsed());
+        let t = std::time::Instant::now();
+        let mut k = 0;
+        let mut stack = vec![root.clone()];
+        while let Some(d) = stack.pop() {
+            for e in fs::read_dir(&d).unwrap() { let e = e.unwrap(); let ft = e.file_type().unwrap(); if ft.is_dir() { stack.push(e.path()) } else { let _ = fs::symlink_metadata(e.path()); k += 1; } }
+        }
+        eprintln!("{round} seq readdir + lstat: {:?} {k}", t.elapsed());
+        let t = std::time::Instant::now();
+        let bytes = fs::read(stat_cache_path(&root)).unwrap();
+        let t1 = t.elapsed();
+        let v: serde::de::IgnoredAny = serde_json::from_slice(&bytes).unwrap();
+        let _ = v;
+        let t2 = t.elapsed();
+        let (c, _) = StatCache::load(&root, MAX_CACHE_BYTES);
+        let t3 = t.elapsed();
+        drop(c);
+        eprintln!("{round} read {t1:?} ignoredany {:?} load {:?} drop {:?}", t2 - t1, t3 - t2, t.elapsed() - t3);
+    }
+}
+
+#[test]
+#[ignore]
+fn zz_stat() {
+    let root = PathBuf::from(std::env::var("R").unwrap());
+    let mut names = vec![];
+    for i in 0..75_000 { names.push((format!("d{:03}", i / 1000), format!("f{i:06}.c"))); }
+    for round in 0..3 {
+        let t = std::time::Instant::now();
+        for (d, f) in &names { let _ = fs::symlink_metadata(root.join(d).join(f)); }
+        eprintln!("{round} lstat full: {:?}", t.elapsed());
+        let t = std::time::Instant::now();
+        let mut cur = String::new(); let mut fd = None;
+        for (d, f) in &names {
+            if *d != cur { fd = Some(rustix::fs::open(root.join(d), rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::RDONLY, rustix::fs::Mode::empty()).unwrap()); cur = d.clone(); }
+            let _ = rustix::fs::statat(fd.as_ref().unwrap(), f.as_str(), rustix::fs::AtFlags::SYMLINK_NOFOLLOW);
+        }
+        eprintln!("{round} statat: {:?}", t.elapsed());
+        let t = std::time::Instant::now();
+        std::thread::scope(|sc| {
+            for half in names.chunks(names.len() / 2) {
+                let root = &root;
+                sc.spawn(move || {
+                    let mut cur = String::new(); let mut fd = None;
+                    for (d, f) in half {
+                        if *d != cur { fd = Some(rustix::fs::open(root.join(d), rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::RDONLY, rustix::fs::Mode::empty()).unwrap()); cur = d.clone(); }
+                        let _ = rustix::fs::statat(fd.as_ref().unwrap(), f.as_str(), rustix::fs::AtFlags::SYMLINK_NOFOLLOW);
+                    }
+                });
+            }
+        });
+        eprintln!("{round} statat 2 threads: {:?}", t.elapsed());
+        let t = std::time::Instant::now();
+        for _ in 0..75_000 { let _ = rustix::fs::statat(rustix::fs::CWD, "", rustix::fs::AtFlags::EMPTY_PATH); }
+        eprintln!("{round} null-ish syscalls: {:?}", t.elapsed());
+    }
+}
+
+#[test]
+#[ignore]
+fn zz_load() {
+    let root = PathBuf::from(std::env::var("R").unwrap());
+    let bytes = fs::read(stat_cache_path(&root)).unwrap();
+    #[derive(serde::Deserialize)]
+    struct E { ino: u64, size: u64, mtime_ns: i64, object_hash: String }
+    #[derive(serde::Deserialize)]
+    struct Top { entries: Vec<std::collections::HashMap<String, serde::de::IgnoredAny>> }
+    let _ = Top { entries: vec![] };
+    for round in 0..3 {
+        let t = std::time::Instant::now();
+        let _: serde::de::IgnoredAny = serde_json::from_slice(&bytes).unwrap();
+        let t1 = t.elapsed();
+        #[derive(serde::Deserialize)]
+        struct T2 { #[allow(dead_code)] version: u32, entries: std::collections::BTreeMap<String, E> }
+        let v: T2 = serde_json::from_slice(&bytes).unwrap();
+        let t2 = t.elapsed();
+        let n = v.entries.values().map(|e| e.ino + e.size + e.mtime_ns as u64 + e.object_hash.len() as u64).sum::<u64>();
+        drop(v);
+        let t3 = t.elapsed();
+        #[derive(serde::Deserialize)]
+        struct T3 { #[allow(dead_code)] version: u32, entries: std::collections::HashMap<String, E> }
+        let v: T3 = serde_json::from_slice(&bytes).unwrap();
+        let t4 = t.elapsed();
+        drop(v);
+        let t5 = t.elapsed();
+        let (c, _) = StatCache::load(&root, MAX_CACHE_BYTES);
+        let t6 = t.elapsed();
+        drop(c);
+        let t7 = t.elapsed();
+        #[derive(serde::Deserialize)]
+        struct EB<'a> { ino: u64, size: u64, mtime_ns: i64, #[serde(borrow)] object_hash: &'a str }
+        #[derive(serde::Deserialize)]
+        struct TB<'a> { #[allow(dead_code)] version: u32, #[serde(borrow)] entries: std::collections::HashMap<&'a str, EB<'a>> }
+        let t8 = std::time::Instant::now();
+        let v: TB = serde_json::from_slice(&bytes).unwrap();
+        let n2 = v.entries.values().map(|e| e.ino + e.size + e.mtime_ns as u64 + e.object_hash.len() as u64).sum::<u64>();
+        eprintln!("borrowed hashmap {:?} {n2}", t8.elapsed());
+        let t8 = std::time::Instant::now();
+        let mut strs = Vec::with_capacity(150_000);
+        for (k, e) in &v.entries { strs.push(k.to_string()); strs.push(e.object_hash.to_string()); }
+        eprintln!("150k string allocs {:?}", t8.elapsed());
+        let t8 = std::time::Instant::now();
+        drop(strs);
+        eprintln!("150k string frees {:?}", t8.elapsed());
+        eprintln!("{round} ignored {t1:?} btree {:?} (drop {:?}) hashmap {:?} (drop {:?}) load {:?} (drop {:?}) {n}", t2-t1, t3-t2, t4-t3, t5-t4, t6-t5, t7-t6);
+    }
+}

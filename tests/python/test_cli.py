@@ -1,0 +1,161 @@
+"""The `muse` command, driven through real subprocesses (exit codes per SPEC §10:
+0 ok, 1 user error, 2 not a repository, 3 internal/I-O)."""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+MUSE = shutil.which("muse") or ""
+pytestmark = pytest.mark.skipif(not MUSE, reason="the muse console script is not on PATH")
+
+
+def muse(cwd: pathlib.Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    e = {k: v for k, v in os.environ.items() if k != "MUSE_REPO_ROOT"}
+    e.update(env or {})
+    return subprocess.run([MUSE, *args], cwd=cwd, capture_output=True, text=True, env=e, timeout=60)
+
+
+@pytest.fixture
+def wt(tmp_path: pathlib.Path) -> pathlib.Path:
+    root = tmp_path / "wt"
+    root.mkdir()
+    assert muse(root, "init").returncode == 0
+    (root / "a.txt").write_text("alpha\n")
+    (root / "src").mkdir()
+    (root / "src" / "b.py").write_text("print('b')\n")
+    assert muse(root, "add", ".").returncode == 0
+    assert muse(root, "commit", "-m", "first").returncode == 0
+    return root
+
+
+def test_every_command_outside_a_repository_exits_2(tmp_path: pathlib.Path) -> None:
+    for args in (["status"], ["log"], ["add", "."], ["commit", "-m", "x"], ["branch"], ["checkout", "x"],
+                 ["diff"], ["verify"], ["gc"], ["code", "add", "."]):
+        r = muse(tmp_path, *args)
+        assert r.returncode == 2, (args, r.stdout, r.stderr)
+        assert "not a muse repository" in r.stderr
+
+
+def test_init_refuses_inside_a_repository(wt: pathlib.Path) -> None:
+    r = muse(wt / "src", "init")
+    assert r.returncode == 1 and "already inside" in r.stderr
+
+
+def test_status_log_json_and_streaming(wt: pathlib.Path) -> None:
+    (wt / "a.txt").write_text("alpha 2\n")
+    (wt / "new.txt").write_text("n\n")
+    (wt / "src" / "b.py").unlink()
+    st = json.loads(muse(wt, "status", "--json").stdout)
+    assert st["branch"] == "main" and st["clean"] is False
+    assert {(c["path"], c["status"]) for c in st["unstaged"]} == {("a.txt", "modified"), ("src/b.py", "deleted")}
+    assert st["untracked"] == ["new.txt"]
+    assert muse(wt, "status", "--porcelain").stdout.splitlines() == [" M a.txt", " D src/b.py", "?? new.txt"]
+    assert muse(wt, "commit", "-a", "-m", "second").returncode == 0
+    st = json.loads(muse(wt, "status", "--json").stdout)
+    assert st["unstaged"] == [] and st["untracked"] == ["new.txt"]
+    log = json.loads(muse(wt, "log", "--json").stdout)
+    assert [c["message"] for c in log["commits"]] == ["second", "first"]
+    assert log["commits"][0]["parent_commit_id"] == log["commits"][1]["commit_id"]
+    assert len(json.loads(muse(wt, "log", "--json", "--max-count", "1").stdout)["commits"]) == 1
+
+
+def test_commit_with_nothing_staged_is_a_user_error(wt: pathlib.Path) -> None:
+    r = muse(wt, "commit", "-m", "empty")
+    assert r.returncode == 1 and "nothing to commit" in r.stderr
+    assert muse(wt, "commit", "-m", "empty", "--allow-empty").returncode == 0
+
+
+def test_add_of_a_path_that_matches_nothing(wt: pathlib.Path) -> None:
+    r = muse(wt, "add", "no/such/file")
+    assert r.returncode == 1 and "did not match" in r.stderr
+    r = muse(wt, "add", "../outside")
+    assert r.returncode == 1 and "outside the repository" in r.stderr
+
+
+@pytest.mark.parametrize("name", ["a..b", "has space", "-leading", "x.lock"])
+def test_bad_branch_names(wt: pathlib.Path, name: str) -> None:
+    r = muse(wt, "branch", "--", name) if name.startswith("-") else muse(wt, "branch", name)
+    assert r.returncode == 1, r.stderr
+    assert "invalid branch name" in r.stderr
+    assert not (wt / ".muse" / "refs" / "heads" / name).exists()
+
+
+def test_unknown_branch(wt: pathlib.Path) -> None:
+    r = muse(wt, "checkout", "nope")
+    assert r.returncode == 1 and "not found" in r.stderr
+    r = muse(wt, "log", "nope")
+    assert r.returncode == 1 and "unknown branch" in r.stderr
+
+
+def test_branch_checkout_roundtrip_restores_files(wt: pathlib.Path) -> None:
+    assert muse(wt, "checkout", "-b", "feature").returncode == 0
+    (wt / "f.txt").write_text("feature file\n")
+    (wt / "a.txt").write_text("alpha on feature\n")
+    assert muse(wt, "add", ".").returncode == 0
+    assert muse(wt, "commit", "-m", "feature work").returncode == 0
+    assert muse(wt, "checkout", "main").returncode == 0
+    assert not (wt / "f.txt").exists()
+    assert (wt / "a.txt").read_text() == "alpha\n"
+    assert muse(wt, "checkout", "feature").returncode == 0
+    assert (wt / "f.txt").read_text() == "feature file\n"
+    names = muse(wt, "diff", "--name-status", "main", "feature").stdout.splitlines()
+    assert names == ["M\ta.txt", "A\tf.txt"]
+    branches = json.loads(muse(wt, "branch", "--json").stdout)
+    assert branches["current"] == "feature"
+    assert {b["name"] for b in branches["branches"]} == {"main", "feature"}
+    assert muse(wt, "branch", "-d", "feature").returncode == 1  # HEAD is on it
+    assert not list(wt.rglob(".restore-tmp-*"))
+
+
+def test_checkout_over_a_dirty_file_is_refused(wt: pathlib.Path) -> None:
+    assert muse(wt, "branch", "other").returncode == 0
+    (wt / "a.txt").write_text("uncommitted\n")
+    r = muse(wt, "checkout", "other")
+    assert r.returncode == 1 and "local changes" in r.stderr and "a.txt" in r.stderr
+    assert (wt / "a.txt").read_text() == "uncommitted\n"
+
+
+def test_verify_catches_a_flipped_byte_and_a_truncated_commit(wt: pathlib.Path) -> None:
+    assert muse(wt, "verify").returncode == 0
+    obj = next(p for p in (wt / ".muse" / "objects").rglob("*") if p.is_file())
+    data = bytearray(obj.read_bytes())
+    data[0] ^= 0x01
+    os.chmod(obj, 0o644)
+    obj.write_bytes(bytes(data))
+    r = muse(wt, "verify", "--json")
+    assert r.returncode == 1
+    rep = json.loads(r.stdout)
+    assert rep["ok"] is False
+    assert any("content hashes to" in p["problem"] for p in rep["problems"])
+    commit = next((wt / ".muse" / "commits").glob("*.msgpack"))
+    os.chmod(commit, 0o644)
+    commit.write_bytes(commit.read_bytes()[:20])
+    r = muse(wt, "verify")
+    assert r.returncode == 1
+    assert "BAD commit" in r.stdout
+
+
+def test_gc_removes_stale_temps_and_status_leaves_none(wt: pathlib.Path) -> None:
+    stray = wt / ".muse" / "commits" / ".muse-tmp-stray"
+    stray.write_text("left by a killed writer")
+    r = muse(wt, "status")
+    assert r.returncode == 0 and not stray.exists()
+    gc = json.loads(muse(wt, "gc", "--json").stdout)
+    assert gc["kept_live"] == 0
+
+
+def test_python_m_muse_is_the_same_command(wt: pathlib.Path) -> None:
+    r = subprocess.run([sys.executable, "-m", "muse", "log", "--oneline"], cwd=wt, capture_output=True, text=True)
+    assert r.returncode == 0 and r.stdout.strip().endswith("first")
+
+
+def test_muse_repo_root_env_selects_the_repository(wt: pathlib.Path, tmp_path: pathlib.Path) -> None:
+    r = muse(tmp_path, "log", "--oneline", env={"MUSE_REPO_ROOT": str(wt)})
+    assert r.returncode == 0 and "first" in r.stdout
