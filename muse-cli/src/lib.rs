@@ -56,6 +56,8 @@ enum Cmd {
     Checkout(CheckoutArgs),
     /// Show changed paths between commits or against the working tree.
     Diff(DiffArgs),
+    /// Merge a branch into HEAD's branch (fast-forward or three-way).
+    Merge(MergeArgs),
     /// Remove temp files of killed processes; report unreachable data.
     Gc(GcArgs),
     /// Check every object hash, record ID and ref target.
@@ -193,6 +195,17 @@ struct DiffArgs {
 }
 
 #[derive(Args, Debug)]
+struct MergeArgs {
+    /// Branch to merge.
+    branch: Option<String>,
+    /// Abandon a conflicted merge: back to HEAD.
+    #[arg(long)]
+    abort: bool,
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args, Debug)]
 struct GcArgs {
     #[arg(long)]
     json: bool,
@@ -260,6 +273,7 @@ fn dispatch(cli: Cli) -> R {
         Cmd::Branch(a) => cmd_branch(a),
         Cmd::Checkout(a) => cmd_checkout(a),
         Cmd::Diff(a) => cmd_diff(a),
+        Cmd::Merge(a) => cmd_merge(a),
         Cmd::Gc(a) => cmd_gc(a),
         Cmd::Verify(a) => cmd_verify(a),
     }
@@ -629,6 +643,50 @@ fn cmd_diff(a: DiffArgs) -> R {
         }
     }
     Ok(EXIT_OK)
+}
+
+fn cmd_merge(a: MergeArgs) -> R {
+    let root = repo_root()?;
+    if a.abort {
+        worktree::merge_abort(&root)?;
+        if a.json {
+            return print_json(&json!({"aborted": true}));
+        }
+        println!("Merge aborted; the working tree is back at HEAD");
+        return Ok(EXIT_OK);
+    }
+    let branch = a.branch.ok_or_else(|| Fail(EXIT_USER, "give a branch to merge (or --abort)".into()))?;
+    let author = std::env::var("MUSE_AUTHOR").unwrap_or_default();
+    let outcome = worktree::merge(&root, &branch, &author)?;
+    let (v, code, text) = match &outcome {
+        worktree::MergeOutcome::UpToDate => (json!({"result": "up-to-date"}), EXIT_OK, "Already up to date.".to_string()),
+        worktree::MergeOutcome::FastForward { commit } => (
+            json!({"result": "fast-forward", "commit": commit}),
+            EXIT_OK,
+            format!("Fast-forward to {}", short(commit)),
+        ),
+        worktree::MergeOutcome::Merged { commit } => (
+            json!({"result": "merged", "commit": commit}),
+            EXIT_OK,
+            format!("Merge made: {}", short(commit)),
+        ),
+        worktree::MergeOutcome::Conflicts { paths } => (
+            json!({"result": "conflicts", "paths": paths}),
+            EXIT_USER,
+            format!(
+                "CONFLICT in {}\nFix the files (conflict markers), `muse add` them and `muse commit`; or `muse merge --abort`.",
+                paths.join(", ")
+            ),
+        ),
+    };
+    if a.json {
+        print_json(&v)?;
+    } else if code == EXIT_OK {
+        println!("{text}");
+    } else {
+        eprintln!("{text}");
+    }
+    Ok(code)
 }
 
 fn cmd_gc(a: GcArgs) -> R {

@@ -160,6 +160,41 @@ pub fn sync_dir(dir: &Path) -> Result<()> {
     f.sync_all().ctx("fsync directory", dir)
 }
 
+/// Creates `dir` and any missing parents. With [`Durability::Full`], every
+/// directory it created has its entry made durable (its parent is
+/// `fsync`ed), so a durable file inside it is reachable after a crash.
+///
+/// # Errors
+/// [`Error::Io`].
+pub fn create_dir_all_durable(dir: &Path, durability: Durability) -> Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    // The highest missing ancestor: everything below it is created here.
+    let mut top = dir;
+    while let Some(parent) = top.parent() {
+        if parent.as_os_str().is_empty() || parent.is_dir() {
+            break;
+        }
+        top = parent;
+    }
+    std::fs::create_dir_all(dir).ctx("create directory", dir)?;
+    if durability == Durability::Full {
+        let mut d = dir;
+        loop {
+            sync_dir(parent_of(d))?;
+            if d == top {
+                break;
+            }
+            match d.parent() {
+                Some(p) => d = p,
+                None => break,
+            }
+        }
+    }
+    Ok(())
+}
+
 /// The flush barrier of a write batch: `syncfs(2)` on the filesystem that
 /// holds `path`, which makes every write to that filesystem durable.
 ///

@@ -217,6 +217,7 @@ impl Batch {
             let dir = s.dest.parent().expect("destination has a directory");
             let renamed = match rename_noreplace(&s.staged, &s.dest) {
                 Err(e) if e.is_not_found() => {
+                    // The second barrier below makes the new directories durable.
                     std::fs::create_dir_all(dir).ctx("create directory", dir)?;
                     rename_noreplace(&s.staged, &s.dest)?
                 }

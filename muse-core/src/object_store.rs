@@ -37,11 +37,11 @@ pub fn created_shards() -> &'static RwLock<HashSet<PathBuf>> {
     SHARDS.get_or_init(Default::default)
 }
 
-fn ensure_dir_cached(dir: &Path) -> Result<()> {
+fn ensure_dir_cached(dir: &Path, durability: Durability) -> Result<()> {
     if created_shards().read().unwrap_or_else(|p| p.into_inner()).contains(dir) {
         return Ok(());
     }
-    std::fs::create_dir_all(dir).ctx("create directory", dir)?;
+    crate::atomic::create_dir_all_durable(dir, durability)?;
     created_shards().write().unwrap_or_else(|p| p.into_inner()).insert(dir.to_path_buf());
     Ok(())
 }
@@ -90,12 +90,12 @@ pub fn write_object(root: &Path, id: &str, content: &[u8], durability: Option<Du
         Err(_) => {}
     }
     let shard = path.parent().expect("object path has a shard");
-    ensure_dir_cached(shard)?;
+    ensure_dir_cached(shard, durability)?;
     match write_atomic(&path, OBJ_TMP_PREFIX, content, MODE_IMMUTABLE, durability, replace) {
         Err(e) if e.is_not_found() => {
             // The shard directory vanished behind the cache's back.
             forget_dir(shard);
-            ensure_dir_cached(shard)?;
+            ensure_dir_cached(shard, durability)?;
             write_atomic(&path, OBJ_TMP_PREFIX, content, MODE_IMMUTABLE, durability, replace)
         }
         other => other,

@@ -347,7 +347,19 @@ pub fn commit(root: &Path, opts: &CommitOptions) -> Result<CommitRecord> {
     let (branch, head, head_manifest) = head_state(root)?;
     let stage = read_stage(root)?;
     let manifest = stage.apply_to(&head_manifest);
-    if manifest == head_manifest && head.is_some() && !opts.allow_empty {
+    let merge_head = read_merge_head(root)?;
+    if merge_head.is_some() {
+        let wt = worktree_manifest(root)?;
+        let unresolved: Vec<&String> = manifest.iter().filter(|(p, o)| wt.get(*p) != Some(*o)).map(|(p, _)| p).collect();
+        if !unresolved.is_empty() && !opts.all {
+            let names: Vec<&str> = unresolved.iter().map(|s| s.as_str()).collect();
+            return Err(Error::InvalidInput(format!(
+                "merge in progress: resolve and add these paths first: {}",
+                names.join(", ")
+            )));
+        }
+    }
+    if manifest == head_manifest && head.is_some() && !opts.allow_empty && merge_head.is_none() {
         return Err(Error::InvalidInput("nothing to commit (use add, or --allow-empty)".into()));
     }
     if manifest.is_empty() && head.is_none() && !opts.allow_empty {
@@ -360,6 +372,7 @@ pub fn commit(root: &Path, opts: &CommitOptions) -> Result<CommitRecord> {
         message: opts.message.clone(),
         committed_at: now_iso(),
         parent_commit_id: head.clone(),
+        parent2_commit_id: merge_head.clone(),
         author: opts.author.clone(),
         agent_id: opts.agent_id.clone(),
         model_id: opts.model_id.clone(),
@@ -380,6 +393,9 @@ pub fn commit(root: &Path, opts: &CommitOptions) -> Result<CommitRecord> {
         crate::refs::write_head_detached(root, &rec.commit_id)?;
     }
     write_stage(root, &Stage::default())?;
+    if merge_head.is_some() {
+        std::fs::remove_file(merge_head_path(root)).ctx("remove", &merge_head_path(root))?;
+    }
     Ok(rec)
 }
 
@@ -470,4 +486,238 @@ fn remove_empty_parents(root: &Path, file: &Path) {
         }
         dir = d.parent();
     }
+}
+
+/// Path of the merge-state file: the commit being merged while a merge has
+/// conflicts (git's `MERGE_HEAD`).
+pub fn merge_head_path(root: &Path) -> PathBuf {
+    muse_dir(root).join("MERGE_HEAD")
+}
+
+/// The commit being merged, when a conflicted merge is in progress.
+///
+/// # Errors
+/// [`Error::Corrupt`] for a malformed file, [`Error::Io`].
+pub fn read_merge_head(root: &Path) -> Result<Option<String>> {
+    let path = merge_head_path(root);
+    match std::fs::read_to_string(&path) {
+        Ok(t) => {
+            let id = t.trim().to_string();
+            crate::ids::validate_id(&id).map_err(|e| Error::corrupt("MERGE_HEAD", &path, e.to_string()))?;
+            Ok(Some(id))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Error::io("read", &path, e)),
+    }
+}
+
+/// Outcome of [`merge`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MergeOutcome {
+    /// The other branch is already contained in HEAD.
+    UpToDate,
+    /// HEAD's branch moved forward to the other branch's commit.
+    FastForward {
+        /// The new HEAD commit.
+        commit: String,
+    },
+    /// A merge commit was made (two parents).
+    Merged {
+        /// The merge commit.
+        commit: String,
+    },
+    /// Both sides changed these paths differently. The working tree holds
+    /// the merged result with conflict markers in these files, the clean
+    /// part of the merge is staged, and `.muse/MERGE_HEAD` names the other
+    /// commit: resolve, `add`, `commit` (which records both parents), or
+    /// [`merge_abort`].
+    Conflicts {
+        /// The conflicting paths, sorted.
+        paths: Vec<String>,
+    },
+}
+
+/// Merges `branch` into HEAD's branch (SPEC §10): a fast-forward when HEAD
+/// is an ancestor, else a file-level three-way merge against
+/// [`crate::merge_base::find_merge_base`]: a path changed on one side only
+/// takes that side; changed on both sides to different content is a
+/// conflict. Refuses a dirty tree, a detached HEAD, or a merge in progress.
+///
+/// # Errors
+/// [`Error::InvalidInput`] (dirty tree, merge in progress, no commits),
+/// [`Error::NotFound`] (unknown branch), [`Error::CapExceeded`], store errors.
+pub fn merge(root: &Path, branch: &str, author: &str) -> Result<MergeOutcome> {
+    if read_merge_head(root)?.is_some() {
+        return Err(Error::InvalidInput("a merge is in progress; commit it or run merge --abort".into()));
+    }
+    let st = status(root)?;
+    if !st.staged.is_empty() || !st.unstaged.is_empty() {
+        return Err(Error::InvalidInput("your local changes would be overwritten by merge; commit them first".into()));
+    }
+    let (Some(current), Some(ours)) = (st.branch.clone(), st.head.clone()) else {
+        return Err(Error::InvalidInput("merge needs HEAD on a branch with at least one commit".into()));
+    };
+    let theirs = read_branch_ref(root, branch)?.ok_or_else(|| Error::NotFound { what: "branch", name: branch.to_string() })?;
+    let base = crate::merge_base::find_merge_base(root, &ours, &theirs)?;
+    if base.as_deref() == Some(theirs.as_str()) || ours == theirs {
+        return Ok(MergeOutcome::UpToDate);
+    }
+    let ours_m = commit_manifest(root, &ours)?;
+    let theirs_m = commit_manifest(root, &theirs)?;
+    let untracked: BTreeSet<&String> = st.untracked.iter().collect();
+    let clobbered: Vec<&str> =
+        theirs_m.keys().filter(|p| untracked.contains(p) && !ours_m.contains_key(*p)).map(String::as_str).collect();
+    if !clobbered.is_empty() {
+        return Err(Error::InvalidInput(format!(
+            "untracked files would be overwritten by merge; move them first: {}",
+            clobbered.join(", ")
+        )));
+    }
+    if base.as_deref() == Some(ours.as_str()) {
+        update_worktree(root, &ours_m, &theirs_m)?;
+        crate::refs::compare_and_swap_branch_ref(root, &current, Some(&ours), &theirs)?;
+        return Ok(MergeOutcome::FastForward { commit: theirs });
+    }
+    let base_m = match &base {
+        Some(b) => commit_manifest(root, b)?,
+        None => Manifest::new(),
+    };
+    let mut merged = Manifest::new();
+    let mut conflicts = Vec::new();
+    let paths: BTreeSet<&String> = ours_m.keys().chain(theirs_m.keys()).chain(base_m.keys()).collect();
+    for p in paths {
+        let (b, o, t) = (base_m.get(p), ours_m.get(p), theirs_m.get(p));
+        let pick = if o == t {
+            o
+        } else if o == b {
+            t
+        } else if t == b {
+            o
+        } else {
+            conflicts.push(p.clone());
+            o.or(t)
+        };
+        if let Some(oid) = pick {
+            merged.insert(p.clone(), oid.clone());
+        }
+    }
+    update_worktree(root, &ours_m, &merged)?;
+    if conflicts.is_empty() {
+        let snap = SnapshotRecord::new(merged);
+        let mut rec = CommitRecord {
+            branch: current.clone(),
+            snapshot_id: snap.snapshot_id.clone(),
+            message: format!("Merge branch '{branch}' into {current}"),
+            committed_at: now_iso(),
+            parent_commit_id: Some(ours.clone()),
+            parent2_commit_id: Some(theirs.clone()),
+            author: author.to_string(),
+            ..Default::default()
+        };
+        rec.commit_id = rec.compute_id();
+        let mut batch = Batch::begin(root)?;
+        batch.write_snapshot(&snap)?;
+        batch.write_commit(&rec)?;
+        batch.compare_and_swap_branch_ref(&current, Some(&ours), &rec.commit_id)?;
+        batch.commit()?;
+        return Ok(MergeOutcome::Merged { commit: rec.commit_id });
+    }
+    // Conflicts: markers in the files, the clean part staged, MERGE_HEAD set.
+    for p in &conflicts {
+        let read = |oid: Option<&String>| -> Result<Vec<u8>> {
+            match oid {
+                Some(o) => crate::object_store::read_object(root, o),
+                None => Ok(Vec::new()),
+            }
+        };
+        let (o, t) = (read(ours_m.get(p))?, read(theirs_m.get(p))?);
+        let mut body = Vec::with_capacity(o.len() + t.len() + 64);
+        body.extend_from_slice(b"<<<<<<< ours\n");
+        body.extend_from_slice(&o);
+        if !o.is_empty() && !o.ends_with(b"\n") {
+            body.push(b'\n');
+        }
+        body.extend_from_slice(b"=======\n");
+        body.extend_from_slice(&t);
+        if !t.is_empty() && !t.ends_with(b"\n") {
+            body.push(b'\n');
+        }
+        body.extend_from_slice(format!(">>>>>>> {branch}\n").as_bytes());
+        let f = root.join(p);
+        if let Some(d) = f.parent() {
+            std::fs::create_dir_all(d).ctx("create directory", d)?;
+        }
+        write_atomic(&f, crate::atomic::RESTORE_TMP_PREFIX, &body, 0o666, Durability::Deferred, Replace::Overwrite)?;
+    }
+    let conflicted: BTreeSet<&String> = conflicts.iter().collect();
+    let mut stage = Stage::default();
+    for (p, kind) in diff_manifests(&ours_m, &merged) {
+        if conflicted.contains(&p) {
+            continue;
+        }
+        let v = if kind == ChangeKind::Deleted { None } else { merged.get(&p).cloned() };
+        stage.entries.insert(p, v);
+    }
+    write_stage(root, &stage)?;
+    let d = durability_for(root, None)?;
+    write_atomic(&merge_head_path(root), MUSE_TMP_PREFIX, format!("{theirs}\n").as_bytes(), MODE_MUTABLE, d, Replace::Overwrite)?;
+    Ok(MergeOutcome::Conflicts { paths: conflicts })
+}
+
+/// Abandons a conflicted merge: the working tree and stage go back to HEAD
+/// and the merge state is removed.
+///
+/// # Errors
+/// [`Error::InvalidInput`] when no merge is in progress; store errors.
+pub fn merge_abort(root: &Path) -> Result<()> {
+    if read_merge_head(root)?.is_none() {
+        return Err(Error::InvalidInput("there is no merge to abort".into()));
+    }
+    let (_, _, head_m) = head_state(root)?;
+    let wt = worktree_manifest(root)?;
+    let stage = read_stage(root)?;
+    // Files the merge wrote: everything that differs from HEAD and is either
+    // tracked by HEAD or was staged by the merge.
+    let touched: Manifest = wt
+        .iter()
+        .filter(|(p, oid)| head_m.get(*p) != Some(*oid) && (head_m.contains_key(*p) || stage.entries.contains_key(*p)))
+        .map(|(p, o)| (p.clone(), o.clone()))
+        .collect();
+    let mut current = head_m.clone();
+    for (p, o) in &touched {
+        current.insert(p.clone(), o.clone());
+    }
+    for p in head_m.keys() {
+        if !wt.contains_key(p) {
+            current.remove(p);
+        }
+    }
+    update_worktree(root, &current, &head_m)?;
+    write_stage(root, &Stage::default())?;
+    std::fs::remove_file(merge_head_path(root)).ctx("remove", &merge_head_path(root))?;
+    Ok(())
+}
+
+/// Makes the working tree go from `from` to `to`: files whose blob differs
+/// are restored, files only in `from` are removed.
+fn update_worktree(root: &Path, from: &Manifest, to: &Manifest) -> Result<CheckoutReport> {
+    let mut report = CheckoutReport::default();
+    for (p, oid) in to {
+        if from.get(p) != Some(oid) {
+            restore_object(root, oid, &root.join(p), false, Some(Durability::Deferred))?;
+            report.written += 1;
+        }
+    }
+    for p in from.keys() {
+        if !to.contains_key(p) {
+            let f = root.join(p);
+            match std::fs::remove_file(&f) {
+                Ok(()) => report.removed += 1,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(Error::io("remove", &f, e)),
+            }
+            remove_empty_parents(root, &f);
+        }
+    }
+    Ok(report)
 }

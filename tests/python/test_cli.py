@@ -159,3 +159,67 @@ def test_python_m_muse_is_the_same_command(wt: pathlib.Path) -> None:
 def test_muse_repo_root_env_selects_the_repository(wt: pathlib.Path, tmp_path: pathlib.Path) -> None:
     r = muse(tmp_path, "log", "--oneline", env={"MUSE_REPO_ROOT": str(wt)})
     assert r.returncode == 0 and "first" in r.stdout
+
+
+def _diverge(wt: pathlib.Path) -> None:
+    assert muse(wt, "checkout", "-b", "other").returncode == 0
+    (wt / "a.txt").write_text("theirs\n")
+    (wt / "c.txt").write_text("new on other\n")
+    assert muse(wt, "add", ".").returncode == 0
+    assert muse(wt, "commit", "-m", "other").returncode == 0
+    assert muse(wt, "checkout", "main").returncode == 0
+    (wt / "a.txt").write_text("ours\n")
+    assert muse(wt, "commit", "-a", "-m", "ours").returncode == 0
+
+
+def test_merge_conflict_and_abort(wt: pathlib.Path) -> None:
+    _diverge(wt)
+    r = muse(wt, "merge", "other", "--json")
+    assert r.returncode == 1
+    assert json.loads(r.stdout) == {"result": "conflicts", "paths": ["a.txt"]}
+    text = (wt / "a.txt").read_text()
+    assert text.startswith("<<<<<<< ours\nours\n=======\ntheirs\n>>>>>>> other")
+    assert (wt / "c.txt").exists()  # the clean part is applied and staged
+    assert (wt / ".muse" / "MERGE_HEAD").exists()
+    assert muse(wt, "merge", "other").returncode == 1  # one merge at a time
+    r = muse(wt, "commit", "-m", "too early")
+    assert r.returncode == 1 and "resolve" in r.stderr
+    assert muse(wt, "merge", "--abort").returncode == 0
+    assert (wt / "a.txt").read_text() == "ours\n"
+    assert not (wt / "c.txt").exists()
+    assert not (wt / ".muse" / "MERGE_HEAD").exists()
+    assert muse(wt, "status", "--porcelain").stdout == ""
+    assert muse(wt, "merge", "--abort").returncode == 1
+
+
+def test_merge_resolved_records_two_parents(wt: pathlib.Path) -> None:
+    _diverge(wt)
+    assert muse(wt, "merge", "other").returncode == 1
+    (wt / "a.txt").write_text("resolved\n")
+    assert muse(wt, "add", "a.txt").returncode == 0
+    assert muse(wt, "commit", "-m", "merge other").returncode == 0
+    head = json.loads(muse(wt, "log", "--json", "-n", "1").stdout)["commits"][0]
+    other = json.loads(muse(wt, "log", "--json", "-n", "1", "other").stdout)["commits"][0]
+    assert head["parent2_commit_id"] == other["commit_id"]
+    assert (wt / "c.txt").read_text() == "new on other\n"
+    assert json.loads(muse(wt, "merge", "other", "--json").stdout)["result"] == "up-to-date"
+
+
+def test_merge_fast_forward_and_clean_three_way(wt: pathlib.Path) -> None:
+    assert muse(wt, "checkout", "-b", "ff").returncode == 0
+    (wt / "z.txt").write_text("z\n")
+    assert muse(wt, "add", "z.txt").returncode == 0
+    assert muse(wt, "commit", "-m", "z").returncode == 0
+    assert muse(wt, "checkout", "main").returncode == 0
+    r = json.loads(muse(wt, "merge", "ff", "--json").stdout)
+    assert r["result"] == "fast-forward" and (wt / "z.txt").exists()
+    assert muse(wt, "checkout", "-b", "side").returncode == 0
+    (wt / "s.txt").write_text("side\n")
+    assert muse(wt, "add", "s.txt").returncode == 0
+    assert muse(wt, "commit", "-m", "s").returncode == 0
+    assert muse(wt, "checkout", "main").returncode == 0
+    (wt / "a.txt").write_text("main edit\n")
+    assert muse(wt, "commit", "-a", "-m", "m").returncode == 0
+    r = json.loads(muse(wt, "merge", "side", "--json").stdout)
+    assert r["result"] == "merged"
+    assert (wt / "s.txt").read_text() == "side\n" and (wt / "a.txt").read_text() == "main edit\n"
