@@ -207,6 +207,13 @@ struct MergeArgs {
 
 #[derive(Args, Debug)]
 struct GcArgs {
+    /// Also remove unreachable commits, snapshots and objects older than --grace.
+    #[arg(long)]
+    prune: bool,
+    /// Grace period in seconds: younger unreachable data is kept (a
+    /// concurrent writer may be about to reference it).
+    #[arg(long, default_value_t = 3600)]
+    grace: u64,
     #[arg(long)]
     json: bool,
 }
@@ -438,12 +445,12 @@ fn cmd_status(a: StatusArgs) -> R {
     let st = worktree::status(&root)?;
     let mut o = out();
     if a.json {
-        let (ahead, behind) = (Value::Null, Value::Null);
+        let (ahead, behind, against) = ahead_behind(&root, &st)?;
         let v = json!({
             "branch": st.branch, "head": st.head, "clean": st.is_clean(),
             "staged": st.staged.iter().map(|(p, k)| json!({"path": p, "status": k.word()})).collect::<Vec<_>>(),
             "unstaged": st.unstaged.iter().map(|(p, k)| json!({"path": p, "status": k.word()})).collect::<Vec<_>>(),
-            "untracked": st.untracked, "ahead": ahead, "behind": behind,
+            "untracked": st.untracked, "ahead": ahead, "behind": behind, "compared_to": against,
         });
         serde_json::to_writer(&mut o, &v).map_err(|e| Fail(EXIT_INTERNAL, e.to_string()))?;
         writeln!(o)?;
@@ -492,6 +499,30 @@ fn cmd_status(a: StatusArgs) -> R {
         writeln!(o, "\nnothing to commit, working tree clean")?;
     }
     Ok(EXIT_OK)
+}
+
+/// Commits HEAD's branch is ahead of and behind the default branch
+/// (`repo.json` `default_branch`, else `main`), counted with
+/// `walk_commits_between` from the merge base, capped at 10 000 (then the
+/// count is that cap). `null`s when on the default branch or unrelated.
+fn ahead_behind(root: &Path, st: &worktree::Status) -> Result<(Value, Value, Value), Fail> {
+    let default = std::fs::read_to_string(root.join(".muse").join("repo.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str::<Value>(&t).ok())
+        .and_then(|v| v.get("default_branch").and_then(|b| b.as_str()).map(str::to_string))
+        .unwrap_or_else(|| "main".into());
+    let (Some(branch), Some(head)) = (&st.branch, &st.head) else { return Ok((Value::Null, Value::Null, Value::Null)) };
+    if *branch == default {
+        return Ok((Value::Null, Value::Null, Value::Null));
+    }
+    let Some(other) = refs::read_branch_ref(root, &default)? else {
+        return Ok((Value::Null, Value::Null, Value::Null));
+    };
+    let base = muse_core::merge_base::find_merge_base(root, head, &other)?;
+    let count = |tip: &str| -> Result<usize, Fail> {
+        Ok(commits::walk_commits_between(root, tip, base.as_deref(), 10_000)?.commits.len())
+    };
+    Ok((json!(count(head)?), json!(count(&other)?), json!(default)))
 }
 
 fn cmd_log(a: LogArgs) -> R {
@@ -694,10 +725,27 @@ fn cmd_gc(a: GcArgs) -> R {
     let report = repo::startup_gc(&root)?;
     let full = muse_core::object_store::cleanup_stale_object_temps(&root, None)?
         + repo::cleanup_muse_dir_temps(&root.join(".muse"))?;
+    let unreachable = muse_core::reachability::find_unreachable(&root)?;
+    let pruned = if a.prune {
+        muse_core::reachability::prune(&root, &unreachable, std::time::Duration::from_secs(a.grace))?
+    } else {
+        0
+    };
     if a.json {
-        return print_json(&json!({"removed": report.removed + full, "kept_live": report.kept_live}));
+        return print_json(&json!({
+            "temps_removed": report.removed + full, "temps_kept_live": report.kept_live,
+            "unreachable": {"commits": unreachable.commits, "snapshots": unreachable.snapshots, "objects": unreachable.objects},
+            "pruned": pruned,
+        }));
     }
     println!("removed {} stale temp file(s); {} kept (in use)", report.removed + full, report.kept_live);
+    println!(
+        "unreachable: {} commit(s), {} snapshot(s), {} object(s){}",
+        unreachable.commits.len(),
+        unreachable.snapshots.len(),
+        unreachable.objects.len(),
+        if a.prune { format!("; pruned {pruned} older than {} s", a.grace) } else { " (muse gc --prune removes them)".into() }
+    );
     Ok(EXIT_OK)
 }
 

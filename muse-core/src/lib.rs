@@ -16,6 +16,7 @@
 //! | [`atomic`] | temp + rename writes, live-writer locks, fsync |
 //! | [`config`] | `config.toml`, the `[core] fsync` policy |
 //! | [`object_store`] | blobs |
+//! | [`reachability`] | reachable data, `gc --prune` |
 //! | [`records`] | `CommitRecord`, `SnapshotRecord`, msgpack |
 //! | [`commits`] | the commit store, history walks |
 //! | [`snapshots`] | the snapshot store |
@@ -41,6 +42,7 @@ pub mod ids;
 pub mod merge_base;
 pub mod object_store;
 pub mod paths;
+pub mod reachability;
 pub mod records;
 pub mod refs;
 pub mod repo;

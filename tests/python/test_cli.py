@@ -223,3 +223,37 @@ def test_merge_fast_forward_and_clean_three_way(wt: pathlib.Path) -> None:
     r = json.loads(muse(wt, "merge", "side", "--json").stdout)
     assert r["result"] == "merged"
     assert (wt / "s.txt").read_text() == "side\n" and (wt / "a.txt").read_text() == "main edit\n"
+
+
+def test_gc_reports_and_prunes_unreachable_data(wt: pathlib.Path) -> None:
+    assert muse(wt, "checkout", "-b", "doomed").returncode == 0
+    (wt / "d.txt").write_text("only on doomed\n")
+    assert muse(wt, "add", "d.txt").returncode == 0
+    assert muse(wt, "commit", "-m", "doomed").returncode == 0
+    assert muse(wt, "checkout", "main").returncode == 0
+    assert json.loads(muse(wt, "gc", "--json").stdout)["unreachable"]["commits"] == []
+    assert muse(wt, "branch", "-d", "doomed").returncode == 0
+    gc = json.loads(muse(wt, "gc", "--json").stdout)
+    assert len(gc["unreachable"]["commits"]) == 1 and len(gc["unreachable"]["objects"]) == 1
+    # Young data is kept by the grace period; --grace 0 prunes it.
+    assert json.loads(muse(wt, "gc", "--prune", "--json").stdout)["pruned"] == 0
+    assert json.loads(muse(wt, "gc", "--prune", "--grace", "0", "--json").stdout)["pruned"] == 3
+    assert json.loads(muse(wt, "gc", "--json").stdout)["unreachable"] == {"commits": [], "snapshots": [], "objects": []}
+    assert muse(wt, "verify").returncode == 0
+
+
+def test_status_reports_ahead_and_behind_the_default_branch(wt: pathlib.Path) -> None:
+    assert muse(wt, "checkout", "-b", "topic").returncode == 0
+    for i in range(2):
+        (wt / f"t{i}.txt").write_text(f"{i}\n")
+        assert muse(wt, "add", ".").returncode == 0
+        assert muse(wt, "commit", "-m", f"t{i}").returncode == 0
+    st = json.loads(muse(wt, "status", "--json").stdout)
+    assert (st["ahead"], st["behind"], st["compared_to"]) == (2, 0, "main")
+    assert muse(wt, "checkout", "main").returncode == 0
+    (wt / "m.txt").write_text("m\n")
+    assert muse(wt, "add", ".").returncode == 0
+    assert muse(wt, "commit", "-m", "m").returncode == 0
+    assert muse(wt, "checkout", "topic").returncode == 0
+    st = json.loads(muse(wt, "status", "--json").stdout)
+    assert (st["ahead"], st["behind"]) == (2, 1)

@@ -1,0 +1,153 @@
+//! What is reachable from the refs, and pruning what is not (`muse gc`).
+//!
+//! Roots: every branch, HEAD (when detached), `MERGE_HEAD` and the blobs of
+//! the stage. From each root commit every parent is followed; a reachable
+//! commit keeps its snapshot, a snapshot keeps its blobs.
+//!
+//! Pruning keeps anything younger than a grace period (default one hour,
+//! like git's `gc.pruneExpire` idea): a concurrent writer stores objects and
+//! records *before* the ref that makes them reachable, so young unreachable
+//! data may be about to become reachable.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::error::{Error, Result};
+use crate::ids::is_hex64;
+
+/// Default grace period of [`prune`]: one hour.
+pub const DEFAULT_PRUNE_GRACE: Duration = Duration::from_secs(3600);
+
+/// Stored items no root reaches.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Unreachable {
+    /// Commit IDs.
+    pub commits: Vec<String>,
+    /// Snapshot IDs.
+    pub snapshots: Vec<String>,
+    /// Blob IDs.
+    pub objects: Vec<String>,
+}
+
+impl Unreachable {
+    /// Number of items.
+    pub fn len(&self) -> usize {
+        self.commits.len() + self.snapshots.len() + self.objects.len()
+    }
+    /// True when nothing is unreachable.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+fn listed_ids(dir: &Path) -> Result<Vec<String>> {
+    let rd = match std::fs::read_dir(dir) {
+        Ok(rd) => rd,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(Error::io("list", dir, e)),
+    };
+    let mut out = Vec::new();
+    for e in rd.flatten() {
+        let name = e.file_name();
+        if let Some(hex) = name.as_encoded_bytes().strip_suffix(b".msgpack") {
+            if is_hex64(hex) {
+                out.push(format!("sha256:{}", String::from_utf8_lossy(hex)));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Finds every stored commit, snapshot and object that no root reaches.
+/// Memory is proportional to the reachable set.
+///
+/// # Errors
+/// [`Error::NotFound`] / [`Error::Corrupt`] when a reachable record is
+/// missing or damaged (pruning would be unsafe then), [`Error::Io`].
+pub fn find_unreachable(root: &Path) -> Result<Unreachable> {
+    let mut roots: Vec<String> = crate::refs::list_branches(root)?.into_iter().map(|(_, c)| c).collect();
+    if let crate::refs::Head::Detached(c) = crate::refs::read_head(root)? {
+        roots.push(c);
+    }
+    if let Some(m) = crate::worktree::read_merge_head(root)? {
+        roots.push(m);
+    }
+    let mut commits: HashSet<String> = HashSet::new();
+    let mut snapshots: HashSet<String> = HashSet::new();
+    let mut blobs: HashSet<String> = HashSet::new();
+    for v in crate::worktree::read_stage(root)?.entries.into_values().flatten() {
+        blobs.insert(v);
+    }
+    let mut stack = roots;
+    while let Some(id) = stack.pop() {
+        if !commits.insert(id.clone()) {
+            continue;
+        }
+        let rec = crate::commits::load_commit(root, &id)?;
+        stack.extend(rec.parents().map(str::to_string));
+        if crate::ids::is_valid_id(&rec.snapshot_id) && snapshots.insert(rec.snapshot_id.clone()) {
+            if let Some(s) = crate::snapshots::read_snapshot(root, &rec.snapshot_id)? {
+                blobs.extend(s.manifest.into_values());
+            }
+        }
+    }
+    let mut out = Unreachable::default();
+    out.commits = crate::commits::list_commit_ids(root)?.into_iter().filter(|c| !commits.contains(c)).collect();
+    out.snapshots =
+        listed_ids(&crate::paths::snapshots_dir(root))?.into_iter().filter(|s| !snapshots.contains(s)).collect();
+    for shard in crate::object_store::list_shards(root)? {
+        let prefix = shard.file_name().and_then(|n| n.to_str()).unwrap_or("").to_string();
+        let Ok(rd) = std::fs::read_dir(&shard) else { continue };
+        for e in rd.flatten() {
+            let name = e.file_name();
+            let Some(name) = name.to_str() else { continue };
+            let hex = format!("{prefix}{name}");
+            if is_hex64(hex.as_bytes()) {
+                let id = format!("sha256:{hex}");
+                if !blobs.contains(&id) {
+                    out.objects.push(id);
+                }
+            }
+        }
+    }
+    out.commits.sort();
+    out.snapshots.sort();
+    out.objects.sort();
+    Ok(out)
+}
+
+/// Removes the unreachable items whose files are older than `grace`;
+/// returns how many were removed.
+///
+/// # Errors
+/// [`Error::Io`].
+pub fn prune(root: &Path, unreachable: &Unreachable, grace: Duration) -> Result<usize> {
+    let mut paths: Vec<PathBuf> = Vec::new();
+    for c in &unreachable.commits {
+        paths.push(crate::paths::commit_path(root, c)?);
+    }
+    for s in &unreachable.snapshots {
+        paths.push(crate::paths::snapshot_path(root, s)?);
+    }
+    for o in &unreachable.objects {
+        paths.push(crate::paths::object_path(root, o)?);
+    }
+    let mut removed = 0;
+    for p in paths {
+        let old_enough = std::fs::symlink_metadata(&p)
+            .ok()
+            .and_then(|m| m.modified().ok())
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age >= grace);
+        if !old_enough {
+            continue;
+        }
+        match std::fs::remove_file(&p) {
+            Ok(()) => removed += 1,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(Error::io("remove", &p, e)),
+        }
+    }
+    Ok(removed)
+}
