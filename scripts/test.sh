@@ -11,7 +11,7 @@ export PATH="$here/.venv/bin:$PATH"
 seeds="${MUSE_SEED_TESTS:-$here/../shared/seed-tests}"
 
 echo "== cargo test"
-cargo test --workspace --exclude muse-py 2>&1 | tail -n 40
+cargo test --workspace --exclude muse-py
 
 echo "== project Python tests (tests/python)"
 "$py" -m pytest -q -p no:cacheprovider tests/python

@@ -11,12 +11,15 @@
 //!   or blocked on.
 //! * `.muse` at the root is excluded (a `.muse` deeper down is not).
 //! * `.museignore` files are honoured with gitignore semantics (negation,
-//!   `dir/` patterns, anchored `/x`, `**`), each applying to its directory and
-//!   below, as `.gitignore` does; `.museignore` files themselves are in the
-//!   manifest. An invalid pattern line is skipped with a `log::warn!`, as git
-//!   does; an unreadable `.museignore` is an error (its rules would silently
-//!   be lost otherwise). No `.gitignore`, `.ignore`, global or parent ignore
-//!   file is read, and hidden files are included.
+//!   `dir/` patterns, anchored `/x`, `**`), parsed by the `ignore` crate's
+//!   gitignore matcher. Each applies to its directory and below; the deepest
+//!   file with a matching pattern decides, and nothing inside an ignored
+//!   directory can be re-included (as in git). `.museignore` files themselves
+//!   are in the manifest. An invalid pattern line is skipped with a
+//!   `log::warn!`, as git does; an unreadable `.museignore` is an error (its
+//!   rules would silently be lost otherwise); a symlinked one is not read (as
+//!   git ≥ 2.32). No `.gitignore`, global or parent ignore file is read, and
+//!   hidden files are included.
 //! * Keys are POSIX paths relative to the root (`/`-separated); values are
 //!   blob IDs (`"sha256:"` + 64 hex digits).
 //! * **Names that cannot be manifest keys are skipped** with a `log::warn!`
@@ -27,21 +30,25 @@
 //!
 //! # Errors
 //!
-//! An unreadable file or directory (other than "not found") aborts the walk
-//! with [`Error::Io`] naming it. A file or directory that disappears during
-//! the walk (`ENOENT` on `lstat`, `open` or directory read) is silently left
-//! out. Nothing here panics on file-system content.
+//! An unreadable file or directory (or `.museignore`) aborts the walk with
+//! [`Error::Io`] naming it (other errors than "not found" alike). A file or
+//! directory that disappears during the walk, or turns into something else
+//! (`ENOENT`, `ENOTDIR`, `ELOOP` on `open`, `lstat` or directory read), is
+//! silently left out. Nothing here panics on file-system content.
 //!
 //! # Cost
 //!
-//! There is no recursion per directory level on any stack (the `ignore`
-//! crate's parallel walker keeps an explicit work stack), so depth is bounded
-//! only by `PATH_MAX`. The tree is listed on all cores; each regular file
-//! with a cache entry costs one `lstat`, and a trusted hit costs nothing
-//! more. The files to read are then hashed on all cores (rayon) in 64 KiB
-//! chunks with one buffer per worker, so memory does not grow with file
-//! size. A warm walk over an unchanged tree reads no file and does not
-//! rewrite the cache.
+//! The tree is listed by rayon tasks, one per directory (and per 1024 files
+//! of a big one), taken from work-stealing queues: all cores work, and
+//! nothing recurses per directory level on any stack, so depth is bounded
+//! only by `PATH_MAX`. When a cache file exists, each regular file costs one
+//! `fstatat` relative to its open directory (the cache loads on another core
+//! meanwhile), and a trusted hit costs nothing more: a warm walk over an
+//! unchanged tree reads no file and does not rewrite the cache. Cold, the
+//! listing stats nothing; the files to read are then hashed on all cores in
+//! 64 KiB chunks with one buffer per worker, so memory does not grow with
+//! file size. Per file there is no allocation beyond its key and blob ID,
+//! and no lock.
 
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
@@ -49,9 +56,10 @@ use std::io::{self, Read};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use ignore::gitignore::{Gitignore, GitignoreBuilder};
+use rayon::iter::Either;
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
@@ -96,33 +104,41 @@ impl Default for WalkOptions {
 ///
 /// # Errors
 /// [`Error::Io`] naming the path when `root` is missing or not a
-/// directory, or a file or directory under it cannot be read (other than
-/// vanishing mid-walk).
+/// directory, or a file, directory or `.museignore` under it cannot be read
+/// (vanishing mid-walk is not an error: the entry is left out).
 pub fn walk_workdir(root: &Path, opts: &WalkOptions) -> Result<BTreeMap<String, String>> {
     let md = std::fs::metadata(root).ctx("stat", root)?;
     if !md.is_dir() {
         return Err(Error::io("walk", root, io::Error::from(io::ErrorKind::NotADirectory)));
     }
     // Files are `lstat`ed while listing only when there is a cache to
-    // compare with; the cache loads on one core while the tree is listed.
+    // compare with. The cache loads on one core while the tree is listed;
+    // once it is there, the listing looks files up as it goes.
     let stat_files = opts.use_cache && std::fs::symlink_metadata(stat_cache_path(root)).is_ok();
-    let (cache, listed) = rayon::join(
-        || opts.use_cache.then(|| StatCache::load(root, opts.max_cache_bytes).0),
-        || list_tree(root, stat_files),
+    let loaded = OnceLock::new();
+    let (listed, ()) = rayon::join(
+        || list_tree(root, stat_files, &loaded),
+        || {
+            let _ = loaded.set(opts.use_cache.then(|| StatCache::load(root, opts.max_cache_bytes).0));
+        },
     );
-    let (mut cache, listed) = (cache, listed?);
+    let mut cache = loaded.into_inner().flatten();
+    let Batch { hits: mut pairs, mut to_read, deferred } = listed?;
 
-    let mut pairs: Vec<(String, String)> = Vec::with_capacity(listed.len());
-    let mut to_read = Vec::new();
-    for f in listed {
-        if let (Some(c), Some(stat)) = (cache.as_ref(), f.stat.as_ref()) {
-            if let Lookup::Hit(h) = c.lookup(&f.rel, stat, 0) {
-                let h = h.to_owned();
-                pairs.push((f.rel, h));
-                continue;
-            }
-        }
-        to_read.push(f.rel);
+    // Files listed before the cache was there are looked up now.
+    if !deferred.is_empty() {
+        let (hits, misses): (Pairs, Vec<String>) = match cache.as_ref() {
+            Some(c) => deferred.into_par_iter().partition_map(|(rel, st)| match c.lookup(&rel, &st, 0) {
+                Lookup::Hit(h) => {
+                    let h = h.to_owned();
+                    Either::Left((rel, h))
+                }
+                Lookup::Read => Either::Right(rel),
+            }),
+            None => (Vec::new(), deferred.into_iter().map(|(rel, _)| rel).collect()),
+        };
+        pairs.extend(hits);
+        to_read.extend(misses);
     }
 
     let mut stamp_tmp = None;
@@ -142,6 +158,8 @@ pub fn walk_workdir(root: &Path, opts: &WalkOptions) -> Result<BTreeMap<String, 
             pairs.push((rel, hash));
         }
     }
+    // Sorted on all cores, the map is then built in one linear pass.
+    pairs.par_sort_unstable_by(|a, b| a.0.cmp(&b.0));
     let manifest: BTreeMap<String, String> = pairs.into_iter().collect();
 
     if let Some(mut c) = cache {
@@ -158,6 +176,10 @@ pub fn walk_workdir(root: &Path, opts: &WalkOptions) -> Result<BTreeMap<String, 
                 log::debug!("{} has no {MUSE_DIR}/: stat cache not saved", root.display());
             }
         }
+        // Freeing a big cache takes milliseconds: do it off the caller's path.
+        if c.entries().len() > 10_000 {
+            rayon::spawn(move || drop(c));
+        }
     }
     Ok(manifest)
 }
@@ -171,12 +193,24 @@ pub fn build_snapshot_manifest(root: &Path, opts: &WalkOptions) -> Result<BTreeM
     walk_workdir(root, opts)
 }
 
+/// `(key, blob ID)` pairs.
+type Pairs = Vec<(String, String)>;
 
-/// A regular file found by the listing: its key, and its `lstat` when files
-/// are stat'ed.
-struct Found {
-    rel: String,
-    stat: Option<Stat>,
+/// What the listing found (per directory or chunk, then merged).
+#[derive(Default)]
+struct Batch {
+    /// Trusted cache hits: `(key, blob ID)`.
+    hits: Pairs,
+    /// Files to read.
+    to_read: Vec<String>,
+    /// Files stat'ed before the cache was loaded: to look up.
+    deferred: Vec<(String, Stat)>,
+}
+
+impl Batch {
+    fn is_empty(&self) -> bool {
+        self.hits.is_empty() && self.to_read.is_empty() && self.deferred.is_empty()
+    }
 }
 
 /// Directories with more regular files than this are stat'ed in parallel
@@ -214,8 +248,10 @@ fn is_ignored(mut node: Option<&Arc<IgnoreNode>>, rel: &str, is_dir: bool) -> bo
 struct Listing<'a> {
     root: &'a Path,
     stat_files: bool,
-    /// One `Vec` per directory (or chunk): one lock per directory, none per file.
-    sink: Mutex<Vec<Vec<Found>>>,
+    /// The stat cache, once loaded (`None` inside: not used).
+    cache: &'a OnceLock<Option<StatCache>>,
+    /// One batch per directory (or chunk): one lock per directory, none per file.
+    sink: Mutex<Vec<Batch>>,
     error: Mutex<Option<Error>>,
     failed: AtomicBool,
 }
@@ -228,7 +264,7 @@ impl Listing<'_> {
         }
     }
 
-    fn deliver(&self, found: Vec<Found>) {
+    fn deliver(&self, found: Batch) {
         if !found.is_empty() {
             if let Ok(mut sink) = self.sink.lock() {
                 sink.push(found);
@@ -236,7 +272,7 @@ impl Listing<'_> {
         }
     }
 
-    /// Absolute path of the directory with key prefix `prefix` (`""` or `"a/b/"`).
+    /// Path of the directory with key prefix `prefix` (`""` or `"a/b/"`).
     fn dir_path(&self, prefix: &str) -> PathBuf {
         match prefix.strip_suffix('/') {
             Some(p) => self.root.join(p),
@@ -247,11 +283,13 @@ impl Listing<'_> {
 
 /// Lists the tree on all cores (rayon tasks, one per directory, taken from
 /// work-stealing queues: no recursion on any stack). Returns every regular
-/// file that is not ignored, stat'ed when `stat_files`.
-fn list_tree(root: &Path, stat_files: bool) -> Result<Vec<Found>> {
+/// file that is not ignored: looked up in the cache when it is loaded in
+/// time, else stat'ed (when `stat_files`) for a later lookup, else to read.
+fn list_tree(root: &Path, stat_files: bool, cache: &OnceLock<Option<StatCache>>) -> Result<Batch> {
     let listing = Listing {
         root,
         stat_files,
+        cache,
         sink: Mutex::new(Vec::new()),
         error: Mutex::new(None),
         failed: AtomicBool::new(false),
@@ -261,9 +299,15 @@ fn list_tree(root: &Path, stat_files: bool) -> Result<Vec<Found>> {
         return Err(e);
     }
     let parts = listing.sink.into_inner().unwrap_or_else(|p| p.into_inner());
-    let mut out = Vec::with_capacity(parts.iter().map(Vec::len).sum());
-    for p in parts {
-        out.extend(p);
+    let mut out = Batch {
+        hits: Vec::with_capacity(parts.iter().map(|b| b.hits.len()).sum()),
+        to_read: Vec::with_capacity(parts.iter().map(|b| b.to_read.len()).sum()),
+        deferred: Vec::with_capacity(parts.iter().map(|b| b.deferred.len()).sum()),
+    };
+    for b in parts {
+        out.hits.extend(b.hits);
+        out.to_read.extend(b.to_read);
+        out.deferred.extend(b.deferred);
     }
     Ok(out)
 }
@@ -275,6 +319,8 @@ fn vanished(e: rustix::io::Errno) -> bool {
     e == Errno::NOENT || e == Errno::NOTDIR || e == Errno::LOOP
 }
 
+/// The cache's view of a raw `stat` (field types vary across targets).
+#[allow(clippy::unnecessary_cast)]
 fn stat_of(st: &rustix::fs::Stat) -> Stat {
     let mtime_ns = (st.st_mtime as i64).saturating_mul(1_000_000_000).saturating_add(st.st_mtime_nsec as i64);
     Stat { ino: st.st_ino as u64, size: st.st_size as u64, mtime_ns }
@@ -319,13 +365,14 @@ fn list_dir<'s>(w: &'s Listing<'s>, scope: &rayon::Scope<'s>, prefix: String, ig
             continue;
         }
         let Some(name) = key_name(name, &dir_path) else { continue };
-        if name == IGNORE_FILE {
+        let ft = ent.file_type();
+        if name == IGNORE_FILE && matches!(ft, FileType::RegularFile | FileType::Unknown) {
             has_ignore_file = true;
         }
         let mut rel = String::with_capacity(prefix.len() + name.len());
         rel.push_str(&prefix);
         rel.push_str(name);
-        entries.push((rel, ent.file_type()));
+        entries.push((rel, ft));
     }
     let dir = Arc::new(dir);
     let dirfd = match dir.fd() {
@@ -358,25 +405,19 @@ fn list_dir<'s>(w: &'s Listing<'s>, scope: &rayon::Scope<'s>, prefix: String, ig
             }
         }
         match ft {
-            FileType::Directory => {
-                if !is_ignored(ignore.as_ref(), &rel, true) {
-                    let mut sub = rel;
-                    sub.push('/');
-                    let ig = ignore.clone();
-                    scope.spawn(move |s| list_dir(w, s, sub, ig));
-                }
+            FileType::Directory if !is_ignored(ignore.as_ref(), &rel, true) => {
+                let mut sub = rel;
+                sub.push('/');
+                let ig = ignore.clone();
+                scope.spawn(move |s| list_dir(w, s, sub, ig));
             }
-            FileType::RegularFile => {
-                if !is_ignored(ignore.as_ref(), &rel, false) {
-                    files.push((rel, stat));
-                }
-            }
-            _ => {} // symlinks, FIFOs, sockets, devices
+            FileType::RegularFile if !is_ignored(ignore.as_ref(), &rel, false) => files.push((rel, stat)),
+            _ => {} // ignored, or a symlink, FIFO, socket, device
         }
     }
 
     if !w.stat_files {
-        w.deliver(files.into_iter().map(|(rel, stat)| Found { rel, stat }).collect());
+        w.deliver(Batch { to_read: files.into_iter().map(|(rel, _)| rel).collect(), ..Batch::default() });
         return;
     }
     // Big directories are stat'ed in parallel chunks sharing the fd.
@@ -390,7 +431,7 @@ fn list_dir<'s>(w: &'s Listing<'s>, scope: &rayon::Scope<'s>, prefix: String, ig
 }
 
 /// `lstat`s `files` (keys whose names start at byte `plen`) relative to
-/// `dir` and delivers them.
+/// `dir`, looks them up if the cache is loaded, and delivers them.
 fn stat_files(w: &Listing<'_>, dir: &rustix::fs::Dir, plen: usize, files: Vec<(String, Option<Stat>)>) {
     use rustix::fs::{AtFlags, FileType};
     if w.failed.load(Ordering::Relaxed) {
@@ -400,7 +441,7 @@ fn stat_files(w: &Listing<'_>, dir: &rustix::fs::Dir, plen: usize, files: Vec<(S
         Ok(fd) => fd,
         Err(e) => return w.fail(Error::io("read directory", w.root, e.into())),
     };
-    let mut found = Vec::with_capacity(files.len());
+    let mut out = Batch::default();
     for (rel, stat) in files {
         let stat = match stat {
             Some(s) => s,
@@ -411,9 +452,19 @@ fn stat_files(w: &Listing<'_>, dir: &rustix::fs::Dir, plen: usize, files: Vec<(S
                 Err(e) => return w.fail(Error::io("stat", w.root.join(&rel), e.into())),
             },
         };
-        found.push(Found { rel, stat: Some(stat) });
+        match w.cache.get() {
+            None => out.deferred.push((rel, stat)),
+            Some(None) => out.to_read.push(rel),
+            Some(Some(c)) => match c.lookup(&rel, &stat, 0) {
+                Lookup::Hit(h) => {
+                    let h = h.to_owned();
+                    out.hits.push((rel, h));
+                }
+                Lookup::Read => out.to_read.push(rel),
+            },
+        }
     }
-    w.deliver(found);
+    w.deliver(out);
 }
 
 /// The name of an entry as a key segment, or `None` (with a warning) when it
@@ -432,35 +483,39 @@ fn key_name<'a>(name: &'a [u8], dir_path: &Path) -> Option<&'a str> {
     }
 }
 
-/// Parses `<dir>/.museignore`. Invalid pattern lines are skipped with a
-/// warning (as git does); an unreadable file is an error (its rules would
-/// be lost); a vanished one is `None`.
+/// Parses `<dir>/.museignore` (opened like any file to hash: never through
+/// a symlink, never blocking on a FIFO). Invalid pattern lines, and lines
+/// that are not UTF-8, are skipped with a warning (as git skips bad
+/// patterns); an unreadable file is an error (its rules would be lost); a
+/// vanished or non-regular one is `None`.
 fn load_ignore_file(dir_path: &Path) -> Result<Option<Gitignore>> {
     let path = dir_path.join(IGNORE_FILE);
+    let mut f = match open_for_hash(&path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) if e.raw_os_error() == Some(rustix::io::Errno::LOOP.raw_os_error()) => return Ok(None),
+        Err(e) => return Err(Error::io("read ignore file", &path, e)),
+    };
+    if !f.metadata().ctx("stat", &path)?.is_file() {
+        return Ok(None);
+    }
+    let mut text = Vec::new();
+    f.read_to_end(&mut text).ctx("read ignore file", &path)?;
     // Matchers are given key-relative paths; an absolute root can never be a
     // prefix of one, so the crate's own prefix stripping never fires.
     let abs_dir = std::path::absolute(dir_path).unwrap_or_else(|_| dir_path.to_path_buf());
     let mut builder = GitignoreBuilder::new(&abs_dir);
-    if let Some(err) = builder.add(&path) {
-        let mut fatal = None;
-        let mut gone = false;
-        visit_ignore_errors(&err, &mut |e| {
-            if let Some(io) = e.io_error() {
-                match io.kind() {
-                    io::ErrorKind::NotFound => gone = true,
-                    io::ErrorKind::InvalidData => {}
-                    _ if fatal.is_none() => fatal = Some(io::Error::new(io.kind(), io.to_string())),
-                    _ => {}
+    let text = text.strip_prefix("\u{feff}".as_bytes()).unwrap_or(&text);
+    for (i, line) in text.split(|&b| b == b'\n').enumerate() {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        match std::str::from_utf8(line) {
+            Ok(line) => {
+                if let Err(e) = builder.add_line(Some(path.clone()), line) {
+                    log::warn!("{}:{}: {e}", path.display(), i + 1);
                 }
             }
-        });
-        if let Some(io) = fatal {
-            return Err(Error::io("read ignore file", &path, io));
+            Err(_) => log::warn!("{}:{}: not valid UTF-8, line skipped", path.display(), i + 1),
         }
-        if gone {
-            return Ok(None);
-        }
-        log::warn!("{}: {err}", path.display());
     }
     match builder.build() {
         Ok(m) => Ok(Some(m)),
@@ -468,17 +523,6 @@ fn load_ignore_file(dir_path: &Path) -> Result<Option<Gitignore>> {
             log::warn!("{}: {e}", path.display());
             Ok(None)
         }
-    }
-}
-
-/// Calls `f` on every leaf of an `ignore` error tree.
-fn visit_ignore_errors(e: &ignore::Error, f: &mut dyn FnMut(&ignore::Error)) {
-    match e {
-        ignore::Error::Partial(errs) => errs.iter().for_each(|e| visit_ignore_errors(e, f)),
-        ignore::Error::WithPath { err, .. }
-        | ignore::Error::WithDepth { err, .. }
-        | ignore::Error::WithLineNumber { err, .. } => visit_ignore_errors(err, f),
-        leaf => f(leaf),
     }
 }
 

@@ -151,12 +151,7 @@ fn deep_tree_of_200_levels() {
     }
     // Run on a small stack: nothing may recurse per level on the caller's stack.
     let r = root.clone();
-    let m = std::thread::Builder::new()
-        .stack_size(256 * 1024)
-        .spawn(move || manifest(&r))
-        .unwrap()
-        .join()
-        .unwrap();
+    let m = std::thread::Builder::new().stack_size(256 * 1024).spawn(move || manifest(&r)).unwrap().join().unwrap();
     assert_eq!(m.len(), 200);
     expected.sort();
     assert_eq!(keys(&m), expected);
@@ -233,7 +228,16 @@ fn museignore_has_gitignore_semantics() {
     let m = manifest(&root);
     assert_eq!(
         keys(&m),
-        [".museignore", "build.txt", "keep.log", "src/.museignore", "src/main.rs", "sub/keep.log", "sub/top.txt", "y.tmp"]
+        [
+            ".museignore",
+            "build.txt",
+            "keep.log",
+            "src/.museignore",
+            "src/main.rs",
+            "sub/keep.log",
+            "sub/top.txt",
+            "y.tmp"
+        ]
     );
 }
 
@@ -245,6 +249,47 @@ fn museignore_invalid_pattern_is_skipped_not_fatal() {
     write(&root, "y.txt", b"2");
     let m = manifest(&root);
     assert_eq!(keys(&m), [".museignore", "y.txt"]);
+}
+
+#[test]
+fn museignore_file_quirks() {
+    let (_d, root) = work_tree();
+    // BOM, CRLF line ends, a non-UTF-8 line (skipped, the rest applies).
+    write(&root, ".museignore", b"\xef\xbb\xbf*.a\r\n\xff\xfe\n*.b\n");
+    write(&root, "x.a", b"1");
+    write(&root, "x.b", b"2");
+    write(&root, "x.c", b"3");
+    // A symlinked .museignore is not read (and, being a symlink, not listed).
+    write(&root, "s/rules", b"*.c\n");
+    std::os::unix::fs::symlink("rules", root.join("s/.museignore")).unwrap();
+    write(&root, "s/y.c", b"4");
+    // A FIFO named .museignore is neither read (no blocking) nor listed.
+    fs::create_dir(root.join("f")).unwrap();
+    rustix::fs::mknodat(
+        rustix::fs::CWD,
+        root.join("f/.museignore").as_path(),
+        rustix::fs::FileType::Fifo,
+        rustix::fs::Mode::from_raw_mode(0o644),
+        0,
+    )
+    .unwrap();
+    write(&root, "f/z.c", b"5");
+    let (tx, rx) = std::sync::mpsc::channel();
+    let r = root.clone();
+    std::thread::spawn(move || tx.send(build_snapshot_manifest(&r, &WalkOptions::default())).unwrap());
+    let m = rx.recv_timeout(Duration::from_secs(20)).expect("walk blocked on a FIFO").unwrap();
+    assert_eq!(keys(&m), [".museignore", "f/z.c", "s/rules", "s/y.c", "x.c"]);
+}
+
+#[test]
+fn symlinked_root_is_walked() {
+    let (d, root) = work_tree();
+    write(&root, "a/b.txt", b"b");
+    let link = d.path().join("link");
+    std::os::unix::fs::symlink(&root, &link).unwrap();
+    let m = manifest(&link);
+    assert_eq!(keys(&m), ["a/b.txt"]);
+    assert_eq!(StatCache::load(&root, MAX_CACHE_BYTES).1, LoadStatus::Loaded);
 }
 
 // ----- unreadable and vanishing files ------------------------------------------
@@ -272,6 +317,11 @@ fn unreadable_file_and_directory() {
         // Root: permissions do not stop reads, so the files are simply there.
         let m = manifest(&root);
         assert_eq!(keys(&m), ["locked/in.txt", "ok.txt", "secret.txt"]);
+        let ig = write(&root, "sub/.museignore", b"*.log\n");
+        write(&root, "sub/x.log", b"x");
+        fs::set_permissions(&ig, fs::Permissions::from_mode(0o000)).unwrap();
+        assert_eq!(keys(&manifest(&root)), ["locked/in.txt", "ok.txt", "secret.txt", "sub/.museignore"]);
+        fs::remove_dir_all(root.join("sub")).unwrap();
         assert_eq!(m["secret.txt"], blob_id(b"secret"));
         // And as an unprivileged user the walk fails naming the path: run
         // the check in a child process with dropped privileges.
@@ -322,6 +372,15 @@ fn unreadable_checks(root: &Path) {
     fs::set_permissions(r2.join("locked"), fs::Permissions::from_mode(0o000)).unwrap();
     match walk_workdir(&r2, &WalkOptions::default()) {
         Err(e @ Error::Io { .. }) => assert!(e.to_string().contains("locked"), "{e}"),
+        other => panic!("expected Io error, got {other:?}"),
+    }
+    // An unreadable .museignore is an error too (its rules would be lost).
+    let r3 = tmp.path().join("wt3");
+    write(&r3, "ok.txt", b"ok");
+    let ig = write(&r3, "sub/.museignore", b"*.log\n");
+    fs::set_permissions(&ig, fs::Permissions::from_mode(0o000)).unwrap();
+    match walk_workdir(&r3, &WalkOptions::default()) {
+        Err(Error::Io { path, .. }) => assert_eq!(path, ig),
         other => panic!("expected Io error, got {other:?}"),
     }
 }
@@ -643,7 +702,8 @@ fn bad_cache_files_load_empty_with_their_status() {
     fs::create_dir_all(cache_dir(&root)).unwrap();
     let p = stat_cache_path(&root);
     let h = blob_id(b"x");
-    let cases: Vec<(Vec<u8>, fn(&LoadStatus) -> bool)> = vec![
+    type Case = (Vec<u8>, fn(&LoadStatus) -> bool);
+    let cases: Vec<Case> = vec![
         (b"\xff\x00garbage\xde\xad".to_vec(), |s| matches!(s, LoadStatus::Corrupt(_))),
         (br#"{"version": 99, "entries": {}}"#.to_vec(), |s| *s == LoadStatus::WrongVersion(99)),
         (br#"{"version": 2, "entries": {"a": [1, 2]}}"#.to_vec(), |s| *s == LoadStatus::WrongVersion(2)),
@@ -651,7 +711,8 @@ fn bad_cache_files_load_empty_with_their_status() {
         (br#"{"version": 3}"#.to_vec(), |s| matches!(s, LoadStatus::Corrupt(_))),
         (br#"{"version": 3, "entries": {"a": {"ino": 1}}}"#.to_vec(), |s| matches!(s, LoadStatus::Corrupt(_))),
         (
-            br#"{"version": 3, "entries": {"a": {"ino": 1, "size": 1, "mtime_ns": 1, "object_hash": "sha256:../x"}}}"#.to_vec(),
+            br#"{"version": 3, "entries": {"a": {"ino": 1, "size": 1, "mtime_ns": 1, "object_hash": "sha256:../x"}}}"#
+                .to_vec(),
             |s| matches!(s, LoadStatus::Corrupt(_)),
         ),
         (br#"{"version": 3, "entries": {}} trailing"#.to_vec(), |s| matches!(s, LoadStatus::Corrupt(_))),
@@ -701,7 +762,10 @@ fn size_guard_is_decided_from_metadata() {
     fs::remove_file(&p).unwrap();
     File::create(&p).unwrap().set_len(1 << 30).unwrap();
     let t = std::time::Instant::now();
-    assert_eq!(StatCache::load(&root, MAX_CACHE_BYTES).1, LoadStatus::TooLarge { size: 1 << 30, limit: MAX_CACHE_BYTES });
+    assert_eq!(
+        StatCache::load(&root, MAX_CACHE_BYTES).1,
+        LoadStatus::TooLarge { size: 1 << 30, limit: MAX_CACHE_BYTES }
+    );
     assert!(t.elapsed() < Duration::from_secs(1));
 }
 
@@ -764,163 +828,4 @@ fn concurrent_walks_agree() {
     assert!(all.iter().all(|m| m == &all[0] && m.len() == 300));
     assert!(temps_in(&cache_dir(&root)).is_empty());
     assert_eq!(StatCache::load(&root, MAX_CACHE_BYTES).0.entries().len(), 300);
-}
-
-#[test]
-#[ignore]
-fn zz_bench() {
-    let root = PathBuf::from("/tmp/muse_bench/wt");
-    let _ = fs::remove_dir_all(&root);
-    fs::create_dir_all(root.join(".muse")).unwrap();
-    let content = vec![b'k'; 1024];
-    let t = std::time::Instant::now();
-    for i in 0..75_000 {
-        let sub = root.join(format!("d{:03}", i / 1000));
-        if i % 1000 == 0 { fs::create_dir(&sub).unwrap(); }
-        fs::write(sub.join(format!("f{i:06}.c")), &content).unwrap();
-    }
-    eprintln!("create {:?}", t.elapsed());
-    std::thread::sleep(Duration::from_millis(50));
-    fn cpu() -> u64 { fs::read_dir("/proc/self/task").unwrap().filter_map(|e| fs::read_to_string(e.unwrap().path().join("schedstat")).ok()).map(|s| s.split_whitespace().next().unwrap().parse::<u64>().unwrap()).sum() }
-    for round in 0..6 {
-        let c0 = cpu();
-        let t = std::time::Instant::now();
-        let m = manifest(&root);
-        eprintln!("walk {round}: {:?} cpu {}ms ({} files)", t.elapsed(), (cpu() - c0) / 1_000_000, m.len());
-        if round == 1 {
-            let t = std::time::Instant::now();
-            let (c, _) = StatCache::load(&root, MAX_CACHE_BYTES);
-            eprintln!("  load {:?} {} entries, file {} bytes", t.elapsed(), c.entries().len(), fs::metadata(stat_cache_path(&root)).unwrap().len());
-        }
-    }
-    let t = std::time::Instant::now();
-    let m = walk_workdir(&root, &WalkOptions { use_cache: false, ..Default::default() }).unwrap();
-    eprintln!("nocache walk: {:?} ({} files)", t.elapsed(), m.len());
-    fs::remove_file(stat_cache_path(&root)).unwrap();
-    let t = std::time::Instant::now();
-    let m = manifest(&root);
-    eprintln!("cold again (page cache warm): {:?} ({} files)", t.elapsed(), m.len());
-}
-
-#[test]
-#[ignore]
-fn zz_parts() {
-    let root = PathBuf::from(std::env::var("R").unwrap());
-    for round in 0..3 {
-        let t = std::time::Instant::now();
-        let n = std::sync::atomic::AtomicUsize::new(0);
-        let mut b = ignore::WalkBuilder::new(&root);
-        b.standard_filters(false).hidden(false).parents(false).follow_links(false).add_custom_ignore_filename(".museignore").threads(0);
-        b.build_parallel().run(|| { let n = &n; Box::new(move |_e| { n.fetch_add(1, Ordering::Relaxed); ignore::WalkState::Continue }) });
-        eprintln!("{round} ignore walk only: {:?} {}", t.elapsed(), n.load(Ordering::Relaxed));
-        let t = std::time::Instant::now();
-        let mut b = ignore::WalkBuilder::new(&root);
-        b.standard_filters(false).hidden(false).parents(false).follow_links(false).add_custom_ignore_filename(".museignore").threads(0);
-        b.build_parallel().run(|| { let n = &n; Box::new(move |e| { if let Ok(e) = e { let _ = fs::symlink_metadata(e.path()); } n.fetch_add(1, Ordering::Relaxed); ignore::WalkState::Continue }) });
-        eprintln!("{round} ignore walk + lstat: {:?}", t.elapsed());
-        let t = std::time::Instant::now();
-        let mut k = 0;
-        let mut stack = vec![root.clone()];
-        while let Some(d) = stack.pop() {
-            for e in fs::read_dir(&d).unwrap() { let e = e.unwrap(); let ft = e.file_type().unwrap(); if ft.is_dir() { stack.push(e.path()) } else { let _ = fs::symlink_metadata(e.path()); k += 1; } }
-        }
-        eprintln!("{round} seq readdir + lstat: {:?} {k}", t.elapsed());
-        let t = std::time::Instant::now();
-        let bytes = fs::read(stat_cache_path(&root)).unwrap();
-        let t1 = t.elapsed();
-        let v: serde::de::IgnoredAny = serde_json::from_slice(&bytes).unwrap();
-        let _ = v;
-        let t2 = t.elapsed();
-        let (c, _) = StatCache::load(&root, MAX_CACHE_BYTES);
-        let t3 = t.elapsed();
-        drop(c);
-        eprintln!("{round} read {t1:?} ignoredany {:?} load {:?} drop {:?}", t2 - t1, t3 - t2, t.elapsed() - t3);
-    }
-}
-
-#[test]
-#[ignore]
-fn zz_stat() {
-    let root = PathBuf::from(std::env::var("R").unwrap());
-    let mut names = vec![];
-    for i in 0..75_000 { names.push((format!("d{:03}", i / 1000), format!("f{i:06}.c"))); }
-    for round in 0..3 {
-        let t = std::time::Instant::now();
-        for (d, f) in &names { let _ = fs::symlink_metadata(root.join(d).join(f)); }
-        eprintln!("{round} lstat full: {:?}", t.elapsed());
-        let t = std::time::Instant::now();
-        let mut cur = String::new(); let mut fd = None;
-        for (d, f) in &names {
-            if *d != cur { fd = Some(rustix::fs::open(root.join(d), rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::RDONLY, rustix::fs::Mode::empty()).unwrap()); cur = d.clone(); }
-            let _ = rustix::fs::statat(fd.as_ref().unwrap(), f.as_str(), rustix::fs::AtFlags::SYMLINK_NOFOLLOW);
-        }
-        eprintln!("{round} statat: {:?}", t.elapsed());
-        let t = std::time::Instant::now();
-        std::thread::scope(|sc| {
-            for half in names.chunks(names.len() / 2) {
-                let root = &root;
-                sc.spawn(move || {
-                    let mut cur = String::new(); let mut fd = None;
-                    for (d, f) in half {
-                        if *d != cur { fd = Some(rustix::fs::open(root.join(d), rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::RDONLY, rustix::fs::Mode::empty()).unwrap()); cur = d.clone(); }
-                        let _ = rustix::fs::statat(fd.as_ref().unwrap(), f.as_str(), rustix::fs::AtFlags::SYMLINK_NOFOLLOW);
-                    }
-                });
-            }
-        });
-        eprintln!("{round} statat 2 threads: {:?}", t.elapsed());
-        let t = std::time::Instant::now();
-        for _ in 0..75_000 { let _ = rustix::fs::statat(rustix::fs::CWD, "", rustix::fs::AtFlags::EMPTY_PATH); }
-        eprintln!("{round} null-ish syscalls: {:?}", t.elapsed());
-    }
-}
-
-#[test]
-#[ignore]
-fn zz_load() {
-    let root = PathBuf::from(std::env::var("R").unwrap());
-    let bytes = fs::read(stat_cache_path(&root)).unwrap();
-    #[derive(serde::Deserialize)]
-    struct E { ino: u64, size: u64, mtime_ns: i64, object_hash: String }
-    #[derive(serde::Deserialize)]
-    struct Top { entries: Vec<std::collections::HashMap<String, serde::de::IgnoredAny>> }
-    let _ = Top { entries: vec![] };
-    for round in 0..3 {
-        let t = std::time::Instant::now();
-        let _: serde::de::IgnoredAny = serde_json::from_slice(&bytes).unwrap();
-        let t1 = t.elapsed();
-        #[derive(serde::Deserialize)]
-        struct T2 { #[allow(dead_code)] version: u32, entries: std::collections::BTreeMap<String, E> }
-        let v: T2 = serde_json::from_slice(&bytes).unwrap();
-        let t2 = t.elapsed();
-        let n = v.entries.values().map(|e| e.ino + e.size + e.mtime_ns as u64 + e.object_hash.len() as u64).sum::<u64>();
-        drop(v);
-        let t3 = t.elapsed();
-        #[derive(serde::Deserialize)]
-        struct T3 { #[allow(dead_code)] version: u32, entries: std::collections::HashMap<String, E> }
-        let v: T3 = serde_json::from_slice(&bytes).unwrap();
-        let t4 = t.elapsed();
-        drop(v);
-        let t5 = t.elapsed();
-        let (c, _) = StatCache::load(&root, MAX_CACHE_BYTES);
-        let t6 = t.elapsed();
-        drop(c);
-        let t7 = t.elapsed();
-        #[derive(serde::Deserialize)]
-        struct EB<'a> { ino: u64, size: u64, mtime_ns: i64, #[serde(borrow)] object_hash: &'a str }
-        #[derive(serde::Deserialize)]
-        struct TB<'a> { #[allow(dead_code)] version: u32, #[serde(borrow)] entries: std::collections::HashMap<&'a str, EB<'a>> }
-        let t8 = std::time::Instant::now();
-        let v: TB = serde_json::from_slice(&bytes).unwrap();
-        let n2 = v.entries.values().map(|e| e.ino + e.size + e.mtime_ns as u64 + e.object_hash.len() as u64).sum::<u64>();
-        eprintln!("borrowed hashmap {:?} {n2}", t8.elapsed());
-        let t8 = std::time::Instant::now();
-        let mut strs = Vec::with_capacity(150_000);
-        for (k, e) in &v.entries { strs.push(k.to_string()); strs.push(e.object_hash.to_string()); }
-        eprintln!("150k string allocs {:?}", t8.elapsed());
-        let t8 = std::time::Instant::now();
-        drop(strs);
-        eprintln!("150k string frees {:?}", t8.elapsed());
-        eprintln!("{round} ignored {t1:?} btree {:?} (drop {:?}) hashmap {:?} (drop {:?}) load {:?} (drop {:?}) {n}", t2-t1, t3-t2, t4-t3, t5-t4, t6-t5, t7-t6);
-    }
 }

@@ -148,7 +148,7 @@ def test_gc_removes_stale_temps_and_status_leaves_none(wt: pathlib.Path) -> None
     r = muse(wt, "status")
     assert r.returncode == 0 and not stray.exists()
     gc = json.loads(muse(wt, "gc", "--json").stdout)
-    assert gc["kept_live"] == 0
+    assert gc["temps_kept_live"] == 0
 
 
 def test_python_m_muse_is_the_same_command(wt: pathlib.Path) -> None:
