@@ -2,8 +2,9 @@
 //! operation is a `muse_core` call.
 //!
 //! Exit codes: 0 ok, 1 user error (bad input, unknown branch, nothing to
-//! commit, dirty tree, failed verification), 2 not a repository, 3 internal
-//! or I/O error. Every command that reports data takes `--json`. Progress
+//! commit, dirty tree, failed verification), 2 not a repository, 3 internal,
+//! I/O or integrity error (data that does not verify, e.g. a tampered bundle).
+//! Every command that reports data takes `--json`. Progress
 //! bars are drawn on stderr only when it is a terminal.
 
 use std::ffi::OsString;
@@ -58,6 +59,11 @@ enum Cmd {
     Diff(DiffArgs),
     /// Merge a branch into HEAD's branch (fast-forward or three-way).
     Merge(MergeArgs),
+    /// Move history between repositories as MPack bundle files.
+    Bundle {
+        #[command(subcommand)]
+        cmd: BundleCmd,
+    },
     /// Remove temp files of killed processes; report unreachable data.
     Gc(GcArgs),
     /// Check every object hash, record ID and ref target.
@@ -68,6 +74,34 @@ enum Cmd {
 enum CodeCmd {
     /// Same as `muse add`.
     Add(AddArgs),
+}
+
+#[derive(Subcommand, Debug)]
+enum BundleCmd {
+    /// Write the commits reachable from WANT (branches or commit IDs) and
+    /// not from --have into FILE.
+    Create {
+        /// Bundle file to write.
+        file: PathBuf,
+        /// Branches or commit IDs to send.
+        #[arg(required = true)]
+        want: Vec<String>,
+        /// Branches or commit IDs the receiver already has.
+        #[arg(long)]
+        have: Vec<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Verify FILE completely and store its history (all or nothing).
+    Apply {
+        /// Bundle file to read.
+        file: PathBuf,
+        /// Also create the bundle's branches, or fast-forward existing ones.
+        #[arg(long)]
+        update_refs: bool,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -281,6 +315,7 @@ fn dispatch(cli: Cli) -> R {
         Cmd::Checkout(a) => cmd_checkout(a),
         Cmd::Diff(a) => cmd_diff(a),
         Cmd::Merge(a) => cmd_merge(a),
+        Cmd::Bundle { cmd } => cmd_bundle(cmd),
         Cmd::Gc(a) => cmd_gc(a),
         Cmd::Verify(a) => cmd_verify(a),
     }
@@ -718,6 +753,84 @@ fn cmd_merge(a: MergeArgs) -> R {
         eprintln!("{text}");
     }
     Ok(code)
+}
+
+fn cmd_bundle(cmd: BundleCmd) -> R {
+    use muse_core::mpack;
+    let root = repo_root()?;
+    match cmd {
+        BundleCmd::Create { file, want, have, json: as_json } => {
+            let want: Vec<String> = want.iter().map(|r| resolve_rev(&root, r)).collect::<Result<_, _>>()?;
+            let have: Vec<String> = have.iter().map(|r| resolve_rev(&root, r)).collect::<Result<_, _>>()?;
+            let m = mpack::build_mpack(&root, &want, &have)?;
+            let bytes = mpack::encode_mpack(&m)?;
+            std::fs::write(&file, &bytes).map_err(|e| Fail(EXIT_INTERNAL, format!("write {}: {e}", file.display())))?;
+            let v = json!({"file": file, "bytes": bytes.len(), "commits": m.commits.len(),
+                           "snapshots": m.snapshots.len(), "blobs": m.blobs.len(), "branch_heads": m.branch_heads});
+            if as_json {
+                return print_json(&v);
+            }
+            println!(
+                "wrote {} ({} bytes): {} commit(s), {} snapshot(s), {} blob(s)",
+                file.display(),
+                bytes.len(),
+                m.commits.len(),
+                m.snapshots.len(),
+                m.blobs.len()
+            );
+            Ok(EXIT_OK)
+        }
+        BundleCmd::Apply { file, update_refs, json: as_json } => {
+            let bytes = std::fs::read(&file).map_err(|e| Fail(EXIT_USER, format!("read {}: {e}", file.display())))?;
+            let limits = mpack::Limits::default();
+            let m = mpack::decode_mpack(&bytes, &limits)?;
+            let stats = mpack::apply_mpack(&root, &m, &limits)?;
+            let mut updated = Vec::new();
+            let mut refused = Vec::new();
+            if update_refs {
+                for (branch, id) in &stats.branch_heads {
+                    match refs::read_branch_ref(&root, branch)? {
+                        None => {
+                            refs::compare_and_swap_branch_ref(&root, branch, None, id)?;
+                            updated.push(branch.clone());
+                        }
+                        Some(cur) if &cur == id => {}
+                        Some(cur) => {
+                            let base = muse_core::merge_base::find_merge_base(&root, &cur, id)?;
+                            if base.as_deref() == Some(cur.as_str()) {
+                                refs::compare_and_swap_branch_ref(&root, branch, Some(&cur), id)?;
+                                updated.push(branch.clone());
+                            } else {
+                                refused.push(branch.clone());
+                            }
+                        }
+                    }
+                }
+            }
+            let v = json!({"commits_written": stats.commits_written, "snapshots_written": stats.snapshots_written,
+                           "blobs_written": stats.blobs_written, "blobs_skipped": stats.blobs_skipped,
+                           "branch_heads": stats.branch_heads, "refs_updated": updated, "refs_not_fast_forward": refused});
+            if as_json {
+                print_json(&v)?;
+            } else {
+                println!(
+                    "applied {}: {} commit(s), {} snapshot(s), {} blob(s) written, {} already present",
+                    file.display(),
+                    stats.commits_written,
+                    stats.snapshots_written,
+                    stats.blobs_written,
+                    stats.blobs_skipped
+                );
+                for (b, id) in &stats.branch_heads {
+                    println!("  {b} -> {}{}", short(id), if updated.contains(b) { " (updated)" } else { "" });
+                }
+                for b in &refused {
+                    eprintln!("muse: not updating {b}: not a fast-forward");
+                }
+            }
+            Ok(if refused.is_empty() { EXIT_OK } else { EXIT_USER })
+        }
+    }
 }
 
 fn cmd_gc(a: GcArgs) -> R {

@@ -26,6 +26,7 @@
 //! | [`batch`] | many writes, one flush barrier |
 //! | [`repo`] | discovery, `init`, the startup GC |
 //! | [`merge_base`] | `find_merge_base` |
+//! | [`mpack`] | MPack bundles: build, encode, decode, verify-and-apply |
 //! | [`verify`] | whole-repository verification |
 //! | [`worktree`] | the stage (index), status, commit, checkout |
 //! | [`error`] | the error enum |
@@ -40,6 +41,7 @@ pub mod config;
 pub mod error;
 pub mod ids;
 pub mod merge_base;
+pub mod mpack;
 pub mod object_store;
 pub mod paths;
 pub mod reachability;

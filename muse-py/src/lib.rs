@@ -8,6 +8,7 @@
 #![deny(unsafe_code)]
 
 mod convert;
+mod mpack;
 mod records;
 mod walk;
 
@@ -480,6 +481,11 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<walk::PyStatCache>()?;
     m.add_function(wrap_pyfunction!(walk::walk_workdir, m)?)?;
     m.add_function(wrap_pyfunction!(walk::cli_main, m)?)?;
+    m.add_function(wrap_pyfunction!(mpack::build_mpack, m)?)?;
+    m.add_function(wrap_pyfunction!(mpack::encode_mpack, m)?)?;
+    m.add_function(wrap_pyfunction!(mpack::decode_mpack, m)?)?;
+    m.add_function(wrap_pyfunction!(mpack::apply_mpack, m)?)?;
+    m.add("MPACK_FORMAT_VERSION", muse_core::mpack::MPACK_FORMAT_VERSION)?;
     m.add("MAX_CACHE_BYTES", muse_core::stat_cache::MAX_CACHE_BYTES)?;
     m.add("CACHE_VERSION", muse_core::stat_cache::CACHE_VERSION)?;
     m.add("created_object_shards", ShardCache)?;

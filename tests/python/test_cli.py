@@ -257,3 +257,32 @@ def test_status_reports_ahead_and_behind_the_default_branch(wt: pathlib.Path) ->
     assert muse(wt, "checkout", "topic").returncode == 0
     st = json.loads(muse(wt, "status", "--json").stdout)
     assert (st["ahead"], st["behind"]) == (2, 1)
+
+
+def test_bundle_roundtrip_between_repositories(wt: pathlib.Path, tmp_path: pathlib.Path) -> None:
+    (wt / "a.txt").write_text("second version\n")
+    assert muse(wt, "commit", "-a", "-m", "second").returncode == 0
+    bundle = tmp_path / "main.mpack"
+    made = json.loads(muse(wt, "bundle", "create", str(bundle), "main", "--json").stdout)
+    assert made["commits"] == 2 and bundle.stat().st_size == made["bytes"]
+    dst = tmp_path / "dst"
+    dst.mkdir()
+    assert muse(dst, "init").returncode == 0
+    r = json.loads(muse(dst, "bundle", "apply", str(bundle), "--update-refs", "--json").stdout)
+    assert (r["commits_written"], r["refs_updated"]) == (2, ["main"])
+    again = json.loads(muse(dst, "bundle", "apply", str(bundle), "--json").stdout)
+    assert again["commits_written"] == 0 and again["blobs_written"] == 0
+    assert muse(dst, "checkout", "main", "--force").returncode == 0
+    assert (dst / "a.txt").read_text() == "second version\n"
+    assert muse(dst, "verify").returncode == 0
+    data = bytearray(bundle.read_bytes())
+    i = data.find(b"second version")
+    data[i] ^= 0x20  # tamper with a blob's bytes
+    bad = tmp_path / "bad.mpack"
+    bad.write_bytes(bytes(data))
+    other = tmp_path / "other"
+    other.mkdir()
+    assert muse(other, "init").returncode == 0
+    r = muse(other, "bundle", "apply", str(bad))
+    assert r.returncode in (1, 3) and "blob" in r.stderr
+    assert not list((other / ".muse" / "commits").iterdir())
