@@ -140,10 +140,12 @@ impl Batch {
     /// # Errors
     /// As [`crate::commits::write_commit`].
     pub fn write_commit(&mut self, rec: &CommitRecord) -> Result<bool> {
-        let (path, bytes) = prepare_commit(&self.root, rec)?;
-        if self.ids.contains(&rec.commit_id) || path.exists() {
+        // A stored commit with this (validated) ID is the same record: skip
+        // the verification and encoding.
+        if self.ids.contains(&rec.commit_id) || crate::paths::commit_path(&self.root, &rec.commit_id)?.exists() {
             return Ok(false);
         }
+        let (path, bytes) = prepare_commit(&self.root, rec)?;
         self.stage(path, &bytes, Kind::Commit)?;
         self.ids.insert(rec.commit_id.clone());
         Ok(true)
@@ -155,10 +157,10 @@ impl Batch {
     /// # Errors
     /// As [`crate::snapshots::write_snapshot`].
     pub fn write_snapshot(&mut self, rec: &SnapshotRecord) -> Result<bool> {
-        let (path, bytes) = prepare_snapshot(&self.root, rec)?;
-        if self.ids.contains(&rec.snapshot_id) || path.exists() {
+        if self.ids.contains(&rec.snapshot_id) || crate::paths::snapshot_path(&self.root, &rec.snapshot_id)?.exists() {
             return Ok(false);
         }
+        let (path, bytes) = prepare_snapshot(&self.root, rec)?;
         self.stage(path, &bytes, Kind::Snapshot)?;
         self.ids.insert(rec.snapshot_id.clone());
         Ok(true)

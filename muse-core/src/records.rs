@@ -17,7 +17,7 @@ use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::error::{Error, IoContext, Result};
-use crate::ids::{hash_commit, hash_snapshot, validate_id};
+use crate::ids::{hash_commit, validate_id};
 
 /// Largest record file read, in bytes (64 MiB). A larger file is an
 /// integrity error and is never read whole.
@@ -444,7 +444,7 @@ pub(crate) fn check_snapshot_hash(rec: &SnapshotRecord, expected: &str, path: &P
     if rec.snapshot_id != expected {
         return Err(Error::corrupt("snapshot record", path, format!("holds snapshot {} instead", rec.snapshot_id)));
     }
-    let actual = hash_snapshot(rec.manifest.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    let actual = crate::ids::hash_sorted_snapshot(rec.manifest.iter().map(|(k, v)| (k.as_str(), v.as_str())));
     if actual != expected {
         return Err(Error::corrupt("snapshot record", path, format!("manifest hashes to {actual}")));
     }

@@ -56,9 +56,21 @@ impl<T> IntoPy<T> for muse_core::Result<T> {
     }
 }
 
+/// Deepest nesting of lists/dicts accepted from Python (a deeper value is
+/// refused rather than risking the native stack).
+pub const MAX_VALUE_DEPTH: usize = 64;
+
 /// A Python value (None, bool, int, float, str, bytes, list, tuple, dict)
-/// as a msgpack value.
+/// as a msgpack value; nesting deeper than [`MAX_VALUE_DEPTH`] is refused
+/// with `ValueError`.
 pub fn py_to_value(obj: &Bound<'_, PyAny>) -> PyResult<rmpv::Value> {
+    py_to_value_at(obj, 0)
+}
+
+fn py_to_value_at(obj: &Bound<'_, PyAny>, depth: usize) -> PyResult<rmpv::Value> {
+    if depth > MAX_VALUE_DEPTH {
+        return Err(PyValueError::new_err(format!("value nested deeper than {MAX_VALUE_DEPTH} levels")));
+    }
     if obj.is_none() {
         return Ok(rmpv::Value::Nil);
     }
@@ -86,14 +98,14 @@ pub fn py_to_value(obj: &Bound<'_, PyAny>) -> PyResult<rmpv::Value> {
     if let Ok(d) = obj.cast::<PyDict>() {
         let mut out = Vec::with_capacity(d.len());
         for (k, v) in d.iter() {
-            out.push((py_to_value(&k)?, py_to_value(&v)?));
+            out.push((py_to_value_at(&k, depth + 1)?, py_to_value_at(&v, depth + 1)?));
         }
         return Ok(rmpv::Value::Map(out));
     }
     if obj.is_instance_of::<PyList>() || obj.is_instance_of::<PyTuple>() {
         let mut out = Vec::new();
         for item in obj.try_iter()? {
-            out.push(py_to_value(&item?)?);
+            out.push(py_to_value_at(&item?, depth + 1)?);
         }
         return Ok(rmpv::Value::Array(out));
     }

@@ -170,3 +170,15 @@ def test_snapshot_roundtrip(repo: pathlib.Path) -> None:
     back = read_snapshot(repo, rec.snapshot_id)
     assert back.manifest == m and back.snapshot_id == rec.snapshot_id
     assert read_snapshot(repo, fake_id("absent")) is None
+
+
+def test_deeply_nested_values_are_refused_not_a_crash() -> None:
+    deep: object = "leaf"
+    for _ in range(10_000):
+        deep = [deep]
+    with pytest.raises(ValueError, match="nested deeper"):
+        _rec("deep", structured_delta={"x": deep})
+    from muse.core.mpack import apply_mpack
+
+    with pytest.raises(ValueError):
+        apply_mpack("/nonexistent", {"commits": deep})
