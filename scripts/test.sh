@@ -13,8 +13,15 @@ seeds="${MUSE_SEED_TESTS:-$here/../shared/seed-tests}"
 echo "== cargo test"
 cargo test --workspace --exclude muse-py
 
+echo "== C ABI: header up to date, C tests under ASan+UBSan, the C/C++ examples"
+export PATH="$HOME/.cargo/bin:$PATH"
+muse-ffi/gen-header.sh --verify
+tests/c/run.sh
+make -C examples/c run
+
 echo "== benchmark smoke runs (--quick: proves the scripts run; numbers are not meaningful)"
 for b in bench/bench_*.py; do "$py" "$b" --quick; done
+bench/run_c_bench.sh --quick
 
 echo "== project Python tests (tests/python)"
 "$py" -m pytest -q -p no:cacheprovider tests/python

@@ -134,6 +134,39 @@ impl Batch {
         Ok(true)
     }
 
+    /// Stages the object `id` by streaming the file at `src` (64 KiB at a
+    /// time, never whole in memory) and checking that its bytes hash to
+    /// `id`. Returns `false` when the object is already stored or staged.
+    ///
+    /// # Errors
+    /// [`Error::InvalidId`]; [`Error::HashMismatch`] when the file's bytes
+    /// (e.g. changed since they were hashed) do not hash to `id` (nothing
+    /// staged); [`Error::Io`].
+    pub fn write_object_from_file(&mut self, id: &str, src: &Path) -> Result<bool> {
+        crate::ids::validate_id(id)?;
+        if self.ids.contains(id) || has_object(&self.root, id)? {
+            self.stats.objects_skipped += 1;
+            return Ok(false);
+        }
+        let staged = self.dir.join(self.staged.len().to_string());
+        let mut out = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(MODE_IMMUTABLE)
+            .open(&staged)
+            .ctx("create", &staged)?;
+        let input = File::open(src).ctx("open", src)?;
+        let (actual, _) = crate::ids::blob_id_reader(Tee { inner: input, copy: &mut out })
+            .map_err(|e| Error::io("copy", src, e))?;
+        if actual != id {
+            let _ = std::fs::remove_file(&staged);
+            return Err(Error::HashMismatch { what: "object", expected: id.to_string(), actual });
+        }
+        self.staged.push(Staged { staged, dest: object_path(&self.root, id)?, kind: Kind::Object });
+        self.ids.insert(id.to_string());
+        Ok(true)
+    }
+
     /// Stages a commit record (verified now). Returns `false` when it is
     /// already stored or already in this batch.
     ///
@@ -269,6 +302,20 @@ impl Batch {
 impl Drop for Batch {
     fn drop(&mut self) {
         self.cleanup();
+    }
+}
+
+/// A reader that writes everything it reads to `copy` too.
+struct Tee<'a, R> {
+    inner: R,
+    copy: &'a mut File,
+}
+
+impl<R: std::io::Read> std::io::Read for Tee<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.copy.write_all(&buf[..n])?;
+        Ok(n)
     }
 }
 

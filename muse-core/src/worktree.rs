@@ -15,7 +15,6 @@ use crate::batch::Batch;
 use crate::commits::load_commit;
 use crate::config::durability_for;
 use crate::error::{Error, IoContext, Result};
-use crate::ids::blob_id;
 use crate::object_store::{has_object, restore_object};
 use crate::paths::{muse_dir, validate_rel_path};
 use crate::records::{now_iso, read_capped, CommitRecord, SnapshotRecord, MAX_MSGPACK_BYTES};
@@ -185,14 +184,16 @@ pub fn add(root: &Path, pathspecs: &[String], progress: &mut dyn FnMut(usize, us
     for (i, (p, oid)) in to_store.iter().enumerate() {
         if !has_object(root, oid)? {
             let file = root.join(p);
-            let data = std::fs::read(&file).ctx("read", &file)?;
-            let actual = blob_id(&data);
-            if &actual != oid {
-                return Err(Error::InvalidInput(format!("{p} changed while it was being added; run add again")));
-            }
-            if batch.write_object(oid, &data)? {
-                report.blobs_written += 1;
-                report.bytes_written += data.len() as u64;
+            match batch.write_object_from_file(oid, &file) {
+                Ok(true) => {
+                    report.blobs_written += 1;
+                    report.bytes_written += std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0);
+                }
+                Ok(false) => {}
+                Err(Error::HashMismatch { .. }) => {
+                    return Err(Error::InvalidInput(format!("{p} changed while it was being added; run add again")))
+                }
+                Err(e) => return Err(e),
             }
         }
         stage_entry(&mut stage, &head, p, Some(oid.clone()));
