@@ -376,6 +376,15 @@ fn read_config<'py>(py: Python<'py>, root: PathBuf) -> PyResult<Bound<'py, PyDic
     Ok(d)
 }
 
+/// Bridges the core's `log` records to Python `logging` (logger names
+/// follow the Rust module path, e.g. `muse_core.repo`). Called by
+/// `muse.core` on import, not by the CLI, which would pay ~15 ms for the
+/// `logging` import on every command.
+#[pyfunction]
+fn init_logging() {
+    let _ = pyo3_log::try_init();
+}
+
 #[pyfunction]
 fn find_merge_base(py: Python<'_>, root: PathBuf, a: &str, b: &str) -> PyResult<Option<String>> {
     py.detach(|| merge_base::find_merge_base(&root, a, b)).py()
@@ -462,9 +471,6 @@ fn str_tuple(items: &[&str]) -> Vec<String> {
 
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    // Bridge the core's `log` records to Python `logging` (logger names
-    // follow the Rust module path, e.g. `muse_core.repo`).
-    let _ = pyo3_log::try_init();
     m.add("__version__", muse_core::VERSION)?;
     m.add("MAX_MSGPACK_BYTES", muse_core::records::MAX_MSGPACK_BYTES)?;
     m.add("CLEANUP_MIN_AGE_SECS", object_store::CLEANUP_MIN_AGE_SECS)?;
@@ -501,7 +507,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
         validate_branch_name, write_branch_ref, read_branch_ref, compare_and_swap_branch_ref, delete_branch_ref,
         list_branches, read_head, write_head_branch, write_head_commit, write_head_detached, resolve_head,
         find_repo, require_repo, startup_gc, cleanup_muse_dir_temps, init_repo, write_text_atomic, read_config,
-        find_merge_base,
+        find_merge_base, init_logging,
     );
     Ok(())
 }
