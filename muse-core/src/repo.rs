@@ -228,12 +228,17 @@ pub(crate) fn sweep_dir(
         let path = entry.path();
         match try_remove_temp(&path, min_age)? {
             TempState::Removed => {
-                log::warn!("removed stale temp file {}", path.display());
+                log::debug!("removed stale temp file {}", path.display());
                 sweep.removed += 1;
             }
             TempState::Live => sweep.kept_live += 1,
             TempState::Vanished => {}
         }
+    }
+    if sweep.removed > 0 {
+        // One record per directory, not per file: a sweep after many
+        // crashes must not cost a log call per temp.
+        log::warn!("removed {} stale temp file(s) left by killed writers in {}", sweep.removed, dir.display());
     }
     Ok(sweep)
 }
