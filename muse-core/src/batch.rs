@@ -16,7 +16,7 @@
 //! its staging directory is removed, by `Drop` or by the next startup GC
 //! (the batch holds an `flock` on it while alive).
 
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
@@ -29,7 +29,7 @@ use crate::error::{Error, IoContext, Result};
 use crate::object_store::{has_object, verify_blob};
 use crate::paths::{object_path, staging_dir};
 use crate::records::{CommitRecord, SnapshotRecord};
-use crate::snapshots::prepare_snapshot;
+use crate::snapshots::{load_snapshot, prepare_snapshot_on, StagedSnapshots};
 
 /// Counts of what a committed batch wrote.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -74,7 +74,16 @@ pub struct Batch {
     refs: Vec<RefUpdate>,
     stats: BatchStats,
     done: bool,
+    /// Snapshot records staged in this batch: ID → staged file (delta
+    /// bases may be among them).
+    staged_snapshots: StagedSnapshots,
+    /// The last few snapshots staged, `(id, manifest, depth)`, so that a
+    /// chain of deltas does not re-read its base.
+    recent: VecDeque<(String, std::collections::BTreeMap<String, String>, u32)>,
 }
+
+/// How many recently staged manifests a batch keeps for delta bases.
+const RECENT_SNAPSHOTS: usize = 4;
 
 impl Batch {
     /// Starts a batch on the repository at `root`.
@@ -97,6 +106,8 @@ impl Batch {
             refs: Vec::new(),
             stats: BatchStats::default(),
             done: false,
+            staged_snapshots: StagedSnapshots::new(),
+            recent: VecDeque::new(),
         })
     }
 
@@ -184,18 +195,48 @@ impl Batch {
         Ok(true)
     }
 
-    /// Stages a snapshot record (verified now). Returns `false` when it is
-    /// already stored or already in this batch.
+    /// Stages a snapshot record (verified now) as a full record. Returns
+    /// `false` when it is already stored or already in this batch.
     ///
     /// # Errors
     /// As [`crate::snapshots::write_snapshot`].
     pub fn write_snapshot(&mut self, rec: &SnapshotRecord) -> Result<bool> {
+        self.write_snapshot_with_base(rec, None)
+    }
+
+    /// Stages a snapshot record (verified now), as a delta against `base`
+    /// when possible: `base` may be stored or staged earlier in this batch
+    /// (see [`crate::snapshots::write_snapshot_with_base`]). Returns `false`
+    /// when it is already stored or already in this batch.
+    ///
+    /// # Errors
+    /// As [`crate::snapshots::write_snapshot_with_base`].
+    pub fn write_snapshot_with_base(&mut self, rec: &SnapshotRecord, base: Option<&str>) -> Result<bool> {
         if self.ids.contains(&rec.snapshot_id) || crate::paths::snapshot_path(&self.root, &rec.snapshot_id)?.exists() {
             return Ok(false);
         }
-        let (path, bytes) = prepare_snapshot(&self.root, rec)?;
+        let mut loaded = None;
+        if let Some(b) = base.filter(|b| *b != rec.snapshot_id) {
+            crate::ids::validate_id(b)?;
+            if let Some(pos) = self.recent.iter().position(|(id, _, _)| id == b) {
+                let hit = self.recent.remove(pos).expect("position is valid");
+                loaded = Some(hit);
+            } else if let Ok(Some(l)) = load_snapshot(&self.root, Some(&self.staged_snapshots), b) {
+                // An unreadable base only costs a full record.
+                loaded = Some((b.to_string(), l.rec.manifest, l.depth));
+            }
+        }
+        let prepared = prepare_snapshot_on(&self.root, rec, loaded.as_ref().map(|(id, m, d)| (id.as_str(), m, *d)));
+        if let Some(l) = loaded {
+            self.recent.push_front(l);
+        }
+        let (path, bytes, depth) = prepared?;
         self.stage(path, &bytes, Kind::Snapshot)?;
+        let staged = self.staged.last().expect("just staged").staged.clone();
+        self.staged_snapshots.insert(rec.snapshot_id.clone(), staged);
         self.ids.insert(rec.snapshot_id.clone());
+        self.recent.push_front((rec.snapshot_id.clone(), rec.manifest.clone(), depth));
+        self.recent.truncate(RECENT_SNAPSHOTS);
         Ok(true)
     }
 

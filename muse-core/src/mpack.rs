@@ -88,8 +88,9 @@
 //! commit, snapshot or blob is listed twice; and every branch head (a valid
 //! branch name pointing at a commit of the bundle or the repository).
 //!
-//! Then (pass 2) every object, snapshot (as a full
-//! [`SnapshotRecord`]) and commit is staged in one [`Batch`] and made
+//! Then (pass 2) every object, snapshot (a [`SnapshotRecord`], stored as a
+//! delta on its entry's parent snapshot where possible, see
+//! [`crate::snapshots`]) and commit is staged in one [`Batch`] and made
 //! durable and visible by its single commit (SPEC §4). On any error the
 //! batch is dropped and nothing becomes visible; the error names the first
 //! bad entry (`"blob #3 sha256:…: content hashes to sha256:…"`,
@@ -1316,8 +1317,9 @@ fn verify_bundle<'m>(root: &Path, m: &'m MPack, limits: &Limits) -> Result<Plan<
     Ok(plan)
 }
 
-/// Verifies a bundle completely, then stores its blobs, snapshots (as full
-/// records) and commits through one [`Batch`] (see the module docs).
+/// Verifies a bundle completely, then stores its blobs, snapshots (as
+/// deltas on their parent snapshots where possible, see
+/// [`crate::snapshots`]) and commits through one [`Batch`] (see the module docs).
 /// Applying a bundle whose content is already stored writes nothing.
 ///
 /// Moves no ref and writes nothing at all unless every check passes; the
@@ -1354,7 +1356,8 @@ pub fn apply_mpack(root: &Path, m: &MPack, limits: &Limits) -> Result<ApplyStats
             created_at: created_at.clone(),
             extra: Vec::new(),
         };
-        batch.write_snapshot(&rec)?;
+        // Stored as a delta on the entry's parent snapshot (SPEC §3).
+        batch.write_snapshot_with_base(&rec, d.parent_snapshot_id.as_deref())?;
         Ok(rec.manifest)
     })?;
     for c in &m.commits {

@@ -2,7 +2,9 @@
 //!
 //! Roots: every branch, HEAD (when detached), `MERGE_HEAD` and the blobs of
 //! the stage. From each root commit every parent is followed; a reachable
-//! commit keeps its snapshot, a snapshot keeps its blobs.
+//! commit keeps its snapshot, a snapshot keeps its blobs and the base
+//! chain it is stored as a delta on ([`crate::snapshots`]): a base is never
+//! pruned while a kept snapshot needs it.
 //!
 //! Pruning keeps anything younger than a grace period (default one hour,
 //! like git's `gc.pruneExpire` idea): a concurrent writer stores objects and
@@ -87,8 +89,10 @@ pub fn find_unreachable(root: &Path) -> Result<Unreachable> {
         let rec = crate::commits::load_commit(root, &id)?;
         stack.extend(rec.parents().map(str::to_string));
         if crate::ids::is_valid_id(&rec.snapshot_id) && snapshots.insert(rec.snapshot_id.clone()) {
-            if let Some(s) = crate::snapshots::read_snapshot(root, &rec.snapshot_id)? {
-                blobs.extend(s.manifest.into_values());
+            if let Some(s) = crate::snapshots::load_snapshot(root, None, &rec.snapshot_id)? {
+                blobs.extend(s.rec.manifest.into_values());
+                // The delta bases are needed to read it.
+                snapshots.extend(s.bases);
             }
         }
     }
@@ -123,11 +127,27 @@ pub fn find_unreachable(root: &Path) -> Result<Unreachable> {
 /// # Errors
 /// [`Error::Io`].
 pub fn prune(root: &Path, unreachable: &Unreachable, grace: Duration) -> Result<usize> {
+    let old_enough = |p: &Path| {
+        std::fs::symlink_metadata(p)
+            .ok()
+            .and_then(|m| m.modified().ok())
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age >= grace)
+    };
+    // A snapshot kept for its youth keeps its delta bases too.
+    let mut protected: HashSet<String> = HashSet::new();
+    for s in &unreachable.snapshots {
+        if !old_enough(&crate::paths::snapshot_path(root, s)?) {
+            if let Ok(Some(l)) = crate::snapshots::load_snapshot(root, None, s) {
+                protected.extend(l.bases);
+            }
+        }
+    }
     let mut paths: Vec<PathBuf> = Vec::new();
     for c in &unreachable.commits {
         paths.push(crate::paths::commit_path(root, c)?);
     }
-    for s in &unreachable.snapshots {
+    for s in unreachable.snapshots.iter().filter(|s| !protected.contains(*s)) {
         paths.push(crate::paths::snapshot_path(root, s)?);
     }
     for o in &unreachable.objects {
@@ -135,12 +155,7 @@ pub fn prune(root: &Path, unreachable: &Unreachable, grace: Duration) -> Result<
     }
     let mut removed = 0;
     for p in paths {
-        let old_enough = std::fs::symlink_metadata(&p)
-            .ok()
-            .and_then(|m| m.modified().ok())
-            .and_then(|t| t.elapsed().ok())
-            .is_some_and(|age| age >= grace);
-        if !old_enough {
+        if !old_enough(&p) {
             continue;
         }
         match std::fs::remove_file(&p) {

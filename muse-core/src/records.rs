@@ -381,7 +381,7 @@ impl<'de> Deserialize<'de> for SnapshotRecord {
 
 /// Decodes exactly one msgpack value filling all of `bytes`; trailing bytes
 /// are corruption too.
-fn decode_exact<T: serde::de::DeserializeOwned>(bytes: &[u8], what: &'static str, path: &Path) -> Result<T> {
+pub(crate) fn decode_exact<T: serde::de::DeserializeOwned>(bytes: &[u8], what: &'static str, path: &Path) -> Result<T> {
     let mut rest: &[u8] = bytes;
     let mut de = rmp_serde::Deserializer::new(&mut rest);
     let v = T::deserialize(&mut de).map_err(|e| Error::corrupt(what, path, e.to_string()))?;

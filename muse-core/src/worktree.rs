@@ -382,8 +382,13 @@ pub fn commit(root: &Path, opts: &CommitOptions) -> Result<CommitRecord> {
         ..Default::default()
     };
     rec.commit_id = rec.compute_id();
+    // Stored as a delta on the parent's snapshot (SPEC §3).
+    let base_snapshot = match &head {
+        Some(h) => Some(load_commit(root, h)?.snapshot_id),
+        None => None,
+    };
     let mut batch = Batch::begin(root)?;
-    batch.write_snapshot(&snap)?;
+    batch.write_snapshot_with_base(&snap, base_snapshot.as_deref())?;
     batch.write_commit(&rec)?;
     match &branch {
         Some(b) => batch.compare_and_swap_branch_ref(b, head.as_deref(), &rec.commit_id)?,
@@ -616,8 +621,10 @@ pub fn merge(root: &Path, branch: &str, author: &str) -> Result<MergeOutcome> {
             ..Default::default()
         };
         rec.commit_id = rec.compute_id();
+        // Stored as a delta on the first parent's snapshot (SPEC §3).
+        let base_snapshot = load_commit(root, &ours)?.snapshot_id;
         let mut batch = Batch::begin(root)?;
-        batch.write_snapshot(&snap)?;
+        batch.write_snapshot_with_base(&snap, Some(&base_snapshot))?;
         batch.write_commit(&rec)?;
         batch.compare_and_swap_branch_ref(&current, Some(&ours), &rec.commit_id)?;
         batch.commit()?;

@@ -1,0 +1,335 @@
+//! Snapshot records stored as deltas on a base snapshot (SPEC §3): small on
+//! disk, always read back full and verified, a checkpoint every
+//! `CHECKPOINT_INTERVAL`, corruption of a base detected on every
+//! descendant, and GC never pruning a base a kept snapshot needs.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use common::{age_tree, make_writable, new_repo, shift_mtime_back, ts};
+use muse_core::batch::Batch;
+use muse_core::commits::write_commit;
+use muse_core::error::Error;
+use muse_core::ids::blob_id;
+use muse_core::paths::snapshot_path;
+use muse_core::reachability::{find_unreachable, prune};
+use muse_core::records::{CommitRecord, SnapshotRecord};
+use muse_core::refs::write_branch_ref;
+use muse_core::snapshots::{
+    read_snapshot, snapshot_bases, write_snapshot, write_snapshot_with_base, CHECKPOINT_INTERVAL,
+};
+
+type Manifest = BTreeMap<String, String>;
+
+/// `n` manifests over `files` paths, each changing `changes` files of the
+/// previous one (one of them removed and re-added under a new name every
+/// other step, so removals are covered too).
+fn history(n: usize, files: usize, changes: usize) -> Vec<Manifest> {
+    let mut m: Manifest =
+        (0..files).map(|i| (format!("src/dir{:02}/file_{i:04}.rs", i % 37), blob_id(format!("v0 {i}").as_bytes()))).collect();
+    let mut out = vec![m.clone()];
+    for step in 1..n {
+        let keys: Vec<String> = m.keys().cloned().collect();
+        for c in 0..changes {
+            let k = &keys[(step * 7 + c * 131) % keys.len()];
+            m.insert(k.clone(), blob_id(format!("v{step} {k}").as_bytes()));
+        }
+        if step % 2 == 0 {
+            let k = keys[(step * 13) % keys.len()].clone();
+            m.remove(&k);
+            m.insert(format!("{k}.moved{step}"), blob_id(k.as_bytes()));
+        }
+        out.push(m.clone());
+    }
+    out
+}
+
+fn size(root: &Path, id: &str) -> u64 {
+    std::fs::metadata(snapshot_path(root, id).unwrap()).unwrap().len()
+}
+
+fn is_full(root: &Path, id: &str) -> bool {
+    let bytes = std::fs::read(snapshot_path(root, id).unwrap()).unwrap();
+    let v: rmpv::Value = rmp_serde::from_slice(&bytes).unwrap();
+    v.as_map().unwrap().iter().any(|(k, _)| k.as_str() == Some("manifest"))
+}
+
+fn field(root: &Path, id: &str, key: &str) -> Option<rmpv::Value> {
+    let bytes = std::fs::read(snapshot_path(root, id).unwrap()).unwrap();
+    let v: rmpv::Value = rmp_serde::from_slice(&bytes).unwrap();
+    v.as_map().unwrap().iter().find(|(k, _)| k.as_str() == Some(key)).map(|(_, v)| v.clone())
+}
+
+fn map_mut(v: &mut rmpv::Value) -> &mut Vec<(rmpv::Value, rmpv::Value)> {
+    match v {
+        rmpv::Value::Map(m) => m,
+        other => panic!("not a map: {other:?}"),
+    }
+}
+
+fn overwrite(path: &PathBuf, bytes: &[u8]) {
+    make_writable(path);
+    std::fs::write(path, bytes).unwrap();
+}
+
+#[test]
+fn a_chain_of_100_is_small_on_disk_reads_back_full_and_checkpoints() {
+    let (_tmp, root) = new_repo(true);
+    let hist = history(100, 700, 5);
+    let recs: Vec<SnapshotRecord> = hist.into_iter().map(SnapshotRecord::new).collect();
+    let mut prev: Option<String> = None;
+    for r in &recs {
+        assert!(write_snapshot_with_base(&root, r, prev.as_deref(), None).unwrap());
+        prev = Some(r.snapshot_id.clone());
+    }
+    // Writing again is a no-op.
+    assert!(!write_snapshot_with_base(&root, &recs[5], Some(&recs[4].snapshot_id), None).unwrap());
+
+    let full_bytes = recs[50].to_msgpack().unwrap().len() as u64;
+    let mut delta_total = 0u64;
+    let mut deltas = 0u64;
+    for (i, r) in recs.iter().enumerate() {
+        let back = read_snapshot(&root, &r.snapshot_id).unwrap().unwrap();
+        assert_eq!(back.manifest, r.manifest, "snapshot {i}");
+        assert_eq!(back.snapshot_id, r.snapshot_id);
+        let checkpoint = i % CHECKPOINT_INTERVAL as usize == 0;
+        assert_eq!(is_full(&root, &r.snapshot_id), checkpoint, "snapshot {i}");
+        assert_eq!(snapshot_bases(&root, &r.snapshot_id).unwrap().len(), i % CHECKPOINT_INTERVAL as usize);
+        if !checkpoint {
+            let s = size(&root, &r.snapshot_id);
+            // 5 or 7 changed entries, ~100 bytes each, plus the header: far
+            // below the ~65 KB of a full 700-path manifest.
+            assert!(s < 1_500, "delta {i} is {s} bytes");
+            delta_total += s;
+            deltas += 1;
+        }
+    }
+    let total: u64 = recs.iter().map(|r| size(&root, &r.snapshot_id)).sum();
+    println!(
+        "700 files x 100 snapshots, 5 changes each: full record {full_bytes} B; \
+         stored {total} B total = {} B/snapshot (deltas {} B each on average); all-full would be {} B",
+        total / 100,
+        delta_total / deltas,
+        full_bytes * 100
+    );
+    assert!(total * 10 < full_bytes * 100, "{total} vs {}", full_bytes * 100);
+}
+
+#[test]
+fn delta_bytes_grow_with_changed_paths_not_with_files() {
+    let (_tmp, root) = new_repo(true);
+    let size_of_delta = |files: usize, changes: usize| {
+        let h = history(2, files, changes);
+        let (a, b) = (SnapshotRecord::new(h[0].clone()), SnapshotRecord::new(h[1].clone()));
+        write_snapshot(&root, &a, None).unwrap();
+        write_snapshot_with_base(&root, &b, Some(&a.snapshot_id), None).unwrap();
+        assert!(!is_full(&root, &b.snapshot_id));
+        size(&root, &b.snapshot_id)
+    };
+    let small_tree = size_of_delta(300, 5);
+    let big_tree = size_of_delta(3000, 5);
+    let many_changes = size_of_delta(3000, 50);
+    assert!(big_tree < small_tree + 64, "{small_tree} vs {big_tree}");
+    assert!(many_changes > 5 * big_tree, "{big_tree} vs {many_changes}");
+}
+
+#[test]
+fn a_batch_chains_deltas_on_snapshots_staged_in_the_same_batch() {
+    let (_tmp, root) = new_repo(true);
+    let recs: Vec<SnapshotRecord> = history(70, 200, 3).into_iter().map(SnapshotRecord::new).collect();
+    let mut batch = Batch::begin(&root).unwrap();
+    let mut prev: Option<String> = None;
+    for (i, r) in recs.iter().enumerate() {
+        // One uses an older base, staged but out of the batch's recent cache.
+        let base = if i == 65 { Some(recs[40].snapshot_id.clone()) } else { prev.clone() };
+        assert!(batch.write_snapshot_with_base(r, base.as_deref()).unwrap());
+        prev = Some(r.snapshot_id.clone());
+    }
+    assert!(!batch.write_snapshot_with_base(&recs[3], None).unwrap());
+    let stats = batch.commit().unwrap();
+    assert_eq!(stats.snapshots_written, 70);
+    let mut fulls = 0;
+    for r in &recs {
+        assert_eq!(read_snapshot(&root, &r.snapshot_id).unwrap().unwrap().manifest, r.manifest);
+        fulls += is_full(&root, &r.snapshot_id) as usize;
+    }
+    assert_eq!(fulls, 3, "checkpoints at 0, 32, 64");
+    assert_eq!(field(&root, &recs[65].snapshot_id, "base_snapshot_id"), Some(recs[40].snapshot_id.clone().into()));
+    assert_eq!(field(&root, &recs[65].snapshot_id, "depth"), Some(rmpv::Value::from(9)));
+}
+
+#[test]
+fn full_records_stay_readable_and_unknown_keys_survive_deltas() {
+    let (_tmp, root) = new_repo(true);
+    let h = history(3, 50, 2);
+    let a = SnapshotRecord::new(h[0].clone());
+    write_snapshot(&root, &a, None).unwrap();
+    assert!(is_full(&root, &a.snapshot_id));
+    let mut b = SnapshotRecord::new(h[1].clone());
+    b.extra.push(("future_field".into(), rmpv::Value::from("kept")));
+    write_snapshot_with_base(&root, &b, Some(&a.snapshot_id), None).unwrap();
+    assert!(!is_full(&root, &b.snapshot_id));
+    assert_eq!(field(&root, &b.snapshot_id, "depth"), Some(rmpv::Value::from(1)));
+    let back = read_snapshot(&root, &b.snapshot_id).unwrap().unwrap();
+    assert_eq!(back, b);
+    // An absent or unreadable base gives a full record.
+    let c = SnapshotRecord::new(h[2].clone());
+    write_snapshot_with_base(&root, &c, Some(&blob_id(b"no such snapshot")), None).unwrap();
+    assert!(is_full(&root, &c.snapshot_id));
+    // A malformed base ID is refused.
+    let d = SnapshotRecord::new(BTreeMap::from([("x".to_string(), blob_id(b"x"))]));
+    assert!(matches!(write_snapshot_with_base(&root, &d, Some("../evil"), None), Err(Error::InvalidId { .. })));
+}
+
+#[test]
+fn a_corrupt_or_missing_base_is_corrupt_on_every_descendant() {
+    let (_tmp, root) = new_repo(true);
+    let recs: Vec<SnapshotRecord> = history(6, 100, 2).into_iter().map(SnapshotRecord::new).collect();
+    let mut prev: Option<String> = None;
+    for r in &recs {
+        write_snapshot_with_base(&root, r, prev.as_deref(), None).unwrap();
+        prev = Some(r.snapshot_id.clone());
+    }
+    let expect_corrupt = |what: &str, from: usize| {
+        for r in &recs[from..] {
+            match read_snapshot(&root, &r.snapshot_id) {
+                Err(Error::Corrupt { .. }) => {}
+                other => panic!("{what}: expected Corrupt, got {other:?}"),
+            }
+        }
+    };
+    let p2 = snapshot_path(&root, &recs[2].snapshot_id).unwrap();
+    let good = std::fs::read(&p2).unwrap();
+    overwrite(&p2, b"\xff\x00garbage");
+    expect_corrupt("garbage base", 2);
+    assert_eq!(read_snapshot(&root, &recs[1].snapshot_id).unwrap().unwrap().manifest, recs[1].manifest);
+    // A base holding a valid delta with another upsert: manifest hash fails.
+    let mut v: rmpv::Value = rmp_serde::from_slice(&good).unwrap();
+    for (k, val) in map_mut(&mut v) {
+        if k.as_str() == Some("delta_upsert") {
+            *val = rmpv::Value::Map(vec![("evil".into(), blob_id(b"evil").into())]);
+        }
+    }
+    overwrite(&p2, &rmp_serde::to_vec(&v).unwrap());
+    expect_corrupt("tampered base", 2);
+    // A missing base.
+    std::fs::remove_file(&p2).unwrap();
+    expect_corrupt("missing base", 3);
+    // A cycle: record 3 made to point at record 4 as its base (depth check
+    // and cycle check refuse it, no endless loop).
+    std::fs::write(&p2, &good).unwrap();
+    let p3 = snapshot_path(&root, &recs[3].snapshot_id).unwrap();
+    let mut v: rmpv::Value = rmp_serde::from_slice(&std::fs::read(&p3).unwrap()).unwrap();
+    for (k, val) in map_mut(&mut v) {
+        if k.as_str() == Some("base_snapshot_id") {
+            *val = recs[4].snapshot_id.clone().into();
+        }
+        if k.as_str() == Some("depth") {
+            *val = 5.into();
+        }
+    }
+    overwrite(&p3, &rmp_serde::to_vec(&v).unwrap());
+    expect_corrupt("cycle", 3);
+    // Over-deep.
+    for (k, val) in map_mut(&mut v) {
+        if k.as_str() == Some("depth") {
+            *val = 1_000_000.into();
+        }
+    }
+    overwrite(&p3, &rmp_serde::to_vec(&v).unwrap());
+    expect_corrupt("over depth", 3);
+}
+
+fn commit_on(root: &Path, snapshot: &str, parent: Option<&str>, msg: &str) -> String {
+    let mut c = CommitRecord {
+        branch: "main".into(),
+        snapshot_id: snapshot.into(),
+        message: msg.into(),
+        committed_at: ts(1),
+        parent_commit_id: parent.map(Into::into),
+        author: "t".into(),
+        ..Default::default()
+    };
+    c.commit_id = c.compute_id();
+    write_commit(root, &c, None).unwrap();
+    c.commit_id
+}
+
+#[test]
+fn gc_never_prunes_a_base_a_kept_snapshot_needs() {
+    let (_tmp, root) = new_repo(true);
+    let recs: Vec<SnapshotRecord> = history(5, 100, 2).into_iter().map(SnapshotRecord::new).collect();
+    let ids: Vec<&str> = recs.iter().map(|r| r.snapshot_id.as_str()).collect();
+    write_snapshot(&root, &recs[0], None).unwrap();
+    write_snapshot_with_base(&root, &recs[1], Some(ids[0]), None).unwrap();
+    write_snapshot_with_base(&root, &recs[2], Some(ids[1]), None).unwrap();
+    // Unreachable chain: 3 (old, full) <- 4 (young delta).
+    write_snapshot(&root, &recs[3], None).unwrap();
+    write_snapshot_with_base(&root, &recs[4], Some(ids[3]), None).unwrap();
+    assert!(!is_full(&root, ids[2]) && !is_full(&root, ids[4]));
+    // Only snapshot 2 is a commit's; 0 and 1 are reachable only as its bases.
+    let c = commit_on(&root, ids[2], None, "tip");
+    commit_on(&root, ids[0], None, "dropped");
+    write_branch_ref(&root, "main", &c).unwrap();
+
+    let un = find_unreachable(&root).unwrap();
+    assert_eq!(un.commits.len(), 1);
+    let mut expect: Vec<String> = vec![ids[3].into(), ids[4].into()];
+    expect.sort();
+    assert_eq!(un.snapshots, expect);
+
+    age_tree(&root.join(".muse"), Duration::from_secs(7200));
+    // Snapshot 4 is young: its base 3 must stay.
+    let p4 = snapshot_path(&root, ids[4]).unwrap();
+    std::fs::File::open(&p4).unwrap().set_modified(std::time::SystemTime::now()).unwrap();
+    prune(&root, &un, Duration::from_secs(3600)).unwrap();
+    for r in &recs {
+        assert_eq!(read_snapshot(&root, &r.snapshot_id).unwrap().unwrap().manifest, r.manifest);
+    }
+    // Once 4 is old too, both go; the reachable chain stays.
+    shift_mtime_back(&p4, Duration::from_secs(7200));
+    prune(&root, &find_unreachable(&root).unwrap(), Duration::from_secs(3600)).unwrap();
+    assert!(read_snapshot(&root, ids[4]).unwrap().is_none());
+    assert!(read_snapshot(&root, ids[3]).unwrap().is_none());
+    for r in &recs[..3] {
+        assert_eq!(read_snapshot(&root, &r.snapshot_id).unwrap().unwrap().manifest, r.manifest);
+    }
+    assert!(muse_core::verify::verify_repo(&root).unwrap().problems.iter().all(|(_, p)| p.contains("blob")));
+}
+
+#[test]
+fn worktree_commits_and_applied_bundles_store_deltas() {
+    use muse_core::worktree::{add, commit, CommitOptions};
+    let (_tmp, root) = new_repo(true);
+    for i in 0..40 {
+        std::fs::write(root.join(format!("f{i}.txt")), format!("v0 {i}")).unwrap();
+    }
+    let mut tips = Vec::new();
+    for step in 0..4 {
+        if step > 0 {
+            std::fs::write(root.join(format!("f{step}.txt")), format!("v{step}")).unwrap();
+        }
+        add(&root, &[".".to_string()], &mut |_, _| {}).unwrap();
+        let opts = CommitOptions { message: format!("c{step}"), author: "t".into(), ..Default::default() };
+        tips.push(commit(&root, &opts).unwrap());
+    }
+    assert!(is_full(&root, &tips[0].snapshot_id));
+    for c in &tips[1..] {
+        assert!(!is_full(&root, &c.snapshot_id), "worktree commit stored full");
+        read_snapshot(&root, &c.snapshot_id).unwrap().unwrap();
+    }
+    // Apply a bundle of that history into a fresh repository.
+    let (_tmp2, other) = new_repo(true);
+    let m = muse_core::mpack::build_mpack(&root, &[tips[3].commit_id.clone()], &[]).unwrap();
+    muse_core::mpack::apply_mpack(&other, &m, &muse_core::mpack::Limits::default()).unwrap();
+    assert!(is_full(&other, &tips[0].snapshot_id));
+    for c in &tips[1..] {
+        assert!(!is_full(&other, &c.snapshot_id), "applied snapshot stored full");
+        let a = read_snapshot(&root, &c.snapshot_id).unwrap().unwrap();
+        assert_eq!(read_snapshot(&other, &c.snapshot_id).unwrap().unwrap().manifest, a.manifest);
+    }
+    assert!(muse_core::verify::verify_repo(&other).unwrap().is_ok());
+}
