@@ -26,6 +26,13 @@ bench/run_c_bench.sh --quick
 echo "== project Python tests (tests/python)"
 "$py" -m pytest -q -p no:cacheprovider tests/python
 
+echo "== import this repository's own git history into muse and verify it commit by commit"
+if git -C "$here" rev-parse --git-dir >/dev/null 2>&1; then
+  scratch="$(mktemp -d)"
+  ( cd "$scratch" && muse init >/dev/null && muse import-git "$here" --verify --json )
+  rm -rf "$scratch"
+fi
+
 echo "== seed suites ($seeds, MUSE_RUN_SLOW=1)"
 ( cd "$seeds" && MUSE_RUN_SLOW=1 "$py" -m pytest -q -p no:cacheprovider tests )
 

@@ -68,6 +68,8 @@ enum Cmd {
     Gc(GcArgs),
     /// Check every object hash, record ID and ref target.
     Verify(JsonArg),
+    /// Import (or incrementally update from) a git repository's history.
+    ImportGit(ImportGitArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -252,6 +254,17 @@ struct GcArgs {
     json: bool,
 }
 
+#[derive(Args, Debug)]
+struct ImportGitArgs {
+    /// The git repository (working tree or bare) to import.
+    path: PathBuf,
+    /// Then check every imported commit's manifest against `git ls-tree`.
+    #[arg(long)]
+    verify: bool,
+    #[arg(long)]
+    json: bool,
+}
+
 /// A CLI failure: message and exit status.
 struct Fail(i32, String);
 
@@ -318,6 +331,7 @@ fn dispatch(cli: Cli) -> R {
         Cmd::Bundle { cmd } => cmd_bundle(cmd),
         Cmd::Gc(a) => cmd_gc(a),
         Cmd::Verify(a) => cmd_verify(a),
+        Cmd::ImportGit(a) => cmd_import_git(a),
     }
 }
 
@@ -887,4 +901,70 @@ fn cmd_verify(a: JsonArg) -> R {
         )?;
     }
     Ok(if report.is_ok() { EXIT_OK } else { EXIT_USER })
+}
+
+fn cmd_import_git(a: ImportGitArgs) -> R {
+    use muse_core::import_git::{import_git, verify_git_import, ImportOptions};
+    let root = repo_root()?;
+    // The number of commits to come, for the progress bar (terminal only).
+    let total = if std::io::stderr().is_terminal() {
+        std::process::Command::new("git")
+            .arg("-C")
+            .arg(&a.path)
+            .args(["rev-list", "--all", "--count"])
+            .output()
+            .ok()
+            .and_then(|o| String::from_utf8(o.stdout).ok())
+            .and_then(|s| s.trim().parse::<u64>().ok())
+            .unwrap_or(0)
+    } else {
+        0
+    };
+    let mut pb = progress_bar(total, "importing commits");
+    let mut progress = |n: u64| {
+        if let Some(pb) = &pb {
+            pb.set_position(n);
+        }
+    };
+    let report = import_git(&root, &a.path, &ImportOptions::default(), &mut progress)?;
+    if let Some(pb) = pb.take() {
+        pb.finish_and_clear();
+    }
+    let problems = if a.verify { Some(verify_git_import(&root, &a.path)?) } else { None };
+    let ok = problems.as_ref().is_none_or(|p| p.is_empty());
+    let per_s = if report.seconds > 0.0 { report.commits as f64 / report.seconds } else { 0.0 };
+    if a.json {
+        let mut v = json!({
+            "commits": report.commits, "blobs": report.blobs_written, "bytes": report.bytes,
+            "seconds": report.seconds, "commits_per_s": per_s,
+            "symlinks_skipped": report.symlinks_skipped, "submodules_skipped": report.submodules_skipped,
+            "paths_skipped": report.paths_skipped, "branches": report.branches, "tags": report.tags,
+        });
+        if let Some(p) = &problems {
+            v["verified"] = json!(p.is_empty());
+            v["problems"] = json!(p);
+        }
+        print_json(&v)?;
+    } else {
+        let mut o = out();
+        writeln!(
+            o,
+            "imported {} commit(s), {} new blob(s) ({} bytes), {} branch(es), {} tag(s) in {:.2} s ({:.0} commits/s)",
+            report.commits, report.blobs_written, report.bytes, report.branches, report.tags, report.seconds, per_s
+        )?;
+        if report.symlinks_skipped + report.submodules_skipped + report.paths_skipped > 0 {
+            writeln!(
+                o,
+                "skipped {} symlink(s), {} submodule(s), {} unrepresentable path(s)",
+                report.symlinks_skipped, report.submodules_skipped, report.paths_skipped
+            )?;
+        }
+        if let Some(p) = &problems {
+            for line in p {
+                writeln!(o, "BAD {line}")?;
+            }
+            writeln!(o, "verify: {}", if p.is_empty() { "ok".to_string() } else { format!("{} problem(s)", p.len()) })?;
+        }
+    }
+    Ok(if ok { EXIT_OK } else { EXIT_USER })
 }

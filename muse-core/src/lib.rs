@@ -28,6 +28,7 @@
 //! | [`merge_base`] | `find_merge_base` |
 //! | [`mpack`] | MPack bundles: build, encode, decode, verify-and-apply |
 //! | [`verify`] | whole-repository verification |
+//! | [`import_git`] | `import-git`: git history via `git fast-export`, and its verification |
 //! | [`worktree`] | the stage (index), status, commit, checkout |
 //! | [`error`] | the error enum |
 
@@ -40,6 +41,7 @@ pub mod commits;
 pub mod config;
 pub mod error;
 pub mod ids;
+pub mod import_git;
 pub mod merge_base;
 pub mod mpack;
 pub mod object_store;

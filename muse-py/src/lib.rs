@@ -487,6 +487,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<walk::PyStatCache>()?;
     m.add_function(wrap_pyfunction!(walk::walk_workdir, m)?)?;
     m.add_function(wrap_pyfunction!(walk::cli_main, m)?)?;
+    m.add_function(wrap_pyfunction!(walk::import_git, m)?)?;
+    m.add_function(wrap_pyfunction!(walk::verify_git_import, m)?)?;
     m.add_function(wrap_pyfunction!(mpack::build_mpack, m)?)?;
     m.add_function(wrap_pyfunction!(mpack::encode_mpack, m)?)?;
     m.add_function(wrap_pyfunction!(mpack::decode_mpack, m)?)?;

@@ -104,3 +104,28 @@ impl PyStatCache {
 pub fn cli_main(py: Python<'_>, argv: Vec<std::ffi::OsString>) -> i32 {
     py.detach(|| muse_cli::run(argv))
 }
+
+/// Imports a git repository's history (see `muse.core.import_git`).
+#[pyfunction]
+#[pyo3(signature = (root, git_dir, chunk_commits=5000))]
+pub fn import_git<'py>(py: Python<'py>, root: PathBuf, git_dir: PathBuf, chunk_commits: usize) -> PyResult<Bound<'py, PyDict>> {
+    let opts = muse_core::import_git::ImportOptions { chunk_commits, ..Default::default() };
+    let r = py.detach(|| muse_core::import_git::import_git(&root, &git_dir, &opts, &mut |_| {})).py()?;
+    let d = PyDict::new(py);
+    d.set_item("commits", r.commits)?;
+    d.set_item("blobs_written", r.blobs_written)?;
+    d.set_item("bytes", r.bytes)?;
+    d.set_item("symlinks_skipped", r.symlinks_skipped)?;
+    d.set_item("submodules_skipped", r.submodules_skipped)?;
+    d.set_item("paths_skipped", r.paths_skipped)?;
+    d.set_item("branches", r.branches)?;
+    d.set_item("tags", r.tags)?;
+    d.set_item("seconds", r.seconds)?;
+    Ok(d)
+}
+
+/// Checks every imported commit against git (see `muse.core.import_git`).
+#[pyfunction]
+pub fn verify_git_import(py: Python<'_>, root: PathBuf, git_dir: PathBuf) -> PyResult<Vec<String>> {
+    py.detach(|| muse_core::import_git::verify_git_import(&root, &git_dir)).py()
+}

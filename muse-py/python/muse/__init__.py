@@ -17,6 +17,10 @@ module                      concept
 ``muse.core.repo``          discovery, ``init_repo``, the startup GC
 ``muse.core.io``            ``write_text_atomic``, write batches
 ``muse.core.merge_engine``  ``find_merge_base``
+``muse.core.snapshot``      the working-tree walk: ``build_snapshot_manifest``
+``muse.core.stat_cache``    the stat cache behind the walk
+``muse.core.mpack``         bundles: ``build_mpack``, ``apply_mpack``
+``muse.core.import_git``    ``import_git`` from a git repository
 ``muse.core.errors``        the exception hierarchy
 ==========================  ==================================================
 

@@ -1,0 +1,911 @@
+//! Importing a git history (`muse import-git`), and checking an import.
+//!
+//! History is read from git's own documented export stream, never from a
+//! home-made object parser: `git fast-export --all` is spawned and its
+//! stdout parsed incrementally (the stream is never held in memory; one blob
+//! at a time is).
+//!
+//! Mapping rules:
+//!
+//! - every blob → one object (`blob_id` of its bytes; written once, the
+//!   batch skips stored IDs);
+//! - every commit → a [`CommitRecord`]: `author` = `"Name <email>"`,
+//!   `committed_at` = the git *author* time as ISO-8601 with its own offset
+//!   (`2024-01-02T03:04:05+01:00`, Python `isoformat`), `message` = the
+//!   message (re-encoded to UTF-8 by git), `branch` = the short name of the
+//!   ref git exported it under, `metadata["git_oid"]` = the git commit id;
+//! - parents: first and second git parents; an octopus merge keeps its first
+//!   two parents and records the muse IDs of the others, comma-joined, in
+//!   `metadata["extra_parents"]`;
+//! - the snapshot is the commit's tree, built from its first parent's
+//!   manifest and stored as a delta against the first parent's snapshot;
+//! - file modes 100644 and 100755 → manifest entries (the executable bit is
+//!   not tracked by muse); 120000 symlinks and 160000 submodules are skipped
+//!   and counted in [`ImportReport`]; paths that are not UTF-8 or not valid
+//!   muse paths are skipped and counted;
+//! - `refs/heads/X` → muse branch `X`; `refs/tags/X` (annotated or
+//!   lightweight) → `.muse/tags/X` holding the commit ID (the tag message is
+//!   not kept); other refs (remotes, notes, stash) are imported as history
+//!   only;
+//! - writes go through one [`Batch`] per chunk of commits (one durability
+//!   barrier each); branch refs and tags move only after the chunk holding
+//!   their commit is durable.
+//!
+//! Incremental runs: `.muse/git-map` holds `<git sha1> <muse id>` lines,
+//! appended (and fsynced) after each durable chunk; a torn last line is
+//! ignored on load. `.muse/git-tips` lists the git ref tips of the last
+//! import; a re-run passes them to fast-export as negative revisions
+//! (`^sha`) with `--reference-excluded-parents`, so only new commits are
+//! exported and their already-imported parents are resolved through the map.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::rc::Rc;
+use std::time::Instant;
+
+use crate::atomic::{write_text_atomic, Durability};
+use crate::batch::Batch;
+use crate::error::{Error, IoContext, Result};
+use crate::ids::blob_id;
+use crate::records::{CommitRecord, SnapshotRecord};
+
+type Manifest = BTreeMap<String, String>;
+
+/// Options of [`import_git`].
+#[derive(Debug, Clone)]
+pub struct ImportOptions {
+    /// Commits per write batch (one durability barrier each).
+    pub chunk_commits: usize,
+}
+
+impl Default for ImportOptions {
+    fn default() -> Self {
+        ImportOptions { chunk_commits: 5000 }
+    }
+}
+
+/// What [`import_git`] did.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct ImportReport {
+    /// Commits imported in this run.
+    pub commits: u64,
+    /// Objects newly stored.
+    pub blobs_written: u64,
+    /// Bytes of newly stored objects.
+    pub bytes: u64,
+    /// Symlink entries skipped (mode 120000).
+    pub symlinks_skipped: u64,
+    /// Submodule entries skipped (mode 160000).
+    pub submodules_skipped: u64,
+    /// Paths skipped because they are not UTF-8 or not valid muse paths.
+    pub paths_skipped: u64,
+    /// Branches written.
+    pub branches: u64,
+    /// Tags written.
+    pub tags: u64,
+    /// Wall time in seconds.
+    pub seconds: f64,
+}
+
+/// The file holding the git → muse commit mapping.
+pub fn git_map_path(root: &Path) -> PathBuf {
+    crate::paths::muse_dir(root).join("git-map")
+}
+
+fn git_tips_path(root: &Path) -> PathBuf {
+    crate::paths::muse_dir(root).join("git-tips")
+}
+
+/// Reads `.muse/git-map` (git sha1 → muse commit ID); a torn or malformed
+/// line is ignored.
+///
+/// # Errors
+/// [`Error::Io`].
+pub fn read_git_map(root: &Path) -> Result<HashMap<String, String>> {
+    let p = git_map_path(root);
+    let mut map = HashMap::new();
+    let f = match std::fs::File::open(&p) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(map),
+        Err(e) => return Err(Error::io("open", &p, e)),
+    };
+    for line in BufReader::new(f).lines() {
+        let line = line.ctx("read", &p)?;
+        if let Some((g, m)) = line.split_once(' ') {
+            if g.len() >= 40 && g.bytes().all(|b| b.is_ascii_hexdigit()) && crate::ids::is_valid_id(m) {
+                map.insert(g.to_string(), m.to_string());
+            }
+        }
+    }
+    Ok(map)
+}
+
+fn git_err(what: &str, detail: impl std::fmt::Display) -> Error {
+    Error::InvalidInput(format!("git {what}: {detail}"))
+}
+
+/// A line reader over the export stream with one line of push-back.
+struct Stream<R: BufRead> {
+    r: R,
+    back: Option<Vec<u8>>,
+}
+
+impl<R: BufRead> Stream<R> {
+    /// The next line without its `\n`; `None` at end of stream.
+    fn line(&mut self) -> Result<Option<Vec<u8>>> {
+        if let Some(l) = self.back.take() {
+            return Ok(Some(l));
+        }
+        let mut buf = Vec::new();
+        let n = self.r.read_until(b'\n', &mut buf).map_err(|e| Error::io("read", "git fast-export", e))?;
+        if n == 0 {
+            return Ok(None);
+        }
+        if buf.last() == Some(&b'\n') {
+            buf.pop();
+        }
+        Ok(Some(buf))
+    }
+
+    fn unread(&mut self, l: Vec<u8>) {
+        self.back = Some(l);
+    }
+
+    /// Reads the payload of a `data <n>` line.
+    fn data(&mut self, header: &[u8]) -> Result<Vec<u8>> {
+        let n: usize = std::str::from_utf8(header.strip_prefix(b"data ").unwrap_or_default())
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .ok_or_else(|| git_err("fast-export", format!("bad data line {:?}", String::from_utf8_lossy(header))))?;
+        let mut buf = vec![0u8; n];
+        self.r.read_exact(&mut buf).map_err(|e| Error::io("read", "git fast-export", e))?;
+        Ok(buf)
+    }
+}
+
+/// Unquotes a C-quoted git path (`"a\tb\303\274"`); unquoted paths are
+/// returned as they are.
+fn unquote(p: &[u8]) -> Vec<u8> {
+    if p.len() < 2 || p[0] != b'"' || p[p.len() - 1] != b'"' {
+        return p.to_vec();
+    }
+    let s = &p[1..p.len() - 1];
+    let mut out = Vec::with_capacity(s.len());
+    let mut i = 0;
+    while i < s.len() {
+        let c = s[i];
+        if c != b'\\' || i + 1 >= s.len() {
+            out.push(c);
+            i += 1;
+            continue;
+        }
+        let e = s[i + 1];
+        i += 2;
+        match e {
+            b'a' => out.push(7),
+            b'b' => out.push(8),
+            b'f' => out.push(12),
+            b'n' => out.push(b'\n'),
+            b'r' => out.push(b'\r'),
+            b't' => out.push(b'\t'),
+            b'v' => out.push(11),
+            b'0'..=b'7' => {
+                let mut v = u32::from(e - b'0');
+                let mut k = 0;
+                while k < 2 && i < s.len() && (b'0'..=b'7').contains(&s[i]) {
+                    v = v * 8 + u32::from(s[i] - b'0');
+                    i += 1;
+                    k += 1;
+                }
+                out.push(v as u8);
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// Splits `R`/`C` arguments: a quoted or space-free source, then the rest.
+fn split_two_paths(rest: &[u8]) -> (Vec<u8>, Vec<u8>) {
+    if rest.first() == Some(&b'"') {
+        let mut i = 1;
+        while i < rest.len() {
+            if rest[i] == b'\\' {
+                i += 2;
+                continue;
+            }
+            if rest[i] == b'"' {
+                break;
+            }
+            i += 1;
+        }
+        let end = (i + 1).min(rest.len());
+        (unquote(&rest[..end]), unquote(rest.get(end + 1..).unwrap_or_default()))
+    } else {
+        let sp = rest.iter().position(|&b| b == b' ').unwrap_or(rest.len());
+        (rest[..sp].to_vec(), unquote(rest.get(sp + 1..).unwrap_or_default()))
+    }
+}
+
+/// `"Name <email> <epoch> <+hhmm>"` → (`"Name <email>"`, ISO-8601 time).
+fn parse_ident(s: &str) -> Option<(String, String)> {
+    let gt = s.rfind('>')?;
+    let who = s[..=gt].trim().to_string();
+    let mut it = s[gt + 1..].split_whitespace();
+    let epoch: i64 = it.next()?.parse().ok()?;
+    let tz = it.next()?;
+    let (sign, digits) = match tz.as_bytes().first()? {
+        b'-' => (-1, &tz[1..]),
+        b'+' => (1, &tz[1..]),
+        _ => (1, tz),
+    };
+    let v: i32 = digits.parse().ok()?;
+    let off = sign * ((v / 100) * 3600 + (v % 100) * 60);
+    let offset = chrono::FixedOffset::east_opt(off).or_else(|| chrono::FixedOffset::east_opt(0))?;
+    use chrono::TimeZone;
+    let dt = offset.timestamp_opt(epoch, 0).single()?;
+    Some((who, dt.format("%Y-%m-%dT%H:%M:%S%:z").to_string()))
+}
+
+#[derive(Clone)]
+enum Mark {
+    Blob(String),
+    Commit { muse: String, snap: String, git: String },
+}
+
+#[derive(Clone)]
+struct Tip {
+    muse: String,
+    git: String,
+}
+
+struct Importer<'a> {
+    root: &'a Path,
+    opts: &'a ImportOptions,
+    batch: Option<Batch>,
+    marks: HashMap<u64, Mark>,
+    old_map: HashMap<String, String>,
+    /// Recently built manifests by snapshot ID.
+    cache: HashMap<String, Rc<Manifest>>,
+    cache_order: VecDeque<String>,
+    /// Snapshots staged in the current, uncommitted batch.
+    pending_snaps: HashSet<String>,
+    /// New git-map lines of the current batch.
+    pending_map: Vec<(String, String)>,
+    in_chunk: usize,
+    refs: BTreeMap<String, Tip>,
+    dirty_refs: BTreeSet<String>,
+    report: ImportReport,
+}
+
+const CACHE_SIZE: usize = 64;
+
+impl Importer<'_> {
+    fn batch(&mut self) -> Result<&mut Batch> {
+        if self.batch.is_none() {
+            self.batch = Some(Batch::begin(self.root)?);
+        }
+        Ok(self.batch.as_mut().expect("just made"))
+    }
+
+    /// Commits the current batch, then appends the map and moves refs.
+    fn flush(&mut self) -> Result<()> {
+        if let Some(b) = self.batch.take() {
+            b.commit()?;
+        }
+        self.pending_snaps.clear();
+        self.in_chunk = 0;
+        if !self.pending_map.is_empty() {
+            let p = git_map_path(self.root);
+            let mut f = std::fs::OpenOptions::new().create(true).append(true).open(&p).ctx("open", &p)?;
+            let mut text = String::new();
+            for (g, m) in self.pending_map.drain(..) {
+                text.push_str(&g);
+                text.push(' ');
+                text.push_str(&m);
+                text.push('\n');
+            }
+            f.write_all(text.as_bytes()).ctx("append to", &p)?;
+            f.sync_data().ctx("sync", &p)?;
+        }
+        for r in std::mem::take(&mut self.dirty_refs) {
+            let tip = &self.refs[&r];
+            if let Some(b) = r.strip_prefix("refs/heads/") {
+                if crate::refs::validate_branch_name(b).is_ok() {
+                    crate::refs::write_branch_ref(self.root, b, &tip.muse)?;
+                }
+            } else if let Some(t) = r.strip_prefix("refs/tags/") {
+                write_tag(self.root, t, &tip.muse)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn remember(&mut self, snap: &str, m: Rc<Manifest>) {
+        if self.cache.insert(snap.to_string(), m).is_none() {
+            self.cache_order.push_back(snap.to_string());
+            if self.cache_order.len() > CACHE_SIZE {
+                if let Some(old) = self.cache_order.pop_front() {
+                    self.cache.remove(&old);
+                }
+            }
+        }
+    }
+
+    fn manifest(&mut self, snap: &str) -> Result<Rc<Manifest>> {
+        if let Some(m) = self.cache.get(snap) {
+            return Ok(m.clone());
+        }
+        if self.pending_snaps.contains(snap) {
+            // Staged but not yet readable: make the chunk durable first.
+            self.flush()?;
+        }
+        let rec = crate::snapshots::read_snapshot(self.root, snap)?
+            .ok_or_else(|| Error::NotFound { what: "snapshot", name: snap.to_string() })?;
+        let m = Rc::new(rec.manifest);
+        self.remember(snap, m.clone());
+        Ok(m)
+    }
+
+    /// Resolves a `:mark` or a git sha (an excluded, already imported
+    /// commit) to (muse commit, snapshot, git sha).
+    fn commit_ref(&self, r: &str) -> Result<(String, String, String)> {
+        if let Some(n) = r.strip_prefix(':') {
+            let n: u64 = n.parse().map_err(|_| git_err("fast-export", format!("bad mark {r}")))?;
+            return match self.marks.get(&n) {
+                Some(Mark::Commit { muse, snap, git }) => Ok((muse.clone(), snap.clone(), git.clone())),
+                _ => Err(git_err("fast-export", format!("mark {r} is not a commit"))),
+            };
+        }
+        let muse = self.old_map.get(r).ok_or_else(|| {
+            git_err("import", format!("parent {r} was excluded but is not in .muse/git-map"))
+        })?;
+        let rec = crate::commits::load_commit(self.root, muse)?;
+        Ok((muse.clone(), rec.snapshot_id, r.to_string()))
+    }
+
+    fn set_ref(&mut self, name: &str, tip: Tip) {
+        self.refs.insert(name.to_string(), tip);
+        self.dirty_refs.insert(name.to_string());
+    }
+
+    fn blob(&mut self, s: &mut Stream<impl BufRead>) -> Result<()> {
+        let mut mark = None;
+        loop {
+            let l = s.line()?.ok_or_else(|| git_err("fast-export", "stream ended inside a blob"))?;
+            if let Some(m) = l.strip_prefix(b"mark :".as_slice()) {
+                mark = std::str::from_utf8(m).ok().and_then(|m| m.parse::<u64>().ok());
+            } else if l.starts_with(b"data ") {
+                let bytes = s.data(&l)?;
+                let id = blob_id(&bytes);
+                if self.batch()?.write_object(&id, &bytes)? {
+                    self.report.blobs_written += 1;
+                    self.report.bytes += bytes.len() as u64;
+                }
+                if let Some(m) = mark {
+                    self.marks.insert(m, Mark::Blob(id));
+                }
+                return Ok(());
+            }
+            // original-oid and anything else: ignored.
+        }
+    }
+
+    fn commit(&mut self, refname: &str, s: &mut Stream<impl BufRead>, progress: &mut dyn FnMut(u64)) -> Result<()> {
+        let mut mark = None;
+        let mut git_oid = String::new();
+        let mut author: Option<(String, String)> = None;
+        let msg;
+        loop {
+            let l = s.line()?.ok_or_else(|| git_err("fast-export", "stream ended inside a commit"))?;
+            let t = String::from_utf8_lossy(&l);
+            if let Some(m) = t.strip_prefix("mark :") {
+                mark = m.trim().parse::<u64>().ok();
+            } else if let Some(o) = t.strip_prefix("original-oid ") {
+                git_oid = o.trim().to_string();
+            } else if let Some(a) = t.strip_prefix("author ") {
+                author = parse_ident(a);
+            } else if let Some(c) = t.strip_prefix("committer ") {
+                if author.is_none() {
+                    author = parse_ident(c);
+                }
+            } else if l.starts_with(b"data ") {
+                msg = String::from_utf8_lossy(&s.data(&l)?).into_owned();
+                break;
+            } else if t.starts_with("gpgsig ") {
+                let d = s.line()?.unwrap_or_default();
+                s.data(&d)?;
+            }
+        }
+        let (author, when) =
+            author.ok_or_else(|| git_err("fast-export", format!("commit {git_oid} has no author or committer")))?;
+        let mut parents: Vec<(String, String, String)> = Vec::new();
+        let mut ops: Vec<Vec<u8>> = Vec::new();
+        while let Some(l) = s.line()? {
+            if l.is_empty() {
+                break;
+            }
+            if let Some(r) = l.strip_prefix(b"from ".as_slice()).or_else(|| l.strip_prefix(b"merge ".as_slice())) {
+                parents.push(self.commit_ref(String::from_utf8_lossy(r).trim())?);
+            } else {
+                ops.push(l);
+            }
+        }
+        let mut manifest: Manifest = match parents.first() {
+            Some((_, snap, _)) => {
+                let snap = snap.clone();
+                (*self.manifest(&snap)?).clone()
+            }
+            None => Manifest::new(),
+        };
+        for op in ops {
+            self.apply(&mut manifest, &op)?;
+        }
+        let rec = SnapshotRecord::new(manifest);
+        let snap_id = rec.snapshot_id.clone();
+        let base = parents.first().map(|p| p.1.clone());
+        if self.batch()?.write_snapshot_with_base(&rec, base.as_deref())? {
+            self.pending_snaps.insert(snap_id.clone());
+        }
+        self.remember(&snap_id, Rc::new(rec.manifest));
+        let mut c = CommitRecord {
+            branch: short_ref(refname).to_string(),
+            snapshot_id: snap_id.clone(),
+            message: msg,
+            committed_at: when,
+            parent_commit_id: parents.first().map(|p| p.0.clone()),
+            parent2_commit_id: parents.get(1).map(|p| p.0.clone()),
+            author,
+            ..CommitRecord::default()
+        };
+        if !git_oid.is_empty() {
+            c.metadata.insert("git_oid".into(), git_oid.clone());
+        }
+        if parents.len() > 2 {
+            let extra: Vec<&str> = parents[2..].iter().map(|p| p.0.as_str()).collect();
+            c.metadata.insert("extra_parents".into(), extra.join(","));
+        }
+        c.commit_id = c.compute_id();
+        self.batch()?.write_commit(&c)?;
+        if let Some(m) = mark {
+            self.marks.insert(m, Mark::Commit { muse: c.commit_id.clone(), snap: snap_id, git: git_oid.clone() });
+        }
+        if !git_oid.is_empty() {
+            self.pending_map.push((git_oid.clone(), c.commit_id.clone()));
+        }
+        self.set_ref(refname, Tip { muse: c.commit_id, git: git_oid });
+        self.report.commits += 1;
+        progress(self.report.commits);
+        self.in_chunk += 1;
+        if self.in_chunk >= self.opts.chunk_commits.max(1) {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn path(&mut self, raw: &[u8]) -> Option<String> {
+        let p = unquote(raw);
+        match String::from_utf8(p) {
+            Ok(s) if crate::paths::validate_rel_path(&s).is_ok() => Some(s),
+            _ => {
+                self.report.paths_skipped += 1;
+                None
+            }
+        }
+    }
+
+    fn apply(&mut self, m: &mut Manifest, op: &[u8]) -> Result<()> {
+        if op == b"deleteall" {
+            m.clear();
+        } else if let Some(rest) = op.strip_prefix(b"M ".as_slice()) {
+            let mut parts = rest.splitn(3, |&b| b == b' ');
+            let (Some(mode), Some(dref), Some(path)) = (parts.next(), parts.next(), parts.next()) else {
+                return Err(git_err("fast-export", format!("bad line {:?}", String::from_utf8_lossy(op))));
+            };
+            match mode {
+                b"100644" | b"100755" | b"644" | b"755" => {
+                    let dref = String::from_utf8_lossy(dref);
+                    let id = match dref.strip_prefix(':').and_then(|n| n.parse::<u64>().ok()).and_then(|n| self.marks.get(&n)) {
+                        Some(Mark::Blob(id)) => id.clone(),
+                        _ => return Err(git_err("fast-export", format!("unsupported blob reference {dref}"))),
+                    };
+                    if let Some(p) = self.path(path) {
+                        // A file replaces a directory of that name, as in git.
+                        let prefix = format!("{p}/");
+                        let under: Vec<String> = m.range(prefix.clone()..).take_while(|(k, _)| k.starts_with(&prefix)).map(|(k, _)| k.clone()).collect();
+                        for k in under {
+                            m.remove(&k);
+                        }
+                        m.insert(p, id);
+                    }
+                }
+                b"120000" => {
+                    self.report.symlinks_skipped += 1;
+                    if let Some(p) = self.path(path) {
+                        m.remove(&p);
+                    }
+                }
+                b"160000" => {
+                    self.report.submodules_skipped += 1;
+                    if let Some(p) = self.path(path) {
+                        m.remove(&p);
+                    }
+                }
+                other => {
+                    return Err(git_err("fast-export", format!("unsupported mode {}", String::from_utf8_lossy(other))))
+                }
+            }
+        } else if let Some(rest) = op.strip_prefix(b"D ".as_slice()) {
+            if let Some(p) = self.path(rest) {
+                let prefix = format!("{p}/");
+                let under: Vec<String> = m.range(prefix.clone()..).take_while(|(k, _)| k.starts_with(&prefix)).map(|(k, _)| k.clone()).collect();
+                for k in under {
+                    m.remove(&k);
+                }
+                m.remove(&p);
+            }
+        } else if let Some((rest, rename)) =
+            op.strip_prefix(b"R ".as_slice()).map(|r| (r, true)).or_else(|| op.strip_prefix(b"C ".as_slice()).map(|r| (r, false)))
+        {
+            let (src, dst) = split_two_paths(rest);
+            let (Some(src), Some(dst)) = (self.path(&src), self.path(&dst)) else { return Ok(()) };
+            let prefix = format!("{src}/");
+            let moved: Vec<(String, String)> = m
+                .iter()
+                .filter(|(k, _)| **k == src || k.starts_with(&prefix))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            for (k, v) in moved {
+                if rename {
+                    m.remove(&k);
+                }
+                m.insert(format!("{dst}{}", &k[src.len()..]), v);
+            }
+        } else {
+            return Err(git_err("fast-export", format!("unsupported file command {:?}", String::from_utf8_lossy(op))));
+        }
+        Ok(())
+    }
+}
+
+fn short_ref(r: &str) -> &str {
+    r.strip_prefix("refs/heads/").or_else(|| r.strip_prefix("refs/tags/")).unwrap_or(r)
+}
+
+/// Writes `.muse/tags/<name>` = `<commit id>\n`.
+fn write_tag(root: &Path, name: &str, commit: &str) -> Result<()> {
+    crate::refs::validate_branch_name(name)?;
+    let p = crate::paths::tags_dir(root).join(name);
+    if let Some(d) = p.parent() {
+        std::fs::create_dir_all(d).ctx("create directory", d)?;
+    }
+    write_text_atomic(&p, &format!("{commit}\n"), Durability::Full)
+}
+
+/// Imports the history of the git repository at `git_dir` into the muse
+/// repository at `root` (see the module docs for the mapping rules).
+/// `progress` is called with the number of commits imported so far.
+///
+/// # Errors
+/// [`Error::InvalidInput`] when git fails or the stream is not understood;
+/// store errors.
+pub fn import_git(root: &Path, git_dir: &Path, opts: &ImportOptions, progress: &mut dyn FnMut(u64)) -> Result<ImportReport> {
+    let start = Instant::now();
+    let old_map = read_git_map(root)?;
+    // Tips of the previous import that git still has: excluded this time.
+    let mut negatives = Vec::new();
+    if let Ok(text) = std::fs::read_to_string(git_tips_path(root)) {
+        let tips: Vec<&str> = text.lines().filter(|l| old_map.contains_key(*l)).collect();
+        negatives = existing_commits(git_dir, &tips)?;
+    }
+    let mut cmd = Command::new("git");
+    cmd.arg("-C").arg(git_dir).args([
+        "-c",
+        "core.quotepath=false",
+        "fast-export",
+        "--all",
+        "--reencode=yes",
+        "--signed-tags=strip",
+        "--tag-of-filtered-object=drop",
+        "--show-original-ids",
+        "--use-done-feature",
+        "--reference-excluded-parents",
+    ]);
+    for n in &negatives {
+        cmd.arg(format!("^{n}"));
+    }
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| git_err("fast-export", format!("cannot run git: {e}")))?;
+    let stdout = child.stdout.take().expect("piped");
+    let mut stderr = child.stderr.take().expect("piped");
+    let err_thread = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = stderr.read_to_string(&mut s);
+        s
+    });
+    let mut imp = Importer {
+        root,
+        opts,
+        batch: None,
+        marks: HashMap::new(),
+        old_map,
+        cache: HashMap::new(),
+        cache_order: VecDeque::new(),
+        pending_snaps: HashSet::new(),
+        pending_map: Vec::new(),
+        in_chunk: 0,
+        refs: BTreeMap::new(),
+        dirty_refs: BTreeSet::new(),
+        report: ImportReport::default(),
+    };
+    let mut s = Stream { r: BufReader::with_capacity(1 << 20, stdout), back: None };
+    let result = run_stream(&mut imp, &mut s, progress);
+    drop(s);
+    let status = child.wait().map_err(|e| git_err("fast-export", e))?;
+    let errs = err_thread.join().unwrap_or_default();
+    result?;
+    if !status.success() {
+        return Err(git_err("fast-export", format!("failed ({status}): {}", errs.trim())));
+    }
+    imp.flush()?;
+    // Tips for the next run: this run's ref tips and the previous ones.
+    let mut tips: BTreeSet<String> = negatives.into_iter().collect();
+    tips.extend(imp.refs.values().map(|t| t.git.clone()).filter(|g| !g.is_empty()));
+    let mut text = String::new();
+    for t in &tips {
+        text.push_str(t);
+        text.push('\n');
+    }
+    write_text_atomic(&git_tips_path(root), &text, Durability::Full)?;
+    imp.report.branches = imp.refs.keys().filter(|r| r.starts_with("refs/heads/")).count() as u64;
+    imp.report.tags = imp.refs.keys().filter(|r| r.starts_with("refs/tags/")).count() as u64;
+    imp.report.seconds = start.elapsed().as_secs_f64();
+    Ok(imp.report)
+}
+
+fn run_stream(imp: &mut Importer<'_>, s: &mut Stream<impl BufRead>, progress: &mut dyn FnMut(u64)) -> Result<()> {
+    while let Some(l) = s.line()? {
+        let t = String::from_utf8_lossy(&l).into_owned();
+        if t.is_empty() || t.starts_with("feature ") || t.starts_with("option ") || t.starts_with('#') {
+            continue;
+        }
+        if t == "done" {
+            break;
+        }
+        if t == "blob" {
+            imp.blob(s)?;
+        } else if let Some(r) = t.strip_prefix("commit ") {
+            imp.commit(r.trim(), s, progress)?;
+        } else if let Some(r) = t.strip_prefix("reset ") {
+            let r = r.trim().to_string();
+            if let Some(next) = s.line()? {
+                match next.strip_prefix(b"from ".as_slice()) {
+                    Some(f) => {
+                        let f = String::from_utf8_lossy(f).trim().to_string();
+                        if let Ok((muse, _, git)) = imp.commit_ref(&f) {
+                            imp.set_ref(&r, Tip { muse, git });
+                        }
+                    }
+                    None => s.unread(next),
+                }
+            }
+        } else if let Some(name) = t.strip_prefix("tag ") {
+            let name = name.trim().to_string();
+            let mut target = None;
+            loop {
+                let l = s.line()?.ok_or_else(|| git_err("fast-export", "stream ended inside a tag"))?;
+                if let Some(f) = l.strip_prefix(b"from ".as_slice()) {
+                    target = Some(String::from_utf8_lossy(f).trim().to_string());
+                } else if l.starts_with(b"data ") {
+                    s.data(&l)?;
+                    break;
+                }
+            }
+            // A tag of a blob or tree has no commit: not kept.
+            if let Some(Ok((muse, _, git))) = target.map(|f| imp.commit_ref(&f)) {
+                imp.set_ref(&format!("refs/tags/{name}"), Tip { muse, git });
+            }
+        } else {
+            return Err(git_err("fast-export", format!("unsupported command {t:?}")));
+        }
+    }
+    Ok(())
+}
+
+/// The subset of `shas` that name commits in the git repository.
+fn existing_commits(git_dir: &Path, shas: &[&str]) -> Result<Vec<String>> {
+    if shas.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut child = Command::new("git")
+        .arg("-C")
+        .arg(git_dir)
+        .args(["cat-file", "--batch-check"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| git_err("cat-file", e))?;
+    let mut input = String::new();
+    for s in shas {
+        input.push_str(s);
+        input.push('\n');
+    }
+    let mut stdin = child.stdin.take().expect("piped");
+    let writer = std::thread::spawn(move || stdin.write_all(input.as_bytes()));
+    let out = child.wait_with_output().map_err(|e| git_err("cat-file", e))?;
+    let _ = writer.join();
+    Ok(String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| {
+            let mut it = l.split(' ');
+            match (it.next(), it.next()) {
+                (Some(sha), Some("commit")) => Some(sha.to_string()),
+                _ => None,
+            }
+        })
+        .collect())
+}
+
+/// A long-running `git cat-file --batch` that hashes blobs with SHA-256.
+struct CatFile {
+    child: std::process::Child,
+    stdin: std::process::ChildStdin,
+    stdout: BufReader<std::process::ChildStdout>,
+    cache: HashMap<String, String>,
+}
+
+impl CatFile {
+    fn new(git_dir: &Path) -> Result<CatFile> {
+        let mut child = Command::new("git")
+            .arg("-C")
+            .arg(git_dir)
+            .args(["cat-file", "--batch"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| git_err("cat-file", e))?;
+        let stdin = child.stdin.take().expect("piped");
+        let stdout = BufReader::new(child.stdout.take().expect("piped"));
+        Ok(CatFile { child, stdin, stdout, cache: HashMap::new() })
+    }
+
+    fn blob_id(&mut self, sha: &str) -> Result<String> {
+        if let Some(id) = self.cache.get(sha) {
+            return Ok(id.clone());
+        }
+        writeln!(self.stdin, "{sha}").and_then(|_| self.stdin.flush()).map_err(|e| git_err("cat-file", e))?;
+        let mut header = String::new();
+        self.stdout.read_line(&mut header).map_err(|e| git_err("cat-file", e))?;
+        let size: u64 = header
+            .split_whitespace()
+            .nth(2)
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| git_err("cat-file", format!("unexpected answer {header:?}")))?;
+        let (id, n) = crate::ids::blob_id_reader((&mut self.stdout).take(size)).map_err(|e| git_err("cat-file", e))?;
+        if n != size {
+            return Err(git_err("cat-file", "short read"));
+        }
+        let mut lf = [0u8; 1];
+        self.stdout.read_exact(&mut lf).map_err(|e| git_err("cat-file", e))?;
+        self.cache.insert(sha.to_string(), id.clone());
+        Ok(id)
+    }
+}
+
+impl Drop for CatFile {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Checks every commit in `.muse/git-map`: its muse manifest must equal the
+/// git tree read independently (`git ls-tree -r -z`, regular files only,
+/// each blob ID the SHA-256 of `git cat-file` bytes; paths that the import
+/// skips are skipped here too). Returns the problems found (empty when the
+/// import is exact).
+///
+/// # Errors
+/// [`Error::InvalidInput`] when git cannot be run; store errors.
+pub fn verify_git_import(root: &Path, git_dir: &Path) -> Result<Vec<String>> {
+    let map = read_git_map(root)?;
+    let mut problems = Vec::new();
+    let mut cat = CatFile::new(git_dir)?;
+    let mut entries: Vec<(&String, &String)> = map.iter().collect();
+    entries.sort();
+    for (sha, muse) in entries {
+        let manifest = match crate::commits::read_commit(root, muse) {
+            Ok(Some(c)) => match crate::snapshots::read_snapshot(root, &c.snapshot_id) {
+                Ok(Some(s)) => s.manifest,
+                Ok(None) => {
+                    problems.push(format!("{sha}: snapshot {} of {muse} is missing", c.snapshot_id));
+                    continue;
+                }
+                Err(e) => {
+                    problems.push(format!("{sha}: snapshot of {muse}: {e}"));
+                    continue;
+                }
+            },
+            Ok(None) => {
+                problems.push(format!("{sha}: muse commit {muse} is missing"));
+                continue;
+            }
+            Err(e) => {
+                problems.push(format!("{sha}: muse commit {muse}: {e}"));
+                continue;
+            }
+        };
+        let out = Command::new("git")
+            .arg("-C")
+            .arg(git_dir)
+            .args(["ls-tree", "-r", "-z", "--full-tree", sha])
+            .output()
+            .map_err(|e| git_err("ls-tree", e))?;
+        if !out.status.success() {
+            problems.push(format!("{sha}: git ls-tree failed: {}", String::from_utf8_lossy(&out.stderr).trim()));
+            continue;
+        }
+        let mut expected = Manifest::new();
+        for rec in out.stdout.split(|&b| b == 0).filter(|r| !r.is_empty()) {
+            let Some(tab) = rec.iter().position(|&b| b == b'\t') else { continue };
+            let meta = String::from_utf8_lossy(&rec[..tab]);
+            let mut it = meta.split(' ');
+            let (Some(mode), Some(kind), Some(oid)) = (it.next(), it.next(), it.next()) else { continue };
+            if kind != "blob" || !(mode == "100644" || mode == "100755") {
+                continue;
+            }
+            let Ok(path) = String::from_utf8(rec[tab + 1..].to_vec()) else { continue };
+            if crate::paths::validate_rel_path(&path).is_err() {
+                continue;
+            }
+            expected.insert(path, cat.blob_id(oid)?);
+        }
+        if expected != manifest {
+            let mut diffs = Vec::new();
+            for (p, id) in &expected {
+                match manifest.get(p) {
+                    None => diffs.push(format!("missing {p}")),
+                    Some(m) if m != id => diffs.push(format!("differs {p}")),
+                    _ => {}
+                }
+            }
+            for p in manifest.keys().filter(|p| !expected.contains_key(*p)) {
+                diffs.push(format!("extra {p}"));
+            }
+            diffs.truncate(5);
+            problems.push(format!("{sha} ({muse}): {}", diffs.join(", ")));
+        }
+    }
+    Ok(problems)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unquotes_c_style_paths() {
+        assert_eq!(unquote(b"\"a b\""), b"a b");
+        assert_eq!(unquote(b"\"\\303\\274 \\\"q\\\" \\t\""), "ü \"q\" \t".as_bytes());
+        assert_eq!(unquote(b"plain"), b"plain");
+        assert_eq!(split_two_paths(b"\"a b\" c"), (b"a b".to_vec(), b"c".to_vec()));
+        assert_eq!(split_two_paths(b"a \"c d\""), (b"a".to_vec(), b"c d".to_vec()));
+    }
+
+    #[test]
+    fn idents_become_iso_times() {
+        let (who, when) = parse_ident("A U Thor <a@x> 1704160800 +0100").unwrap();
+        assert_eq!(who, "A U Thor <a@x>");
+        assert_eq!(when, "2024-01-02T03:00:00+01:00");
+        assert_eq!(parse_ident("B <b> 0 +0000").unwrap().1, "1970-01-01T00:00:00+00:00");
+        assert_eq!(parse_ident("B <b> 0 -0530").unwrap().1, "1969-12-31T18:30:00-05:30");
+    }
+}
