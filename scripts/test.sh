@@ -34,7 +34,7 @@ if git -C "$here" rev-parse --git-dir >/dev/null 2>&1; then
 fi
 
 echo "== waiting for the filesystem to recover from the deletes above (timed suites follow)"
-"$py" scripts/fs_settle.py --max-wait 300
+"$py" scripts/fs_settle.py --max-wait 60
 
 echo "== seed suites ($seeds, MUSE_RUN_SLOW=1)"
 ( cd "$seeds" && MUSE_RUN_SLOW=1 "$py" -m pytest -q -p no:cacheprovider tests )

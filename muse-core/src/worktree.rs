@@ -460,25 +460,7 @@ pub fn checkout(root: &Path, branch: &str, create: bool, force: bool) -> Result<
             clobbered.join(", ")
         )));
     }
-    let mut report = CheckoutReport::default();
-    let d = Some(Durability::Deferred);
-    for (p, oid) in &target_manifest {
-        if head_manifest.get(p) != Some(oid) || force {
-            restore_object(root, oid, &root.join(p), false, d)?;
-            report.written += 1;
-        }
-    }
-    for p in head_manifest.keys() {
-        if !target_manifest.contains_key(p) {
-            let f = root.join(p);
-            match std::fs::remove_file(&f) {
-                Ok(()) => report.removed += 1,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => return Err(Error::io("remove", &f, e)),
-            }
-            remove_empty_parents(root, &f);
-        }
-    }
+    let report = update_worktree(root, &head_manifest, &target_manifest, force)?;
     write_stage(root, &Stage::default())?;
     write_head_branch(root, branch)?;
     Ok(report)
@@ -580,7 +562,7 @@ pub fn merge(root: &Path, branch: &str, author: &str) -> Result<MergeOutcome> {
         )));
     }
     if base.as_deref() == Some(ours.as_str()) {
-        update_worktree(root, &ours_m, &theirs_m)?;
+        update_worktree(root, &ours_m, &theirs_m, false)?;
         crate::refs::compare_and_swap_branch_ref(root, &current, Some(&ours), &theirs)?;
         return Ok(MergeOutcome::FastForward { commit: theirs });
     }
@@ -607,7 +589,7 @@ pub fn merge(root: &Path, branch: &str, author: &str) -> Result<MergeOutcome> {
             merged.insert(p.clone(), oid.clone());
         }
     }
-    update_worktree(root, &ours_m, &merged)?;
+    update_worktree(root, &ours_m, &merged, false)?;
     if conflicts.is_empty() {
         let snap = SnapshotRecord::new(merged);
         let mut rec = CommitRecord {
@@ -700,18 +682,19 @@ pub fn merge_abort(root: &Path) -> Result<()> {
             current.remove(p);
         }
     }
-    update_worktree(root, &current, &head_m)?;
+    update_worktree(root, &current, &head_m, false)?;
     write_stage(root, &Stage::default())?;
     std::fs::remove_file(merge_head_path(root)).ctx("remove", &merge_head_path(root))?;
     Ok(())
 }
 
 /// Makes the working tree go from `from` to `to`: files whose blob differs
-/// are restored, files only in `from` are removed.
-fn update_worktree(root: &Path, from: &Manifest, to: &Manifest) -> Result<CheckoutReport> {
+/// (every file of `to` with `rewrite_all`) are restored, files only in
+/// `from` are removed. Working-tree files need no fsync (as in git).
+fn update_worktree(root: &Path, from: &Manifest, to: &Manifest, rewrite_all: bool) -> Result<CheckoutReport> {
     let mut report = CheckoutReport::default();
     for (p, oid) in to {
-        if from.get(p) != Some(oid) {
+        if rewrite_all || from.get(p) != Some(oid) {
             restore_object(root, oid, &root.join(p), false, Some(Durability::Deferred))?;
             report.written += 1;
         }
