@@ -38,11 +38,10 @@
 //! (`^sha`) with `--reference-excluded-parents`, so only new commits are
 //! exported and their already-imported parents are resolved through the map.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::rc::Rc;
 use std::time::Instant;
 
 use crate::atomic::{write_text_atomic, Durability};
@@ -249,10 +248,34 @@ fn parse_ident(s: &str) -> Option<(String, String)> {
     Some((who, dt.format("%Y-%m-%dT%H:%M:%S%:z").to_string()))
 }
 
-#[derive(Clone)]
-enum Mark {
-    Blob(String),
-    Commit { muse: String, snap: String, git: String },
+/// A 71-character `sha256:<hex>` ID in 32 bytes (the mark tables hold one
+/// per blob and commit of the history, so they are kept compact).
+type RawId = [u8; 32];
+
+fn raw_id(id: &str) -> Result<RawId> {
+    let hex = crate::ids::split_id(id)?.1;
+    let mut out = [0u8; 32];
+    for (i, b) in out.iter_mut().enumerate() {
+        *b = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).map_err(|_| git_err("import", format!("bad ID {id}")))?;
+    }
+    Ok(out)
+}
+
+fn id_string(raw: &RawId) -> String {
+    use std::fmt::Write as _;
+    let mut s = String::with_capacity(71);
+    s.push_str("sha256:");
+    for b in raw {
+        let _ = write!(s, "{b:02x}");
+    }
+    s
+}
+
+/// What a commit mark stands for: the muse commit, its snapshot, its git ID.
+struct CommitMark {
+    muse: RawId,
+    snap: RawId,
+    git: Box<str>,
 }
 
 #[derive(Clone)]
@@ -265,13 +288,13 @@ struct Importer<'a> {
     root: &'a Path,
     opts: &'a ImportOptions,
     batch: Option<Batch>,
-    marks: HashMap<u64, Mark>,
+    /// Blob marks of the stream → blob IDs.
+    blob_marks: HashMap<u64, RawId>,
+    /// Commit marks of the stream.
+    commit_marks: HashMap<u64, CommitMark>,
+    /// The manifest built last, by snapshot ID.
+    working: Option<(String, Manifest)>,
     old_map: HashMap<String, String>,
-    /// Recently built manifests by snapshot ID.
-    cache: HashMap<String, Rc<Manifest>>,
-    cache_order: VecDeque<String>,
-    /// Snapshots staged in the current, uncommitted batch.
-    pending_snaps: HashSet<String>,
     /// New git-map lines of the current batch.
     pending_map: Vec<(String, String)>,
     in_chunk: usize,
@@ -279,8 +302,6 @@ struct Importer<'a> {
     dirty_refs: BTreeSet<String>,
     report: ImportReport,
 }
-
-const CACHE_SIZE: usize = 64;
 
 impl Importer<'_> {
     fn batch(&mut self) -> Result<&mut Batch> {
@@ -295,7 +316,6 @@ impl Importer<'_> {
         if let Some(b) = self.batch.take() {
             b.commit()?;
         }
-        self.pending_snaps.clear();
         self.in_chunk = 0;
         if !self.pending_map.is_empty() {
             let p = git_map_path(self.root);
@@ -323,30 +343,10 @@ impl Importer<'_> {
         Ok(())
     }
 
-    fn remember(&mut self, snap: &str, m: Rc<Manifest>) {
-        if self.cache.insert(snap.to_string(), m).is_none() {
-            self.cache_order.push_back(snap.to_string());
-            if self.cache_order.len() > CACHE_SIZE {
-                if let Some(old) = self.cache_order.pop_front() {
-                    self.cache.remove(&old);
-                }
-            }
-        }
-    }
-
-    fn manifest(&mut self, snap: &str) -> Result<Rc<Manifest>> {
-        if let Some(m) = self.cache.get(snap) {
-            return Ok(m.clone());
-        }
-        if self.pending_snaps.contains(snap) {
-            // Staged but not yet readable: make the chunk durable first.
-            self.flush()?;
-        }
-        let rec = crate::snapshots::read_snapshot(self.root, snap)?
-            .ok_or_else(|| Error::NotFound { what: "snapshot", name: snap.to_string() })?;
-        let m = Rc::new(rec.manifest);
-        self.remember(snap, m.clone());
-        Ok(m)
+    /// The manifest of snapshot `snap` (staged in the current batch or
+    /// stored), a copy to build the next one from.
+    fn manifest(&mut self, snap: &str) -> Result<Manifest> {
+        self.batch()?.manifest_of(snap)?.ok_or_else(|| Error::NotFound { what: "snapshot", name: snap.to_string() })
     }
 
     /// Resolves a `:mark` or a git sha (an excluded, already imported
@@ -354,8 +354,8 @@ impl Importer<'_> {
     fn commit_ref(&self, r: &str) -> Result<(String, String, String)> {
         if let Some(n) = r.strip_prefix(':') {
             let n: u64 = n.parse().map_err(|_| git_err("fast-export", format!("bad mark {r}")))?;
-            return match self.marks.get(&n) {
-                Some(Mark::Commit { muse, snap, git }) => Ok((muse.clone(), snap.clone(), git.clone())),
+            return match self.commit_marks.get(&n) {
+                Some(m) => Ok((id_string(&m.muse), id_string(&m.snap), m.git.to_string())),
                 _ => Err(git_err("fast-export", format!("mark {r} is not a commit"))),
             };
         }
@@ -385,7 +385,7 @@ impl Importer<'_> {
                     self.report.bytes += bytes.len() as u64;
                 }
                 if let Some(m) = mark {
-                    self.marks.insert(m, Mark::Blob(id));
+                    self.blob_marks.insert(m, raw_id(&id)?);
                 }
                 return Ok(());
             }
@@ -433,23 +433,27 @@ impl Importer<'_> {
                 ops.push(l);
             }
         }
+        // The first parent's manifest: the one built last (a linear
+        // history) is reused in place, any other is read.
         let mut manifest: Manifest = match parents.first() {
-            Some((_, snap, _)) => {
-                let snap = snap.clone();
-                (*self.manifest(&snap)?).clone()
-            }
+            Some((_, snap, _)) => match self.working.take() {
+                Some((id, m)) if id == *snap => m,
+                _ => {
+                    let snap = snap.clone();
+                    self.manifest(&snap)?
+                }
+            },
             None => Manifest::new(),
         };
+        let mut changed = BTreeSet::new();
         for op in ops {
-            self.apply(&mut manifest, &op)?;
+            self.apply(&mut manifest, &mut changed, &op)?;
         }
         let rec = SnapshotRecord::new(manifest);
         let snap_id = rec.snapshot_id.clone();
         let base = parents.first().map(|p| p.1.clone());
-        if self.batch()?.write_snapshot_with_base(&rec, base.as_deref())? {
-            self.pending_snaps.insert(snap_id.clone());
-        }
-        self.remember(&snap_id, Rc::new(rec.manifest));
+        self.batch()?.write_computed_snapshot(&rec, base.as_deref(), &changed)?;
+        self.working = Some((snap_id.clone(), rec.manifest));
         let mut c = CommitRecord {
             branch: short_ref(refname).to_string(),
             snapshot_id: snap_id.clone(),
@@ -470,7 +474,8 @@ impl Importer<'_> {
         c.commit_id = c.compute_id();
         self.batch()?.write_commit(&c)?;
         if let Some(m) = mark {
-            self.marks.insert(m, Mark::Commit { muse: c.commit_id.clone(), snap: snap_id, git: git_oid.clone() });
+            let cm = CommitMark { muse: raw_id(&c.commit_id)?, snap: raw_id(&snap_id)?, git: git_oid.clone().into() };
+            self.commit_marks.insert(m, cm);
         }
         if !git_oid.is_empty() {
             self.pending_map.push((git_oid.clone(), c.commit_id.clone()));
@@ -496,9 +501,9 @@ impl Importer<'_> {
         }
     }
 
-    fn apply(&mut self, m: &mut Manifest, op: &[u8]) -> Result<()> {
+    fn apply(&mut self, m: &mut Manifest, changed: &mut BTreeSet<String>, op: &[u8]) -> Result<()> {
         if op == b"deleteall" {
-            m.clear();
+            changed.extend(std::mem::take(m).into_keys());
         } else if let Some(rest) = op.strip_prefix(b"M ".as_slice()) {
             let mut parts = rest.splitn(3, |&b| b == b' ');
             let (Some(mode), Some(dref), Some(path)) = (parts.next(), parts.next(), parts.next()) else {
@@ -507,8 +512,8 @@ impl Importer<'_> {
             match mode {
                 b"100644" | b"100755" | b"644" | b"755" => {
                     let dref = String::from_utf8_lossy(dref);
-                    let id = match dref.strip_prefix(':').and_then(|n| n.parse::<u64>().ok()).and_then(|n| self.marks.get(&n)) {
-                        Some(Mark::Blob(id)) => id.clone(),
+                    let id = match dref.strip_prefix(':').and_then(|n| n.parse::<u64>().ok()).and_then(|n| self.blob_marks.get(&n)) {
+                        Some(raw) => id_string(raw),
                         _ => return Err(git_err("fast-export", format!("unsupported blob reference {dref}"))),
                     };
                     if let Some(p) = self.path(path) {
@@ -517,7 +522,9 @@ impl Importer<'_> {
                         let under: Vec<String> = m.range(prefix.clone()..).take_while(|(k, _)| k.starts_with(&prefix)).map(|(k, _)| k.clone()).collect();
                         for k in under {
                             m.remove(&k);
+                            changed.insert(k);
                         }
+                        changed.insert(p.clone());
                         m.insert(p, id);
                     }
                 }
@@ -525,12 +532,14 @@ impl Importer<'_> {
                     self.report.symlinks_skipped += 1;
                     if let Some(p) = self.path(path) {
                         m.remove(&p);
+                        changed.insert(p);
                     }
                 }
                 b"160000" => {
                     self.report.submodules_skipped += 1;
                     if let Some(p) = self.path(path) {
                         m.remove(&p);
+                        changed.insert(p);
                     }
                 }
                 other => {
@@ -543,8 +552,10 @@ impl Importer<'_> {
                 let under: Vec<String> = m.range(prefix.clone()..).take_while(|(k, _)| k.starts_with(&prefix)).map(|(k, _)| k.clone()).collect();
                 for k in under {
                     m.remove(&k);
+                    changed.insert(k);
                 }
                 m.remove(&p);
+                changed.insert(p);
             }
         } else if let Some((rest, rename)) =
             op.strip_prefix(b"R ".as_slice()).map(|r| (r, true)).or_else(|| op.strip_prefix(b"C ".as_slice()).map(|r| (r, false)))
@@ -558,10 +569,13 @@ impl Importer<'_> {
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect();
             for (k, v) in moved {
+                let to = format!("{dst}{}", &k[src.len()..]);
                 if rename {
                     m.remove(&k);
+                    changed.insert(k);
                 }
-                m.insert(format!("{dst}{}", &k[src.len()..]), v);
+                changed.insert(to.clone());
+                m.insert(to, v);
             }
         } else {
             return Err(git_err("fast-export", format!("unsupported file command {:?}", String::from_utf8_lossy(op))));
@@ -633,11 +647,10 @@ pub fn import_git(root: &Path, git_dir: &Path, opts: &ImportOptions, progress: &
         root,
         opts,
         batch: None,
-        marks: HashMap::new(),
+        blob_marks: HashMap::new(),
+        commit_marks: HashMap::new(),
+        working: None,
         old_map,
-        cache: HashMap::new(),
-        cache_order: VecDeque::new(),
-        pending_snaps: HashSet::new(),
         pending_map: Vec::new(),
         in_chunk: 0,
         refs: BTreeMap::new(),

@@ -1,7 +1,8 @@
-//! Snapshot records stored as deltas on a base snapshot (SPEC §3): small on
-//! disk, always read back full and verified, a checkpoint every
-//! `CHECKPOINT_INTERVAL`, corruption of a base detected on every
-//! descendant, and GC never pruning a base a kept snapshot needs.
+//! Snapshot records stored as skip deltas on a base snapshot (SPEC §3):
+//! small on disk and growing with the paths changed, always read back full
+//! and verified, at most `popcount(depth)` bases read, a checkpoint every
+//! `CHECKPOINT_INTERVAL`, corruption of a base detected on every snapshot
+//! whose chain holds it, and GC never pruning a base a kept snapshot needs.
 
 mod common;
 
@@ -75,47 +76,101 @@ fn overwrite(path: &PathBuf, bytes: &[u8]) {
     std::fs::write(path, bytes).unwrap();
 }
 
-#[test]
-fn a_chain_of_100_is_small_on_disk_reads_back_full_and_checkpoints() {
-    let (_tmp, root) = new_repo(true);
-    let hist = history(100, 700, 5);
+/// Writes `hist` as one chain, each snapshot on top of the previous one.
+fn write_chain(root: &Path, hist: Vec<Manifest>) -> Vec<SnapshotRecord> {
     let recs: Vec<SnapshotRecord> = hist.into_iter().map(SnapshotRecord::new).collect();
     let mut prev: Option<String> = None;
     for r in &recs {
-        assert!(write_snapshot_with_base(&root, r, prev.as_deref(), None).unwrap());
+        assert!(write_snapshot_with_base(root, r, prev.as_deref(), None).unwrap());
         prev = Some(r.snapshot_id.clone());
     }
+    recs
+}
+
+#[test]
+fn a_chain_of_100_is_small_on_disk_reads_back_full_and_skips() {
+    let (_tmp, root) = new_repo(true);
+    let recs = write_chain(&root, history(100, 700, 5));
     // Writing again is a no-op.
     assert!(!write_snapshot_with_base(&root, &recs[5], Some(&recs[4].snapshot_id), None).unwrap());
 
     let full_bytes = recs[50].to_msgpack().unwrap().len() as u64;
-    let mut delta_total = 0u64;
-    let mut deltas = 0u64;
     for (i, r) in recs.iter().enumerate() {
         let back = read_snapshot(&root, &r.snapshot_id).unwrap().unwrap();
         assert_eq!(back.manifest, r.manifest, "snapshot {i}");
         assert_eq!(back.snapshot_id, r.snapshot_id);
-        let checkpoint = i % CHECKPOINT_INTERVAL as usize == 0;
-        assert_eq!(is_full(&root, &r.snapshot_id), checkpoint, "snapshot {i}");
-        assert_eq!(snapshot_bases(&root, &r.snapshot_id).unwrap().len(), i % CHECKPOINT_INTERVAL as usize);
-        if !checkpoint {
+        assert_eq!(is_full(&root, &r.snapshot_id), i == 0, "snapshot {i}");
+        // Skip deltas: position i is a delta on position i & (i - 1), so a
+        // read follows popcount(i) bases.
+        assert_eq!(snapshot_bases(&root, &r.snapshot_id).unwrap().len(), i.count_ones() as usize, "snapshot {i}");
+        if i > 0 {
+            assert_eq!(field(&root, &r.snapshot_id, "depth"), Some(rmpv::Value::from(i)));
+            let base = &recs[i & (i - 1)].snapshot_id;
+            assert_eq!(field(&root, &r.snapshot_id, "base_snapshot_id"), Some(base.clone().into()), "snapshot {i}");
+            // A delta spans (i & -i) commits of 5-7 changes, ~100 bytes each.
             let s = size(&root, &r.snapshot_id);
-            // 5 or 7 changed entries, ~100 bytes each, plus the header: far
-            // below the ~65 KB of a full 700-path manifest.
-            assert!(s < 1_500, "delta {i} is {s} bytes");
-            delta_total += s;
-            deltas += 1;
+            let span = 1u64 << i.trailing_zeros();
+            assert!(s < 400 + span * 7 * 110, "delta {i} is {s} bytes");
         }
     }
     let total: u64 = recs.iter().map(|r| size(&root, &r.snapshot_id)).sum();
     println!(
-        "700 files x 100 snapshots, 5 changes each: full record {full_bytes} B; \
-         stored {total} B total = {} B/snapshot (deltas {} B each on average); all-full would be {} B",
+        "700 files x 100 snapshots, 5 changes each: full record {full_bytes} B; stored {total} B total = {} B/snapshot; \
+         all-full would be {} B",
         total / 100,
-        delta_total / deltas,
         full_bytes * 100
     );
     assert!(total * 10 < full_bytes * 100, "{total} vs {}", full_bytes * 100);
+}
+
+#[test]
+fn a_long_chain_checkpoints_every_interval_and_reads_few_records() {
+    let (_tmp, root) = new_repo(true);
+    let n = CHECKPOINT_INTERVAL as usize + 40;
+    // 600 paths, one changed per snapshot (made as we go: only IDs kept).
+    let mut m: Manifest = (0..600).map(|i| (format!("d{}/f{i}", i % 9), blob_id(format!("v0 {i}").as_bytes()))).collect();
+    let keys: Vec<String> = m.keys().cloned().collect();
+    let mut ids = Vec::new();
+    let mut batch = Batch::begin(&root).unwrap();
+    for step in 0..n {
+        if step > 0 {
+            m.insert(keys[(step * 7) % keys.len()].clone(), blob_id(format!("v{step}").as_bytes()));
+        }
+        let r = SnapshotRecord::new(m.clone());
+        assert!(batch.write_snapshot_with_base(&r, ids.last().map(String::as_str)).unwrap());
+        ids.push(r.snapshot_id);
+    }
+    batch.commit().unwrap();
+    let mut most = 0;
+    for (i, id) in ids.iter().enumerate() {
+        let pos = i % CHECKPOINT_INTERVAL as usize;
+        assert_eq!(is_full(&root, id), pos == 0, "snapshot {i}");
+        let bases = snapshot_bases(&root, id).unwrap().len();
+        assert_eq!(bases, pos.count_ones() as usize, "snapshot {i}");
+        most = most.max(bases);
+        // read_snapshot verifies the rebuilt manifest against the ID.
+        assert!(read_snapshot(&root, id).unwrap().is_some());
+    }
+    assert_eq!(most, CHECKPOINT_INTERVAL.trailing_zeros() as usize);
+}
+
+#[test]
+fn stored_bytes_per_snapshot_grow_with_paths_changed_not_with_files() {
+    // 2,000 files; 3 vs 12 changed paths per snapshot; 300 snapshots each.
+    let per_snapshot = |changes: usize| {
+        let (_tmp, root) = new_repo(true);
+        let recs = write_chain(&root, history(300, 2000, changes));
+        let total: u64 = recs.iter().map(|r| size(&root, &r.snapshot_id)).sum();
+        let full = recs[299].to_msgpack().unwrap().len() as u64;
+        // The first (full) record is the fixed cost of a chain.
+        ((total - size(&root, &recs[0].snapshot_id)) / 299, full)
+    };
+    let (few, full) = per_snapshot(3);
+    let (many, _) = per_snapshot(12);
+    println!("2,000 files: {few} B/snapshot with 3 changes, {many} B with 12; a full record is {full} B");
+    assert!(few * 20 < full, "{few} vs {full}");
+    let ratio = many as f64 / few as f64;
+    assert!((2.5..5.5).contains(&ratio), "4x the changes gives {ratio:.2}x the bytes");
 }
 
 #[test]
@@ -139,7 +194,7 @@ fn delta_bytes_grow_with_changed_paths_not_with_files() {
 #[test]
 fn a_batch_chains_deltas_on_snapshots_staged_in_the_same_batch() {
     let (_tmp, root) = new_repo(true);
-    let recs: Vec<SnapshotRecord> = history(70, 200, 3).into_iter().map(SnapshotRecord::new).collect();
+    let recs: Vec<SnapshotRecord> = history(70, 600, 3).into_iter().map(SnapshotRecord::new).collect();
     let mut batch = Batch::begin(&root).unwrap();
     let mut prev: Option<String> = None;
     for (i, r) in recs.iter().enumerate() {
@@ -156,9 +211,13 @@ fn a_batch_chains_deltas_on_snapshots_staged_in_the_same_batch() {
         assert_eq!(read_snapshot(&root, &r.snapshot_id).unwrap().unwrap().manifest, r.manifest);
         fulls += is_full(&root, &r.snapshot_id) as usize;
     }
-    assert_eq!(fulls, 3, "checkpoints at 0, 32, 64");
+    assert_eq!(fulls, 1, "one checkpoint, at 0");
+    // 65 sits on 40 (depth 40): position 41, a delta on 41 & 40 = 40.
     assert_eq!(field(&root, &recs[65].snapshot_id, "base_snapshot_id"), Some(recs[40].snapshot_id.clone().into()));
-    assert_eq!(field(&root, &recs[65].snapshot_id, "depth"), Some(rmpv::Value::from(9)));
+    assert_eq!(field(&root, &recs[65].snapshot_id, "depth"), Some(rmpv::Value::from(41)));
+    // 67 (position 43) is a delta on 66 (42), 68 (44) on 40, skipping 65-67.
+    assert_eq!(field(&root, &recs[67].snapshot_id, "base_snapshot_id"), Some(recs[66].snapshot_id.clone().into()));
+    assert_eq!(field(&root, &recs[68].snapshot_id, "base_snapshot_id"), Some(recs[40].snapshot_id.clone().into()));
 }
 
 #[test]
@@ -185,27 +244,29 @@ fn full_records_stay_readable_and_unknown_keys_survive_deltas() {
 }
 
 #[test]
-fn a_corrupt_or_missing_base_is_corrupt_on_every_descendant() {
+fn a_corrupt_or_missing_base_is_corrupt_on_every_snapshot_built_on_it() {
     let (_tmp, root) = new_repo(true);
-    let recs: Vec<SnapshotRecord> = history(6, 100, 2).into_iter().map(SnapshotRecord::new).collect();
-    let mut prev: Option<String> = None;
-    for r in &recs {
-        write_snapshot_with_base(&root, r, prev.as_deref(), None).unwrap();
-        prev = Some(r.snapshot_id.clone());
-    }
-    let expect_corrupt = |what: &str, from: usize| {
-        for r in &recs[from..] {
+    let recs = write_chain(&root, history(8, 100, 2));
+    let chains: Vec<Vec<String>> = recs.iter().map(|r| snapshot_bases(&root, &r.snapshot_id).unwrap()).collect();
+    // Damage to record `bad` breaks exactly the records whose chain holds
+    // it (3 and 7 sit on 2; 4, 5 and 6 do not).
+    assert!(chains[3].contains(&recs[2].snapshot_id) && chains[7].contains(&recs[6].snapshot_id));
+    assert!(!chains[4].contains(&recs[2].snapshot_id));
+    let expect_corrupt = |what: &str, bad: usize, gone: bool| {
+        for (i, r) in recs.iter().enumerate() {
+            let hit = chains[i].contains(&recs[bad].snapshot_id);
             match read_snapshot(&root, &r.snapshot_id) {
-                Err(Error::Corrupt { .. }) => {}
-                other => panic!("{what}: expected Corrupt, got {other:?}"),
+                Err(Error::Corrupt { .. }) if hit || (i == bad && !gone) => {}
+                Ok(None) if i == bad && gone => {}
+                Ok(Some(back)) if !hit && i != bad => assert_eq!(back.manifest, r.manifest),
+                other => panic!("{what}: snapshot {i} (chain holds {bad}: {hit}): got {other:?}"),
             }
         }
     };
     let p2 = snapshot_path(&root, &recs[2].snapshot_id).unwrap();
     let good = std::fs::read(&p2).unwrap();
     overwrite(&p2, b"\xff\x00garbage");
-    expect_corrupt("garbage base", 2);
-    assert_eq!(read_snapshot(&root, &recs[1].snapshot_id).unwrap().unwrap().manifest, recs[1].manifest);
+    expect_corrupt("garbage base", 2, false);
     // A base holding a valid delta with another upsert: manifest hash fails.
     let mut v: rmpv::Value = rmp_serde::from_slice(&good).unwrap();
     for (k, val) in map_mut(&mut v) {
@@ -214,33 +275,51 @@ fn a_corrupt_or_missing_base_is_corrupt_on_every_descendant() {
         }
     }
     overwrite(&p2, &rmp_serde::to_vec(&v).unwrap());
-    expect_corrupt("tampered base", 2);
+    expect_corrupt("tampered base", 2, false);
     // A missing base.
     std::fs::remove_file(&p2).unwrap();
-    expect_corrupt("missing base", 3);
-    // A cycle: record 3 made to point at record 4 as its base (depth check
-    // and cycle check refuse it, no endless loop).
+    expect_corrupt("missing base", 2, true);
     std::fs::write(&p2, &good).unwrap();
-    let p3 = snapshot_path(&root, &recs[3].snapshot_id).unwrap();
-    let mut v: rmpv::Value = rmp_serde::from_slice(&std::fs::read(&p3).unwrap()).unwrap();
-    for (k, val) in map_mut(&mut v) {
-        if k.as_str() == Some("base_snapshot_id") {
-            *val = recs[4].snapshot_id.clone().into();
+    // Record 7 (depth 7) made to point at itself, then at 6 with the same
+    // depth, then at a record that points back at it: refused, no endless
+    // loop.
+    let p7 = snapshot_path(&root, &recs[7].snapshot_id).unwrap();
+    let orig7: rmpv::Value = rmp_serde::from_slice(&std::fs::read(&p7).unwrap()).unwrap();
+    let set = |v: &mut rmpv::Value, base: &str, depth: u64| {
+        for (k, val) in map_mut(v) {
+            if k.as_str() == Some("base_snapshot_id") {
+                *val = base.into();
+            }
+            if k.as_str() == Some("depth") {
+                *val = depth.into();
+            }
         }
-        if k.as_str() == Some("depth") {
-            *val = 5.into();
-        }
+    };
+    let mut v = orig7.clone();
+    set(&mut v, &recs[7].snapshot_id, 7);
+    overwrite(&p7, &rmp_serde::to_vec(&v).unwrap());
+    expect_corrupt("self base", 7, false);
+    let mut v = orig7.clone();
+    set(&mut v, &recs[6].snapshot_id, 6);
+    overwrite(&p7, &rmp_serde::to_vec(&v).unwrap());
+    expect_corrupt("base of equal depth", 7, false);
+    let p6 = snapshot_path(&root, &recs[6].snapshot_id).unwrap();
+    let good6 = std::fs::read(&p6).unwrap();
+    let mut v6: rmpv::Value = rmp_serde::from_slice(&good6).unwrap();
+    set(&mut v6, &recs[7].snapshot_id, 8);
+    overwrite(&p6, &rmp_serde::to_vec(&v6).unwrap());
+    let mut v = orig7.clone();
+    set(&mut v, &recs[6].snapshot_id, 9);
+    overwrite(&p7, &rmp_serde::to_vec(&v).unwrap());
+    for r in &recs[6..] {
+        assert!(matches!(read_snapshot(&root, &r.snapshot_id), Err(Error::Corrupt { .. })), "cycle 7 -> 6 -> 7");
     }
-    overwrite(&p3, &rmp_serde::to_vec(&v).unwrap());
-    expect_corrupt("cycle", 3);
+    overwrite(&p6, &good6);
     // Over-deep.
-    for (k, val) in map_mut(&mut v) {
-        if k.as_str() == Some("depth") {
-            *val = 1_000_000.into();
-        }
-    }
-    overwrite(&p3, &rmp_serde::to_vec(&v).unwrap());
-    expect_corrupt("over depth", 3);
+    let mut v = orig7;
+    set(&mut v, &recs[6].snapshot_id, 1_000_000);
+    overwrite(&p7, &rmp_serde::to_vec(&v).unwrap());
+    expect_corrupt("over depth", 7, false);
 }
 
 fn commit_on(root: &Path, snapshot: &str, parent: Option<&str>, msg: &str) -> String {
@@ -277,7 +356,9 @@ fn gc_never_prunes_a_base_a_kept_snapshot_needs() {
 
     let un = find_unreachable(&root).unwrap();
     assert_eq!(un.commits.len(), 1);
-    let mut expect: Vec<String> = vec![ids[3].into(), ids[4].into()];
+    // Skip deltas: 2 (position 2) is a delta on 0, so 1 is no one's base.
+    assert_eq!(snapshot_bases(&root, ids[2]).unwrap(), vec![ids[0].to_string()]);
+    let mut expect: Vec<String> = vec![ids[1].into(), ids[3].into(), ids[4].into()];
     expect.sort();
     assert_eq!(un.snapshots, expect);
 
@@ -286,16 +367,19 @@ fn gc_never_prunes_a_base_a_kept_snapshot_needs() {
     let p4 = snapshot_path(&root, ids[4]).unwrap();
     std::fs::File::open(&p4).unwrap().set_modified(std::time::SystemTime::now()).unwrap();
     prune(&root, &un, Duration::from_secs(3600)).unwrap();
-    for r in &recs {
-        assert_eq!(read_snapshot(&root, &r.snapshot_id).unwrap().unwrap().manifest, r.manifest);
+    for (i, r) in recs.iter().enumerate() {
+        match read_snapshot(&root, &r.snapshot_id).unwrap() {
+            Some(back) => assert_eq!(back.manifest, r.manifest),
+            None => assert_eq!(i, 1, "only the old unreachable 1 goes"),
+        }
     }
     // Once 4 is old too, both go; the reachable chain stays.
     shift_mtime_back(&p4, Duration::from_secs(7200));
     prune(&root, &find_unreachable(&root).unwrap(), Duration::from_secs(3600)).unwrap();
     assert!(read_snapshot(&root, ids[4]).unwrap().is_none());
     assert!(read_snapshot(&root, ids[3]).unwrap().is_none());
-    for r in &recs[..3] {
-        assert_eq!(read_snapshot(&root, &r.snapshot_id).unwrap().unwrap().manifest, r.manifest);
+    for i in [0, 2] {
+        assert_eq!(read_snapshot(&root, ids[i]).unwrap().unwrap().manifest, recs[i].manifest);
     }
     assert!(muse_core::verify::verify_repo(&root).unwrap().problems.iter().all(|(_, p)| p.contains("blob")));
 }

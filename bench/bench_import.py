@@ -1,0 +1,443 @@
+#!/usr/bin/env python3
+"""git history import benchmark: ``muse import-git`` vs ``git fast-import``.
+
+Usage::
+
+    python bench/bench_import.py [--quick] [--json out.json] [--reps N] [--keep-tmp]
+
+Histories (issue 7), generated as one ``git fast-import`` stream each and
+loaded once, untimed, into a source git repository:
+
+- ``20k``: 20,000 commits over 2,000 files (40 directories x 50 files),
+  3 files changed per commit, ~600-byte text blobs (the targets' history);
+- ``5k``: the first 5,000 commits of the same generator (RSS against
+  history length: ``20k`` vs ``5k``);
+- ``5k-x4``: 5,000 commits, 12 files changed per commit (snapshot bytes
+  against paths changed: ``5k-x4`` vs ``5k``).
+
+``--quick``: 2,000 / 500 / 500 commits over 200 files.
+
+Timed, each in a fresh process, ``--reps`` times (3, or 1 with ``--quick``):
+
+- git: ``git fast-import`` of the stream file into a fresh bare repository
+  (the reference: the same history written by git's own bulk importer);
+- git: ``git fast-export`` of the source with the exact options muse uses,
+  to ``/dev/null`` (the input muse's import reads: its floor);
+- muse: ``muse import-git <src> --json`` into a fresh ``muse init``
+  repository, default durable config (the command a user runs, process
+  start included);
+- muse: ``muse.core.import_git.import_git`` in a fresh Python child, default
+  config and ``[core] fsync = "off"``: peak RSS is that process's own
+  ``VmHWM``, without the ``git fast-export`` child;
+- floor: one file per stored item: a Python child creates, writes and
+  renames as many files as the import stored, with the same total bytes, in
+  the same shard layout, without fsync (how much of an import is the cost
+  of one file per object and per record).
+
+Reported per history: commits/s, peak RSS, and bytes on disk per commit
+for blobs (``objects/``), snapshot records (``snapshots/``) and commit
+records (``commits/``) separately, next to git's pack (``.pack`` + ``.idx``)
+bytes per commit.
+
+Targets (history ``20k``): import >= 2,500 commits/s (the CLI row); peak
+RSS independent of history length (``20k`` within 1.25x of ``5k`` and
+within 16 MiB of it); snapshot bytes per commit proportional to paths changed
+(``5k-x4`` / ``5k`` between 2.5 and 5.5, and ``20k`` under 10 % of one full
+2,000-entry manifest record).
+
+Exit status 0 even when a target is missed; non-zero only on errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench_store import Runner, fs_probe, settle  # noqa: E402
+from bench_walk import GIT_ENV, TIME_BIN, run_timed, vm_hwm_kib  # noqa: E402
+
+T0_EPOCH = 1_767_225_600  # 2026-01-01T00:00:00Z
+TARGET_CPS = 2_500.0
+
+FULL = [
+    {"name": "20k", "commits": 20_000, "files": 2_000, "changed": 3},
+    {"name": "5k", "commits": 5_000, "files": 2_000, "changed": 3},
+    {"name": "5k-x4", "commits": 5_000, "files": 2_000, "changed": 12},
+]
+QUICK = [
+    {"name": "2k", "commits": 2_000, "files": 200, "changed": 3},
+    {"name": "500", "commits": 500, "files": 200, "changed": 3},
+    {"name": "500-x4", "commits": 500, "files": 200, "changed": 12},
+]
+# fast-export as muse's importer runs it (muse-core/src/import_git.rs).
+EXPORT_ARGS = ["-c", "core.quotepath=false", "fast-export", "--all", "--reencode=yes",
+               "--signed-tags=strip", "--tag-of-filtered-object=drop", "--show-original-ids",
+               "--use-done-feature", "--reference-excluded-parents"]
+
+
+# --------------------------------------------------------------------------
+# The history.
+# --------------------------------------------------------------------------
+
+
+def path_of(i: int) -> str:
+    return f"pkg{i % 40:02d}/module_{i:05d}.py"
+
+
+def blob(i: int, version: int) -> bytes:
+    """~600 B of Python-looking text, distinct per (file, version)."""
+    head = f"# file {i} version {version}\n".encode()
+    body = b"".join(b"def f%d_%d(x):\n    return x * %d + %d\n" % (i, k, version, k) for k in range(14))
+    return head + body
+
+
+def stream(shape: dict) -> bytes:
+    """A ``git fast-import`` stream: commit 0 adds every file; commit c
+    rewrites ``changed`` files chosen by a fixed stride."""
+    out: list[bytes] = []
+    nf, ch = shape["files"], shape["changed"]
+    for c in range(shape["commits"]):
+        ts = T0_EPOCH + 60 * c
+        msg = f"commit {c}: touch {ch} files".encode()
+        out.append(b"commit refs/heads/main\nmark :%d\n"
+                   b"author Bench <bench@example.com> %d +0000\n"
+                   b"committer Bench <bench@example.com> %d +0000\n"
+                   b"data %d\n%s\n" % (c + 1, ts, ts, len(msg), msg))
+        if c:
+            out.append(b"from :%d\n" % c)
+        idx = range(nf) if c == 0 else [((c * ch + j) * 7919) % nf for j in range(ch)]
+        for i in idx:
+            data = blob(i, c)
+            out.append(b"M 100644 inline %s\ndata %d\n%s\n" % (path_of(i).encode(), len(data), data))
+        out.append(b"\n")
+    return b"".join(out)
+
+
+def dir_stats(root: str) -> tuple[int, int]:
+    """(files, apparent bytes) under root."""
+    n = b = 0
+    for dp, _dn, fn in os.walk(root):
+        for f in fn:
+            try:
+                b += os.lstat(os.path.join(dp, f)).st_size
+                n += 1
+            except OSError:
+                pass
+    return n, b
+
+
+# --------------------------------------------------------------------------
+# Child side.
+# --------------------------------------------------------------------------
+
+
+def child_setup(spec: dict) -> dict:
+    """Write the stream file and load it into the source git repository."""
+    t0 = time.perf_counter()
+    data = stream(spec["shape"])
+    with open(spec["stream"], "wb") as f:
+        f.write(data)
+    subprocess.run(["git", "init", "--quiet", "--bare", "-b", "main", spec["src"]], check=True, env=GIT_ENV)
+    subprocess.run(["git", "-C", spec["src"], "fast-import", "--quiet"], input=data, check=True,
+                   stdout=subprocess.DEVNULL, env=GIT_ENV)
+    os.sync()
+    return {"seconds": time.perf_counter() - t0, "stream_bytes": len(data)}
+
+
+def child_import(spec: dict) -> dict:
+    from muse.core.import_git import import_git
+    from muse.core.repo import init_repo
+
+    d = spec["dir"]
+    init_repo(d)
+    if spec["fsync"] == "off":
+        with open(os.path.join(d, ".muse", "config.toml"), "w", encoding="utf-8") as f:
+            f.write('[core]\nfsync = "off"\n')
+    os.sync()
+    base_kib = vm_hwm_kib()
+    t0 = time.perf_counter()
+    r = import_git(d, spec["src"])
+    secs = time.perf_counter() - t0
+    return {"seconds": secs, "maxrss_kib": vm_hwm_kib(), "baseline_kib": base_kib, "report": r}
+
+
+def child_floor(spec: dict) -> dict:
+    """Create ``n`` files of ``size`` bytes each (tmp + rename, no fsync) in
+    256 shard directories, the way an import lays out its objects."""
+    d, n, size = spec["dir"], spec["n"], spec["size"]
+    shards = [os.path.join(d, f"{i:02x}") for i in range(256)]
+    for s in shards:
+        os.makedirs(s)
+    payload = b"x" * size
+    os.sync()
+    t0 = time.perf_counter()
+    for i in range(n):
+        s = shards[i & 255]
+        tmp = os.path.join(s, f".tmp-{i}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444)
+        os.write(fd, payload)
+        os.close(fd)
+        os.rename(tmp, os.path.join(s, f"{i:016x}"))
+    return {"seconds": time.perf_counter() - t0, "maxrss_kib": vm_hwm_kib()}
+
+
+def run_child(spec: dict) -> None:
+    res = {"setup": child_setup, "import": child_import, "floor": child_floor}[spec["kind"]](spec)
+    print(json.dumps(res))
+
+
+# --------------------------------------------------------------------------
+# Parent side.
+# --------------------------------------------------------------------------
+
+
+class ImportRunner(Runner):
+    def child(self, spec: dict) -> dict | None:
+        os.sync()
+        proc = subprocess.run([sys.executable, os.path.abspath(__file__), "--child", json.dumps(spec)],
+                              capture_output=True, text=True, cwd=self.base, timeout=1800)
+        if proc.returncode != 0:
+            msg = f"child {spec['kind']} failed (rc={proc.returncode}):\n{proc.stderr[-3000:]}"
+            print("ERROR: " + msg, file=sys.stderr)
+            self.errors.append(msg)
+            return None
+        return json.loads(proc.stdout.strip().splitlines()[-1])
+
+    def timed(self, argv: list[str], cwd: str | None = None, shell: bool = False) -> dict | None:
+        os.sync()
+        try:
+            return run_timed(argv, cwd=cwd, env=GIT_ENV, shell=shell)
+        except Exception as e:  # noqa: BLE001 - reported, the run goes on
+            print(f"ERROR: {e}", file=sys.stderr)
+            self.errors.append(str(e))
+            return None
+
+
+def muse_cmd() -> str:
+    p = os.path.join(os.path.dirname(sys.executable), "muse")
+    return p if os.access(p, os.X_OK) else (shutil.which("muse") or "muse")
+
+
+def store_stats(d: str) -> dict:
+    m = os.path.join(d, ".muse")
+    return {k: dir_stats(os.path.join(m, k)) for k in ("objects", "snapshots", "commits")}
+
+
+def git_pack_stats(d: str) -> tuple[int, int]:
+    return dir_stats(os.path.join(d, "objects"))
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true", help="smoke mode: 2,000-commit history, 1 repetition")
+    ap.add_argument("--json", metavar="OUT", help="write all results as JSON to OUT")
+    ap.add_argument("--reps", type=int, default=None, help="repetitions (default 3, 1 with --quick)")
+    ap.add_argument("--keep-tmp", action="store_true", help="do not delete the temp dirs")
+    ap.add_argument("--settle-max", type=float, default=None,
+                    help="max seconds to wait for a slow filesystem before each rep (default 120; 0 with --quick)")
+    ap.add_argument("--child", metavar="SPEC", help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.child:
+        run_child(json.loads(args.child))
+        return 0
+
+    shapes = QUICK if args.quick else FULL
+    reps = args.reps or (1 if args.quick else 3)
+    if args.settle_max is None:
+        args.settle_max = 0.0 if args.quick else 120.0
+    base = tempfile.mkdtemp(prefix="muse-bench-import-", dir="/tmp")
+    runner = ImportRunner(base)
+    muse = muse_cmd()
+    load0 = os.getloadavg()
+    print(f"muse import-git benchmark: {'QUICK' if args.quick else 'full'}; histories "
+          + ", ".join(f"{s['name']} ({s['commits']:,} commits x {s['files']:,} files, {s['changed']} changed)"
+                      for s in shapes)
+          + f"; {reps} rep(s); temp dir {base}", flush=True)
+    print(f"load average at start: {load0[0]:.2f} {load0[1]:.2f} {load0[2]:.2f} ({os.cpu_count()} CPUs)",
+          flush=True)
+
+    setups: dict[str, dict] = {}
+    for s in shapes:
+        spec = {"kind": "setup", "shape": s, "stream": os.path.join(base, f"{s['name']}.fi"),
+                "src": os.path.join(base, f"src-{s['name']}.git")}
+        r = runner.child(spec)
+        if not r:
+            return 1
+        setups[s["name"]] = {**spec, **r}
+        print(f"  setup {s['name']}: stream {r['stream_bytes'] / 2**20:.1f} MiB, source repo in "
+              f"{r['seconds']:.1f} s", flush=True)
+
+    results: dict[str, dict[str, list[dict]]] = {s["name"]: {} for s in shapes}
+    sizes: dict[str, dict] = {}
+    probes: list[float] = []
+
+    def add(shape: str, key: str, r: dict | None) -> None:
+        if r:
+            results[shape].setdefault(key, []).append(r)
+
+    for rep in range(reps):
+        settle(runner, probes, args.settle_max)
+        print(f"  rep {rep + 1}/{reps} (fs probe {probes[-1]:.0f} µs/create)", flush=True)
+        for s in shapes:
+            name, st = s["name"], setups[s["name"]]
+
+            def git_jobs() -> None:
+                d = runner.fresh_dir(f"git-{name}")
+                subprocess.run(["git", "init", "--quiet", "--bare", "-b", "main", d], check=True, env=GIT_ENV)
+                r = runner.timed(f"git -C '{d}' fast-import --quiet < '{st['stream']}'", shell=True)
+                add(name, "git_fast_import", r)
+                if rep == 0:
+                    sizes.setdefault(name, {})["git"] = git_pack_stats(d)
+                add(name, "git_fast_export", runner.timed(
+                    f"git -C '{st['src']}' {' '.join(EXPORT_ARGS)} > /dev/null", shell=True))
+
+            def muse_jobs() -> None:
+                d = runner.fresh_dir(f"muse-cli-{name}")
+                subprocess.run([muse, "init", d], check=True, capture_output=True)
+                r = runner.timed([muse, "import-git", st["src"], "--json"], cwd=d)
+                if r:
+                    r["report"] = json.loads(r["stdout"])
+                    if r["report"]["commits"] != s["commits"]:
+                        runner.errors.append(f"{name}: imported {r['report']['commits']} commits")
+                    add(name, "muse_cli", r)
+                    if rep == 0:
+                        sizes.setdefault(name, {})["muse"] = store_stats(d)
+                for fsync in ("full", "off"):
+                    add(name, f"muse_api_{fsync}", runner.child(
+                        {"kind": "import", "src": st["src"], "fsync": fsync,
+                         "dir": runner.fresh_dir(f"muse-api-{fsync}-{name}")}))
+                mz = sizes.get(name, {}).get("muse")
+                if mz:
+                    n = sum(v[0] for v in mz.values())
+                    nbytes = sum(v[1] for v in mz.values())
+                    add(name, "floor", runner.child({"kind": "floor", "n": n, "size": max(1, nbytes // n),
+                                                     "dir": runner.fresh_dir(f"floor-{name}")}))
+
+            for job in ((muse_jobs, git_jobs) if rep % 2 == 0 else (git_jobs, muse_jobs)):
+                job()
+    load1 = os.getloadavg()
+    probes.append(round(fs_probe(runner), 1))
+
+    # ---- report --------------------------------------------------------------
+    labels = [
+        ("git_fast_import", "git", "fast-import < stream (fresh bare repo)"),
+        ("git_fast_export", "git", "fast-export (muse's options) > /dev/null"),
+        ("muse_cli", "muse", "muse import-git --json (CLI, durable)"),
+        ("muse_api_full", "muse", "import_git() in Python, durable"),
+        ("muse_api_off", "muse", "import_git() in Python, fsync=off"),
+        ("floor", "floor", "one file per stored item: create+write+rename"),
+    ]
+    agg: dict[str, dict[str, dict]] = {}
+    out_rows = []
+    hdr = ["history", "engine", "what", "median s", "min s", "commits/s", "peak RSS MiB"]
+    for s in shapes:
+        name = s["name"]
+        agg[name] = {}
+        for key, eng, label in labels:
+            rs = results[name].get(key)
+            if not rs:
+                out_rows.append([name, eng, label, "FAILED", "", "", ""])
+                continue
+            secs = [r["seconds"] for r in rs]
+            a = {"median_s": statistics.median(secs), "min_s": min(secs), "all_s": secs,
+                 "peak_rss_mib": max(r["maxrss_kib"] for r in rs) / 1024}
+            agg[name][key] = a
+            cps = s["commits"] / a["median_s"] if key != "floor" else None
+            out_rows.append([name, eng, label, f"{a['median_s']:.3f}", f"{a['min_s']:.3f}",
+                             f"{cps:,.0f}" if cps else "", f"{a['peak_rss_mib']:.1f}"])
+        out_rows.append(None)
+    real = [r for r in out_rows if r]
+    widths = [max(len(str(x)) for x in col) for col in zip(hdr, *real)]
+
+    def line(cells: list) -> str:
+        return "  ".join(str(c).rjust(w) if i >= 3 else str(c).ljust(w) for i, (c, w) in enumerate(zip(cells, widths)))
+
+    print()
+    print(line(hdr))
+    print("  ".join("-" * w for w in widths))
+    for r in out_rows:
+        print(line(r) if r else "")
+
+    print("Bytes on disk per commit (apparent sizes; rep 1):")
+    per_commit: dict[str, dict] = {}
+    for s in shapes:
+        name, z = s["name"], sizes.get(s["name"], {})
+        if "muse" not in z or "git" not in z:
+            continue
+        c = s["commits"]
+        pc = {k: z["muse"][k][1] / c for k in ("objects", "snapshots", "commits")}
+        pc["git_pack"] = z["git"][1] / c
+        per_commit[name] = pc
+        files = sum(v[0] for v in z["muse"].values())
+        print(f"  {name:7s} muse blobs {pc['objects']:8,.0f} B  snapshots {pc['snapshots']:7,.0f} B  "
+              f"commits {pc['commits']:5,.0f} B  ({files:,} files)   git pack+idx {pc['git_pack']:7,.0f} B")
+    print("Notes:")
+    for s in shapes:
+        a = agg[s["name"]]
+        if "muse_api_off" in a and "floor" in a:
+            print(f"  {s['name']}: one-file-per-item floor {a['floor']['median_s']:.2f} s = "
+                  f"{a['floor']['median_s'] / a['muse_api_off']['median_s'] * 100:.0f} % of the fsync=off import "
+                  f"({a['muse_api_off']['median_s']:.2f} s); fast-export alone "
+                  f"{a.get('git_fast_export', {}).get('median_s', float('nan')):.2f} s")
+        if "muse_api_full" in a and "muse_api_off" in a:
+            print(f"  {s['name']}: durability barriers (durable - fsync=off) "
+                  f"{a['muse_api_full']['median_s'] - a['muse_api_off']['median_s']:+.2f} s")
+    print(f"  fs probes (µs per empty-file create, before each rep + at the end): {probes}")
+    print(f"  load average at end: {load1[0]:.2f} {load1[1]:.2f} {load1[2]:.2f}")
+
+    # ---- targets -------------------------------------------------------------
+    main_s, short_s, wide_s = shapes
+    print("Targets:")
+    targets = []
+    cli = agg[main_s["name"]].get("muse_cli")
+    if cli:
+        cps = main_s["commits"] / cli["median_s"]
+        targets.append((f"import {main_s['name']} >= {TARGET_CPS:,.0f} commits/s (CLI)", f"{cps:,.0f}",
+                        cps >= TARGET_CPS))
+    r_long = agg[main_s["name"]].get("muse_api_full")
+    r_short = agg[short_s["name"]].get("muse_api_full")
+    if r_long and r_short:
+        a, b = r_long["peak_rss_mib"], r_short["peak_rss_mib"]
+        targets.append((f"peak RSS {main_s['name']} vs {short_s['name']}: <= 1.25x and <= +16 MiB",
+                        f"{a:.1f} vs {b:.1f} MiB", a <= 1.25 * b and a - b <= 16))
+    if short_s["name"] in per_commit and wide_s["name"] in per_commit:
+        ratio = per_commit[wide_s["name"]]["snapshots"] / per_commit[short_s["name"]]["snapshots"]
+        targets.append((f"snapshot bytes/commit {wide_s['name']} / {short_s['name']} "
+                        f"(4x the paths changed) in 2.5..5.5", f"{ratio:.2f}", 2.5 <= ratio <= 5.5))
+    if main_s["name"] in per_commit:
+        full = 2_000 * (len(path_of(1999)) + 71 + 3) if not args.quick else 200 * (len(path_of(199)) + 74)
+        v = per_commit[main_s["name"]]["snapshots"]
+        targets.append((f"snapshot bytes/commit {main_s['name']} < 10 % of a full manifest (~{full:,} B)",
+                        f"{v:,.0f} B", v < 0.10 * full))
+    for label, val, ok in targets:
+        print(f"  {'PASS' if ok else 'MISS'}  {label}: {val}")
+    if args.quick:
+        print("  (--quick: the numbers only prove that the script runs)")
+
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as f:
+            json.dump({"shapes": shapes, "agg": agg, "per_commit_bytes": per_commit, "sizes": sizes,
+                       "probes": probes, "errors": runner.errors,
+                       "targets": [{"target": t, "value": v, "pass": ok} for t, v, ok in targets]}, f, indent=1)
+    if args.keep_tmp:
+        print(f"temp dir kept: {base}")
+    else:
+        shutil.rmtree(base, ignore_errors=True)
+        os.sync()
+    if runner.errors:
+        print(f"{len(runner.errors)} error(s)", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
