@@ -522,7 +522,13 @@ fn cmd_status(a: StatusArgs) -> R {
         return Ok(EXIT_OK);
     }
     match (&st.branch, &st.head) {
-        (Some(b), Some(_)) => writeln!(o, "On branch {b}")?,
+        (Some(b), Some(_)) => {
+            writeln!(o, "On branch {b}")?;
+            // As git's "Your branch is ahead of …", against the default branch.
+            if let (Value::Number(ahead), Value::Number(behind), Value::String(d)) = ahead_behind(&root, &st)? {
+                writeln!(o, "Compared to {d}: {ahead} commit(s) ahead, {behind} behind")?;
+            }
+        }
         (Some(b), None) => writeln!(o, "On branch {b}\n\nNo commits yet")?,
         (None, Some(h)) => writeln!(o, "HEAD detached at {}", short(h))?,
         (None, None) => {}
@@ -775,7 +781,12 @@ fn cmd_bundle(cmd: BundleCmd) -> R {
     match cmd {
         BundleCmd::Create { file, want, have, json: as_json } => {
             let want: Vec<String> = want.iter().map(|r| resolve_rev(&root, r)).collect::<Result<_, _>>()?;
-            let have: Vec<String> = have.iter().map(|r| resolve_rev(&root, r)).collect::<Result<_, _>>()?;
+            // A full ID the sender does not store is still a valid `have`
+            // (the receiver's commit): build_mpack ignores it.
+            let have: Vec<String> = have
+                .iter()
+                .map(|r| if muse_core::ids::is_valid_id(r) { Ok(r.clone()) } else { resolve_rev(&root, r) })
+                .collect::<Result<_, _>>()?;
             let m = mpack::build_mpack(&root, &want, &have)?;
             let bytes = mpack::encode_mpack(&m)?;
             std::fs::write(&file, &bytes).map_err(|e| Fail(EXIT_INTERNAL, format!("write {}: {e}", file.display())))?;
@@ -795,8 +806,16 @@ fn cmd_bundle(cmd: BundleCmd) -> R {
             Ok(EXIT_OK)
         }
         BundleCmd::Apply { file, update_refs, json: as_json } => {
-            let bytes = std::fs::read(&file).map_err(|e| Fail(EXIT_USER, format!("read {}: {e}", file.display())))?;
             let limits = mpack::Limits::default();
+            // Size first: a bundle over the limit is refused unread.
+            let len = std::fs::metadata(&file).map_err(|e| Fail(EXIT_USER, format!("read {}: {e}", file.display())))?.len();
+            if len > limits.max_bundle_bytes {
+                return Err(Fail(
+                    EXIT_USER,
+                    format!("{}: bundle of {len} bytes is over the limit of {} bytes", file.display(), limits.max_bundle_bytes),
+                ));
+            }
+            let bytes = std::fs::read(&file).map_err(|e| Fail(EXIT_USER, format!("read {}: {e}", file.display())))?;
             let m = mpack::decode_mpack(&bytes, &limits)?;
             let stats = mpack::apply_mpack(&root, &m, &limits)?;
             let mut updated = Vec::new();

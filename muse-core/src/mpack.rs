@@ -233,9 +233,9 @@ pub struct Limits {
     pub max_depth: u32,
     /// Most manifest entries [`apply_mpack`] rebuilds, summed over all
     /// snapshots of the bundle (default 1 000 000 000). Deltas are small on
-    /// the wire but each rebuilt snapshot is a full manifest, hashed and
-    /// stored whole (~100 bytes per entry), so this bounds the CPU time and
-    /// disk space a small bundle can make the receiver spend.
+    /// the wire but each rebuilt snapshot is a full manifest, held and
+    /// hashed whole (~100 bytes per entry), so this bounds the CPU time and
+    /// memory a small bundle can make the receiver spend.
     pub max_rebuilt_entries: u64,
 }
 

@@ -16,13 +16,13 @@
 //!   file with a matching pattern decides, and nothing inside an ignored
 //!   directory can be re-included (as in git). `.museignore` files themselves
 //!   are in the manifest. An invalid pattern line is skipped with a
-//!   `log::warn!`, as git does; an unreadable `.museignore` is an error (its
+//!   `log::warn!` (after the walk), as git does; an unreadable `.museignore` is an error (its
 //!   rules would silently be lost otherwise); a symlinked one is not read (as
 //!   git ≥ 2.32). No `.gitignore`, global or parent ignore file is read, and
 //!   hidden files are included.
 //! * Keys are POSIX paths relative to the root (`/`-separated); values are
 //!   blob IDs (`"sha256:"` + 64 hex digits).
-//! * **Names that cannot be manifest keys are skipped** with a `log::warn!`
+//! * **Names that cannot be manifest keys are skipped** with a `log::warn!` (after the walk)
 //!   naming the path (lossily): a file or directory name that is not valid
 //!   UTF-8, or that contains `\` (rejected by
 //!   [`paths::validate_rel_path`](crate::paths::validate_rel_path)). A skipped
@@ -254,9 +254,19 @@ struct Listing<'a> {
     sink: Mutex<Vec<Batch>>,
     error: Mutex<Option<Error>>,
     failed: AtomicBool,
+    /// Warnings of the listing tasks, logged by the calling thread once the
+    /// tasks are done (a log record may reach Python through `pyo3-log`:
+    /// nothing calls into Python from inside the walk).
+    warnings: Mutex<Vec<String>>,
 }
 
 impl Listing<'_> {
+    fn warn(&self, msg: String) {
+        if let Ok(mut w) = self.warnings.lock() {
+            w.push(msg);
+        }
+    }
+
     fn fail(&self, e: Error) {
         self.failed.store(true, Ordering::Relaxed);
         if let Ok(mut slot) = self.error.lock() {
@@ -293,8 +303,12 @@ fn list_tree(root: &Path, stat_files: bool, cache: &OnceLock<Option<StatCache>>)
         sink: Mutex::new(Vec::new()),
         error: Mutex::new(None),
         failed: AtomicBool::new(false),
+        warnings: Mutex::new(Vec::new()),
     };
     rayon::scope(|s| list_dir(&listing, s, String::new(), None));
+    for w in listing.warnings.lock().map(|mut w| std::mem::take(&mut *w)).unwrap_or_default() {
+        log::warn!("{w}");
+    }
     if let Some(e) = listing.error.into_inner().unwrap_or_else(|p| p.into_inner()) {
         return Err(e);
     }
@@ -317,6 +331,11 @@ fn list_tree(root: &Path, stat_files: bool, cache: &OnceLock<Option<StatCache>>)
 fn vanished(e: rustix::io::Errno) -> bool {
     use rustix::io::Errno;
     e == Errno::NOENT || e == Errno::NOTDIR || e == Errno::LOOP
+}
+
+/// [`vanished`] for a `std::io::Error`.
+fn io_vanished(e: &io::Error) -> bool {
+    e.raw_os_error().is_some_and(|n| vanished(rustix::io::Errno::from_raw_os_error(n)))
 }
 
 /// The cache's view of a raw `stat` (field types vary across targets).
@@ -357,14 +376,14 @@ fn list_dir<'s>(w: &'s Listing<'s>, scope: &rayon::Scope<'s>, prefix: String, ig
     while let Some(ent) = dir.read() {
         let ent = match ent {
             Ok(ent) => ent,
-            Err(e) if e == rustix::io::Errno::NOENT => return, // directory removed
+            Err(e) if vanished(e) => return, // directory removed or replaced
             Err(e) => return w.fail(Error::io("read directory", &dir_path, e.into())),
         };
         let name = ent.file_name().to_bytes();
         if name == b"." || name == b".." || (is_root && name == MUSE_DIR.as_bytes()) {
             continue;
         }
-        let Some(name) = key_name(name, &dir_path) else { continue };
+        let Some(name) = key_name(name, &dir_path, w) else { continue };
         let ft = ent.file_type();
         if name == IGNORE_FILE && matches!(ft, FileType::RegularFile | FileType::Unknown) {
             has_ignore_file = true;
@@ -381,7 +400,7 @@ fn list_dir<'s>(w: &'s Listing<'s>, scope: &rayon::Scope<'s>, prefix: String, ig
     };
 
     let ignore = if has_ignore_file {
-        match load_ignore_file(&dir_path) {
+        match load_ignore_file(&dir_path, w) {
             Ok(Some(matcher)) => Some(Arc::new(IgnoreNode { prefix_len: prefix.len(), matcher, parent: ignore })),
             Ok(None) => ignore,
             Err(e) => return w.fail(e),
@@ -469,15 +488,15 @@ fn stat_files(w: &Listing<'_>, dir: &rustix::fs::Dir, plen: usize, files: Vec<(S
 
 /// The name of an entry as a key segment, or `None` (with a warning) when it
 /// cannot be one: not UTF-8, or containing `\`.
-fn key_name<'a>(name: &'a [u8], dir_path: &Path) -> Option<&'a str> {
+fn key_name<'a>(name: &'a [u8], dir_path: &Path, w: &Listing<'_>) -> Option<&'a str> {
     match std::str::from_utf8(name) {
         Ok(n) if !n.contains('\\') => Some(n),
         Ok(_) => {
-            log::warn!("skipping {}: name contains '\\'", dir_path.join(OsStr::from_bytes(name)).display());
+            w.warn(format!("skipping {}: name contains '\\'", dir_path.join(OsStr::from_bytes(name)).display()));
             None
         }
         Err(_) => {
-            log::warn!("skipping {}: name is not valid UTF-8", dir_path.join(OsStr::from_bytes(name)).display());
+            w.warn(format!("skipping {}: name is not valid UTF-8", dir_path.join(OsStr::from_bytes(name)).display()));
             None
         }
     }
@@ -488,12 +507,11 @@ fn key_name<'a>(name: &'a [u8], dir_path: &Path) -> Option<&'a str> {
 /// that are not UTF-8, are skipped with a warning (as git skips bad
 /// patterns); an unreadable file is an error (its rules would be lost); a
 /// vanished or non-regular one is `None`.
-fn load_ignore_file(dir_path: &Path) -> Result<Option<Gitignore>> {
+fn load_ignore_file(dir_path: &Path, w: &Listing<'_>) -> Result<Option<Gitignore>> {
     let path = dir_path.join(IGNORE_FILE);
     let mut f = match open_for_hash(&path) {
         Ok(f) => f,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(e) if e.raw_os_error() == Some(rustix::io::Errno::LOOP.raw_os_error()) => return Ok(None),
+        Err(e) if io_vanished(&e) => return Ok(None),
         Err(e) => return Err(Error::io("read ignore file", &path, e)),
     };
     if !f.metadata().ctx("stat", &path)?.is_file() {
@@ -511,16 +529,16 @@ fn load_ignore_file(dir_path: &Path) -> Result<Option<Gitignore>> {
         match std::str::from_utf8(line) {
             Ok(line) => {
                 if let Err(e) = builder.add_line(Some(path.clone()), line) {
-                    log::warn!("{}:{}: {e}", path.display(), i + 1);
+                    w.warn(format!("{}:{}: {e}", path.display(), i + 1));
                 }
             }
-            Err(_) => log::warn!("{}:{}: not valid UTF-8, line skipped", path.display(), i + 1),
+            Err(_) => w.warn(format!("{}:{}: not valid UTF-8, line skipped", path.display(), i + 1)),
         }
     }
     match builder.build() {
         Ok(m) => Ok(Some(m)),
         Err(e) => {
-            log::warn!("{}: {e}", path.display());
+            w.warn(format!("{}: {e}", path.display()));
             Ok(None)
         }
     }
@@ -545,14 +563,25 @@ fn hash_files(root: &Path, rels: Vec<String>) -> Result<Vec<(String, Stat, Strin
     Ok(out)
 }
 
+/// The blob ID of the file at `path`, read in fixed chunks (as the walk
+/// hashes; `git hash-object` for muse): `Ok(None)` when it does not exist,
+/// is not a regular file, or a component of its path is not a directory
+/// (`ENOENT`, `ENOTDIR`, `ELOOP`), as for a file that vanishes mid-walk.
+///
+/// # Errors
+/// [`Error::Io`] naming the path when it cannot be opened or read.
+pub fn hash_file(path: &Path) -> Result<Option<String>> {
+    let mut buf = vec![0u8; 64 * 1024];
+    Ok(hash_one(path, &mut buf)?.map(|(_, id)| id))
+}
+
 /// Hashes one file with `buf`; `None` when it vanished or is no longer a
 /// regular file. The stat returned is the `fstat` of the opened file, taken
 /// before reading.
 fn hash_one(path: &Path, buf: &mut [u8]) -> Result<Option<(Stat, String)>> {
     let mut f = match open_for_hash(path) {
         Ok(f) => f,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(e) if e.raw_os_error() == Some(rustix::io::Errno::LOOP.raw_os_error()) => return Ok(None),
+        Err(e) if io_vanished(&e) => return Ok(None),
         Err(e) => return Err(Error::io("open", path, e)),
     };
     let md = f.metadata().ctx("stat", path)?;

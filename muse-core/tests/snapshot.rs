@@ -536,11 +536,30 @@ fn newly_ignored_files_are_pruned_from_the_cache() {
 #[test]
 fn oversized_cache_is_ignored_by_the_walk() {
     let (_d, root) = work_tree();
-    write(&root, "a.txt", b"a");
+    let a = write(&root, "a.txt", b"a");
+    set_mtime(&a, SystemTime::now() - Duration::from_secs(60)); // not racy
     manifest(&root);
+    // Make the cache lie about a.txt: a walk that trusts it says so.
+    let p = stat_cache_path(&root);
+    let mut v: serde_json::Value = serde_json::from_slice(&fs::read(&p).unwrap()).unwrap();
+    v["entries"]["a.txt"]["object_hash"] = blob_id(b"lie").into();
+    fs::write(&p, serde_json::to_vec(&v).unwrap()).unwrap();
+    assert_eq!(manifest(&root)["a.txt"], blob_id(b"lie"), "the cache is used under the limit");
+    // Over the limit, the cache is discarded unread: every file is hashed.
     let opts = WalkOptions { max_cache_bytes: 10, ..WalkOptions::default() };
-    // The cache is discarded (every file read) but the manifest is right.
     assert_eq!(walk_workdir(&root, &opts).unwrap()["a.txt"], blob_id(b"a"));
+}
+
+#[test]
+fn a_directory_replaced_by_a_file_is_left_out_not_an_error() {
+    // ENOTDIR: a walk that listed `d/` and then opens `d/f` after `d` became
+    // a file. Simulated with a path under a regular file.
+    let (_d, root) = work_tree();
+    write(&root, "keep.txt", b"k");
+    write(&root, "d", b"now a file");
+    let m = manifest(&root);
+    assert_eq!(keys(&m), ["d", "keep.txt"]);
+    assert_eq!(muse_core::snapshot::hash_file(&root.join("d/f")).unwrap(), None);
 }
 
 // ----- StatCache directly ------------------------------------------------------

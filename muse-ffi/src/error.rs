@@ -255,6 +255,11 @@ pub unsafe extern "C" fn muse_last_error_copy(buf: *mut c_char, cap: usize, need
 /// Takes an `int` so that any value can be passed safely.
 #[no_mangle]
 pub extern "C" fn muse_status_name(status: c_int) -> *const c_char {
+    // Cannot panic; guarded all the same, as every exported body is.
+    guard_value(b"MUSE_E_UNKNOWN\0".as_ptr().cast(), || status_name(status))
+}
+
+fn status_name(status: c_int) -> *const c_char {
     let s: &'static [u8] = match status {
         0 => b"MUSE_OK\0",
         1 => b"MUSE_E_INVALID_INPUT\0",

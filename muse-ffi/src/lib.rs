@@ -68,7 +68,8 @@ pub const MUSE_VERSION_PATCH: u32 = 0;
 #[no_mangle]
 pub extern "C" fn muse_version() -> *const c_char {
     static VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), "\0");
-    VERSION.as_ptr().cast()
+    // Cannot panic; guarded all the same, as every exported body is.
+    error::guard_value(VERSION.as_ptr().cast(), || VERSION.as_ptr().cast())
 }
 
 #[cfg(test)]

@@ -13,7 +13,8 @@ import sys
 import pytest
 
 MUSE = shutil.which("muse") or ""
-pytestmark = pytest.mark.skipif(not MUSE, reason="the muse console script is not on PATH")
+if not MUSE:  # a missing command is a failure, not a skip
+    raise RuntimeError("the muse console script is not on PATH (run ./scripts/install.sh; test.sh puts .venv/bin first)")
 
 
 def muse(cwd: pathlib.Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -37,7 +38,9 @@ def wt(tmp_path: pathlib.Path) -> pathlib.Path:
 
 def test_every_command_outside_a_repository_exits_2(tmp_path: pathlib.Path) -> None:
     for args in (["status"], ["log"], ["add", "."], ["commit", "-m", "x"], ["branch"], ["checkout", "x"],
-                 ["diff"], ["verify"], ["gc"], ["code", "add", "."]):
+                 ["diff"], ["verify"], ["gc"], ["code", "add", "."], ["merge", "x"], ["merge", "--abort"],
+                 ["bundle", "create", "out.mpack", "main"], ["bundle", "apply", "out.mpack"],
+                 ["import-git", "."], ["status", "--json"], ["log", "--json"]):
         r = muse(tmp_path, *args)
         assert r.returncode == 2, (args, r.stdout, r.stderr)
         assert "not a muse repository" in r.stderr
@@ -286,3 +289,76 @@ def test_bundle_roundtrip_between_repositories(wt: pathlib.Path, tmp_path: pathl
     r = muse(other, "bundle", "apply", str(bad))
     assert r.returncode in (1, 3) and "blob" in r.stderr
     assert not list((other / ".muse" / "commits").iterdir())
+
+
+def test_init_default_branch_short_status_and_provenance(tmp_path: pathlib.Path) -> None:
+    root = tmp_path / "r"
+    r = muse(tmp_path, "init", str(root), "--default-branch", "trunk")
+    assert r.returncode == 0, r.stderr
+    assert (root / ".muse" / "HEAD").read_text() == "ref: refs/heads/trunk\n"
+    (root / "a.txt").write_text("a\n")
+    (root / "b.txt").write_text("b\n")
+    assert muse(root, "add", "a.txt").returncode == 0
+    assert muse(root, "status", "--short").stdout.splitlines() == ["A  a.txt", "?? b.txt"]
+    r = muse(root, "commit", "-m", "by an agent", "--author", "Ann <ann@example.com>", "--agent-id", "agent-7",
+             "--model-id", "model-x", "--toolchain-id", "tc-1", "--prompt-hash", "ph-9")
+    assert r.returncode == 0, r.stderr
+    (c,) = json.loads(muse(root, "log", "--json").stdout)["commits"]
+    assert (c["branch"], c["author"], c["agent_id"], c["model_id"], c["toolchain_id"], c["prompt_hash"]) == (
+        "trunk", "Ann <ann@example.com>", "agent-7", "model-x", "tc-1", "ph-9")
+    assert muse(root, "status", "--short").stdout.splitlines() == ["?? b.txt"]
+
+
+def test_plain_status_says_ahead_and_behind(wt: pathlib.Path) -> None:
+    assert muse(wt, "checkout", "-b", "topic").returncode == 0
+    (wt / "t.txt").write_text("t\n")
+    assert muse(wt, "add", ".").returncode == 0
+    assert muse(wt, "commit", "-m", "t").returncode == 0
+    out = muse(wt, "status").stdout
+    assert "On branch topic" in out and "Compared to main: 1 commit(s) ahead, 0 behind" in out
+    assert muse(wt, "checkout", "main").returncode == 0
+    assert "Compared to" not in muse(wt, "status").stdout
+
+
+def test_hostile_bundles_move_no_ref_even_with_update_refs(wt: pathlib.Path, tmp_path: pathlib.Path) -> None:
+    (wt / "a.txt").write_text("second version\n")
+    assert muse(wt, "commit", "-a", "-m", "second").returncode == 0
+    good = (tmp_path / "good.mpack")
+    assert muse(wt, "bundle", "create", str(good), "main").returncode == 0
+    wire = good.read_bytes()
+    dst = tmp_path / "dst"
+    dst.mkdir()
+    assert muse(dst, "init").returncode == 0
+
+    def refused(data: bytes, what: str) -> None:
+        p = tmp_path / "bad.mpack"
+        p.write_bytes(data)
+        r = muse(dst, "bundle", "apply", str(p), "--update-refs", "--json")
+        assert r.returncode != 0 and r.stdout == "", (what, r.stdout, r.stderr)
+        assert r.stderr.startswith("muse:"), (what, r.stderr)
+        assert list((dst / ".muse" / "refs" / "heads").iterdir()) == [], what
+        assert list((dst / ".muse" / "commits").iterdir()) == [], what
+
+    tampered = bytearray(wire)
+    tampered[wire.find(b"second version")] ^= 0x20
+    refused(bytes(tampered), "tampered blob")
+    refused(wire[: len(wire) // 2], "truncated")
+    refused(b"\x00" + wire[1:], "not a bundle")
+    # Over the 4 GiB limit: refused by its size, unread (a sparse file).
+    big = tmp_path / "big.mpack"
+    with open(big, "wb") as f:
+        f.truncate((4 << 30) + 1)
+    r = muse(dst, "bundle", "apply", str(big), "--update-refs")
+    assert r.returncode == 1 and "over the limit" in r.stderr, r.stderr
+    assert list((dst / ".muse" / "refs" / "heads").iterdir()) == []
+    # The good bundle applies and moves main.
+    r = muse(dst, "bundle", "apply", str(good), "--update-refs", "--json")
+    assert r.returncode == 0 and json.loads(r.stdout)["refs_updated"] == ["main"]
+
+
+def test_bundle_create_with_a_have_the_sender_does_not_store(wt: pathlib.Path, tmp_path: pathlib.Path) -> None:
+    out = tmp_path / "b.mpack"
+    unknown = "sha256:" + "ab" * 32
+    r = muse(wt, "bundle", "create", str(out), "main", "--have", unknown, "--json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["commits"] == 1
