@@ -9,7 +9,7 @@
 # C:      bench/bench_c_write.c linked against target/release/libmuse.so
 # Python: muse.core.object_store.write_object from the installed wheel
 #         ($PYTHON, default ./.venv/bin/python, else python3)
-# Needs a release build of muse-ffi (built here if missing) and, for the
+# Needs a release build of muse-ffi (built or brought up to date here) and, for the
 # Python row, the `muse` package importable. Exit status 0 unless a run fails
 # (the numbers are a report, not a gate).
 #
@@ -30,7 +30,7 @@ else
 fi
 out="$root/target/bench-c"
 rel="$root/target/release"
-[[ -f "$rel/libmuse.so" ]] || (cd "$root" && cargo build -p muse-ffi --release --quiet)
+(cd "$root" && cargo build -p muse-ffi --release --quiet)  # a no-op when up to date; never a stale library
 mkdir -p "$out/lib"
 ln -sf "$rel/libmuse.so" "$out/lib/libmuse.so.0"
 ln -sf libmuse.so.0 "$out/lib/libmuse.so"

@@ -13,6 +13,9 @@ seeds="${MUSE_SEED_TESTS:-$here/../shared/seed-tests}"
 echo "== cargo test"
 cargo test --workspace --exclude muse-py
 
+echo "== clippy on the C ABI: every unsafe block has its SAFETY comment"
+cargo clippy -p muse-ffi --quiet -- -D clippy::undocumented_unsafe_blocks
+
 echo "== C ABI: header up to date, C tests under ASan+UBSan, the C/C++ examples"
 export PATH="$HOME/.cargo/bin:$PATH"
 muse-ffi/gen-header.sh --verify

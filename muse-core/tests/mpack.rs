@@ -801,21 +801,59 @@ fn fuzz_limits() -> Limits {
 /// decode + apply must never panic.
 #[test]
 fn fuzz_corpus_replays_without_panic() {
+    // The fuzz target's properties (fuzz/fuzz_targets/decode_apply.rs), on
+    // every committed corpus input, on stable Rust without libFuzzer.
     let dir = corpus_dir();
     let mut files: Vec<PathBuf> =
         std::fs::read_dir(&dir).expect("fuzz corpus directory").map(|e| e.unwrap().path()).collect();
     files.sort();
     assert!(!files.is_empty(), "empty corpus at {}", dir.display());
-    let mut applied = 0;
+    let count = |root: &Path| -> usize {
+        fn files_under(d: &Path) -> usize {
+            std::fs::read_dir(d)
+                .map(|rd| {
+                    rd.map(|e| {
+                        let e = e.unwrap();
+                        if e.file_type().unwrap().is_dir() {
+                            files_under(&e.path())
+                        } else {
+                            1
+                        }
+                    })
+                    .sum()
+                })
+                .unwrap_or(0)
+        }
+        ["commits", "snapshots", "objects", "refs"].iter().map(|d| files_under(&root.join(".muse").join(d))).sum()
+    };
+    let (mut applied, mut refused) = (0, 0);
     for f in files {
         let bytes = std::fs::read(&f).unwrap();
         let Ok(m) = decode_mpack(&bytes, &fuzz_limits()) else { continue };
+        let once = encode_mpack(&m).unwrap();
+        let back = decode_mpack(&once, &Limits::default()).unwrap();
+        assert_eq!(encode_mpack(&back).unwrap(), once, "{}: unstable round trip", f.display());
         let (_d, root) = new_repo(true);
-        if apply_mpack(&root, &m, &fuzz_limits()).is_ok() {
-            applied += 1;
+        let before = count(&root);
+        match apply_mpack(&root, &m, &fuzz_limits()) {
+            Ok(_) => {
+                let again = apply_mpack(&root, &m, &fuzz_limits()).unwrap();
+                assert_eq!(
+                    (again.commits_written, again.snapshots_written, again.blobs_written),
+                    (0, 0, 0),
+                    "{}: second apply wrote something",
+                    f.display()
+                );
+                applied += 1;
+            }
+            Err(_) => {
+                assert_eq!(count(&root), before, "{}: a refused bundle left files behind", f.display());
+                refused += 1;
+            }
         }
     }
     assert!(applied > 0, "no corpus entry applies: the seeds are gone");
+    assert!(refused > 0, "no corpus entry is refused: the found inputs are gone");
 }
 
 /// Writes the seed corpus of the fuzz target. Run by hand:

@@ -256,7 +256,7 @@ pub unsafe extern "C" fn muse_last_error_copy(buf: *mut c_char, cap: usize, need
 #[no_mangle]
 pub extern "C" fn muse_status_name(status: c_int) -> *const c_char {
     // Cannot panic; guarded all the same, as every exported body is.
-    guard_value(b"MUSE_E_UNKNOWN\0".as_ptr().cast(), || status_name(status))
+    guard_value(c"MUSE_E_UNKNOWN".as_ptr(), || status_name(status))
 }
 
 fn status_name(status: c_int) -> *const c_char {
