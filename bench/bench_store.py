@@ -449,7 +449,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.settle_max is None:
         args.settle_max = 0.0 if args.quick else 120.0
     n_fast = 10_000 // scale
-    n_durable = 1_000 // scale
+    n_durable = 10_000 // scale  # the issue: x10k in every mode, durable included
     n_log = 100_000 // scale
 
     jobs = [  # (workload, engine, mode, n)
