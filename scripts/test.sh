@@ -21,6 +21,13 @@ export PATH="$HOME/.cargo/bin:$PATH"
 muse-ffi/gen-header.sh --verify
 tests/c/run.sh
 make -C examples/c run
+echo "== libmuse installed into a scratch prefix; the examples rebuilt through pkg-config (muse.pc) and run"
+prefix="$(mktemp -d)"
+muse-ffi/install.sh --prefix "$prefix" --no-build
+make -C examples/c clean >/dev/null
+PKG_CONFIG_PATH="$prefix/lib/pkgconfig" LD_LIBRARY_PATH="$prefix/lib" make -C examples/c PKG_CONFIG_BUILD=1 run
+make -C examples/c clean >/dev/null
+rm -rf "$prefix"
 
 echo "== benchmark smoke runs (--quick: proves the scripts run; numbers are not meaningful)"
 for b in bench/bench_*.py; do "$py" "$b" --quick; done

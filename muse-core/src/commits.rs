@@ -136,7 +136,22 @@ pub fn list_commit_ids(root: &Path) -> Result<Vec<String>> {
 /// # Errors
 /// The first [`Error::Corrupt`] / [`Error::TooLarge`] / [`Error::Io`] met.
 pub fn get_all_commits(root: &Path) -> Result<Vec<CommitRecord>> {
-    let ids = list_commit_ids(root)?;
+    read_commits(root, &list_commit_ids(root)?)
+}
+
+/// The stored commits among `ids` (valid IDs, as [`list_commit_ids`]
+/// gives), verified, in the order of `ids`; absent ones are left out. Reads
+/// in parallel, as [`get_all_commits`]; a caller that converts records as
+/// it goes (the Python binding) reads a long list in slices, so that only
+/// one slice is held twice.
+///
+/// # Errors
+/// The first [`Error::Corrupt`] / [`Error::TooLarge`] / [`Error::Io`] met;
+/// [`Error::InvalidId`] for an ID that is not `sha256:` + 64 hex.
+pub fn read_commits(root: &Path, ids: &[String]) -> Result<Vec<CommitRecord>> {
+    for id in ids {
+        crate::ids::validate_id(id)?;
+    }
     let dir = commits_dir(root);
     let dir_fd = match std::fs::File::open(&dir) {
         Ok(f) => f,

@@ -52,8 +52,10 @@
 //! # Loading never fails
 //!
 //! [`StatCache::load`] returns an empty cache with a [`LoadStatus`] saying
-//! why for an absent, oversized, foreign-version or corrupt file (logged with
-//! `log::warn!`, except an absent file). The size guard is decided from the
+//! why for an absent, oversized, foreign-version or corrupt file (logged:
+//! an oversized one with `log::error!` on target `muse.core.stat_cache`,
+//! which `pyo3-log` delivers to that Python logger; the others with
+//! `log::warn!`; an absent one at debug level). The size guard is decided from the
 //! file's metadata before any byte is read.
 //!
 //! # Threads
@@ -219,7 +221,8 @@ impl StatCache {
 
     /// Loads `paths::stat_cache_path(root)` (`root` is the working-tree
     /// root). Never fails: any outcome but [`LoadStatus::Loaded`] gives an
-    /// empty, clean cache and is logged (`log::warn!` for `TooLarge`,
+    /// empty, clean cache and is logged (`log::error!` on target
+    /// `muse.core.stat_cache` for `TooLarge`, `log::warn!` for
     /// `WrongVersion` and `Corrupt`, `log::debug!` for `Absent`).
     ///
     /// A file larger than `max_bytes` is rejected from its metadata, without
@@ -240,7 +243,11 @@ impl StatCache {
         match &status {
             LoadStatus::Loaded => {}
             LoadStatus::Absent => log::debug!("no stat cache at {}", path.display()),
-            LoadStatus::TooLarge { size, limit } => log::warn!(
+            // The highest level the `log` crate has, on the logger the
+            // Python package uses for this (pyo3-log maps the target):
+            // a cache that large means something is badly wrong.
+            LoadStatus::TooLarge { size, limit } => log::error!(
+                target: "muse.core.stat_cache",
                 "stat cache {} is {size} bytes, over the limit of {limit} bytes: discarded unread",
                 path.display()
             ),

@@ -218,8 +218,17 @@ fn read_commit(py: Python<'_>, root: PathBuf, cid: &str) -> PyResult<Option<PyCo
 
 #[pyfunction]
 fn get_all_commits(py: Python<'_>, root: PathBuf) -> PyResult<Bound<'_, PyList>> {
-    let recs = py.detach(|| commits::get_all_commits(&root)).py()?;
-    commit_list(py, recs)
+    // In slices: each is read (in parallel, GIL released) and then turned
+    // into Python objects, so the whole history is never held twice.
+    let ids = py.detach(|| commits::list_commit_ids(&root)).py()?;
+    let list = PyList::empty(py);
+    for slice in ids.chunks(8192) {
+        let recs = py.detach(|| commits::read_commits(&root, slice)).py()?;
+        for r in recs {
+            list.append(Py::new(py, PyCommitRecord { inner: r })?)?;
+        }
+    }
+    Ok(list)
 }
 
 #[pyfunction]

@@ -362,3 +362,18 @@ def test_bundle_create_with_a_have_the_sender_does_not_store(wt: pathlib.Path, t
     r = muse(wt, "bundle", "create", str(out), "main", "--have", unknown, "--json")
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["commits"] == 1
+
+
+def test_a_corrupt_record_met_while_working_exits_3(wt: pathlib.Path) -> None:
+    (wt / "a.txt").write_text("second\n")
+    assert muse(wt, "commit", "-a", "-m", "second").returncode == 0
+    first = json.loads(muse(wt, "log", "--json").stdout)["commits"][1]["commit_id"]
+    rec = wt / ".muse" / "commits" / (first.split(":", 1)[1] + ".msgpack")
+    rec.chmod(0o644)
+    rec.write_bytes(rec.read_bytes()[:-7])  # truncated
+    r = muse(wt, "log")
+    assert r.returncode == 3, (r.stdout, r.stderr)
+    assert first.split(":", 1)[1] in r.stderr or "commit" in r.stderr
+    # verify reports it as a finding: exit 1, the bad record named.
+    v = muse(wt, "verify")
+    assert v.returncode == 1 and first.split(":", 1)[1][:12] in (v.stdout + v.stderr)
