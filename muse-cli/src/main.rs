@@ -2,7 +2,8 @@
 
 /// mimalloc: a history import or a large snapshot allocates and frees
 /// millions of small strings (manifest entries); glibc malloc spends up to a
-/// third of such a run in `malloc`/`free`.
+/// third of such a run in `malloc`/`free`. Built with `no_thp` (huge pages
+/// added ~15 MB of RSS to a clean `muse status` of 75,000 files).
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

@@ -27,7 +27,8 @@ use convert::IntoPy;
 /// mimalloc for the extension's own (Rust) allocations: manifests are maps
 /// of many small strings, and glibc malloc spent up to a third of a long
 /// import or bundle apply in `malloc`/`free`. Python's objects are not
-/// affected.
+/// affected. Built with `no_thp` (huge pages inflated RSS) and
+/// `local_dynamic_tls` (this library is `dlopen`ed by Python).
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use records::{commit_list, PyCommitRecord, PySnapshotRecord};
