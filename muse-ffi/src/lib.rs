@@ -32,6 +32,15 @@
 
 use std::ffi::c_char;
 
+/// mimalloc for the library's own allocations (feature `mimalloc`, on by
+/// default): `write_object` from C was ~5 % slower than from Python with
+/// the system allocator. Memory crossing the ABI is always allocated and
+/// freed by the library itself (the `_free` functions), so the host's
+/// allocator is never mixed with this one.
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 // The order of these modules is the order of the header's sections
 // (cbindgen follows it); keep the blank lines so that rustfmt does not
 // sort them.

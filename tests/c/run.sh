@@ -5,16 +5,18 @@
 #
 #   tests/c/run.sh               build, then run every test twice: linked
 #                                against libmuse.so and against libmuse.a
-#   tests/c/run.sh --no-build    use the library already in target/release
+#   tests/c/run.sh --no-build    use the library already in target/sanitize/release
 #   tests/c/run.sh --valgrind    also run the tests, built without sanitizers,
 #                                under valgrind --leak-check=full
 #
 # Environment: CC (default cc), CARGO_BUILD_JOBS (passed to cargo),
 # MUSE_CTEST_DIR (build directory, default target/ctest).
 #
-# Sanitizers and a Rust library: the test executable is instrumented, so the
-# ASan runtime is linked into it and intercepts malloc/free for the Rust code
-# too (Rust uses the system allocator); no LD_PRELOAD is needed. (LD_PRELOAD
+# Sanitizers and a Rust library: the library is built here without its
+# default `mimalloc` feature (into target/sanitize), so Rust uses the system
+# allocator; the test executable is instrumented, so the ASan runtime is
+# linked into it and intercepts malloc/free for the Rust code too; no
+# LD_PRELOAD is needed. (LD_PRELOAD
 # of libasan is only needed to load an instrumented library into an
 # uninstrumented host such as python.) LeakSanitizer runs at exit
 # (detect_leaks=1): memory the library keeps in process-wide caches is
@@ -36,12 +38,12 @@ done
 
 cc="${CC:-cc}"
 out="${MUSE_CTEST_DIR:-$root/target/ctest}"
-rel="$root/target/release"
+rel="$root/target/sanitize/release"
 tests=(test_api test_errors test_threads)
 
 if [[ $build == 1 ]]; then
-    echo "== cargo build -p muse-ffi --release"
-    cargo build -p muse-ffi --release --quiet
+    echo "== cargo build -p muse-ffi --release --no-default-features (system allocator, for the sanitizers)"
+    cargo build -p muse-ffi --release --no-default-features --target-dir "$root/target/sanitize" --quiet
 fi
 for f in libmuse.so libmuse.a; do
     [[ -f "$rel/$f" ]] || { echo "missing $rel/$f (run without --no-build)" >&2; exit 1; }
