@@ -63,7 +63,8 @@ import time
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bench_store import Runner, fs_probe, settle  # noqa: E402
-from bench_walk import GIT_ENV, TIME_BIN, run_timed, vm_hwm_kib  # noqa: E402
+from bench_mpack import dir_stats  # noqa: E402
+from bench_walk import GIT_ENV, run_timed, vm_hwm_kib  # noqa: E402
 
 T0_EPOCH = 1_767_225_600  # 2026-01-01T00:00:00Z
 TARGET_CPS = 2_500.0
@@ -120,19 +121,6 @@ def stream(shape: dict) -> bytes:
             out.append(b"M 100644 inline %s\ndata %d\n%s\n" % (path_of(i).encode(), len(data), data))
         out.append(b"\n")
     return b"".join(out)
-
-
-def dir_stats(root: str) -> tuple[int, int]:
-    """(files, apparent bytes) under root."""
-    n = b = 0
-    for dp, _dn, fn in os.walk(root):
-        for f in fn:
-            try:
-                b += os.lstat(os.path.join(dp, f)).st_size
-                n += 1
-            except OSError:
-                pass
-    return n, b
 
 
 # --------------------------------------------------------------------------
