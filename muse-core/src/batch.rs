@@ -15,12 +15,27 @@
 //! dropped without `commit` (or whose process dies) leaves nothing visible:
 //! its staging directory is removed, by `Drop` or by the next startup GC
 //! (the batch holds an `flock` on it while alive).
+//!
+//! # Staging writers
+//!
+//! Files given as bytes are written by [`WRITERS`] staging threads while the
+//! caller goes on (hashing, encoding the next record): file creation is
+//! most of a batch's cost with one file per item, and it overlaps with the
+//! caller's CPU work and with the other writer (each has its own
+//! subdirectory, so their creates do not contend on one directory lock).
+//! The bytes waiting to be written are bounded by [`PENDING_BYTES`]; a
+//! caller that gets ahead waits. A write error is returned by the next
+//! call that stages, reads a staged record or commits, and poisons the
+//! batch: it can then only be dropped. The renames of [`Batch::commit`]
+//! run on all cores.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
 
 use crate::atomic::{sync_filesystem, Durability, MODE_IMMUTABLE};
 use crate::commits::prepare_commit;
@@ -50,6 +65,149 @@ enum Kind {
     Object,
     Commit,
     Snapshot,
+}
+
+/// Number of staging writer threads of a batch (and of subdirectories of
+/// its staging directory).
+pub const WRITERS: usize = 2;
+
+/// Bound, in bytes, on the staged bytes a batch holds in memory waiting for
+/// its writers (each file counts its length plus 256).
+pub const PENDING_BYTES: usize = 32 * 1024 * 1024;
+
+/// Work queue state shared by a batch and its staging writers.
+#[derive(Default)]
+struct Pending {
+    /// Files sent and not yet written.
+    files: usize,
+    /// Their bytes (+256 each).
+    bytes: usize,
+    /// The first write error, until it is reported.
+    error: Option<Error>,
+    /// A write failed (sticky).
+    failed: bool,
+}
+
+impl Pending {
+    /// The first write error (once), then a generic one; `Ok` when no write
+    /// failed.
+    fn result(&mut self, dir: &Path) -> Result<()> {
+        if let Some(e) = self.error.take() {
+            return Err(e);
+        }
+        if self.failed {
+            return Err(Error::io(
+                "write",
+                dir,
+                std::io::Error::other("an earlier write of this batch failed; the batch cannot be committed"),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The staging writer threads of one batch.
+struct Writers {
+    txs: Vec<std::sync::mpsc::Sender<(PathBuf, Vec<u8>)>>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+    state: std::sync::Arc<(std::sync::Mutex<Pending>, std::sync::Condvar)>,
+}
+
+impl Writers {
+    fn new() -> Writers {
+        Writers { txs: Vec::new(), threads: Vec::new(), state: Default::default() }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Pending> {
+        self.state.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Queues `bytes` to be written to the new file `path` by writer `k`,
+    /// first waiting while too many bytes are pending. Writes inline when
+    /// no thread can be started.
+    fn send(&mut self, k: usize, dir: &Path, path: PathBuf, bytes: Vec<u8>) -> Result<()> {
+        if self.txs.is_empty() {
+            for i in 0..WRITERS {
+                let (tx, rx) = std::sync::mpsc::channel::<(PathBuf, Vec<u8>)>();
+                let state = std::sync::Arc::clone(&self.state);
+                let spawned = std::thread::Builder::new().name(format!("muse-stage-{i}")).spawn(move || {
+                    for (path, bytes) in rx {
+                        let cost = bytes.len() + 256;
+                        let r = create_staged(&path, &bytes);
+                        drop(bytes);
+                        let mut g = state.0.lock().unwrap_or_else(|p| p.into_inner());
+                        g.files -= 1;
+                        g.bytes -= cost;
+                        if let Err(e) = r {
+                            if !g.failed {
+                                g.error = Some(e);
+                                g.failed = true;
+                            }
+                        }
+                        state.1.notify_all();
+                    }
+                });
+                match spawned {
+                    Ok(h) => {
+                        self.txs.push(tx);
+                        self.threads.push(h);
+                    }
+                    Err(_) => break,
+                }
+            }
+        }
+        let cost = bytes.len() + 256;
+        let tx = match self.txs.get(k % self.txs.len().max(1)) {
+            Some(tx) => tx,
+            None => return create_staged(&path, &bytes),
+        };
+        let mut g = self.lock();
+        while g.bytes > 0 && g.bytes + cost > PENDING_BYTES && !g.failed {
+            g = self.state.1.wait(g).unwrap_or_else(|p| p.into_inner());
+        }
+        g.result(dir)?;
+        g.files += 1;
+        g.bytes += cost;
+        drop(g);
+        if let Err(std::sync::mpsc::SendError((path, bytes))) = tx.send((path, bytes)) {
+            // The thread is gone (it cannot panic, but be safe): write here.
+            let mut g = self.lock();
+            g.files -= 1;
+            g.bytes -= cost;
+            drop(g);
+            return create_staged(&path, &bytes);
+        }
+        Ok(())
+    }
+
+    /// Waits until every queued file is written; the first write error.
+    fn flush(&self, dir: &Path) -> Result<()> {
+        let mut g = self.lock();
+        while g.files > 0 {
+            g = self.state.1.wait(g).unwrap_or_else(|p| p.into_inner());
+        }
+        g.result(dir)
+    }
+
+    /// The first write error so far, without waiting.
+    fn check(&self, dir: &Path) -> Result<()> {
+        self.lock().result(dir)
+    }
+
+    /// Stops the threads after they wrote what is queued.
+    fn join(&mut self) {
+        self.txs.clear();
+        for h in self.threads.drain(..) {
+            let _ = h.join();
+        }
+    }
+}
+
+/// Creates the staged file `path` (which must not exist) holding `bytes`.
+fn create_staged(path: &Path, bytes: &[u8]) -> Result<()> {
+    let mut f =
+        OpenOptions::new().write(true).create_new(true).mode(MODE_IMMUTABLE).open(path).ctx("create", path)?;
+    f.write_all(bytes).ctx("write", path)
 }
 
 struct Staged {
@@ -86,6 +244,8 @@ pub struct Batch {
     /// Frees evicted manifests on another thread (a 2,000-entry manifest
     /// is ~4,000 frees: a third of a long import's time on one core).
     dropper: Dropper<Loaded>,
+    /// The staging writer threads (see the module docs).
+    writers: Writers,
 }
 
 /// Drops values on a helper thread, started on first use and joined when
@@ -149,6 +309,10 @@ impl Batch {
         let dir = tempfile::Builder::new().prefix("batch-").tempdir_in(&base).ctx("create staging directory in", &base)?.keep();
         let lock = File::open(&dir).ctx("open", &dir)?;
         lock.lock().ctx("lock", &dir)?;
+        for k in 0..WRITERS {
+            let sub = dir.join(k.to_string());
+            std::fs::create_dir(&sub).ctx("create directory", &sub)?;
+        }
         Ok(Batch {
             root: root.to_path_buf(),
             dir,
@@ -162,6 +326,7 @@ impl Batch {
             staged_snapshots: StagedSnapshots::new(),
             levels: vec![None; LEVELS],
             dropper: Dropper::new(),
+            writers: Writers::new(),
         })
     }
 
@@ -170,15 +335,31 @@ impl Batch {
         &self.root
     }
 
+    /// Path of the next staged file: `<dir>/<n % WRITERS>/<n>`.
+    fn next_staged_path(&self) -> PathBuf {
+        let n = self.staged.len();
+        let mut p = self.dir.join((n % WRITERS).to_string());
+        p.push(n.to_string());
+        p
+    }
+
+    /// Fails when a staging write failed.
+    fn check(&self) -> Result<()> {
+        self.writers.check(&self.dir)
+    }
+
+    /// Waits for the staging writers when snapshot `id` is staged (so its
+    /// file, and its staged bases', can be read).
+    fn flush_for(&self, id: &str) -> Result<()> {
+        if self.staged_snapshots.contains_key(id) {
+            self.writers.flush(&self.dir)?;
+        }
+        Ok(())
+    }
+
     fn stage(&mut self, dest: PathBuf, bytes: &[u8], kind: Kind) -> Result<()> {
-        let staged = self.dir.join(self.staged.len().to_string());
-        let mut f = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(MODE_IMMUTABLE)
-            .open(&staged)
-            .ctx("create", &staged)?;
-        f.write_all(bytes).ctx("write", &staged)?;
+        let staged = self.next_staged_path();
+        self.writers.send(self.staged.len(), &self.dir, staged.clone(), bytes.to_vec())?;
         self.staged.push(Staged { staged, dest, kind });
         Ok(())
     }
@@ -190,6 +371,12 @@ impl Batch {
     /// [`Error::InvalidId`], [`Error::HashMismatch`], [`Error::Io`].
     pub fn write_object(&mut self, id: &str, content: &[u8]) -> Result<bool> {
         verify_blob(id, content)?;
+        self.write_verified_object(id, content)
+    }
+
+    /// As [`Batch::write_object`] for content the caller has already
+    /// hash-verified against `id` (a valid ID): not hashed again.
+    pub(crate) fn write_verified_object(&mut self, id: &str, content: &[u8]) -> Result<bool> {
         if self.ids.contains(id) || has_object(&self.root, id)? {
             self.stats.objects_skipped += 1;
             return Ok(false);
@@ -209,11 +396,12 @@ impl Batch {
     /// staged); [`Error::Io`].
     pub fn write_object_from_file(&mut self, id: &str, src: &Path) -> Result<bool> {
         crate::ids::validate_id(id)?;
+        self.check()?;
         if self.ids.contains(id) || has_object(&self.root, id)? {
             self.stats.objects_skipped += 1;
             return Ok(false);
         }
-        let staged = self.dir.join(self.staged.len().to_string());
+        let staged = self.next_staged_path();
         let mut out = OpenOptions::new()
             .write(true)
             .create_new(true)
@@ -294,6 +482,7 @@ impl Batch {
         if let Some(l) = self.levels.iter().flatten().find(|l| l.has_manifest && l.rec.snapshot_id == id) {
             return Ok(Some(l.rec.manifest.clone()));
         }
+        self.flush_for(id)?;
         Ok(load_snapshot(&self.root, Some(&self.staged_snapshots), id)?.map(|l| l.rec.manifest))
     }
 
@@ -379,6 +568,7 @@ impl Batch {
     /// `None` when absent, unreadable or holding an invalid entry (bases'
     /// entries are trusted by [`Check::Computed`]).
     fn load(&self, id: &str) -> Option<Loaded> {
+        self.flush_for(id).ok()?;
         load_snapshot(&self.root, Some(&self.staged_snapshots), id).ok().flatten().filter(|l| l.rec.validate().is_ok())
     }
 
@@ -433,24 +623,15 @@ impl Batch {
     /// # Errors
     /// [`Error::Io`]; [`Error::RefConflict`] from a queued compare-and-swap.
     pub fn commit(mut self) -> Result<BatchStats> {
+        self.writers.flush(&self.dir)?;
+        self.writers.join();
         let full = self.durability == Durability::Full;
         if full && !self.staged.is_empty() {
             sync_filesystem(&self.dir)?;
         }
         let staged = std::mem::take(&mut self.staged);
-        for s in &staged {
-            let dir = s.dest.parent().expect("destination has a directory");
-            let renamed = match rename_noreplace(&s.staged, &s.dest) {
-                Err(e) if e.is_not_found() => {
-                    // The second barrier below makes the new directories durable.
-                    std::fs::create_dir_all(dir).ctx("create directory", dir)?;
-                    rename_noreplace(&s.staged, &s.dest)?
-                }
-                other => other?,
-            };
-            if !renamed {
-                let _ = std::fs::remove_file(&s.staged);
-            }
+        let renamed: Vec<bool> = staged.par_iter().with_min_len(64).map(move_into_place).collect::<Result<_>>()?;
+        for (s, renamed) in staged.iter().zip(renamed) {
             match (&s.kind, renamed) {
                 (Kind::Object, true) => self.stats.objects_written += 1,
                 (Kind::Object, false) => self.stats.objects_skipped += 1,
@@ -482,6 +663,7 @@ impl Batch {
     }
 
     fn cleanup(&mut self) {
+        self.writers.join();
         if !self.done {
             self.done = true;
             let _ = std::fs::remove_dir_all(&self.dir);
@@ -507,6 +689,24 @@ impl<R: std::io::Read> std::io::Read for Tee<'_, R> {
         self.copy.write_all(&buf[..n])?;
         Ok(n)
     }
+}
+
+/// Renames a staged file into its place (creating the directory when
+/// missing; the commit's second barrier makes it durable); `Ok(false)`, with
+/// the staged file removed, when the destination already exists.
+fn move_into_place(s: &Staged) -> Result<bool> {
+    let renamed = match rename_noreplace(&s.staged, &s.dest) {
+        Err(e) if e.is_not_found() => {
+            let dir = s.dest.parent().expect("destination has a directory");
+            std::fs::create_dir_all(dir).ctx("create directory", dir)?;
+            rename_noreplace(&s.staged, &s.dest)?
+        }
+        other => other?,
+    };
+    if !renamed {
+        let _ = std::fs::remove_file(&s.staged);
+    }
+    Ok(renamed)
 }
 
 /// Renames `from` to `to` unless `to` exists; `Ok(false)` when it does.

@@ -102,7 +102,7 @@
 //! manifests still needed as a parent of a later entry stay in memory
 //! (reference-counted), so a linear chain holds two manifests at a time.
 
-use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, HashSet};
 use std::fmt;
 use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
@@ -438,7 +438,10 @@ impl<'de> Deserialize<'de> for SnapshotDelta {
                             has_id = true;
                         }
                         "parent_snapshot_id" => s.parent_snapshot_id = map.next_value()?,
-                        "delta_upsert" => s.delta_upsert = map.next_value::<Option<_>>()?.unwrap_or_default(),
+                        "delta_upsert" => {
+                            s.delta_upsert =
+                                map.next_value::<Option<crate::records::BulkMap>>()?.map(|m| m.0).unwrap_or_default()
+                        }
                         "delta_remove" => s.delta_remove = map.next_value::<Option<_>>()?.unwrap_or_default(),
                         "manifest" => {
                             return Err(de::Error::custom(
@@ -943,6 +946,46 @@ fn load_manifest(root: &Path, sid: &str, why: impl FnOnce() -> String) -> Result
     }
 }
 
+/// The delta from `base` to `manifest`: the entries of `manifest` that
+/// `base` lacks or maps differently, and the paths of `base` that
+/// `manifest` lacks. One merge pass over the two sorted maps.
+fn diff_sorted(base: &Manifest, manifest: &Manifest) -> (Manifest, Vec<String>) {
+    let mut upsert: Vec<(String, String)> = Vec::new();
+    let mut remove = Vec::new();
+    let (mut b, mut m) = (base.iter().peekable(), manifest.iter().peekable());
+    loop {
+        match (b.peek(), m.peek()) {
+            (None, None) => break,
+            (Some((bp, _)), None) => {
+                remove.push((*bp).clone());
+                b.next();
+            }
+            (None, Some((mp, mo))) => {
+                upsert.push(((*mp).clone(), (*mo).clone()));
+                m.next();
+            }
+            (Some((bp, bo)), Some((mp, mo))) => match bp.cmp(mp) {
+                std::cmp::Ordering::Less => {
+                    remove.push((*bp).clone());
+                    b.next();
+                }
+                std::cmp::Ordering::Greater => {
+                    upsert.push(((*mp).clone(), (*mo).clone()));
+                    m.next();
+                }
+                std::cmp::Ordering::Equal => {
+                    if bo != mo {
+                        upsert.push(((*mp).clone(), (*mo).clone()));
+                    }
+                    b.next();
+                    m.next();
+                }
+            },
+        }
+    }
+    (upsert.into_iter().collect(), remove)
+}
+
 /// Builds the bundle of everything reachable from `want` and not from
 /// `have` (see the module docs for exactly what is sent).
 ///
@@ -1048,13 +1091,7 @@ pub fn build_mpack(root: &Path, want: &[String], have: &[String]) -> Result<MPac
                     cache.take(b).unwrap_or_default()
                 }
             };
-            let mut delta_upsert = BTreeMap::new();
-            for (path, oid) in &manifest {
-                if base.get(path) != Some(oid) {
-                    delta_upsert.insert(path.clone(), oid.clone());
-                }
-            }
-            let delta_remove: Vec<String> = base.keys().filter(|p| !manifest.contains_key(*p)).cloned().collect();
+            let (delta_upsert, delta_remove) = diff_sorted(&base, &manifest);
             for oid in delta_upsert.values() {
                 if !have_blobs.contains(oid) && sent.insert(oid.clone()) {
                     blob_ids.push(oid.clone());
@@ -1345,8 +1382,11 @@ pub fn apply_mpack(root: &Path, m: &MPack, limits: &Limits) -> Result<ApplyStats
     let plan = verify_bundle(root, m, limits)?;
 
     let mut batch = Batch::begin(root)?;
+    // Everything below was verified by pass 1 (blob hashes, paths, IDs,
+    // every rebuilt manifest's hash) and the bundle cannot change in
+    // between: pass 2 stages without hashing again.
     for b in &m.blobs {
-        batch.write_object(&b.blob_id, &b.content)?;
+        batch.write_verified_object(&b.blob_id, &b.content)?;
     }
     let created_at = now_iso();
     rebuild_all(root, m, &plan, None, |d, manifest| {
@@ -1356,8 +1396,10 @@ pub fn apply_mpack(root: &Path, m: &MPack, limits: &Limits) -> Result<ApplyStats
             created_at: created_at.clone(),
             extra: Vec::new(),
         };
-        // Stored as a delta on the entry's parent snapshot (SPEC §3).
-        batch.write_snapshot_with_base(&rec, d.parent_snapshot_id.as_deref())?;
+        // Stored as a delta on the entry's parent snapshot (SPEC §3); the
+        // manifest is the parent's with exactly these paths changed.
+        let changed: BTreeSet<String> = d.delta_upsert.keys().chain(&d.delta_remove).cloned().collect();
+        batch.write_computed_snapshot(&rec, d.parent_snapshot_id.as_deref(), &changed)?;
         Ok(rec.manifest)
     })?;
     for c in &m.commits {
@@ -1392,6 +1434,36 @@ mod tests {
         b.extend_from_slice(&[0xdd, 0x80, 0, 0, 0]);
         let e = decode_mpack(&b, &l).unwrap_err();
         assert!(e.to_string().contains("declares 2147483648 entries"), "{e}");
+    }
+
+    #[test]
+    fn diff_sorted_agrees_with_lookups() {
+        let map = |pairs: &[(&str, &str)]| -> Manifest {
+            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        };
+        let cases = [
+            (map(&[]), map(&[])),
+            (map(&[]), map(&[("a", "1"), ("b", "2")])),
+            (map(&[("a", "1"), ("b", "2")]), map(&[])),
+            (map(&[("a", "1"), ("c", "3"), ("e", "5")]), map(&[("a", "1"), ("b", "2"), ("c", "4"), ("f", "6")])),
+            (map(&[("a/b", "1"), ("a/c", "2"), ("z", "9")]), map(&[("a/b", "1"), ("a/c", "2"), ("z", "9")])),
+            (map(&[("x", "1")]), map(&[("a", "1"), ("x", "2"), ("y", "3")])),
+        ];
+        for (base, manifest) in &cases {
+            let (upsert, remove) = diff_sorted(base, manifest);
+            let want_upsert: Manifest =
+                manifest.iter().filter(|(k, v)| base.get(*k) != Some(*v)).map(|(k, v)| (k.clone(), v.clone())).collect();
+            let want_remove: Vec<String> = base.keys().filter(|k| !manifest.contains_key(*k)).cloned().collect();
+            assert_eq!(upsert, want_upsert, "{base:?} -> {manifest:?}");
+            assert_eq!(remove, want_remove, "{base:?} -> {manifest:?}");
+            // Applying the delta to the base gives the manifest back.
+            let mut rebuilt = base.clone();
+            rebuilt.extend(upsert);
+            for r in &remove {
+                rebuilt.remove(r);
+            }
+            assert_eq!(&rebuilt, manifest);
+        }
     }
 
     #[test]

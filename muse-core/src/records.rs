@@ -359,7 +359,7 @@ impl<'de> Deserialize<'de> for SnapshotRecord {
                             has_id = true
                         }
                         "manifest" => {
-                            r.manifest = map.next_value()?;
+                            r.manifest = map.next_value::<BulkMap>()?.0;
                             has_manifest = true
                         }
                         "created_at" => r.created_at = opt_string(&mut map)?,
@@ -381,6 +381,34 @@ impl<'de> Deserialize<'de> for SnapshotRecord {
 
 /// Decodes exactly one msgpack value filling all of `bytes`; trailing bytes
 /// are corruption too.
+/// A `{string: string}` msgpack map decoded into a `BTreeMap` in one bulk
+/// build: entries are collected in file order and the map is built from
+/// them (`BTreeMap::from_iter` sorts, which costs one pass on the sorted
+/// input writers produce), instead of one root-to-leaf search per entry.
+/// A duplicated key keeps its last value, as repeated inserts would.
+pub(crate) struct BulkMap(pub BTreeMap<String, String>);
+
+impl<'de> Deserialize<'de> for BulkMap {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = BulkMap;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a map of strings to strings")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<BulkMap, A::Error> {
+                // The size hint comes from the input: bounded before trusting it.
+                let mut v: Vec<(String, String)> = Vec::with_capacity(map.size_hint().unwrap_or(0).min(1 << 16));
+                while let Some(kv) = map.next_entry::<String, String>()? {
+                    v.push(kv);
+                }
+                Ok(BulkMap(v.into_iter().collect()))
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
 pub(crate) fn decode_exact<T: serde::de::DeserializeOwned>(bytes: &[u8], what: &'static str, path: &Path) -> Result<T> {
     let mut rest: &[u8] = bytes;
     let mut de = rmp_serde::Deserializer::new(&mut rest);
@@ -454,6 +482,27 @@ pub(crate) fn check_snapshot_hash(rec: &SnapshotRecord, expected: &str, path: &P
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bulk_map_sorts_and_keeps_the_last_of_duplicated_keys() {
+        // {"b": "2", "a": "1", "b": "3"}: out of order, "b" twice.
+        let mut bytes = vec![0x83];
+        for (k, v) in [("b", "2"), ("a", "1"), ("b", "3")] {
+            for x in [k, v] {
+                bytes.push(0xa0 | x.len() as u8); // fixstr
+                bytes.extend_from_slice(x.as_bytes());
+            }
+        }
+        let m: BulkMap = rmp_serde::from_slice(&bytes).unwrap();
+        let want: BTreeMap<String, String> = [("a", "1"), ("b", "3")].iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        assert_eq!(m.0, want);
+        // The same as the map decoder it replaces.
+        let plain: BTreeMap<String, String> = rmp_serde::from_slice(&bytes).unwrap();
+        assert_eq!(m.0, plain);
+        // Non-string values are an error, as before.
+        let bad = [0x81, 0xa1, b'a', 0x01];
+        assert!(rmp_serde::from_slice::<BulkMap>(&bad).is_err());
+    }
 
     fn sample() -> CommitRecord {
         let mut r = CommitRecord {

@@ -119,9 +119,12 @@ impl<'de> Deserialize<'de> for Stored {
                             r.snapshot_id = map.next_value()?;
                             has_id = true
                         }
-                        "manifest" => r.manifest = Some(map.next_value()?),
+                        "manifest" => r.manifest = Some(map.next_value::<crate::records::BulkMap>()?.0),
                         "base_snapshot_id" => r.base_snapshot_id = map.next_value()?,
-                        "delta_upsert" => r.delta_upsert = map.next_value::<Option<_>>()?.unwrap_or_default(),
+                        "delta_upsert" => {
+                            r.delta_upsert =
+                                map.next_value::<Option<crate::records::BulkMap>>()?.map(|m| m.0).unwrap_or_default()
+                        }
                         "delta_remove" => r.delta_remove = map.next_value::<Option<_>>()?.unwrap_or_default(),
                         "depth" => depth = Some(map.next_value()?),
                         "created_at" => r.created_at = map.next_value::<Option<String>>()?.unwrap_or_default(),

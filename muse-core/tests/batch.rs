@@ -228,3 +228,84 @@ fn a_large_batch_commits_every_file() {
     }
     assert!(staging_entries(&root).is_empty());
 }
+
+#[test]
+fn more_bytes_than_the_writers_may_hold_are_staged_and_committed() {
+    // 48 objects of 1 MiB: the caller has to wait for the staging writers
+    // (their queue holds at most PENDING_BYTES), and nothing is lost.
+    assert!(48 * 1024 * 1024 > muse_core::batch::PENDING_BYTES);
+    let (_tmp, root) = new_repo(true);
+    let mut batch = Batch::begin(&root).unwrap();
+    let mut ids = Vec::new();
+    for i in 0..48u8 {
+        let c = vec![i; 1024 * 1024];
+        let id = blob_id(&c);
+        assert!(batch.write_object(&id, &c).unwrap());
+        ids.push((id, i));
+    }
+    assert_eq!(batch.commit().unwrap().objects_written, 48);
+    for (id, i) in &ids {
+        let c = read_object(&root, id).unwrap();
+        assert_eq!(c.len(), 1024 * 1024);
+        assert!(c.iter().all(|b| b == i));
+    }
+}
+
+#[test]
+fn a_failed_staging_write_fails_the_batch_and_nothing_becomes_visible() {
+    let (_tmp, root) = new_repo(false);
+    let mut batch = Batch::begin(&root).unwrap();
+    // Take the staging writers' directories away: their creates fail.
+    let staging = root.join(".muse/tmp").join(&staging_entries(&root)[0]);
+    for k in 0..muse_core::batch::WRITERS {
+        std::fs::remove_dir(staging.join(k.to_string())).unwrap();
+    }
+    let fx = fixture("poisoned");
+    let mut first_err = None;
+    for (id, c) in &fx.blobs {
+        if let Err(e) = batch.write_object(id, c) {
+            first_err = Some(e);
+            break;
+        }
+    }
+    batch.write_branch_ref("main", &fx.commit.commit_id).unwrap();
+    // The error surfaces at the latest on commit, naming the staged file.
+    let err = match first_err {
+        Some(e) => e,
+        None => batch.commit().unwrap_err(),
+    };
+    assert!(matches!(err, Error::Io { .. }), "{err}");
+    assert!(err.to_string().contains(".muse/tmp/batch-"), "{err}");
+    assert_invisible(&root, &fx);
+    assert_eq!(read_branch_ref(&root, "main").unwrap(), None);
+}
+
+#[test]
+fn a_batch_that_failed_once_refuses_to_commit() {
+    let (_tmp, root) = new_repo(false);
+    let mut batch = Batch::begin(&root).unwrap();
+    let staging = root.join(".muse/tmp").join(&staging_entries(&root)[0]);
+    for k in 0..muse_core::batch::WRITERS {
+        std::fs::remove_dir(staging.join(k.to_string())).unwrap();
+    }
+    // Stage until the failure is seen (it is asynchronous), then recreate
+    // the directories: the batch stays failed.
+    let mut seen = false;
+    for i in 0..1_000 {
+        let c = format!("filler {i}").into_bytes();
+        if batch.write_object(&blob_id(&c), &c).is_err() {
+            seen = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    assert!(seen, "the staging failure was never reported");
+    for k in 0..muse_core::batch::WRITERS {
+        std::fs::create_dir(staging.join(k.to_string())).unwrap();
+    }
+    let c = b"after the failure".to_vec();
+    assert!(batch.write_object(&blob_id(&c), &c).is_err());
+    assert!(batch.commit().is_err());
+    assert!(!has_object(&root, &blob_id(b"filler 0")).unwrap());
+    assert!(!has_object(&root, &blob_id(&c)).unwrap());
+}
