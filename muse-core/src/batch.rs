@@ -246,6 +246,9 @@ pub struct Batch {
     dropper: Dropper<Loaded>,
     /// The staging writer threads (see the module docs).
     writers: Writers,
+    /// This batch created `.muse/tmp/`: a batch that does not commit
+    /// removes it again when it is empty, leaving `.muse/` as it found it.
+    created_base: bool,
 }
 
 /// Drops values on a helper thread, started on first use and joined when
@@ -305,8 +308,29 @@ impl Batch {
     /// [`Error::Io`] when the staging directory cannot be made.
     pub fn begin(root: &Path) -> Result<Batch> {
         let base = staging_dir(root);
-        std::fs::create_dir_all(&base).ctx("create directory", &base)?;
-        let dir = tempfile::Builder::new().prefix("batch-").tempdir_in(&base).ctx("create staging directory in", &base)?.keep();
+        let mut created_base = false;
+        let mut attempts = 0;
+        // A batch that made `.muse/tmp/` and was dropped removes it again
+        // (when empty), so another batch may see it vanish in between: retry.
+        let dir = loop {
+            attempts += 1;
+            if !base.is_dir() {
+                match std::fs::create_dir(&base) {
+                    Ok(()) => created_base = true,
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                        std::fs::create_dir_all(&base).ctx("create directory", &base)?;
+                        created_base = true;
+                    }
+                    Err(e) => return Err(Error::io("create directory", &base, e)),
+                }
+            }
+            match tempfile::Builder::new().prefix("batch-").tempdir_in(&base) {
+                Ok(d) => break d.keep(),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound && attempts < 5 => continue,
+                Err(e) => return Err(Error::io("create staging directory in", &base, e)),
+            }
+        };
         let lock = File::open(&dir).ctx("open", &dir)?;
         lock.lock().ctx("lock", &dir)?;
         for k in 0..WRITERS {
@@ -327,6 +351,7 @@ impl Batch {
             levels: vec![None; LEVELS],
             dropper: Dropper::new(),
             writers: Writers::new(),
+            created_base,
         })
     }
 
@@ -667,6 +692,10 @@ impl Batch {
         if !self.done {
             self.done = true;
             let _ = std::fs::remove_dir_all(&self.dir);
+            if self.created_base {
+                // Fails (and is left) when another batch is staging there.
+                let _ = std::fs::remove_dir(staging_dir(&self.root));
+            }
         }
     }
 }
