@@ -10,6 +10,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
+use rayon::prelude::*;
+
 use crate::atomic::{write_atomic, Durability, Replace, MODE_MUTABLE, MUSE_TMP_PREFIX};
 use crate::batch::Batch;
 use crate::commits::load_commit;
@@ -148,6 +150,53 @@ pub struct AddReport {
     pub bytes_written: u64,
 }
 
+/// Files [`add`] reads and checks per parallel round (with
+/// [`ADD_INLINE_MAX`], at most 32 MiB read ahead).
+const ADD_CHUNK: usize = 128;
+
+/// Files up to this size (256 KiB) are read whole by [`add`] and handed to
+/// the batch as bytes; larger ones are streamed.
+const ADD_INLINE_MAX: u64 = 256 * 1024;
+
+/// What [`read_small`] found.
+enum Small {
+    /// The object is already stored.
+    Stored,
+    /// The file's bytes, which hash to the expected ID.
+    Bytes(Vec<u8>),
+    /// The file's bytes no longer hash to the expected ID.
+    Changed,
+}
+
+/// Reads the working-tree file `rel` for [`add`] when it is at most
+/// [`ADD_INLINE_MAX`] bytes and its object `oid` is not stored yet: `None`
+/// when it is larger (or no longer a regular file: the batch's streaming
+/// path then reports it).
+fn read_small(root: &Path, rel: &str, oid: &str) -> Result<Option<Small>> {
+    use std::io::Read;
+    if has_object(root, oid)? {
+        return Ok(Some(Small::Stored));
+    }
+    let path = root.join(rel);
+    let f = match crate::stat_cache::open_for_hash(&path) {
+        Ok(f) => f,
+        Err(_) => return Ok(None),
+    };
+    let md = f.metadata().ctx("stat", &path)?;
+    if !md.is_file() || md.len() > ADD_INLINE_MAX {
+        return Ok(None);
+    }
+    let mut bytes = Vec::with_capacity(md.len() as usize);
+    f.take(ADD_INLINE_MAX + 1).read_to_end(&mut bytes).ctx("read", &path)?;
+    if bytes.len() as u64 > ADD_INLINE_MAX {
+        return Ok(None);
+    }
+    if crate::ids::blob_id(&bytes) != oid {
+        return Ok(Some(Small::Changed));
+    }
+    Ok(Some(Small::Bytes(bytes)))
+}
+
 /// Stages what the working tree holds for `pathspecs` (repository-relative;
 /// `"."` is everything): new and modified files are stored as blobs and
 /// staged, tracked files missing from the working tree are staged as
@@ -181,24 +230,44 @@ pub fn add(root: &Path, pathspecs: &[String], progress: &mut dyn FnMut(usize, us
 
     let mut batch = Batch::begin(root)?;
     let total = to_store.len();
-    for (i, (p, oid)) in to_store.iter().enumerate() {
-        if !has_object(root, oid)? {
-            let file = root.join(p);
-            match batch.write_object_from_file(oid, &file) {
-                Ok(true) => {
-                    report.blobs_written += 1;
-                    report.bytes_written += std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0);
+    let changed = |p: &str| Error::InvalidInput(format!("{p} changed while it was being added; run add again"));
+    // Files are read (and checked against the walk's hash) on all cores a
+    // chunk at a time; small ones go to the batch's staging writers as
+    // bytes, larger ones are streamed by the batch.
+    let mut done = 0;
+    for chunk in to_store.chunks(ADD_CHUNK) {
+        let read: Vec<Result<Option<Small>>> =
+            chunk.par_iter().map(|(p, oid)| read_small(root, p, oid)).collect();
+        for ((p, oid), r) in chunk.iter().zip(read) {
+            let written = match r? {
+                Some(Small::Stored) => None,
+                Some(Small::Bytes(bytes)) => {
+                    if batch.write_verified_object(oid, &bytes)? {
+                        Some(bytes.len() as u64)
+                    } else {
+                        None
+                    }
                 }
-                Ok(false) => {}
-                Err(Error::HashMismatch { .. }) => {
-                    return Err(Error::InvalidInput(format!("{p} changed while it was being added; run add again")))
+                Some(Small::Changed) => return Err(changed(p)),
+                None => {
+                    let file = root.join(p);
+                    match batch.write_object_from_file(oid, &file) {
+                        Ok(true) => Some(std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0)),
+                        Ok(false) => None,
+                        Err(Error::HashMismatch { .. }) => return Err(changed(p)),
+                        Err(e) => return Err(e),
+                    }
                 }
-                Err(e) => return Err(e),
+            };
+            if let Some(n) = written {
+                report.blobs_written += 1;
+                report.bytes_written += n;
             }
+            stage_entry(&mut stage, &head, p, Some(oid.clone()));
+            report.staged.push(p.clone());
+            done += 1;
+            progress(done, total);
         }
-        stage_entry(&mut stage, &head, p, Some(oid.clone()));
-        report.staged.push(p.clone());
-        progress(i + 1, total);
     }
     for p in removed {
         stage_entry(&mut stage, &head, &p, None);
