@@ -72,9 +72,7 @@
 //!
 //! # What `apply_mpack` verifies
 //!
-//! Everything, before anything becomes visible (pass 1; it reads the
-//! repository, and only stages the blobs whose hashes it has checked into
-//! the invisible staging directory of the batch, see below):
+//! Everything, before anything is written (pass 1, read-only):
 //! the version; the [`Limits`]; every blob ID (`sha256:` + 64 hex), size and
 //! content hash; every snapshot ID, parent ID, `delta_upsert` path (with
 //! [`crate::paths::validate_rel_path`]: no absolute path, `..`, `.`, empty
@@ -90,13 +88,11 @@
 //! commit, snapshot or blob is listed twice; and every branch head (a valid
 //! branch name pointing at a commit of the bundle or the repository).
 //!
-//! Then (pass 2) every snapshot (a [`SnapshotRecord`], stored as a
+//! Then (pass 2) every object, snapshot (a [`SnapshotRecord`], stored as a
 //! delta on its entry's parent snapshot where possible, see
-//! [`crate::snapshots`]) and commit is staged in the same [`Batch`] as the
-//! blobs, and all are made durable and visible by its single commit (SPEC
-//! §4). Pass 2 does not hash anything again: the bundle is borrowed
-//! unchanged from pass 1. On any error the batch is dropped (its staged
-//! files removed) and nothing becomes visible; the error names the first
+//! [`crate::snapshots`]) and commit is staged in one [`Batch`] and made
+//! durable and visible by its single commit (SPEC §4). On any error the
+//! batch is dropped and nothing becomes visible; the error names the first
 //! bad entry (`"blob #3 sha256:…: content hashes to sha256:…"`,
 //! `"snapshot sha256:… (entry 7): delta_upsert path \"../x\": …"`).
 //! `apply_mpack` moves no ref: it returns the bundle's verified
@@ -1236,16 +1232,7 @@ fn rebuild_all(
 }
 
 /// Pass 1 of [`apply_mpack`]: every check, no write.
-/// Pass 1 of [`apply_mpack`]: checks everything and writes nothing.
-/// `blobs_verified` runs once every blob's ID and content hash checked out
-/// and before the (longer) manifest rebuilds; apply stages the blobs there,
-/// so that their writing overlaps the rest of the verification.
-fn verify_bundle<'m>(
-    root: &Path,
-    m: &'m MPack,
-    limits: &Limits,
-    blobs_verified: impl FnOnce() -> Result<()>,
-) -> Result<Plan<'m>> {
+fn verify_bundle<'m>(root: &Path, m: &'m MPack, limits: &Limits) -> Result<Plan<'m>> {
     check_version(Some(u64::from(m.version)))?;
 
     // Limits (a bundle built in memory never went through decode_mpack).
@@ -1296,7 +1283,6 @@ fn verify_bundle<'m>(
         }
     }
     drop(actual);
-    blobs_verified()?;
 
     // Snapshots: IDs, no duplicates, then rebuild and verify each.
     let mut snap_index: HashMap<&str, usize> = HashMap::with_capacity(m.snapshots.len());
@@ -1373,10 +1359,8 @@ fn verify_bundle<'m>(
 /// [`crate::snapshots`]) and commits through one [`Batch`] (see the module docs).
 /// Applying a bundle whose content is already stored writes nothing.
 ///
-/// Moves no ref and makes nothing visible unless every check passes (blobs
-/// already verified are staged while the rest is checked, and removed when
-/// a later check fails); the verified `branch_heads` are returned in
-/// [`ApplyStats`] for the caller.
+/// Moves no ref and writes nothing at all unless every check passes; the
+/// verified `branch_heads` are returned in [`ApplyStats`] for the caller.
 ///
 /// # Errors
 /// [`Error::Corrupt`] (`<mpack>`) naming the first bad entry: a blob whose
@@ -1395,18 +1379,15 @@ pub fn apply_mpack(root: &Path, m: &MPack, limits: &Limits) -> Result<ApplyStats
     if !crate::paths::muse_dir(root).is_dir() {
         return Err(Error::NotARepository { start: root.to_path_buf() });
     }
-    // Verified blobs are staged while the rest is verified: staged files
-    // are invisible until the batch commits, and a refused bundle drops the
-    // batch, which removes them. What pass 2 stages was verified by pass 1
-    // (blob hashes, paths, IDs, every rebuilt manifest's hash) and the
-    // bundle cannot change in between: nothing is hashed again.
+    let plan = verify_bundle(root, m, limits)?;
+
     let mut batch = Batch::begin(root)?;
-    let plan = verify_bundle(root, m, limits, || {
-        for b in &m.blobs {
-            batch.write_verified_object(&b.blob_id, &b.content)?;
-        }
-        Ok(())
-    })?;
+    // Everything below was verified by pass 1 (blob hashes, paths, IDs,
+    // every rebuilt manifest's hash) and the bundle cannot change in
+    // between: pass 2 stages without hashing again.
+    for b in &m.blobs {
+        batch.write_verified_object(&b.blob_id, &b.content)?;
+    }
     let created_at = now_iso();
     rebuild_all(root, m, &plan, None, |d, manifest| {
         let rec = SnapshotRecord {
