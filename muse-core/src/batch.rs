@@ -27,15 +27,14 @@
 //! caller that gets ahead waits. A write error is returned by the next
 //! call that stages, reads a staged record or commits, and poisons the
 //! batch: it can then only be dropped. The renames of [`Batch::commit`]
-//! run on all cores.
+//! run on one thread (a rename across directories takes the filesystem's
+//! rename lock, so more threads would only contend for it).
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
-
-use rayon::prelude::*;
 
 use crate::atomic::{sync_filesystem, Durability, MODE_IMMUTABLE};
 use crate::commits::prepare_commit;
@@ -655,7 +654,10 @@ impl Batch {
             sync_filesystem(&self.dir)?;
         }
         let staged = std::mem::take(&mut self.staged);
-        let renamed: Vec<bool> = staged.par_iter().with_min_len(64).map(move_into_place).collect::<Result<_>>()?;
+        // One thread: a rename across directories holds the filesystem's
+        // rename lock, so parallel renames only spin on it (measured: 14 % of
+        // a 75,000-file add's CPU spent spinning).
+        let renamed: Vec<bool> = staged.iter().map(move_into_place).collect::<Result<_>>()?;
         for (s, renamed) in staged.iter().zip(renamed) {
             match (&s.kind, renamed) {
                 (Kind::Object, true) => self.stats.objects_written += 1,
