@@ -39,6 +39,16 @@ pub struct Stage {
 }
 
 impl Stage {
+    /// `base` with the stage applied: borrowed when the stage is empty
+    /// (a clean stage costs no copy of HEAD's manifest).
+    pub fn view<'a>(&self, base: &'a Manifest) -> std::borrow::Cow<'a, Manifest> {
+        if self.entries.is_empty() {
+            std::borrow::Cow::Borrowed(base)
+        } else {
+            std::borrow::Cow::Owned(self.apply_to(base))
+        }
+    }
+
     /// `base` with the stage applied.
     pub fn apply_to(&self, base: &Manifest) -> Manifest {
         let mut m = base.clone();
@@ -318,16 +328,34 @@ impl ChangeKind {
     }
 }
 
-/// The changes from `old` to `new`, sorted by path.
+/// The changes from `old` to `new`, sorted by path: one merge pass over
+/// the two sorted maps.
 pub fn diff_manifests(old: &Manifest, new: &Manifest) -> Vec<(String, ChangeKind)> {
+    use std::cmp::Ordering;
     let mut out = Vec::new();
-    let paths: BTreeSet<&String> = old.keys().chain(new.keys()).collect();
-    for p in paths {
-        match (old.get(p), new.get(p)) {
-            (None, Some(_)) => out.push((p.clone(), ChangeKind::Added)),
-            (Some(_), None) => out.push((p.clone(), ChangeKind::Deleted)),
-            (Some(a), Some(b)) if a != b => out.push((p.clone(), ChangeKind::Modified)),
-            _ => {}
+    let (mut a, mut b) = (old.iter().peekable(), new.iter().peekable());
+    loop {
+        let ord = match (a.peek(), b.peek()) {
+            (None, None) => break,
+            (Some(_), None) => Ordering::Less,
+            (None, Some(_)) => Ordering::Greater,
+            (Some((pa, _)), Some((pb, _))) => pa.cmp(pb),
+        };
+        match ord {
+            Ordering::Less => {
+                let (p, _) = a.next().expect("peeked");
+                out.push((p.clone(), ChangeKind::Deleted));
+            }
+            Ordering::Greater => {
+                let (p, _) = b.next().expect("peeked");
+                out.push((p.clone(), ChangeKind::Added));
+            }
+            Ordering::Equal => {
+                let ((p, x), (_, y)) = (a.next().expect("peeked"), b.next().expect("peeked"));
+                if x != y {
+                    out.push((p.clone(), ChangeKind::Modified));
+                }
+            }
         }
     }
     out
@@ -361,10 +389,18 @@ impl Status {
 /// # Errors
 /// Walker and store errors.
 pub fn status(root: &Path) -> Result<Status> {
-    let (branch, head, head_manifest) = head_state(root)?;
-    let stage = read_stage(root)?;
-    let staged_view = stage.apply_to(&head_manifest);
-    let wt = worktree_manifest(root)?;
+    // HEAD's manifest and the stage are read while the working tree is
+    // walked: a big manifest's decoding and verification overlap the walk.
+    let (head_side, wt) = rayon::join(
+        || -> Result<_> {
+            let (branch, head, head_manifest) = head_state(root)?;
+            Ok((branch, head, head_manifest, read_stage(root)?))
+        },
+        || worktree_manifest(root),
+    );
+    let (branch, head, head_manifest, stage) = head_side?;
+    let wt = wt?;
+    let staged_view = stage.view(&head_manifest);
     let staged = diff_manifests(&head_manifest, &staged_view);
     let mut unstaged = Vec::new();
     let mut untracked = Vec::new();
@@ -780,4 +816,53 @@ fn update_worktree(root: &Path, from: &Manifest, to: &Manifest, rewrite_all: boo
         }
     }
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn m(pairs: &[(&str, &str)]) -> Manifest {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    /// The definition: every path of either side, looked up in both.
+    fn naive(old: &Manifest, new: &Manifest) -> Vec<(String, ChangeKind)> {
+        let paths: BTreeSet<&String> = old.keys().chain(new.keys()).collect();
+        let mut out = Vec::new();
+        for p in paths {
+            match (old.get(p), new.get(p)) {
+                (None, Some(_)) => out.push((p.clone(), ChangeKind::Added)),
+                (Some(_), None) => out.push((p.clone(), ChangeKind::Deleted)),
+                (Some(a), Some(b)) if a != b => out.push((p.clone(), ChangeKind::Modified)),
+                _ => {}
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn diff_manifests_is_the_sorted_union_of_changes() {
+        let cases = [
+            (m(&[]), m(&[])),
+            (m(&[("a", "1")]), m(&[])),
+            (m(&[]), m(&[("a", "1")])),
+            (m(&[("a", "1"), ("b", "2"), ("d", "4")]), m(&[("b", "3"), ("c", "3"), ("d", "4"), ("e", "5")])),
+            (m(&[("a/b", "1"), ("a.b", "2"), ("z", "9")]), m(&[("a/b", "1"), ("a-b", "2"), ("z", "8")])),
+        ];
+        for (old, new) in &cases {
+            assert_eq!(diff_manifests(old, new), naive(old, new), "{old:?} -> {new:?}");
+        }
+    }
+
+    #[test]
+    fn an_empty_stage_borrows_and_a_stage_applies() {
+        let head = m(&[("a", "1"), ("b", "2")]);
+        let empty = Stage::default();
+        assert!(matches!(empty.view(&head), std::borrow::Cow::Borrowed(_)));
+        let mut stage = Stage::default();
+        stage.entries.insert("a".into(), None);
+        stage.entries.insert("c".into(), Some("3".into()));
+        assert_eq!(*stage.view(&head), m(&[("b", "2"), ("c", "3")]));
+    }
 }
