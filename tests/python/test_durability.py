@@ -191,3 +191,25 @@ def test_object_written_has_shard_cached_and_is_read_only(repo: pathlib.Path) ->
     write_object(repo, oid, b"ro")
     assert shard in _created_object_shards
     assert object_path(repo, oid).stat().st_mode & 0o777 == 0o444
+
+
+def test_batch_staging_io_error_is_raised_and_nothing_becomes_visible(repo: pathlib.Path) -> None:
+    """Staged files are written by background threads: an I/O error there is
+    raised by a later call (``MuseIOError``) and the batch stays failed."""
+    written = []
+    with pytest.raises(errors.MuseIOError, match="batch-"):
+        with Batch(repo) as b:
+            (staging,) = (muse_dir(repo) / "tmp").iterdir()
+            for sub in staging.iterdir():
+                sub.rmdir()  # the writers' directories: their creates fail
+            for i in range(2_000):
+                data = f"blob {i}".encode()
+                written.append(blob_id(data))
+                b.write_object(written[-1], data)
+                b.write_branch_ref("main", fake_id("c"))
+                time.sleep(0.001)
+    assert written
+    assert not any(has_object(repo, oid) for oid in written)
+    assert read_branch_ref(repo, "main") is None
+    tmp = muse_dir(repo) / "tmp"
+    assert not tmp.exists() or not list(tmp.iterdir())

@@ -39,7 +39,11 @@ class Batch:
 
     Each ``write_*`` returns ``True`` when the item is new, ``False`` when it
     is already stored or already in the batch; they validate and hash-verify
-    immediately (``InvalidIdError``, ``HashMismatchError``, …).
+    immediately (``InvalidIdError``, ``HashMismatchError``, …). The staged
+    files themselves are written by two background threads (at most 32 MiB
+    waits in memory), so an I/O error while staging (disk full, …) is raised
+    as ``MuseIOError`` by a later ``write_*`` or by :meth:`commit`; the batch
+    is then failed and can only be dropped, nothing of it visible.
     """
 
     def __init__(self, repo: str | os.PathLike[str]) -> None:
