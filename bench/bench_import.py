@@ -63,7 +63,7 @@ import time
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bench_store import Runner, fs_probe, settle  # noqa: E402
-from bench_mpack import dir_stats  # noqa: E402
+from bench_mpack import dir_stats, muse_kind_stats  # noqa: E402
 from bench_walk import GIT_ENV, run_timed, vm_hwm_kib  # noqa: E402
 
 T0_EPOCH = 1_767_225_600  # 2026-01-01T00:00:00Z
@@ -217,7 +217,7 @@ def muse_cmd() -> str:
 
 def store_stats(d: str) -> dict:
     m = os.path.join(d, ".muse")
-    return {k: dir_stats(os.path.join(m, k)) for k in ("objects", "snapshots", "commits")}
+    return {k: muse_kind_stats(m, k) for k in ("objects", "snapshots", "commits")}
 
 
 def git_pack_stats(d: str) -> tuple[int, int]:

@@ -48,6 +48,7 @@ import platform
 import resource
 import shutil
 import statistics
+import struct
 import subprocess
 import sys
 import tempfile
@@ -101,6 +102,31 @@ def dir_stats(root: str) -> tuple[int, int]:
                 n += 1
             except OSError:
                 pass
+    return n, b
+
+
+PACK_KINDS = {"objects": 0, "commits": 1, "snapshots": 2}
+
+
+def muse_kind_stats(muse: str, kind: str) -> tuple[int, int]:
+    """(items, bytes) of one kind ("objects", "commits", "snapshots") in the
+    muse store at ``muse`` (a ``.muse`` dir): its loose files plus its
+    entries in ``packs/*.pack`` (index read as muse-core/src/pack.rs lays it
+    out: 56-byte entries, kind at byte 32, length at byte 48)."""
+    n, b = dir_stats(os.path.join(muse, kind))
+    pdir = os.path.join(muse, "packs")
+    for name in sorted(os.listdir(pdir)) if os.path.isdir(pdir) else []:
+        with open(os.path.join(pdir, name), "rb") as f:
+            f.seek(-24, os.SEEK_END)
+            trailer = f.read(24)
+            index_offset, count = struct.unpack("<QQ", trailer[:16])
+            f.seek(index_offset)
+            raw = f.read(count * 56)
+        for i in range(count):
+            e = raw[i * 56:(i + 1) * 56]
+            if e[32] == PACK_KINDS[kind]:
+                n += 1
+                b += struct.unpack("<Q", e[48:56])[0]
     return n, b
 
 
@@ -332,7 +358,7 @@ def child_muse(spec: dict) -> dict:
             else:
                 raise RuntimeError("the refused bundle was applied")
             rss = rss_kib()
-            if dir_stats(os.path.join(d, ".muse", "objects"))[0]:
+            if muse_kind_stats(os.path.join(d, ".muse"), "objects")[0]:
                 raise RuntimeError("a refused bundle wrote objects")
         else:
             t0 = pc()
@@ -535,7 +561,7 @@ def main(argv: list[str] | None = None) -> int:
                 add(key, runner.child({**common, "step": step, "fsync": fsync, "dir": d}))
                 if key == "apply" and rep == 0:
                     dest_sizes["muse"] = dir_stats(os.path.join(d, ".muse"))
-                    dest_sizes["muse_snapshots"] = dir_stats(os.path.join(d, ".muse", "snapshots"))
+                    dest_sizes["muse_snapshots"] = muse_kind_stats(os.path.join(d, ".muse"), "snapshots")
             add("pipeline", runner.child({**common, "step": "pipeline",
                                           "dir": runner.fresh_dir("dst-muse-pipeline")}))
 
@@ -665,9 +691,9 @@ def main(argv: list[str] | None = None) -> int:
         mf, mb = dest_sizes["muse"]
         gf, gb = dest_sizes["git"]
         sf, sb = dest_sizes.get("muse_snapshots", (0, 0))
-        _, srcsb = dir_stats(os.path.join(src, ".muse", "snapshots"))
+        _, srcsb = muse_kind_stats(os.path.join(src, ".muse"), "snapshots")
         print(f"After apply/fetch the receiver holds: muse {mf:,} files, {mb / mib:.1f} MiB in .muse "
-              f"(snapshots/ {sf:,} files, {sb / mib:.1f} MiB; the Batch-built source's: "
+              f"(snapshot records {sf:,}, {sb / mib:.1f} MiB; the Batch-built source's: "
               f"{srcsb / mib:.1f} MiB); git {gf:,} files, {gb / mib:.1f} MiB.")
     print()
     print(f"Times: median (and min) of {reps} run(s); each muse row in a fresh child process, each git "
@@ -675,9 +701,10 @@ def main(argv: list[str] | None = None) -> int:
     print("muse inputs are prepared untimed in the child: the source repo (warm page cache), the wire "
           "bytes read from a file, the bundle dict decoded before encode/apply, a fresh init_repo "
           "destination (apply rows).")
-    print("durable = the default config ([core] fsync = \"full\"): apply stages every file in one "
-          "Batch, then syncfs + renames + syncfs. syncfs flushes the WHOLE filesystem, so dirty data "
-          "of other processes on this shared machine lands on that row.")
+    print("durable = the default config ([core] fsync = \"full\"): apply writes the bundle's items "
+          "through one Batch: more than [pack] unpack_limit (100) items go into one pack file "
+          "(fsync, rename, fsync of packs/), like git's index-pack; fewer are loose files (syncfs + "
+          "renames + syncfs).")
     print("git: stock config (core.fsync default: packfile and its .idx are fsynced, refs are not); "
           "core.fsync=all also fsyncs refs etc. (fsyncMethod=batch). Destination repos are "
           "`git init --bare` (a non-bare fresh repo refuses to fetch into its checked-out unborn main). "
@@ -699,9 +726,10 @@ def main(argv: list[str] | None = None) -> int:
             f"apply split (medians): verification only {vonly:.3f} s (blob hashes, {shape['commits']:,} "
             f"manifests rebuilt + hashed, commit checks); re-apply without writes {ra:.3f} s (so the "
             f"write pass's CPU part, i.e. the 2nd rebuild + record encoding + existence checks, "
-            f"~{max(ra - vonly, 0):.3f} s); fsync=off apply {a_off:.3f} s, so staging "
-            f"{expect['blobs'] + 2 * shape['commits']:,} files and renaming them ~{max(a_off - ra, 0):.3f} s; "
-            f"durable {a_full:.3f} s, so the two syncfs barriers ~{a_full - a_off:.3f} s"
+            f"~{max(ra - vonly, 0):.3f} s); fsync=off apply {a_off:.3f} s, so writing the "
+            f"{expect['blobs'] + 2 * shape['commits']:,} items into one pack and renaming it into place "
+            f"~{max(a_off - ra, 0):.3f} s; durable {a_full:.3f} s, so the pack's fsync and the fsync of "
+            f"packs/ ~{a_full - a_off:.3f} s"
             + (" (negative: below this run's noise)." if a_full < a_off else "."))
     if a_bytes is not None and a_full is not None and med("decode") is not None:
         notes.append(f"apply_mpack(wire bytes) {a_bytes:.3f} s vs decode_mpack + apply_mpack(dict) "

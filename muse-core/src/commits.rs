@@ -3,6 +3,8 @@
 //! A commit lives at `.muse/commits/<hex>.msgpack`, written once (mode
 //! 0444). Every read verifies that the record hashes to the ID it is stored
 //! under. Walks hold memory proportional to their cap, not to history depth.
+//! Commits written by a large batch are in a pack ([`crate::pack`]) instead;
+//! every reader here looks in both.
 
 use std::collections::{HashSet, VecDeque};
 use std::path::{Path, PathBuf};
@@ -13,6 +15,7 @@ use crate::atomic::{write_atomic, Durability, Replace, MODE_IMMUTABLE, MUSE_TMP_
 use crate::config::durability_for;
 use crate::error::{Error, IoContext, Result};
 use crate::ids::{is_hex64, validate_id};
+use crate::pack::{self, EntryKind};
 use crate::paths::{commit_path, commits_dir};
 use crate::records::{read_capped, CommitRecord, MAX_MSGPACK_BYTES};
 use crate::refs::read_branch_ref;
@@ -60,6 +63,9 @@ pub(crate) fn prepare_commit(root: &Path, rec: &CommitRecord) -> Result<(PathBuf
 pub fn write_commit(root: &Path, rec: &CommitRecord, durability: Option<Durability>) -> Result<bool> {
     let (path, bytes) = prepare_commit(root, rec)?;
     let durability = durability_for(root, durability)?;
+    if !path.is_file() && pack::find(root, EntryKind::Commit, &rec.commit_id, true)?.is_some() {
+        return Ok(false);
+    }
     write_record_file(&path, &bytes, durability)
 }
 
@@ -80,7 +86,37 @@ fn read_commit_file(path: &Path, expected_id: &str) -> Result<Option<CommitRecor
 /// over `MAX_MSGPACK_BYTES` (not read); [`Error::Io`].
 pub fn read_commit(root: &Path, id: &str) -> Result<Option<CommitRecord>> {
     let path = commit_path(root, id)?;
-    read_commit_file(&path, id)
+    if let Some(found) = pack::find(root, EntryKind::Commit, id, false)? {
+        return read_packed(&found, id).map(Some);
+    }
+    match read_commit_file(&path, id)? {
+        Some(rec) => Ok(Some(rec)),
+        None => match pack::find(root, EntryKind::Commit, id, true)? {
+            Some(found) => read_packed(&found, id).map(Some),
+            None => Ok(None),
+        },
+    }
+}
+
+/// The verified commit `id` held by a pack entry.
+fn read_packed((p, e): &(std::sync::Arc<pack::Pack>, pack::PackEntry), id: &str) -> Result<CommitRecord> {
+    read_packed_entry(p, e, id)
+}
+
+/// The stored bytes of the commit record `id` (loose or packed), not
+/// decoded: `Ok(None)` when absent.
+///
+/// # Errors
+/// [`Error::InvalidId`], [`Error::TooLarge`], [`Error::Io`].
+pub fn read_commit_bytes(root: &Path, id: &str) -> Result<Option<Vec<u8>>> {
+    let path = commit_path(root, id)?;
+    if let Some(b) = read_capped(&path, "commit record", MAX_MSGPACK_BYTES)? {
+        return Ok(Some(b));
+    }
+    match pack::find(root, EntryKind::Commit, id, true)? {
+        Some((p, e)) => p.read(&e, "commit record", MAX_MSGPACK_BYTES).map(Some),
+        None => Ok(None),
+    }
 }
 
 /// Like [`read_commit`] but a missing commit is [`Error::NotFound`].
@@ -96,15 +132,28 @@ pub fn load_commit(root: &Path, id: &str) -> Result<CommitRecord> {
 /// # Errors
 /// [`Error::InvalidId`].
 pub fn has_commit(root: &Path, id: &str) -> Result<bool> {
-    Ok(commit_path(root, id)?.is_file())
+    let path = commit_path(root, id)?;
+    Ok(pack::find(root, EntryKind::Commit, id, false)?.is_some()
+        || path.is_file()
+        || pack::find(root, EntryKind::Commit, id, true)?.is_some())
 }
 
-/// IDs of every stored commit, sorted. Files in `commits/` whose names are
-/// not `<64 hex>.msgpack` (temps, legacy files) are skipped.
+/// IDs of every stored commit (loose and packed), sorted, without
+/// repeats. Files in `commits/` whose names are not `<64 hex>.msgpack`
+/// (temps, legacy files) are skipped.
 ///
 /// # Errors
 /// [`Error::Io`].
 pub fn list_commit_ids(root: &Path) -> Result<Vec<String>> {
+    let mut ids = list_loose_commit_ids(root)?;
+    ids.extend(packed_commit_ids(root));
+    ids.sort_unstable();
+    ids.dedup();
+    Ok(ids)
+}
+
+/// IDs of the loose commit records, in directory order.
+fn list_loose_commit_ids(root: &Path) -> Result<Vec<String>> {
     let dir = commits_dir(root);
     let rd = match std::fs::read_dir(&dir) {
         Ok(rd) => rd,
@@ -123,20 +172,116 @@ pub fn list_commit_ids(root: &Path) -> Result<Vec<String>> {
             }
         }
     }
-    ids.sort_unstable();
     Ok(ids)
 }
 
-/// Every stored commit, verified, in commit-ID order. Reads in parallel.
+/// IDs of the commits in the repository's packs (listed afresh).
+fn packed_commit_ids(root: &Path) -> Vec<String> {
+    let set = pack::refresh(root);
+    set.packs().iter().flat_map(|p| p.entries_of(EntryKind::Commit).iter().map(pack::PackEntry::id)).collect()
+}
+
+/// Every stored commit ID once, in the order the records are stored (see
+/// [`stored_commit_order`]), with where each one is.
+#[derive(Debug, Clone, Default)]
+pub struct StoredOrder {
+    /// The IDs: each pack's commits by offset, then the loose ones.
+    pub ids: Vec<String>,
+    /// For each of `ids`, its position in commit-ID order (a permutation of
+    /// `0..ids.len()`).
+    pub ranks: Vec<usize>,
+    locs: Vec<Loc>,
+    packs: std::sync::Arc<pack::PackSet>,
+}
+
+/// Where a commit record is: a pack (index in the pack set) and entry, or
+/// a loose file.
+#[derive(Debug, Clone, Copy)]
+enum Loc {
+    Packed(usize, pack::PackEntry),
+    Loose,
+}
+
+impl StoredOrder {
+    /// Reads and verifies the commits `ids[range]`, one entry each (`None`
+    /// for one removed since it was listed), in parallel; see
+    /// [`read_commits`].
+    ///
+    /// # Errors
+    /// As [`read_commits`].
+    pub fn read(&self, root: &Path, range: std::ops::Range<usize>) -> Result<Vec<Option<CommitRecord>>> {
+        read_located(root, &self.packs, &self.ids[range.clone()], &self.locs[range])
+    }
+}
+
+/// Every stored commit ID, without repeats, in storage order (each pack's
+/// commits by offset, packs oldest first, then the loose ones), with each
+/// one's rank in commit-ID order: reading them in this order
+/// ([`StoredOrder::read`]) reads every pack sequentially, and the ranks put
+/// the records back in ID order (what [`get_all_commits`] does).
 ///
-/// Each record is opened relative to one open handle on `commits/`
-/// (`openat`, no path walk) and read with a single `read` when it fits in
-/// 16 KiB (three system calls per record); larger ones take the capped path.
+/// # Errors
+/// [`Error::Io`].
+pub fn stored_commit_order(root: &Path) -> Result<StoredOrder> {
+    let packs = pack::refresh(root);
+    let mut found: Vec<([u8; 32], Loc)> = Vec::new();
+    for (k, p) in packs.packs().iter().enumerate() {
+        let start = found.len();
+        found.extend(p.entries_of(EntryKind::Commit).iter().map(|e| (e.digest, Loc::Packed(k, *e))));
+        found[start..].sort_unstable_by_key(|(_, l)| match l {
+            Loc::Packed(_, e) => e.offset,
+            Loc::Loose => 0,
+        });
+    }
+    for id in list_loose_commit_ids(root)? {
+        found.push((pack::digest_of(&id)?, Loc::Loose));
+    }
+    // ID order (digest order); of repeated IDs the first stored is kept.
+    let mut order: Vec<usize> = (0..found.len()).collect();
+    order.par_sort_unstable_by(|&a, &b| found[a].0.cmp(&found[b].0).then(a.cmp(&b)));
+    let mut rank_of: Vec<Option<usize>> = vec![None; found.len()];
+    let mut r = 0;
+    for (k, &i) in order.iter().enumerate() {
+        if k > 0 && found[order[k - 1]].0 == found[i].0 {
+            continue;
+        }
+        rank_of[i] = Some(r);
+        r += 1;
+    }
+    let mut out = StoredOrder {
+        ids: Vec::with_capacity(r),
+        ranks: Vec::with_capacity(r),
+        locs: Vec::with_capacity(r),
+        packs: std::sync::Arc::clone(&packs),
+    };
+    for ((digest, loc), rank) in found.into_iter().zip(rank_of) {
+        if let Some(rank) = rank {
+            out.ids.push(crate::ids::id_from_digest(&digest));
+            out.ranks.push(rank);
+            out.locs.push(loc);
+        }
+    }
+    Ok(out)
+}
+
+/// Every stored commit (loose and packed), verified, in commit-ID order.
+/// Reads in parallel, each pack sequentially ([`stored_commit_order`]).
+///
+/// Packed records are read in runs of neighbours, one `pread` per run of up
+/// to 1 MiB; a loose record is opened relative to one open handle on
+/// `commits/` (`openat`, no path walk) and read with a single `read` when it
+/// fits in 16 KiB (three system calls per record); larger ones take the
+/// capped path. A commit removed while this runs is left out.
 ///
 /// # Errors
 /// The first [`Error::Corrupt`] / [`Error::TooLarge`] / [`Error::Io`] met.
 pub fn get_all_commits(root: &Path) -> Result<Vec<CommitRecord>> {
-    read_commits(root, &list_commit_ids(root)?)
+    let order = stored_commit_order(root)?;
+    let mut slots: Vec<Option<CommitRecord>> = (0..order.ids.len()).map(|_| None).collect();
+    for (rec, rank) in order.read(root, 0..order.ids.len())?.into_iter().zip(&order.ranks) {
+        slots[*rank] = rec;
+    }
+    Ok(slots.into_iter().flatten().collect())
 }
 
 /// The stored commits among `ids` (valid IDs, as [`list_commit_ids`]
@@ -149,26 +294,128 @@ pub fn get_all_commits(root: &Path) -> Result<Vec<CommitRecord>> {
 /// The first [`Error::Corrupt`] / [`Error::TooLarge`] / [`Error::Io`] met;
 /// [`Error::InvalidId`] for an ID that is not `sha256:` + 64 hex.
 pub fn read_commits(root: &Path, ids: &[String]) -> Result<Vec<CommitRecord>> {
+    Ok(read_commits_opt(root, ids)?.into_iter().flatten().collect())
+}
+
+/// As [`read_commits`], one entry per ID: `None` for an absent commit.
+/// IDs in [`stored_commit_order`] read each pack sequentially.
+///
+/// # Errors
+/// As [`read_commits`].
+pub fn read_commits_opt(root: &Path, ids: &[String]) -> Result<Vec<Option<CommitRecord>>> {
+    let packs = pack::refresh(root);
+    let mut locs = Vec::with_capacity(ids.len());
     for id in ids {
-        crate::ids::validate_id(id)?;
+        let d = pack::digest_of(id)?;
+        let found = packs.packs().iter().enumerate().rev().find_map(|(k, p)| p.find(EntryKind::Commit, &d).map(|e| (k, e)));
+        locs.push(found.map_or(Loc::Loose, |(k, e)| Loc::Packed(k, e)));
     }
+    read_located(root, &packs, ids, &locs)
+}
+
+/// Reads the commits `ids` found at `locs` (see [`read_commits_opt`]).
+fn read_located(root: &Path, packs: &pack::PackSet, ids: &[String], locs: &[Loc]) -> Result<Vec<Option<CommitRecord>>> {
     let dir = commits_dir(root);
-    let dir_fd = match std::fs::File::open(&dir) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(Error::io("open", &dir, e)),
-    };
-    ids.par_iter()
-        .with_min_len(256)
-        .map_init(
-            || vec![0u8; 16 * 1024],
-            |buf, id| {
-                let name = format!("{}.msgpack", &id[7..]);
-                read_commit_at(&dir_fd, &dir, &name, id, buf).transpose()
-            },
-        )
-        .flatten()
+    // Packed records are read in runs of neighbouring entries, one `pread`
+    // per run; the others are loose files.
+    let mut packed: Vec<(usize, usize, pack::PackEntry)> = Vec::new();
+    let mut loose: Vec<usize> = Vec::new();
+    for (i, l) in locs.iter().enumerate() {
+        match l {
+            Loc::Packed(k, e) => packed.push((*k, i, *e)),
+            Loc::Loose => loose.push(i),
+        }
+    }
+    packed.sort_unstable_by_key(|(k, _, e)| (*k, e.offset));
+    let mut runs: Vec<&[(usize, usize, pack::PackEntry)]> = Vec::new();
+    let mut start = 0;
+    for j in 1..=packed.len() {
+        let split = j == packed.len() || {
+            let (k0, _, first) = &packed[start];
+            let (k, _, e) = &packed[j];
+            let (_, _, prev) = &packed[j - 1];
+            k != k0 || e.offset.saturating_sub(prev.offset + prev.len) > RUN_GAP || e.offset + e.len - first.offset > RUN_BYTES
+        };
+        if split {
+            runs.push(&packed[start..j]);
+            start = j;
+        }
+    }
+    let mut out: Vec<(usize, Result<CommitRecord>)> = runs
+        .par_iter()
+        .flat_map_iter(|run| read_run(&packs.packs()[run[0].0], run, ids))
+        .collect();
+    if !loose.is_empty() {
+        let dir_fd = match std::fs::File::open(&dir) {
+            Ok(f) => Some(f),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(Error::io("open", &dir, e)),
+        };
+        if let Some(dir_fd) = dir_fd {
+            let found: Vec<(usize, Result<CommitRecord>)> = loose
+                .par_iter()
+                .with_min_len(256)
+                .map_init(
+                    || vec![0u8; 16 * 1024],
+                    |buf, &i| {
+                        let id = &ids[i];
+                        let name = format!("{}.msgpack", &id[7..]);
+                        read_commit_at(&dir_fd, &dir, &name, id, buf).transpose().map(|r| (i, r))
+                    },
+                )
+                .flatten()
+                .collect();
+            out.extend(found);
+        }
+    }
+    // In the order of `ids`; the first error in that order wins.
+    out.sort_unstable_by_key(|(i, _)| *i);
+    let mut slots: Vec<Option<CommitRecord>> = (0..ids.len()).map(|_| None).collect();
+    for (i, r) in out {
+        slots[i] = Some(r?);
+    }
+    Ok(slots)
+}
+
+/// Packed commit records closer than this (bytes) are read in one run.
+const RUN_GAP: u64 = 4096;
+/// Longest run read at once (bytes; a longer record is read alone).
+const RUN_BYTES: u64 = 1 << 20;
+
+/// Reads a run of entries of `pack` with one `pread` and verifies each;
+/// `(index into ids, record)` for each.
+fn read_run(pack: &pack::Pack, run: &[(usize, usize, pack::PackEntry)], ids: &[String]) -> Vec<(usize, Result<CommitRecord>)> {
+    let first = run[0].2;
+    let last = run[run.len() - 1].2;
+    let span = pack::PackEntry { len: last.offset + last.len - first.offset, ..first };
+    let one_by_one = || run.iter().map(|(_, i, e)| (*i, read_packed_entry(pack, e, &ids[*i]))).collect();
+    if run.len() == 1 || span.len > RUN_BYTES {
+        return one_by_one();
+    }
+    let mut buf = vec![0u8; span.len as usize];
+    if pack.read_part(&span, 0, &mut buf).is_err() {
+        // Each entry's own read reports the error precisely.
+        return one_by_one();
+    }
+    run.iter()
+        .map(|(_, i, e)| {
+            let at = (e.offset - first.offset) as usize;
+            let bytes = &buf[at..at + e.len as usize];
+            let r = if e.len > MAX_MSGPACK_BYTES {
+                Err(Error::TooLarge { what: "commit record", path: pack.path().to_path_buf(), size: e.len, limit: MAX_MSGPACK_BYTES })
+            } else {
+                CommitRecord::from_msgpack(bytes, pack.path()).and_then(|rec| verify_commit(rec, &ids[*i], pack.path()))
+            };
+            (*i, r)
+        })
         .collect()
+}
+
+/// Reads and verifies one packed commit record.
+fn read_packed_entry(pack: &pack::Pack, e: &pack::PackEntry, id: &str) -> Result<CommitRecord> {
+    let bytes = pack.read(e, "commit record", MAX_MSGPACK_BYTES)?;
+    let rec = CommitRecord::from_msgpack(&bytes, pack.path())?;
+    verify_commit(rec, id, pack.path())
 }
 
 /// Reads and verifies `commits/<name>` through the directory handle.

@@ -6,6 +6,9 @@
 //!
 //! [limits]
 //! max_ancestors = 50000   # cap of find_merge_base (SPEC §6)
+//!
+//! [pack]
+//! unpack_limit = 100      # batches of fewer items write loose files
 //! ```
 //!
 //! `[core] fsync`:
@@ -17,6 +20,11 @@
 //! * `"off"`: no `fsync` at all, like git's `core.fsync=none`. Fast and
 //!   unsafe against power loss (a crash of the *process* is still safe:
 //!   renames stay atomic). For scratch repositories and benchmarks.
+//!
+//! `[pack] unpack_limit` (git's `transfer.unpackLimit`): a write batch
+//! ([`crate::batch::Batch`]) with more items than this stores them in one
+//! pack file ([`crate::pack`]); with at most this many, as loose files. A
+//! non-negative integer; a very large value never packs.
 //!
 //! Unknown keys are ignored. The file is optional; a missing file means all
 //! defaults. Parsed configs are cached per repository and re-read when the
@@ -49,11 +57,17 @@ pub struct Config {
     pub fsync: FsyncPolicy,
     /// `[limits] max_ancestors`.
     pub max_ancestors: u64,
+    /// `[pack] unpack_limit`.
+    pub unpack_limit: u64,
 }
 
 impl Default for Config {
     fn default() -> Self {
-        Config { fsync: FsyncPolicy::Full, max_ancestors: DEFAULT_MAX_ANCESTORS }
+        Config {
+            fsync: FsyncPolicy::Full,
+            max_ancestors: DEFAULT_MAX_ANCESTORS,
+            unpack_limit: crate::pack::PACK_MIN_ENTRIES as u64,
+        }
     }
 }
 
@@ -85,6 +99,14 @@ impl Config {
                     bad(format!("[limits] max_ancestors must be a positive integer, got {v}"))
                 })?;
                 cfg.max_ancestors = n as u64;
+            }
+        }
+        if let Some(pack) = table.get("pack") {
+            if let Some(v) = pack.get("unpack_limit") {
+                let n = v.as_integer().filter(|n| *n >= 0).ok_or_else(|| {
+                    bad(format!("[pack] unpack_limit must be a non-negative integer, got {v}"))
+                })?;
+                cfg.unpack_limit = n as u64;
             }
         }
         Ok(cfg)
@@ -142,6 +164,8 @@ mod tests {
         assert_eq!(c.fsync, FsyncPolicy::Off);
         assert_eq!(c.max_ancestors, 50);
         assert!(Config::parse("[limits]\nmax_ancestors = -1\n", p).is_err());
+        assert_eq!(Config::parse("[pack]\nunpack_limit = 0\n", p).unwrap().unpack_limit, 0);
+        assert!(Config::parse("[pack]\nunpack_limit = -3\n", p).is_err());
         assert!(Config::parse("[core]\nfsync = \"sometimes\"\n", p).is_err());
         assert!(Config::parse("not toml [", p).is_err());
     }

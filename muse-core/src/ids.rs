@@ -25,13 +25,13 @@ const HEX: &[u8; 16] = b"0123456789abcdef";
 
 /// Formats a 32-byte digest as an ID string (`"sha256:<hex>"`).
 pub fn id_from_digest(digest: &[u8]) -> String {
-    let mut s = String::with_capacity(ID_PREFIX.len() + digest.len() * 2);
-    s.push_str(ID_PREFIX);
+    let mut v = Vec::with_capacity(ID_PREFIX.len() + digest.len() * 2);
+    v.extend_from_slice(ID_PREFIX.as_bytes());
     for &b in digest {
-        s.push(HEX[(b >> 4) as usize] as char);
-        s.push(HEX[(b & 15) as usize] as char);
+        v.push(HEX[(b >> 4) as usize]);
+        v.push(HEX[(b & 15) as usize]);
     }
-    s
+    String::from_utf8(v).expect("an ID is ASCII")
 }
 
 /// Checks that `id` is `"sha256:"` + 64 lowercase hex digits and returns the

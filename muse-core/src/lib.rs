@@ -16,6 +16,7 @@
 //! | [`atomic`] | temp + rename writes, live-writer locks, fsync |
 //! | [`config`] | `config.toml`, the `[core] fsync` policy |
 //! | [`object_store`] | blobs |
+//! | [`pack`] | packs: many objects and records in one file |
 //! | [`reachability`] | reachable data, `gc --prune` |
 //! | [`records`] | `CommitRecord`, `SnapshotRecord`, msgpack |
 //! | [`commits`] | the commit store, history walks |
@@ -45,6 +46,7 @@ pub mod import_git;
 pub mod merge_base;
 pub mod mpack;
 pub mod object_store;
+pub mod pack;
 pub mod paths;
 pub mod reachability;
 pub mod records;

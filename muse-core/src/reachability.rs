@@ -6,6 +6,9 @@
 //! chain it is stored as a delta on ([`crate::snapshots`]): a base is never
 //! pruned while a kept snapshot needs it.
 //!
+//! Items in packs ([`crate::pack`]) are reported when unreachable but never
+//! removed: a pack is immutable (a repack would drop them).
+//!
 //! Pruning keeps anything younger than a grace period (default one hour,
 //! like git's `gc.pruneExpire` idea): a concurrent writer stores objects and
 //! records *before* the ref that makes them reachable, so young unreachable
@@ -100,6 +103,23 @@ pub fn find_unreachable(root: &Path) -> Result<Unreachable> {
     out.commits = crate::commits::list_commit_ids(root)?.into_iter().filter(|c| !commits.contains(c)).collect();
     out.snapshots =
         listed_ids(&crate::paths::snapshots_dir(root))?.into_iter().filter(|s| !snapshots.contains(s)).collect();
+    // Packed items are reported but never removed (a pack is immutable);
+    // `prune` keeps the delta bases of packed snapshots.
+    let packs = crate::pack::refresh(root);
+    for p in packs.packs() {
+        for e in p.entries_of(crate::pack::EntryKind::Snapshot) {
+            let id = e.id();
+            if !snapshots.contains(&id) {
+                out.snapshots.push(id);
+            }
+        }
+        for e in p.entries_of(crate::pack::EntryKind::Object) {
+            let id = e.id();
+            if !blobs.contains(&id) {
+                out.objects.push(id);
+            }
+        }
+    }
     for shard in crate::object_store::list_shards(root)? {
         let prefix = shard.file_name().and_then(|n| n.to_str()).unwrap_or("").to_string();
         let Ok(rd) = std::fs::read_dir(&shard) else { continue };
@@ -117,7 +137,9 @@ pub fn find_unreachable(root: &Path) -> Result<Unreachable> {
     }
     out.commits.sort();
     out.snapshots.sort();
+    out.snapshots.dedup();
     out.objects.sort();
+    out.objects.dedup();
     Ok(out)
 }
 
@@ -134,7 +156,8 @@ pub fn prune(root: &Path, unreachable: &Unreachable, grace: Duration) -> Result<
             .and_then(|t| t.elapsed().ok())
             .is_some_and(|age| age >= grace)
     };
-    // A snapshot kept for its youth keeps its delta bases too.
+    // A snapshot kept for its youth, or because it is packed (no loose
+    // file to be old), keeps its delta bases too.
     let mut protected: HashSet<String> = HashSet::new();
     for s in &unreachable.snapshots {
         if !old_enough(&crate::paths::snapshot_path(root, s)?) {

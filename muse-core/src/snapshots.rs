@@ -49,7 +49,7 @@
 //! Garbage collection keeps the base chain of every snapshot it keeps
 //! ([`crate::reachability`]).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -61,6 +61,7 @@ use crate::atomic::Durability;
 use crate::commits::write_record_file;
 use crate::config::durability_for;
 use crate::error::{Error, Result};
+use crate::pack::EntryKind;
 use crate::paths::snapshot_path;
 use crate::records::{check_snapshot_hash, decode_exact, read_capped, SnapshotRecord, FORMAT_VERSION, MAX_MSGPACK_BYTES};
 
@@ -190,29 +191,46 @@ pub(crate) struct Loaded {
     pub has_manifest: bool,
 }
 
-/// Where snapshot records not yet in the store are (a batch's staged files).
-pub(crate) type StagedSnapshots = HashMap<String, PathBuf>;
-
-fn locate(root: &Path, staged: Option<&StagedSnapshots>, id: &str) -> Result<PathBuf> {
-    if let Some(p) = staged.and_then(|s| s.get(id)) {
-        return Ok(p.clone());
-    }
-    snapshot_path(root, id)
+/// Snapshot records not yet in the store (a batch's), by ID: their bytes
+/// and a path to name in errors; `None` when `id` is not among them.
+pub(crate) trait StagedSnapshots {
+    fn staged_snapshot(&self, id: &str) -> Option<Result<(Vec<u8>, PathBuf)>>;
 }
 
-fn read_stored(path: &Path) -> Result<Option<Stored>> {
-    let Some(bytes) = read_capped(path, "snapshot record", MAX_MSGPACK_BYTES)? else {
+/// The stored bytes of snapshot record `id`: staged, packed (packs known to
+/// this process), loose, or in a pack that appeared since. `Ok(None)` when
+/// absent.
+fn fetch(root: &Path, staged: Option<&dyn StagedSnapshots>, id: &str) -> Result<Option<(Vec<u8>, PathBuf)>> {
+    if let Some(r) = staged.and_then(|s| s.staged_snapshot(id)) {
+        return r.map(Some);
+    }
+    let path = snapshot_path(root, id)?;
+    let packed = |found: Option<(std::sync::Arc<crate::pack::Pack>, crate::pack::PackEntry)>| match found {
+        Some((p, e)) => p.read(&e, "snapshot record", MAX_MSGPACK_BYTES).map(|b| Some((b, p.path().to_path_buf()))),
+        None => Ok(None),
+    };
+    if let Some(found) = crate::pack::find(root, EntryKind::Snapshot, id, false)? {
+        return packed(Some(found));
+    }
+    match read_capped(&path, "snapshot record", MAX_MSGPACK_BYTES)? {
+        Some(b) => Ok(Some((b, path))),
+        None => packed(crate::pack::find(root, EntryKind::Snapshot, id, true)?),
+    }
+}
+
+fn read_stored(root: &Path, staged: Option<&dyn StagedSnapshots>, id: &str) -> Result<Option<(Stored, PathBuf)>> {
+    let Some((bytes, path)) = fetch(root, staged, id)? else {
         return Ok(None);
     };
-    decode_exact::<Stored>(&bytes, "snapshot record", path).map(Some)
+    decode_exact::<Stored>(&bytes, "snapshot record", &path).map(|s| Some((s, path)))
 }
 
 /// Reads snapshot `id` (from `staged` first, then the store), following its
 /// base chain iteratively, and verifies the rebuilt manifest. `Ok(None)`
 /// when `id` itself is absent.
-pub(crate) fn load_snapshot(root: &Path, staged: Option<&StagedSnapshots>, id: &str) -> Result<Option<Loaded>> {
-    let top_path = locate(root, staged, id)?;
-    let Some(top) = read_stored(&top_path)? else {
+pub(crate) fn load_snapshot(root: &Path, staged: Option<&dyn StagedSnapshots>, id: &str) -> Result<Option<Loaded>> {
+    crate::ids::validate_id(id)?;
+    let Some((top, top_path)) = read_stored(root, staged, id)? else {
         return Ok(None);
     };
     if top.snapshot_id != id {
@@ -242,9 +260,8 @@ pub(crate) fn load_snapshot(root: &Path, staged: Option<&StagedSnapshots>, id: &
         if !seen.insert(base.clone()) {
             return Err(corrupt(&cur_path, format!("delta chain cycles through base {base}")));
         }
-        let base_path = locate(root, staged, &base)
-            .map_err(|e| corrupt(&cur_path, format!("bad base_snapshot_id: {e}")))?;
-        let Some(b) = read_stored(&base_path)? else {
+        crate::ids::validate_id(&base).map_err(|e| corrupt(&cur_path, format!("bad base_snapshot_id: {e}")))?;
+        let Some((b, base_path)) = read_stored(root, staged, &base)? else {
             return Err(corrupt(&cur_path, format!("base snapshot {base} is missing")));
         };
         if b.snapshot_id != base {
@@ -498,11 +515,15 @@ pub fn write_snapshot_with_base(
     durability: Option<Durability>,
 ) -> Result<bool> {
     let durability = durability_for(root, durability)?;
+    if crate::pack::find(root, EntryKind::Snapshot, &rec.snapshot_id, false)?.is_some() {
+        rec.validate()?;
+        return Ok(false);
+    }
     let parent = match base {
         Some(b) if b != rec.snapshot_id => {
             crate::ids::validate_id(b)?;
             rec.validate()?;
-            if snapshot_path(root, &rec.snapshot_id)?.is_file() {
+            if has_snapshot(root, &rec.snapshot_id)? {
                 return Ok(false);
             }
             // An unreadable base only costs a full record.
@@ -547,5 +568,40 @@ pub fn snapshot_bases(root: &Path, id: &str) -> Result<Vec<String>> {
 /// # Errors
 /// [`Error::InvalidId`].
 pub fn has_snapshot(root: &Path, id: &str) -> Result<bool> {
-    Ok(snapshot_path(root, id)?.is_file())
+    let path = snapshot_path(root, id)?;
+    Ok(crate::pack::find(root, EntryKind::Snapshot, id, false)?.is_some()
+        || path.is_file()
+        || crate::pack::find(root, EntryKind::Snapshot, id, true)?.is_some())
+}
+
+/// IDs of every stored snapshot record (loose and packed), sorted, without
+/// repeats. Files in `snapshots/` whose names are not `<64 hex>.msgpack`
+/// (temps) are skipped.
+///
+/// # Errors
+/// [`Error::Io`] when `snapshots/` exists but cannot be listed.
+pub fn list_snapshot_ids(root: &Path) -> Result<Vec<String>> {
+    let dir = crate::paths::snapshots_dir(root);
+    let mut ids = Vec::new();
+    match std::fs::read_dir(&dir) {
+        Ok(rd) => {
+            for e in rd {
+                let e = e.map_err(|e| Error::io("list", &dir, e))?;
+                let name = e.file_name();
+                if let Some(hex) = name.as_encoded_bytes().strip_suffix(b".msgpack") {
+                    if crate::ids::is_hex64(hex) {
+                        ids.push(format!("sha256:{}", String::from_utf8_lossy(hex)));
+                    }
+                }
+            }
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(Error::io("list", &dir, e)),
+    }
+    for p in crate::pack::refresh(root).packs() {
+        ids.extend(p.entries_of(EntryKind::Snapshot).iter().map(crate::pack::PackEntry::id));
+    }
+    ids.sort_unstable();
+    ids.dedup();
+    Ok(ids)
 }

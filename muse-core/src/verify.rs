@@ -1,5 +1,6 @@
 //! Whole-repository verification (`muse verify`): every object's hash,
-//! every record's ID, every ref's target.
+//! every record's ID, every ref's target, loose and packed; a pack that
+//! cannot be opened is a problem too.
 
 use std::path::Path;
 
@@ -7,7 +8,6 @@ use rayon::prelude::*;
 
 use crate::error::{Error, IoContext, Result};
 use crate::ids::is_hex64;
-use crate::paths::snapshots_dir;
 
 /// What [`verify_repo`] checked and found.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -66,7 +66,30 @@ pub fn verify_repo(root: &Path) -> Result<VerifyReport> {
             objects.push((format!("sha256:{hex}"), e.path()));
         }
     }
-    report.objects = objects.len();
+    let packs = crate::pack::refresh(root);
+    for (path, why) in packs.broken() {
+        report.problems.push((format!("pack {}", path.display()), why.clone()));
+    }
+    let packed: Vec<(&std::sync::Arc<crate::pack::Pack>, crate::pack::PackEntry)> = packs
+        .packs()
+        .iter()
+        .flat_map(|p| p.entries_of(crate::pack::EntryKind::Object).iter().map(move |e| (p, *e)))
+        .collect();
+    report.objects = objects.len() + packed.len();
+    let bad: Vec<(String, String)> = packed
+        .par_iter()
+        .filter_map(|(p, e)| {
+            let id = e.id();
+            match p.read(e, "object", u64::MAX) {
+                Ok(b) => {
+                    let h = crate::ids::blob_id(&b);
+                    (h != id).then(|| (format!("object {id}"), format!("content in {} hashes to {h}", p.path().display())))
+                }
+                Err(err) => Some((format!("object {id}"), err.to_string())),
+            }
+        })
+        .collect();
+    report.problems.extend(bad);
     let bad: Vec<(String, String)> = objects
         .par_iter()
         .filter_map(|(id, path)| {
@@ -105,16 +128,7 @@ pub fn verify_repo(root: &Path) -> Result<VerifyReport> {
         .collect();
     report.problems.extend(bad);
     // Snapshots.
-    let mut snaps = Vec::new();
-    for e in list(&snapshots_dir(root))? {
-        let name = e.file_name();
-        let b = name.as_encoded_bytes();
-        if let Some(hex) = b.strip_suffix(b".msgpack") {
-            if is_hex64(hex) {
-                snaps.push(format!("sha256:{}", String::from_utf8_lossy(hex)));
-            }
-        }
-    }
+    let snaps = crate::snapshots::list_snapshot_ids(root)?;
     report.snapshots = snaps.len();
     let bad: Vec<(String, String)> = snaps
         .par_iter()

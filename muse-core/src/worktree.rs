@@ -17,7 +17,7 @@ use crate::batch::Batch;
 use crate::commits::load_commit;
 use crate::config::durability_for;
 use crate::error::{Error, IoContext, Result};
-use crate::object_store::{has_object, restore_object};
+use crate::object_store::restore_object;
 use crate::paths::{muse_dir, validate_rel_path};
 use crate::records::{now_iso, read_capped, CommitRecord, SnapshotRecord, MAX_MSGPACK_BYTES};
 use crate::refs::{read_branch_ref, read_head, write_head_branch, Head};
@@ -184,7 +184,7 @@ enum Small {
 /// path then reports it).
 fn read_small(root: &Path, rel: &str, oid: &str) -> Result<Option<Small>> {
     use std::io::Read;
-    if has_object(root, oid)? {
+    if crate::object_store::has_object_known(root, oid)? {
         return Ok(Some(Small::Stored));
     }
     let path = root.join(rel);

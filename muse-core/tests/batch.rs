@@ -283,6 +283,8 @@ fn a_failed_staging_write_fails_the_batch_and_nothing_becomes_visible() {
 #[test]
 fn a_batch_that_failed_once_refuses_to_commit() {
     let (_tmp, root) = new_repo(false);
+    // Loose files only: the staging writers are what fails here.
+    common::set_config(&root, "[pack]\nunpack_limit = 1000000\n");
     let mut batch = Batch::begin(&root).unwrap();
     let staging = root.join(".muse/tmp").join(&staging_entries(&root)[0]);
     for k in 0..muse_core::batch::WRITERS {
@@ -290,9 +292,16 @@ fn a_batch_that_failed_once_refuses_to_commit() {
     }
     // Stage until the failure is seen (it is asynchronous), then recreate
     // the directories: the batch stays failed.
+    // Fillers of 128 KiB: past HOLD_BYTES the batch decides for loose
+    // files and hands them to the writers.
+    let filler = |i: usize| {
+        let mut c = format!("filler {i}").into_bytes();
+        c.resize(128 * 1024, b'x');
+        c
+    };
     let mut seen = false;
     for i in 0..1_000 {
-        let c = format!("filler {i}").into_bytes();
+        let c = filler(i);
         if batch.write_object(&blob_id(&c), &c).is_err() {
             seen = true;
             break;
@@ -306,6 +315,6 @@ fn a_batch_that_failed_once_refuses_to_commit() {
     let c = b"after the failure".to_vec();
     assert!(batch.write_object(&blob_id(&c), &c).is_err());
     assert!(batch.commit().is_err());
-    assert!(!has_object(&root, &blob_id(b"filler 0")).unwrap());
+    assert!(!has_object(&root, &blob_id(&filler(0))).unwrap());
     assert!(!has_object(&root, &blob_id(&c)).unwrap());
 }

@@ -248,9 +248,7 @@ fn a_long_branchy_history_imports_exactly_as_skip_deltas() {
     // spanning 64 commits of changes would outgrow a 120-file manifest),
     // and every read follows few bases.
     let (mut full, mut all) = (0, 0);
-    for entry in std::fs::read_dir(root.join(".muse/snapshots")).unwrap() {
-        let name = entry.unwrap().file_name().into_string().unwrap();
-        let id = format!("sha256:{}", name.trim_end_matches(".msgpack"));
+    for id in muse_core::snapshots::list_snapshot_ids(&root).unwrap() {
         let bases = muse_core::snapshots::snapshot_bases(&root, &id).unwrap();
         assert!(bases.len() <= 10, "{id}: {} bases", bases.len());
         full += bases.is_empty() as usize;

@@ -126,6 +126,9 @@ fn a_chain_of_100_is_small_on_disk_reads_back_full_and_skips() {
 #[test]
 fn a_long_chain_checkpoints_every_interval_and_reads_few_records() {
     let (_tmp, root) = new_repo(true);
+    // Loose records, so that `is_full` can read each one's file (a batch
+    // this large would otherwise write a pack; tests/pack.rs covers that).
+    common::set_config(&root, "[core]\nfsync = \"off\"\n[pack]\nunpack_limit = 1000000\n");
     let n = CHECKPOINT_INTERVAL as usize + 40;
     // 600 paths, one changed per snapshot (made as we go: only IDs kept).
     let mut m: Manifest = (0..600).map(|i| (format!("d{}/f{i}", i % 9), blob_id(format!("v0 {i}").as_bytes()))).collect();

@@ -14,7 +14,7 @@ use muse_core::commits::{has_commit, load_commit, read_commit, write_commit};
 use muse_core::ids::validate_id;
 use muse_core::merge_base::find_merge_base;
 use muse_core::paths::commit_path;
-use muse_core::records::{now_iso, read_capped, CommitRecord, SnapshotRecord, MAX_MSGPACK_BYTES};
+use muse_core::records::{now_iso, CommitRecord, SnapshotRecord};
 use muse_core::refs::{resolve_head, validate_branch_name};
 use muse_core::snapshots::{has_snapshot, read_snapshot, write_snapshot};
 use muse_core::Error;
@@ -113,7 +113,7 @@ pub unsafe extern "C" fn muse_commit_read_msgpack(
         // SAFETY: caller guarantees.
         let (repo, id) = unsafe { (handle(repo, "repo")?, cstr(id, "id")?) };
         let path = commit_path(repo.root(), id)?;
-        let data = read_capped(&path, "commit record", MAX_MSGPACK_BYTES)?.ok_or_else(|| not_found("commit", id))?;
+        let data = muse_core::commits::read_commit_bytes(repo.root(), id)?.ok_or_else(|| not_found("commit", id))?;
         // Verify exactly the bytes handed out.
         let rec = CommitRecord::from_msgpack(&data, &path)?;
         let actual = rec.compute_id();

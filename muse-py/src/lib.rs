@@ -219,15 +219,53 @@ fn read_commit(py: Python<'_>, root: PathBuf, cid: &str) -> PyResult<Option<PyCo
 
 #[pyfunction]
 fn get_all_commits(py: Python<'_>, root: PathBuf) -> PyResult<Bound<'_, PyList>> {
-    // In slices: each is read (in parallel, GIL released) and then turned
-    // into Python objects, so the whole history is never held twice.
-    let ids = py.detach(|| commits::list_commit_ids(&root)).py()?;
-    let list = PyList::empty(py);
-    for slice in ids.chunks(8192) {
-        let recs = py.detach(|| commits::read_commits(&root, slice)).py()?;
-        for r in recs {
-            list.append(Py::new(py, PyCommitRecord { inner: r })?)?;
+    // Read in storage order (each pack sequentially), in slices, pipelined:
+    // a reader thread reads slice k + 1 (in parallel, no GIL) while this
+    // thread turns slice k into Python objects and puts each at its rank in
+    // commit-ID order. The whole history is never held twice.
+    let order = py.detach(|| commits::stored_commit_order(&root)).py()?;
+    let n = order.ids.len();
+    let list = PyList::new(py, (0..n).map(|_| py.None()))?;
+    type Slice<'a> = (&'a [usize], muse_core::Result<Vec<Option<muse_core::records::CommitRecord>>>);
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Slice<'_>>(1);
+    let mut missing = 0usize;
+    std::thread::scope(|s| -> PyResult<()> {
+        // Owned here: dropped when this closure returns (an error included),
+        // which stops the reader before the scope joins it.
+        let mut rx = rx;
+        let (root, order) = (&root, &order);
+        s.spawn(move || {
+            for start in (0..order.ids.len()).step_by(8192) {
+                let end = (start + 8192).min(order.ids.len());
+                let ranks = &order.ranks[start..end];
+                let r = order.read(root, start..end);
+                let failed = r.is_err();
+                // The receiver is gone when the caller stopped on an error.
+                if tx.send((ranks, r)).is_err() || failed {
+                    break;
+                }
+            }
+        });
+        loop {
+            let (back, next) = py.detach(move || {
+                let next = rx.recv();
+                (rx, next)
+            });
+            rx = back;
+            let Ok((ranks, recs)) = next else { break };
+            for (rank, r) in ranks.iter().zip(recs.py()?) {
+                match r {
+                    Some(r) => list.set_item(*rank, Py::new(py, PyCommitRecord { inner: r })?)?,
+                    None => missing += 1,
+                }
+            }
         }
+        Ok(())
+    })?;
+    if missing > 0 {
+        // Commits removed while this ran are left out.
+        let kept: Vec<Bound<'_, PyAny>> = list.iter().filter(|o| !o.is_none()).collect();
+        return PyList::new(py, kept);
     }
     Ok(list)
 }

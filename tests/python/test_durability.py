@@ -194,8 +194,11 @@ def test_object_written_has_shard_cached_and_is_read_only(repo: pathlib.Path) ->
 
 
 def test_batch_staging_io_error_is_raised_and_nothing_becomes_visible(repo: pathlib.Path) -> None:
-    """Staged files are written by background threads: an I/O error there is
-    raised by a later call (``MuseIOError``) and the batch stays failed."""
+    """Staged loose files are written by background threads: an I/O error
+    there is raised by a later call (``MuseIOError``) and the batch stays
+    failed."""
+    # Loose files only (a batch this large would otherwise write a pack).
+    (muse_dir(repo) / "config.toml").write_text("[pack]\nunpack_limit = 1000000\n")
     written = []
     with pytest.raises(errors.MuseIOError, match="batch-"):
         with Batch(repo) as b:
@@ -213,3 +216,44 @@ def test_batch_staging_io_error_is_raised_and_nothing_becomes_visible(repo: path
     assert read_branch_ref(repo, "main") is None
     tmp = muse_dir(repo) / "tmp"
     assert not tmp.exists() or not list(tmp.iterdir())
+
+
+def test_batch_pack_io_error_is_raised_and_nothing_becomes_visible(repo: pathlib.Path) -> None:
+    """A batch of more than ``[pack] unpack_limit`` items writes a pack in its
+    staging directory: when that cannot be created, ``MuseIOError`` names it,
+    and nothing of the batch becomes visible."""
+    written = []
+    with pytest.raises(errors.MuseIOError, match="pack.tmp"):
+        with Batch(repo) as b:
+            (staging,) = (muse_dir(repo) / "tmp").iterdir()
+            for sub in staging.iterdir():
+                sub.rmdir()
+            staging.rmdir()  # the pack cannot be created there
+            for i in range(500):
+                data = f"blob {i}".encode()
+                written.append(blob_id(data))
+                b.write_object(written[-1], data)
+            b.write_branch_ref("main", fake_id("c"))
+    assert len(written) == 101  # the 101st item starts the pack
+    assert not any(has_object(repo, oid) for oid in written)
+    assert read_branch_ref(repo, "main") is None
+    assert not (muse_dir(repo) / "packs").exists()
+
+
+def test_a_large_batch_is_one_pack_that_every_reader_finds(repo: pathlib.Path) -> None:
+    """Objects and commits of a 300-item batch are in one pack file, read
+    back (verified) by the per-item readers and by ``get_all_commits``."""
+    from muse.core.commits import get_all_commits, read_commit
+    from muse.core.object_store import read_object
+
+    blobs = [f"packed {i}".encode() for i in range(300)]
+    with Batch(repo) as b:
+        for data in blobs:
+            assert b.write_object(blob_id(data), data)
+    assert b.stats is not None and b.stats["objects_written"] == 300
+    packs = list((muse_dir(repo) / "packs").iterdir())
+    assert len(packs) == 1 and packs[0].name.startswith("pack-") and packs[0].suffix == ".pack"
+    assert not object_path(repo, blob_id(blobs[0])).exists()
+    assert all(read_object(repo, blob_id(d)) == d for d in blobs)
+    assert get_all_commits(repo) == []
+    assert read_commit(repo, fake_id("absent")) is None

@@ -29,18 +29,23 @@ class Batch:
             b.write_commit(rec)
             b.write_branch_ref("main", rec.commit_id)
 
-    Writes are staged in ``.muse/tmp/batch-*`` without per-file fsync. On a
-    clean exit (or :meth:`commit`): one ``syncfs`` barrier, the staged files
-    are renamed into place, a second barrier makes the renames durable, and
-    only then are the queued ref updates applied, so a ref never points at
-    anything that is not on disk. On an exception (or :meth:`abort`) nothing
-    becomes visible. A killed process's batch is removed by the next startup
-    GC. Under ``[core] fsync = "off"`` the barriers are skipped.
+    Writes are staged in ``.muse/tmp/batch-*`` without per-file fsync. A
+    batch of more than ``[pack] unpack_limit`` items (default 100) writes
+    them into one pack file, ``.muse/packs/pack-<h>.pack``; a smaller one
+    writes one loose file per item (the SPEC §1 layout). Every reader
+    (``read_object``, ``read_commit``, ``get_all_commits``, …) finds both.
+    On a clean exit (or :meth:`commit`): the staged bytes are made durable
+    (``fsync`` of the pack, or one ``syncfs`` barrier for loose files), they
+    are renamed into place, the renames are made durable, and only then are
+    the queued ref updates applied, so a ref never points at anything that is
+    not on disk. On an exception (or :meth:`abort`) nothing becomes visible.
+    A killed process's batch is removed by the next startup GC. Under
+    ``[core] fsync = "off"`` nothing is synced.
 
     Each ``write_*`` returns ``True`` when the item is new, ``False`` when it
     is already stored or already in the batch; they validate and hash-verify
-    immediately (``InvalidIdError``, ``HashMismatchError``, …). The staged
-    files themselves are written by two background threads (at most 32 MiB
+    immediately (``InvalidIdError``, ``HashMismatchError``, …). Staged loose
+    files are written by two background threads (at most 32 MiB
     waits in memory), so an I/O error while staging (disk full, …) is raised
     as ``MuseIOError`` by a later ``write_*`` or by :meth:`commit`; the batch
     is then failed and can only be dropped, nothing of it visible.

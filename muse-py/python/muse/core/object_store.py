@@ -67,14 +67,18 @@ def read_object(repo: str | os.PathLike[str], oid: str) -> bytes:
 
 
 def has_object(repo: str | os.PathLike[str], oid: str) -> bool:
-    """True when object ``oid`` is stored (temps do not count).
+    """True when object ``oid`` is stored, as a loose file or in a pack (temps
+    do not count).
     Raises ``InvalidIdError``."""
     return _n.has_object(repo, oid)
 
 
 def object_path(repo: str | os.PathLike[str], oid: str) -> Path:
-    """Path of object ``oid`` (computable before it exists); its ``parent`` is
-    the shard directory ``objects/sha256/<xx>``. Raises ``InvalidIdError``."""
+    """Path of object ``oid`` as a loose file (computable before it exists);
+    its ``parent`` is the shard directory ``objects/sha256/<xx>``. An object
+    written by a large ``Batch`` lives in a pack (``.muse/packs/``) instead
+    and has no file here: use :func:`has_object` / :func:`read_object`, which
+    look in both. Raises ``InvalidIdError``."""
     return _n.object_path(repo, oid)
 
 
