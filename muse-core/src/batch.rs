@@ -324,6 +324,11 @@ pub struct Batch {
     /// are exactly the next record's parent and base, so a long chain is
     /// written without re-reading anything; at most `LEVELS` manifests.
     levels: Vec<Option<Loaded>>,
+    /// For snapshots in `levels` written with a `changed` set: (the latest
+    /// record reached from it by records that all gave one, the union of
+    /// their changed paths). A skip delta on such a snapshot is built from
+    /// that union (see `Against::Changed`), without its manifest.
+    since: HashMap<String, (String, BTreeSet<String>)>,
     /// Frees evicted manifests on another thread (a 2,000-entry manifest
     /// is ~4,000 frees: a third of a long import's time on one core).
     dropper: Dropper<Loaded>,
@@ -441,6 +446,7 @@ impl Batch {
             stats: BatchStats::default(),
             done: false,
             levels: vec![None; LEVELS],
+            since: HashMap::new(),
             dropper: Dropper::new(),
             created_base,
         })
@@ -688,14 +694,28 @@ impl Batch {
             parent = self.take_level(b).or_else(|| self.load(b));
         }
         let mut ancestor: Option<Loaded> = None;
+        let mut ancestor_changed: Option<BTreeSet<String>> = None;
         let mut depth = 0;
         if let Some((n, pick)) = parent.as_ref().and_then(skip_base) {
             depth = n;
             if let Some(i) = pick {
                 let p = parent.as_ref().expect("skip_base had a parent");
                 let (id, want) = (p.bases[i].clone(), p.base_depths[i]);
-                ancestor = self.take_level(&id).filter(|a| a.has_manifest).or_else(|| self.load(&id));
-                ancestor = ancestor.filter(|a| a.depth == want);
+                // The paths changed since that ancestor, when every record
+                // from it to the parent came with its `changed` set: then
+                // the delta needs no manifest.
+                let since = changed.and_then(|c| {
+                    let (tip, set) = self.since.get(&id)?;
+                    (*tip == p.rec.snapshot_id).then(|| set.iter().chain(c).cloned().collect::<BTreeSet<String>>())
+                });
+                if let Some(u) = since {
+                    ancestor = self.take_level(&id).filter(|a| a.depth == want);
+                    ancestor_changed = ancestor.is_some().then_some(u);
+                }
+                if ancestor.is_none() {
+                    ancestor = self.take_level(&id).filter(|a| a.has_manifest).or_else(|| self.load(&id));
+                    ancestor = ancestor.filter(|a| a.depth == want);
+                }
             }
         }
         // A delta on the parent needs its manifest unless `changed` says
@@ -706,9 +726,11 @@ impl Batch {
             depth = if parent.is_some() { depth } else { 0 };
         }
         let chosen = ancestor.as_ref().or(parent.as_ref()).filter(|_| depth > 0);
-        // On the parent, `changed` gives the delta without a merge walk.
-        let against = chosen.map(|b| match (ancestor.is_none(), changed) {
-            (true, Some(c)) => Against::Changed(c),
+        // On the parent, `changed` gives the delta without a merge walk; on
+        // an ancestor, the paths changed since it.
+        let against = chosen.map(|b| match (ancestor.is_none(), changed, &ancestor_changed) {
+            (true, Some(c), _) => Against::Changed(c),
+            (false, _, Some(u)) => Against::Changed(u),
             _ => Against::Manifest(&b.rec.manifest),
         });
         let prepared = prepare_snapshot_on(
@@ -727,16 +749,30 @@ impl Batch {
         let (path, bytes, depth) = prepared?;
         self.stage(&rec.snapshot_id, path, bytes, Kind::Snapshot)?;
         self.ids.insert(rec.snapshot_id.clone());
-        // Keep the manifest where a later record may need it: skip bases
-        // (depths divisible by 4, full records) always; the others only for
-        // writers that give no `changed` set.
-        let keep = changed.is_none() || depth % 4 == 0;
+        // Cached records whose changes were followed up to the parent are
+        // now followed up to this record; this record starts its own.
+        if let (Some(c), Some(b)) = (changed, base) {
+            for (tip, set) in self.since.values_mut() {
+                if tip == b {
+                    set.extend(c.iter().cloned());
+                    tip.clone_from(&rec.snapshot_id);
+                }
+            }
+        }
+        if changed.is_some() {
+            self.since.insert(rec.snapshot_id.clone(), (rec.snapshot_id.clone(), BTreeSet::new()));
+        }
+        // Keep the manifest only for writers that give no `changed` set
+        // (the others' skip deltas are built from `since`).
+        let keep = changed.is_none();
         let kept = if keep {
             rec.clone()
         } else {
             SnapshotRecord { snapshot_id: rec.snapshot_id.clone(), ..SnapshotRecord::default() }
         };
         self.remember(Loaded { rec: kept, depth, bases, base_depths, has_manifest: keep });
+        let levels = &self.levels;
+        self.since.retain(|id, _| levels.iter().flatten().any(|l| l.rec.snapshot_id == *id));
         Ok(true)
     }
 
