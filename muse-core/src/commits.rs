@@ -13,11 +13,11 @@ use rayon::prelude::*;
 
 use crate::atomic::{write_atomic, Durability, Replace, MODE_IMMUTABLE, MUSE_TMP_PREFIX};
 use crate::config::durability_for;
-use crate::error::{Error, IoContext, Result};
-use crate::ids::{is_hex64, validate_id};
+use crate::error::{Error, Result};
+use crate::ids::validate_id;
 use crate::pack::{self, EntryKind};
 use crate::paths::{commit_path, commits_dir};
-use crate::records::{read_capped, CommitRecord, MAX_MSGPACK_BYTES};
+use crate::records::{list_record_ids, read_capped, CommitRecord, MAX_MSGPACK_BYTES};
 use crate::refs::read_branch_ref;
 
 /// Default cap of [`get_commits_for_branch`] when the caller passes 0.
@@ -87,20 +87,15 @@ fn read_commit_file(path: &Path, expected_id: &str) -> Result<Option<CommitRecor
 pub fn read_commit(root: &Path, id: &str) -> Result<Option<CommitRecord>> {
     let path = commit_path(root, id)?;
     if let Some(found) = pack::find(root, EntryKind::Commit, id, false)? {
-        return read_packed(&found, id).map(Some);
+        return read_packed_entry(&found.0, &found.1, id).map(Some);
     }
     match read_commit_file(&path, id)? {
         Some(rec) => Ok(Some(rec)),
         None => match pack::find(root, EntryKind::Commit, id, true)? {
-            Some(found) => read_packed(&found, id).map(Some),
+            Some((p, e)) => read_packed_entry(&p, &e, id).map(Some),
             None => Ok(None),
         },
     }
-}
-
-/// The verified commit `id` held by a pack entry.
-fn read_packed((p, e): &(std::sync::Arc<pack::Pack>, pack::PackEntry), id: &str) -> Result<CommitRecord> {
-    read_packed_entry(p, e, id)
 }
 
 /// The stored bytes of the commit record `id` (loose or packed), not
@@ -132,10 +127,7 @@ pub fn load_commit(root: &Path, id: &str) -> Result<CommitRecord> {
 /// # Errors
 /// [`Error::InvalidId`].
 pub fn has_commit(root: &Path, id: &str) -> Result<bool> {
-    let path = commit_path(root, id)?;
-    Ok(pack::find(root, EntryKind::Commit, id, false)?.is_some()
-        || path.is_file()
-        || pack::find(root, EntryKind::Commit, id, true)?.is_some())
+    pack::is_stored(root, EntryKind::Commit, id)
 }
 
 /// IDs of every stored commit (loose and packed), sorted, without
@@ -145,40 +137,11 @@ pub fn has_commit(root: &Path, id: &str) -> Result<bool> {
 /// # Errors
 /// [`Error::Io`].
 pub fn list_commit_ids(root: &Path) -> Result<Vec<String>> {
-    let mut ids = list_loose_commit_ids(root)?;
-    ids.extend(packed_commit_ids(root));
+    let mut ids = list_record_ids(&commits_dir(root))?;
+    ids.extend(pack::packed_ids(root, EntryKind::Commit));
     ids.sort_unstable();
     ids.dedup();
     Ok(ids)
-}
-
-/// IDs of the loose commit records, in directory order.
-fn list_loose_commit_ids(root: &Path) -> Result<Vec<String>> {
-    let dir = commits_dir(root);
-    let rd = match std::fs::read_dir(&dir) {
-        Ok(rd) => rd,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(Error::io("list", &dir, e)),
-    };
-    let mut ids = Vec::new();
-    for entry in rd {
-        let entry = entry.ctx("list", &dir)?;
-        let name = entry.file_name();
-        let b = name.as_encoded_bytes();
-        if let Some(hex) = b.strip_suffix(b".msgpack") {
-            if is_hex64(hex) {
-                // is_hex64 guarantees ASCII.
-                ids.push(format!("sha256:{}", std::str::from_utf8(hex).expect("ascii")));
-            }
-        }
-    }
-    Ok(ids)
-}
-
-/// IDs of the commits in the repository's packs (listed afresh).
-fn packed_commit_ids(root: &Path) -> Vec<String> {
-    let set = pack::refresh(root);
-    set.packs().iter().flat_map(|p| p.entries_of(EntryKind::Commit).iter().map(pack::PackEntry::id)).collect()
 }
 
 /// Every stored commit ID once, in the order the records are stored (see
@@ -233,7 +196,7 @@ pub fn stored_commit_order(root: &Path) -> Result<StoredOrder> {
             Loc::Loose => 0,
         });
     }
-    for id in list_loose_commit_ids(root)? {
+    for id in list_record_ids(&commits_dir(root))? {
         found.push((pack::digest_of(&id)?, Loc::Loose));
     }
     // ID order (digest order); of repeated IDs the first stored is kept.

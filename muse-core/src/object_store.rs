@@ -143,14 +143,7 @@ pub fn read_object(root: &Path, id: &str) -> Result<Vec<u8>> {
 /// # Errors
 /// [`Error::InvalidId`].
 pub fn has_object(root: &Path, id: &str) -> Result<bool> {
-    let path = object_path(root, id)?;
-    if pack::find(root, EntryKind::Object, id, false)?.is_some() {
-        return Ok(true);
-    }
-    if std::fs::symlink_metadata(&path).map(|m| m.is_file()).unwrap_or(false) {
-        return Ok(true);
-    }
-    Ok(pack::find(root, EntryKind::Object, id, true)?.is_some())
+    pack::is_stored(root, EntryKind::Object, id)
 }
 
 /// As [`has_object`] but without re-listing `packs/` on a miss (a pack

@@ -555,6 +555,32 @@ pub fn find(root: &Path, kind: EntryKind, id: &str, relist: bool) -> Result<Opti
     Ok(set.find(kind, &digest).map(|(p, e)| (Arc::clone(p), e)))
 }
 
+/// True when item `id` of `kind` is stored: in a pack this process knows,
+/// as a loose file (a regular file for an object, any file for a record),
+/// or in a pack that appeared since.
+///
+/// # Errors
+/// [`Error::InvalidId`].
+pub fn is_stored(root: &Path, kind: EntryKind, id: &str) -> Result<bool> {
+    if find(root, kind, id, false)?.is_some() {
+        return Ok(true);
+    }
+    let loose = match kind {
+        EntryKind::Object => {
+            std::fs::symlink_metadata(crate::paths::object_path(root, id)?).map(|m| m.is_file()).unwrap_or(false)
+        }
+        EntryKind::Commit => crate::paths::commit_path(root, id)?.is_file(),
+        EntryKind::Snapshot => crate::paths::snapshot_path(root, id)?.is_file(),
+    };
+    Ok(loose || find(root, kind, id, true)?.is_some())
+}
+
+/// IDs of every item of `kind` in the repository's packs (listed afresh),
+/// pack by pack.
+pub fn packed_ids(root: &Path, kind: EntryKind) -> Vec<String> {
+    refresh(root).packs().iter().flat_map(|p| p.entries_of(kind).iter().map(PackEntry::id)).collect()
+}
+
 /// A reader over one pack entry's bytes (for streaming a large blob).
 pub struct EntryReader {
     pack: Arc<Pack>,

@@ -46,24 +46,6 @@ impl Unreachable {
     }
 }
 
-fn listed_ids(dir: &Path) -> Result<Vec<String>> {
-    let rd = match std::fs::read_dir(dir) {
-        Ok(rd) => rd,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(Error::io("list", dir, e)),
-    };
-    let mut out = Vec::new();
-    for e in rd.flatten() {
-        let name = e.file_name();
-        if let Some(hex) = name.as_encoded_bytes().strip_suffix(b".msgpack") {
-            if is_hex64(hex) {
-                out.push(format!("sha256:{}", String::from_utf8_lossy(hex)));
-            }
-        }
-    }
-    Ok(out)
-}
-
 /// Finds every stored commit, snapshot and object that no root reaches.
 /// Memory is proportional to the reachable set.
 ///
@@ -101,25 +83,13 @@ pub fn find_unreachable(root: &Path) -> Result<Unreachable> {
     }
     let mut out = Unreachable::default();
     out.commits = crate::commits::list_commit_ids(root)?.into_iter().filter(|c| !commits.contains(c)).collect();
-    out.snapshots =
-        listed_ids(&crate::paths::snapshots_dir(root))?.into_iter().filter(|s| !snapshots.contains(s)).collect();
     // Packed items are reported but never removed (a pack is immutable);
     // `prune` keeps the delta bases of packed snapshots.
-    let packs = crate::pack::refresh(root);
-    for p in packs.packs() {
-        for e in p.entries_of(crate::pack::EntryKind::Snapshot) {
-            let id = e.id();
-            if !snapshots.contains(&id) {
-                out.snapshots.push(id);
-            }
-        }
-        for e in p.entries_of(crate::pack::EntryKind::Object) {
-            let id = e.id();
-            if !blobs.contains(&id) {
-                out.objects.push(id);
-            }
-        }
-    }
+    out.snapshots =
+        crate::snapshots::list_snapshot_ids(root)?.into_iter().filter(|s| !snapshots.contains(s)).collect();
+    out.objects.extend(
+        crate::pack::packed_ids(root, crate::pack::EntryKind::Object).into_iter().filter(|o| !blobs.contains(o)),
+    );
     for shard in crate::object_store::list_shards(root)? {
         let prefix = shard.file_name().and_then(|n| n.to_str()).unwrap_or("").to_string();
         let Ok(rd) = std::fs::read_dir(&shard) else { continue };
@@ -136,8 +106,6 @@ pub fn find_unreachable(root: &Path) -> Result<Unreachable> {
         }
     }
     out.commits.sort();
-    out.snapshots.sort();
-    out.snapshots.dedup();
     out.objects.sort();
     out.objects.dedup();
     Ok(out)

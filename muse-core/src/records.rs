@@ -419,6 +419,32 @@ pub(crate) fn decode_exact<T: serde::de::DeserializeOwned>(bytes: &[u8], what: &
     Ok(v)
 }
 
+/// IDs of the records stored as `<64 hex>.msgpack` in `dir` (loose
+/// commits or snapshots), in directory order; other names (temps, legacy
+/// files) are skipped, an absent `dir` holds none.
+///
+/// # Errors
+/// [`Error::Io`] when `dir` exists but cannot be listed.
+pub(crate) fn list_record_ids(dir: &Path) -> Result<Vec<String>> {
+    let rd = match std::fs::read_dir(dir) {
+        Ok(rd) => rd,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(Error::io("list", dir, e)),
+    };
+    let mut ids = Vec::new();
+    for entry in rd {
+        let entry = entry.map_err(|e| Error::io("list", dir, e))?;
+        let name = entry.file_name();
+        if let Some(hex) = name.as_encoded_bytes().strip_suffix(b".msgpack") {
+            if crate::ids::is_hex64(hex) {
+                // is_hex64 guarantees ASCII.
+                ids.push(format!("sha256:{}", std::str::from_utf8(hex).expect("ascii")));
+            }
+        }
+    }
+    Ok(ids)
+}
+
 /// The current UTC time as Python's `datetime.now(timezone.utc).isoformat()`
 /// writes it (`2026-01-01T00:00:00.123456+00:00`).
 pub fn now_iso() -> String {

@@ -568,10 +568,7 @@ pub fn snapshot_bases(root: &Path, id: &str) -> Result<Vec<String>> {
 /// # Errors
 /// [`Error::InvalidId`].
 pub fn has_snapshot(root: &Path, id: &str) -> Result<bool> {
-    let path = snapshot_path(root, id)?;
-    Ok(crate::pack::find(root, EntryKind::Snapshot, id, false)?.is_some()
-        || path.is_file()
-        || crate::pack::find(root, EntryKind::Snapshot, id, true)?.is_some())
+    crate::pack::is_stored(root, EntryKind::Snapshot, id)
 }
 
 /// IDs of every stored snapshot record (loose and packed), sorted, without
@@ -581,26 +578,8 @@ pub fn has_snapshot(root: &Path, id: &str) -> Result<bool> {
 /// # Errors
 /// [`Error::Io`] when `snapshots/` exists but cannot be listed.
 pub fn list_snapshot_ids(root: &Path) -> Result<Vec<String>> {
-    let dir = crate::paths::snapshots_dir(root);
-    let mut ids = Vec::new();
-    match std::fs::read_dir(&dir) {
-        Ok(rd) => {
-            for e in rd {
-                let e = e.map_err(|e| Error::io("list", &dir, e))?;
-                let name = e.file_name();
-                if let Some(hex) = name.as_encoded_bytes().strip_suffix(b".msgpack") {
-                    if crate::ids::is_hex64(hex) {
-                        ids.push(format!("sha256:{}", String::from_utf8_lossy(hex)));
-                    }
-                }
-            }
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(Error::io("list", &dir, e)),
-    }
-    for p in crate::pack::refresh(root).packs() {
-        ids.extend(p.entries_of(EntryKind::Snapshot).iter().map(crate::pack::PackEntry::id));
-    }
+    let mut ids = crate::records::list_record_ids(&crate::paths::snapshots_dir(root))?;
+    ids.extend(crate::pack::packed_ids(root, EntryKind::Snapshot));
     ids.sort_unstable();
     ids.dedup();
     Ok(ids)
