@@ -8,7 +8,7 @@
 
 use std::io::Read;
 
-use sha2::{Digest, Sha256};
+use sha2::{Digest as _, Sha256};
 
 use crate::error::{Error, Result};
 
@@ -23,6 +23,9 @@ pub const HEX_LEN: usize = 64;
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
+/// A raw SHA-256 digest: the 32 bytes an ID spells in hex.
+pub type Digest = [u8; 32];
+
 /// Formats a 32-byte digest as an ID string (`"sha256:<hex>"`).
 pub fn id_from_digest(digest: &[u8]) -> String {
     let mut v = Vec::with_capacity(ID_PREFIX.len() + digest.len() * 2);
@@ -32,6 +35,54 @@ pub fn id_from_digest(digest: &[u8]) -> String {
         v.push(HEX[(b & 15) as usize]);
     }
     String::from_utf8(v).expect("an ID is ASCII")
+}
+
+/// Formats `digest` as an ID into `buf` and returns it as a `&str`, without
+/// allocating (for callers that copy the ID elsewhere at once).
+pub fn write_id<'b>(digest: &Digest, buf: &'b mut [u8; ID_LEN]) -> &'b str {
+    buf[..ID_PREFIX.len()].copy_from_slice(ID_PREFIX.as_bytes());
+    for (i, &b) in digest.iter().enumerate() {
+        buf[ID_PREFIX.len() + 2 * i] = HEX[(b >> 4) as usize];
+        buf[ID_PREFIX.len() + 2 * i + 1] = HEX[(b & 15) as usize];
+    }
+    std::str::from_utf8(buf).expect("an ID is ASCII")
+}
+
+/// The digest spelled by `id`, or `None` unless `id` is `"sha256:"` + 64
+/// lowercase hex digits (the rule of [`validate_id`]).
+pub fn digest_from_id(id: &str) -> Option<Digest> {
+    let hex = id.as_bytes().strip_prefix(ID_PREFIX.as_bytes())?;
+    digest_from_hex(hex.try_into().ok()?)
+}
+
+/// Value of each byte as a lowercase hex digit, `0xff` for anything else.
+const UNHEX: [u8; 256] = {
+    let mut t = [0xffu8; 256];
+    let mut i = 0;
+    while i < 10 {
+        t[b'0' as usize + i] = i as u8;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < 6 {
+        t[b'a' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    t
+};
+
+/// The digest spelled by 64 lowercase hex digits, or `None` (uppercase and
+/// any other byte are refused, as by [`validate_id`]).
+pub fn digest_from_hex(hex: &[u8; HEX_LEN]) -> Option<Digest> {
+    let mut d = [0u8; 32];
+    let mut bad = 0u8;
+    for (o, pair) in d.iter_mut().zip(hex.chunks_exact(2)) {
+        let (hi, lo) = (UNHEX[pair[0] as usize], UNHEX[pair[1] as usize]);
+        bad |= hi | lo;
+        *o = hi << 4 | lo;
+    }
+    // A valid digit is < 16: one invalid byte sets the high bits.
+    (bad < 16).then_some(d)
 }
 
 /// Checks that `id` is `"sha256:"` + 64 lowercase hex digits and returns the
@@ -84,7 +135,16 @@ pub fn blob_id(content: &[u8]) -> String {
 ///
 /// # Errors
 /// The reader's I/O error.
-pub fn blob_id_reader<R: Read>(mut reader: R) -> std::io::Result<(String, u64)> {
+pub fn blob_id_reader<R: Read>(reader: R) -> std::io::Result<(String, u64)> {
+    let (digest, n) = blob_digest_reader(reader)?;
+    Ok((id_from_digest(&digest), n))
+}
+
+/// [`blob_id_reader`] returning the raw digest instead of the ID string.
+///
+/// # Errors
+/// The reader's I/O errors (`Interrupted` is retried).
+pub fn blob_digest_reader<R: Read>(mut reader: R) -> std::io::Result<(Digest, u64)> {
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 64 * 1024];
     let mut total = 0u64;
@@ -98,7 +158,7 @@ pub fn blob_id_reader<R: Read>(mut reader: R) -> std::io::Result<(String, u64)> 
         hasher.update(&buf[..n]);
         total += n as u64;
     }
-    Ok((id_from_digest(&hasher.finalize()), total))
+    Ok((hasher.finalize().into(), total))
 }
 
 /// `fake_id(label)`: sha256 of the UTF-8 label, as an ID. A deterministic
@@ -170,6 +230,33 @@ pub fn hash_commit(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn digests_round_trip_and_bad_hex_is_refused() {
+        let id = blob_id(b"abc");
+        let d = digest_from_id(&id).unwrap();
+        assert_eq!(id_from_digest(&d), id);
+        let mut buf = [0u8; ID_LEN];
+        assert_eq!(write_id(&d, &mut buf), id);
+        for bad in [
+            id.to_uppercase(),
+            id.replace("sha256:", "sha512:"),
+            id[..ID_LEN - 1].to_string(),
+            format!("{id}0"),
+            format!("{}g", &id[..ID_LEN - 1]),
+            format!("{}/", &id[..ID_LEN - 1]),
+            format!("{}\0", &id[..ID_LEN - 1]),
+        ] {
+            assert_eq!(digest_from_id(&bad), None, "{bad}");
+            assert_eq!(digest_from_id(&bad).is_some(), is_valid_id(&bad));
+        }
+        // Every byte value in every position: exactly lowercase hex is taken.
+        for b in 0..=255u8 {
+            let mut hex = [b'0'; HEX_LEN];
+            hex[17] = b;
+            assert_eq!(digest_from_hex(&hex).is_some(), b.is_ascii_digit() || (b'a'..=b'f').contains(&b), "{b}");
+        }
+    }
 
     #[test]
     fn blob_id_of_empty() {

@@ -146,13 +146,8 @@ impl PackEntry {
 /// # Errors
 /// [`Error::InvalidId`].
 pub fn digest_of(id: &str) -> Result<[u8; 32]> {
-    let hex = crate::ids::validate_id(id)?.as_bytes();
-    let mut d = [0u8; 32];
-    for (i, pair) in hex.chunks_exact(2).enumerate() {
-        let v = |c: u8| if c.is_ascii_digit() { c - b'0' } else { c - b'a' + 10 };
-        d[i] = v(pair[0]) << 4 | v(pair[1]);
-    }
-    Ok(d)
+    crate::ids::validate_id(id)?;
+    Ok(crate::ids::digest_from_id(id).expect("a valid ID spells a digest"))
 }
 
 /// An open, validated pack.

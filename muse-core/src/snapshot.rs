@@ -56,17 +56,16 @@ use std::io::{self, Read};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 
 use ignore::gitignore::{Gitignore, GitignoreBuilder};
-use rayon::iter::Either;
 use rayon::prelude::*;
-use sha2::{Digest, Sha256};
+use sha2::{Digest as _, Sha256};
 
 use crate::error::{Error, IoContext, Result};
-use crate::ids::id_from_digest;
+use crate::ids::{id_from_digest, Digest};
 use crate::paths::{muse_dir, stat_cache_path, MUSE_DIR};
-use crate::stat_cache::{open_for_hash, Lookup, Stat, StatCache, MAX_CACHE_BYTES};
+use crate::stat_cache::{open_for_hash, Stat, StatCache, MAX_CACHE_BYTES};
 
 /// Name of the per-directory ignore file (gitignore syntax).
 pub const IGNORE_FILE: &str = ".museignore";
@@ -107,38 +106,42 @@ impl Default for WalkOptions {
 /// directory, or a file, directory or `.museignore` under it cannot be read
 /// (vanishing mid-walk is not an error: the entry is left out).
 pub fn walk_workdir(root: &Path, opts: &WalkOptions) -> Result<BTreeMap<String, String>> {
+    Ok(walk_workdir_sorted(root, opts)?.into_iter().map(|(k, d)| (k, id_from_digest(&d))).collect())
+}
+
+/// [`walk_workdir`] returning the manifest as `(key, blob digest)` pairs
+/// sorted by key (byte order, each key once) instead of a map of ID
+/// strings: what a caller that converts every entry anyway (the Python
+/// binding) wants, without a map and 2 strings per file in between.
+///
+/// # Errors
+/// As [`walk_workdir`].
+pub fn walk_workdir_sorted(root: &Path, opts: &WalkOptions) -> Result<Vec<(String, Digest)>> {
     let md = std::fs::metadata(root).ctx("stat", root)?;
     if !md.is_dir() {
         return Err(Error::io("walk", root, io::Error::from(io::ErrorKind::NotADirectory)));
     }
     // Files are `lstat`ed while listing only when there is a cache to
-    // compare with. The cache loads on one core while the tree is listed;
-    // once it is there, the listing looks files up as it goes.
+    // compare with. The cache loads on one core while the tree is listed.
     let stat_files = opts.use_cache && std::fs::symlink_metadata(stat_cache_path(root)).is_ok();
-    let loaded = OnceLock::new();
-    let (listed, ()) = rayon::join(
-        || list_tree(root, stat_files, &loaded),
-        || {
-            let _ = loaded.set(opts.use_cache.then(|| StatCache::load(root, opts.max_cache_bytes).0));
-        },
+    let (listed, mut cache) = rayon::join(
+        || list_tree(root, stat_files),
+        || opts.use_cache.then(|| StatCache::load_reusing(root, opts.max_cache_bytes).0),
     );
-    let mut cache = loaded.into_inner().flatten();
-    let Batch { hits: mut pairs, mut to_read, deferred } = listed?;
+    let Listed { mut to_read, mut stated } = listed?;
 
-    // Files listed before the cache was there are looked up now.
-    if !deferred.is_empty() {
-        let (hits, misses): (Pairs, Vec<String>) = match cache.as_ref() {
-            Some(c) => deferred.into_par_iter().partition_map(|(rel, st)| match c.lookup(&rel, &st, 0) {
-                Lookup::Hit(h) => {
-                    let h = h.to_owned();
-                    Either::Left((rel, h))
-                }
-                Lookup::Read => Either::Right(rel),
-            }),
-            None => (Vec::new(), deferred.into_iter().map(|(rel, _)| rel).collect()),
-        };
-        pairs.extend(hits);
-        to_read.extend(misses);
+    // Stat'ed files are looked up in key order: a merge with the cache's
+    // sorted entries, memory read front to back instead of one random
+    // probe per file.
+    stated.par_sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    let mut pairs: Pairs = Vec::new();
+    match cache.as_ref() {
+        Some(c) => {
+            let (hits, misses) = c.lookup_sorted(stated, 0);
+            pairs = hits;
+            to_read.extend(misses);
+        }
+        None => to_read.extend(stated.into_iter().map(|(rel, _)| rel)),
     }
 
     let mut stamp_tmp = None;
@@ -149,23 +152,33 @@ pub fn walk_workdir(root: &Path, opts: &WalkOptions) -> Result<BTreeMap<String, 
             stamp_tmp = tmp;
             stamp = s;
         }
+        // In key order: the files are recorded in the cache in order (it
+        // stays sorted for the next lookup) and come back sorted.
+        to_read.par_sort_unstable();
         let hashed = hash_files(root, to_read)?;
-        pairs.reserve(hashed.len());
-        for (rel, stat, hash) in hashed {
-            if let Some(c) = cache.as_mut() {
-                c.apply(&rel, stat, &hash, stamp, 0);
+        if let Some(c) = cache.as_mut() {
+            c.reserve(hashed.len());
+            for (rel, stat, digest) in hashed.iter().flatten() {
+                c.apply(rel, *stat, digest, stamp, 0);
             }
-            pairs.push((rel, hash));
+        }
+        // Collected in place: the buffer of `hashed` is reused.
+        let hashed: Pairs = hashed.into_iter().filter_map(|h| h.map(|(rel, _, digest)| (rel, digest))).collect();
+        if pairs.is_empty() {
+            pairs = hashed;
+        } else {
+            pairs.extend(hashed);
+            pairs.par_sort_unstable_by(|a, b| a.0.cmp(&b.0));
         }
     }
-    // Sorted on all cores, the map is then built in one linear pass.
-    pairs.par_sort_unstable_by(|a, b| a.0.cmp(&b.0));
-    let manifest: BTreeMap<String, String> = pairs.into_iter().collect();
+    // Keys are unique (one per listed file): unstable sorts are exact, and
+    // `pairs` is in key order here.
+    debug_assert!(pairs.is_sorted_by(|a, b| a.0 < b.0));
 
     if let Some(mut c) = cache {
         // Every listed file has an entry now, so extra entries are stale.
-        if c.entries().len() > manifest.len() {
-            c.prune(|k| manifest.contains_key(k));
+        if c.len() > pairs.len() {
+            c.prune(|k| pairs.binary_search_by(|p| p.0.as_str().cmp(k)).is_ok());
         }
         if c.is_dirty() {
             if muse_dir(root).is_dir() {
@@ -176,12 +189,10 @@ pub fn walk_workdir(root: &Path, opts: &WalkOptions) -> Result<BTreeMap<String, 
                 log::debug!("{} has no {MUSE_DIR}/: stat cache not saved", root.display());
             }
         }
-        // Freeing a big cache takes milliseconds: do it off the caller's path.
-        if c.entries().len() > 10_000 {
-            rayon::spawn(move || drop(c));
-        }
+        // The next walk of this tree in this process starts from it.
+        c.keep();
     }
-    Ok(manifest)
+    Ok(pairs)
 }
 
 /// The manifest of the working tree at `root`: the same as
@@ -193,23 +204,21 @@ pub fn build_snapshot_manifest(root: &Path, opts: &WalkOptions) -> Result<BTreeM
     walk_workdir(root, opts)
 }
 
-/// `(key, blob ID)` pairs.
-type Pairs = Vec<(String, String)>;
+/// `(key, blob digest)` pairs.
+type Pairs = Vec<(String, Digest)>;
 
 /// What the listing found (per directory or chunk, then merged).
 #[derive(Default)]
-struct Batch {
-    /// Trusted cache hits: `(key, blob ID)`.
-    hits: Pairs,
-    /// Files to read.
+struct Listed {
+    /// Files to read (no cache to compare with).
     to_read: Vec<String>,
-    /// Files stat'ed before the cache was loaded: to look up.
-    deferred: Vec<(String, Stat)>,
+    /// Files stat'ed, to look up in the cache.
+    stated: Vec<(String, Stat)>,
 }
 
-impl Batch {
+impl Listed {
     fn is_empty(&self) -> bool {
-        self.hits.is_empty() && self.to_read.is_empty() && self.deferred.is_empty()
+        self.to_read.is_empty() && self.stated.is_empty()
     }
 }
 
@@ -248,10 +257,8 @@ fn is_ignored(mut node: Option<&Arc<IgnoreNode>>, rel: &str, is_dir: bool) -> bo
 struct Listing<'a> {
     root: &'a Path,
     stat_files: bool,
-    /// The stat cache, once loaded (`None` inside: not used).
-    cache: &'a OnceLock<Option<StatCache>>,
     /// One batch per directory (or chunk): one lock per directory, none per file.
-    sink: Mutex<Vec<Batch>>,
+    sink: Mutex<Vec<Listed>>,
     error: Mutex<Option<Error>>,
     failed: AtomicBool,
     /// Warnings of the listing tasks, logged by the calling thread once the
@@ -274,7 +281,7 @@ impl Listing<'_> {
         }
     }
 
-    fn deliver(&self, found: Batch) {
+    fn deliver(&self, found: Listed) {
         if !found.is_empty() {
             if let Ok(mut sink) = self.sink.lock() {
                 sink.push(found);
@@ -293,13 +300,12 @@ impl Listing<'_> {
 
 /// Lists the tree on all cores (rayon tasks, one per directory, taken from
 /// work-stealing queues: no recursion on any stack). Returns every regular
-/// file that is not ignored: looked up in the cache when it is loaded in
-/// time, else stat'ed (when `stat_files`) for a later lookup, else to read.
-fn list_tree(root: &Path, stat_files: bool, cache: &OnceLock<Option<StatCache>>) -> Result<Batch> {
+/// file that is not ignored: stat'ed (when `stat_files`) for a lookup in
+/// the cache, else to read.
+fn list_tree(root: &Path, stat_files: bool) -> Result<Listed> {
     let listing = Listing {
         root,
         stat_files,
-        cache,
         sink: Mutex::new(Vec::new()),
         error: Mutex::new(None),
         failed: AtomicBool::new(false),
@@ -313,15 +319,13 @@ fn list_tree(root: &Path, stat_files: bool, cache: &OnceLock<Option<StatCache>>)
         return Err(e);
     }
     let parts = listing.sink.into_inner().unwrap_or_else(|p| p.into_inner());
-    let mut out = Batch {
-        hits: Vec::with_capacity(parts.iter().map(|b| b.hits.len()).sum()),
+    let mut out = Listed {
         to_read: Vec::with_capacity(parts.iter().map(|b| b.to_read.len()).sum()),
-        deferred: Vec::with_capacity(parts.iter().map(|b| b.deferred.len()).sum()),
+        stated: Vec::with_capacity(parts.iter().map(|b| b.stated.len()).sum()),
     };
     for b in parts {
-        out.hits.extend(b.hits);
         out.to_read.extend(b.to_read);
-        out.deferred.extend(b.deferred);
+        out.stated.extend(b.stated);
     }
     Ok(out)
 }
@@ -436,7 +440,7 @@ fn list_dir<'s>(w: &'s Listing<'s>, scope: &rayon::Scope<'s>, prefix: String, ig
     }
 
     if !w.stat_files {
-        w.deliver(Batch { to_read: files.into_iter().map(|(rel, _)| rel).collect(), ..Batch::default() });
+        w.deliver(Listed { to_read: files.into_iter().map(|(rel, _)| rel).collect(), ..Listed::default() });
         return;
     }
     // Big directories are stat'ed in parallel chunks sharing the fd.
@@ -450,7 +454,7 @@ fn list_dir<'s>(w: &'s Listing<'s>, scope: &rayon::Scope<'s>, prefix: String, ig
 }
 
 /// `lstat`s `files` (keys whose names start at byte `plen`) relative to
-/// `dir`, looks them up if the cache is loaded, and delivers them.
+/// `dir` and delivers them with their stat.
 fn stat_files(w: &Listing<'_>, dir: &rustix::fs::Dir, plen: usize, files: Vec<(String, Option<Stat>)>) {
     use rustix::fs::{AtFlags, FileType};
     if w.failed.load(Ordering::Relaxed) {
@@ -460,7 +464,7 @@ fn stat_files(w: &Listing<'_>, dir: &rustix::fs::Dir, plen: usize, files: Vec<(S
         Ok(fd) => fd,
         Err(e) => return w.fail(Error::io("read directory", w.root, e.into())),
     };
-    let mut out = Batch::default();
+    let mut out = Listed { stated: Vec::with_capacity(files.len()), ..Listed::default() };
     for (rel, stat) in files {
         let stat = match stat {
             Some(s) => s,
@@ -471,17 +475,7 @@ fn stat_files(w: &Listing<'_>, dir: &rustix::fs::Dir, plen: usize, files: Vec<(S
                 Err(e) => return w.fail(Error::io("stat", w.root.join(&rel), e.into())),
             },
         };
-        match w.cache.get() {
-            None => out.deferred.push((rel, stat)),
-            Some(None) => out.to_read.push(rel),
-            Some(Some(c)) => match c.lookup(&rel, &stat, 0) {
-                Lookup::Hit(h) => {
-                    let h = h.to_owned();
-                    out.hits.push((rel, h));
-                }
-                Lookup::Read => out.to_read.push(rel),
-            },
-        }
+        out.stated.push((rel, stat));
     }
     w.deliver(out);
 }
@@ -544,23 +538,31 @@ fn load_ignore_file(dir_path: &Path, w: &Listing<'_>) -> Result<Option<Gitignore
     }
 }
 
-/// Hashes the files `rels` (keys under `root`) on all cores. Vanished files
-/// (and files that became non-regular) are left out.
-fn hash_files(root: &Path, rels: Vec<String>) -> Result<Vec<(String, Stat, String)>> {
-    let results: Vec<Result<Option<(String, Stat, String)>>> = rels
+/// Hashes the files `rels` (keys under `root`) on all cores: one slot per
+/// file, `None` for a file that vanished or became non-regular.
+fn hash_files(root: &Path, rels: Vec<String>) -> Result<Vec<Option<(String, Stat, Digest)>>> {
+    // Collected straight into one vector of exactly `rels.len()` slots
+    // (`None`: vanished); the first error is kept aside and returned.
+    let error = Mutex::new(None);
+    let out: Vec<Option<(String, Stat, Digest)>> = rels
         .into_par_iter()
         .map_init(
             || vec![0u8; CHUNK],
-            |buf, rel| Ok(hash_one(&root.join(&rel), buf)?.map(|(stat, hash)| (rel, stat, hash))),
+            |buf, rel| match hash_one(&root.join(&rel), buf) {
+                Ok(found) => found.map(|(stat, digest)| (rel, stat, digest)),
+                Err(e) => {
+                    if let Ok(mut slot) = error.lock() {
+                        slot.get_or_insert(e);
+                    }
+                    None
+                }
+            },
         )
         .collect();
-    let mut out = Vec::with_capacity(results.len());
-    for r in results {
-        if let Some(t) = r? {
-            out.push(t);
-        }
+    match error.into_inner().unwrap_or_else(|p| p.into_inner()) {
+        Some(e) => Err(e),
+        None => Ok(out),
     }
-    Ok(out)
 }
 
 /// The blob ID of the file at `path`, read in fixed chunks (as the walk
@@ -572,13 +574,13 @@ fn hash_files(root: &Path, rels: Vec<String>) -> Result<Vec<(String, Stat, Strin
 /// [`Error::Io`] naming the path when it cannot be opened or read.
 pub fn hash_file(path: &Path) -> Result<Option<String>> {
     let mut buf = vec![0u8; 64 * 1024];
-    Ok(hash_one(path, &mut buf)?.map(|(_, id)| id))
+    Ok(hash_one(path, &mut buf)?.map(|(_, d)| id_from_digest(&d)))
 }
 
 /// Hashes one file with `buf`; `None` when it vanished or is no longer a
 /// regular file. The stat returned is the `fstat` of the opened file, taken
 /// before reading.
-fn hash_one(path: &Path, buf: &mut [u8]) -> Result<Option<(Stat, String)>> {
+fn hash_one(path: &Path, buf: &mut [u8]) -> Result<Option<(Stat, Digest)>> {
     let mut f = match open_for_hash(path) {
         Ok(f) => f,
         Err(e) if io_vanished(&e) => return Ok(None),
@@ -597,5 +599,5 @@ fn hash_one(path: &Path, buf: &mut [u8]) -> Result<Option<(Stat, String)>> {
             Err(e) => return Err(Error::io("read", path, e)),
         }
     }
-    Ok(Some((Stat::of(&md), id_from_digest(&hasher.finalize()))))
+    Ok(Some((Stat::of(&md), hasher.finalize().into())))
 }

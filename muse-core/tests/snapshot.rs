@@ -173,7 +173,7 @@ fn names_that_cannot_be_keys_are_skipped() {
     assert_eq!(keys(&m), ["ok.txt"]);
     // The cache holds no entry for them either.
     let (c, _) = StatCache::load(&root, MAX_CACHE_BYTES);
-    assert_eq!(c.entries().keys().collect::<Vec<_>>(), ["ok.txt"]);
+    assert_eq!(c.keys().collect::<Vec<_>>(), ["ok.txt"]);
 }
 
 #[test]
@@ -421,6 +421,37 @@ fn files_vanishing_during_walks_never_fail_the_walk() {
 
 // ----- the cache through walks -----------------------------------------------
 
+/// A walk starts from the cache the previous walk of the process kept
+/// (`StatCache::load_reusing`) only while the cache file is unchanged: a
+/// file rewritten in place (same inode, same size) or renamed over is read
+/// again.
+#[test]
+fn a_kept_cache_gives_way_to_a_changed_cache_file() {
+    let (_d, root) = work_tree();
+    let a = write(&root, "a.txt", b"hello");
+    set_mtime(&a, SystemTime::now() - Duration::from_secs(60)); // not racy
+    assert_eq!(manifest(&root)["a.txt"], blob_id(b"hello")); // cold: saved and kept
+    assert_eq!(manifest(&root)["a.txt"], blob_id(b"hello")); // warm
+    let path = stat_cache_path(&root);
+    let text = fs::read_to_string(&path).unwrap();
+    let forged = text.replace(&blob_id(b"hello"), &blob_id(b"forged"));
+    assert_eq!(forged.len(), text.len());
+    // In place: same inode and size; only the ctime (and mtime) move, so
+    // step past one tick of the filesystem's coarse clock first.
+    std::thread::sleep(Duration::from_millis(30));
+    let ino = fs::metadata(&path).unwrap().ino();
+    fs::write(&path, &forged).unwrap();
+    assert_eq!(fs::metadata(&path).unwrap().ino(), ino);
+    // The forged entry's stat matches and it is not racy: it is trusted,
+    // which shows the file was read again.
+    assert_eq!(manifest(&root)["a.txt"], blob_id(b"forged"));
+    // Renamed over (a new inode), as another process saves.
+    let tmp = root.join(".muse/cache/other");
+    fs::write(&tmp, &text).unwrap();
+    fs::rename(&tmp, &path).unwrap();
+    assert_eq!(manifest(&root)["a.txt"], blob_id(b"hello"));
+}
+
 #[test]
 fn racy_rewrite_with_same_stat_is_detected() {
     let (_d, root) = work_tree();
@@ -435,7 +466,7 @@ fn racy_rewrite_with_same_stat_is_detected() {
     let m2 = manifest(&root);
     assert_eq!(m2["racy.txt"], blob_id(b"BBBB"), "racy entry trusted");
     let (c, _) = StatCache::load(&root, MAX_CACHE_BYTES);
-    assert_eq!(c.entries()["racy.txt"].object_hash, blob_id(b"BBBB"));
+    assert_eq!(c.get("racy.txt").unwrap().object_hash, blob_id(b"BBBB"));
 }
 
 #[test]
@@ -512,12 +543,12 @@ fn stale_entries_are_pruned_after_a_walk() {
     walk_workdir(&root, &WalkOptions::default()).unwrap();
     let (c, st) = StatCache::load(&root, MAX_CACHE_BYTES);
     assert_eq!(st, LoadStatus::Loaded);
-    assert_eq!(c.entries().len(), 3);
+    assert_eq!(c.len(), 3);
     fs::remove_file(gone).unwrap();
     fs::remove_dir_all(root.join("dir")).unwrap();
     walk_workdir(&root, &WalkOptions::default()).unwrap();
     let (c, _) = StatCache::load(&root, MAX_CACHE_BYTES);
-    assert_eq!(c.entries().keys().collect::<Vec<_>>(), ["keep.py"]);
+    assert_eq!(c.keys().collect::<Vec<_>>(), ["keep.py"]);
 }
 
 #[test]
@@ -530,7 +561,7 @@ fn newly_ignored_files_are_pruned_from_the_cache() {
     let m = manifest(&root);
     assert_eq!(keys(&m), [".museignore", "a.txt"]);
     let (c, _) = StatCache::load(&root, MAX_CACHE_BYTES);
-    assert!(!c.entries().contains_key("b.log"));
+    assert!(!c.contains("b.log"));
 }
 
 #[test]
@@ -670,7 +701,7 @@ fn get_cached_uses_caller_stat_with_microsecond_tolerance() {
     assert_eq!(h, blob_id(b"old_content_pad"));
     c.save().unwrap();
     let (mut c2, _) = StatCache::load(&root, MAX_CACHE_BYTES);
-    assert_eq!(c2.entries()["tricky.py"].ino, md.ino());
+    assert_eq!(c2.get("tricky.py").unwrap().ino, md.ino());
     // Within 1 µs: a hit.
     assert_eq!(c2.get_cached("tricky.py", &f, float_ns + 400, md.size(), md.ino()).unwrap(), h);
     assert!(!c2.is_dirty());
@@ -693,7 +724,7 @@ fn get_object_hash_rejects_non_regular_and_outside_paths() {
     assert!(matches!(c.get_object_hash(&root, &root.join("l")), Err(Error::InvalidPath { .. })));
     assert!(matches!(c.get_object_hash(&root, Path::new("/etc/hostname")), Err(Error::InvalidPath { .. })));
     assert!(matches!(c.get_object_hash(&root, &root.join("missing")), Err(Error::Io { .. })));
-    assert!(c.entries().is_empty());
+    assert!(c.is_empty());
 }
 
 #[test]
@@ -710,7 +741,7 @@ fn prune_removes_rejected_entries() {
     c.set_dirty(false);
     assert_eq!(c.prune(|_| true), 0);
     assert!(!c.is_dirty());
-    let mut k: Vec<_> = c.entries().keys().cloned().collect();
+    let mut k: Vec<_> = c.keys().map(str::to_owned).collect();
     k.sort();
     assert_eq!(k, ["a", "c"]);
 }
@@ -741,7 +772,7 @@ fn bad_cache_files_load_empty_with_their_status() {
         fs::write(&p, &bytes).unwrap();
         let (c, st) = StatCache::load(&root, MAX_CACHE_BYTES);
         assert!(ok(&st), "{:?} gave {st:?}", String::from_utf8_lossy(&bytes));
-        assert!(c.entries().is_empty() && !c.is_dirty());
+        assert!(c.is_empty() && !c.is_dirty());
     }
     // A good one, with the float "mtime" ignored and fields in any order.
     let good = format!(
@@ -750,8 +781,8 @@ fn bad_cache_files_load_empty_with_their_status() {
     fs::write(&p, &good).unwrap();
     let (c, st) = StatCache::load(&root, MAX_CACHE_BYTES);
     assert_eq!(st, LoadStatus::Loaded);
-    assert_eq!(c.entries()["a"].mtime_ns, 1_500_000_000);
-    assert_eq!(c.entries()["a"].ino, 7);
+    assert_eq!(c.get("a").unwrap().mtime_ns, 1_500_000_000);
+    assert_eq!(c.get("a").unwrap().ino, 7);
     // A directory in place of the file.
     fs::remove_file(&p).unwrap();
     fs::create_dir(&p).unwrap();
@@ -769,10 +800,10 @@ fn size_guard_is_decided_from_metadata() {
     let size = fs::metadata(&p).unwrap().len();
     let (c, st) = StatCache::load(&root, size - 1);
     assert_eq!(st, LoadStatus::TooLarge { size, limit: size - 1 });
-    assert!(c.entries().is_empty());
+    assert!(c.is_empty());
     let (c, st) = StatCache::load(&root, size);
     assert_eq!(st, LoadStatus::Loaded);
-    assert_eq!(c.entries().len(), 1);
+    assert_eq!(c.len(), 1);
     // Decided without reading: a mode-000 file gives TooLarge, not Corrupt
     // (for non-root; root can read anyway, which must give TooLarge too).
     fs::set_permissions(&p, fs::Permissions::from_mode(0o000)).unwrap();
@@ -828,7 +859,7 @@ fn twenty_threads_saving_concurrently_leave_no_temp() {
     assert!(temps_in(&cache_dir(&root)).is_empty());
     let (c, st) = StatCache::load(&root, MAX_CACHE_BYTES);
     assert_eq!(st, LoadStatus::Loaded);
-    assert!(!c.entries().is_empty());
+    assert!(!c.is_empty());
 }
 
 #[test]
@@ -846,5 +877,5 @@ fn concurrent_walks_agree() {
     let all: Vec<_> = handles.into_iter().flat_map(|h| h.join().unwrap()).collect();
     assert!(all.iter().all(|m| m == &all[0] && m.len() == 300));
     assert!(temps_in(&cache_dir(&root)).is_empty());
-    assert_eq!(StatCache::load(&root, MAX_CACHE_BYTES).0.entries().len(), 300);
+    assert_eq!(StatCache::load(&root, MAX_CACHE_BYTES).0.len(), 300);
 }

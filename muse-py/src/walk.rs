@@ -4,9 +4,10 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 
 use pyo3::prelude::*;
-use pyo3::types::PyDict;
+use pyo3::types::{PyDict, PyString};
 
-use muse_core::snapshot::{walk_workdir as core_walk, WalkOptions};
+use muse_core::ids::{write_id, ID_LEN};
+use muse_core::snapshot::{walk_workdir_sorted as core_walk, WalkOptions};
 use muse_core::stat_cache::{LoadStatus, StatCache};
 
 use crate::convert::IntoPy;
@@ -17,10 +18,14 @@ use crate::convert::IntoPy;
 #[pyo3(signature = (root, max_cache_bytes=muse_core::stat_cache::MAX_CACHE_BYTES))]
 pub fn walk_workdir<'py>(py: Python<'py>, root: PathBuf, max_cache_bytes: u64) -> PyResult<Bound<'py, PyDict>> {
     let opts = WalkOptions { max_cache_bytes, ..Default::default() };
-    let manifest = py.detach(|| core_walk(&root, &opts)).py()?;
+    // Sorted (key, digest) pairs: each ID is spelled straight into its
+    // Python string, with no map and no Rust string per ID in between.
+    let pairs = py.detach(|| core_walk(&root, &opts)).py()?;
     let d = PyDict::new(py);
-    for (k, v) in manifest {
-        d.set_item(k, v)?;
+    let mut buf = [0u8; ID_LEN];
+    // Consumed as converted: each Rust key is freed once its copy exists.
+    for (k, digest) in pairs {
+        d.set_item(PyString::new(py, &k), PyString::new(py, write_id(&digest, &mut buf)))?;
     }
     Ok(d)
 }
@@ -59,7 +64,7 @@ impl PyStatCache {
     fn entries<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let d = PyDict::new(py);
         self.with(|c| -> PyResult<()> {
-            for (k, e) in c.entries() {
+            for (k, e) in c.iter() {
                 let v = PyDict::new(py);
                 v.set_item("ino", e.ino)?;
                 v.set_item("size", e.size)?;
@@ -74,7 +79,7 @@ impl PyStatCache {
     }
 
     fn len(&self) -> usize {
-        self.with(|c| c.entries().len())
+        self.with(|c| c.len())
     }
 
     fn is_dirty(&self) -> bool {
