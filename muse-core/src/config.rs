@@ -171,9 +171,9 @@ mod tests {
     }
 }
 
-/// The durability a per-call write gets: [`Durability::Deferred`] when the
+/// The durability a per-call write gets: [`Durability::Deferred`](crate::atomic::Durability::Deferred) when the
 /// caller asked for it or the repository's `[core] fsync` is `"off"`,
-/// otherwise [`Durability::Full`].
+/// otherwise [`Durability::Full`](crate::atomic::Durability::Full).
 ///
 /// # Errors
 /// As [`Config::load`].

@@ -271,6 +271,40 @@ fn id_string(raw: &RawId) -> String {
     s
 }
 
+/// Blob marks → blob IDs. `git fast-export` numbers marks 1, 2, 3, … (blobs
+/// and commits share the sequence), so they index a vector: 33 bytes per
+/// mark, where a hash map held ~100 (its table doubles and every page of it
+/// is touched). A mark far past the end (a hand-written stream) goes to a
+/// map instead, so no input makes the vector huge.
+#[derive(Default)]
+struct BlobMarks {
+    dense: Vec<Option<RawId>>,
+    sparse: HashMap<u64, RawId>,
+}
+
+impl BlobMarks {
+    /// How far past the end of `dense` a mark may land and still extend it.
+    const MAX_GAP: usize = 4096;
+
+    fn insert(&mut self, mark: u64, id: RawId) {
+        match usize::try_from(mark) {
+            Ok(i) if i < self.dense.len() => self.dense[i] = Some(id),
+            Ok(i) if i - self.dense.len() <= Self::MAX_GAP => {
+                self.dense.resize(i, None);
+                self.dense.push(Some(id));
+            }
+            _ => {
+                self.sparse.insert(mark, id);
+            }
+        }
+    }
+
+    fn get(&self, mark: u64) -> Option<&RawId> {
+        let dense = usize::try_from(mark).ok().and_then(|i| self.dense.get(i)).and_then(Option::as_ref);
+        dense.or_else(|| self.sparse.get(&mark))
+    }
+}
+
 /// What a commit mark stands for: the muse commit, its snapshot, its git ID.
 struct CommitMark {
     muse: RawId,
@@ -289,7 +323,7 @@ struct Importer<'a> {
     opts: &'a ImportOptions,
     batch: Option<Batch>,
     /// Blob marks of the stream → blob IDs.
-    blob_marks: HashMap<u64, RawId>,
+    blob_marks: BlobMarks,
     /// Commit marks of the stream.
     commit_marks: HashMap<u64, CommitMark>,
     /// The manifest built last, by snapshot ID.
@@ -512,7 +546,7 @@ impl Importer<'_> {
             match mode {
                 b"100644" | b"100755" | b"644" | b"755" => {
                     let dref = String::from_utf8_lossy(dref);
-                    let id = match dref.strip_prefix(':').and_then(|n| n.parse::<u64>().ok()).and_then(|n| self.blob_marks.get(&n)) {
+                    let id = match dref.strip_prefix(':').and_then(|n| n.parse::<u64>().ok()).and_then(|n| self.blob_marks.get(n)) {
                         Some(raw) => id_string(raw),
                         _ => return Err(git_err("fast-export", format!("unsupported blob reference {dref}"))),
                     };
@@ -647,7 +681,7 @@ pub fn import_git(root: &Path, git_dir: &Path, opts: &ImportOptions, progress: &
         root,
         opts,
         batch: None,
-        blob_marks: HashMap::new(),
+        blob_marks: BlobMarks::default(),
         commit_marks: HashMap::new(),
         working: None,
         old_map,
@@ -903,6 +937,28 @@ pub fn verify_git_import(root: &Path, git_dir: &Path) -> Result<Vec<String>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn blob_marks_dense_sparse_and_redefined() {
+        let mut m = BlobMarks::default();
+        m.insert(1, [1; 32]);
+        m.insert(3, [3; 32]);
+        m.insert(u64::MAX, [9; 32]); // far away: not a giant vector
+        m.insert(1_000_000, [7; 32]);
+        assert!(m.dense.len() <= 4);
+        assert_eq!(m.get(1), Some(&[1; 32]));
+        assert_eq!(m.get(2), None);
+        assert_eq!(m.get(3), Some(&[3; 32]));
+        assert_eq!(m.get(u64::MAX), Some(&[9; 32]));
+        assert_eq!(m.get(1_000_000), Some(&[7; 32]));
+        m.insert(3, [4; 32]); // redefined: the last definition wins
+        assert_eq!(m.get(3), Some(&[4; 32]));
+        for k in 4..=5000 {
+            m.insert(k, [(k % 251) as u8; 32]);
+        }
+        assert_eq!(m.get(5000), Some(&[(5000 % 251) as u8; 32]));
+        assert_eq!(m.get(0), None);
+    }
 
     #[test]
     fn unquotes_c_style_paths() {

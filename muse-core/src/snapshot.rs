@@ -43,12 +43,17 @@
 //! nothing recurses per directory level on any stack, so depth is bounded
 //! only by `PATH_MAX`. When a cache file exists, each regular file costs one
 //! `fstatat` relative to its open directory (the cache loads on another core
-//! meanwhile), and a trusted hit costs nothing more: a warm walk over an
-//! unchanged tree reads no file and does not rewrite the cache. Cold, the
-//! listing stats nothing; the files to read are then hashed on all cores in
-//! 64 KiB chunks with one buffer per worker, so memory does not grow with
-//! file size. Per file there is no allocation beyond its key and blob ID,
-//! and no lock.
+//! meanwhile; a process that walked the same tree before reuses the cache
+//! it kept, see [`StatCache::load_reusing`]). The stat'ed files are then
+//! sorted by key and merged with the cache's sorted entries (memory read
+//! front to back, no hash probe per file), and a trusted hit costs nothing
+//! more: a warm walk over an unchanged tree reads no file and does not
+//! rewrite the cache. Cold, the listing stats nothing; the files to read are
+//! sorted, then hashed on all cores in 64 KiB chunks with one buffer per
+//! worker, so memory does not grow with file size, and come back in key
+//! order. Per file there is no allocation beyond its key, and no lock.
+//! [`walk_workdir_sorted`] returns raw digests; [`walk_workdir`] spells them
+//! as IDs.
 
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
@@ -94,10 +99,11 @@ impl Default for WalkOptions {
 /// returns `{relative path: blob ID}` of every regular file (see the module
 /// docs for what is included and skipped).
 ///
-/// With `opts.use_cache`: loads the stat cache (`StatCache::load(root,
+/// With `opts.use_cache`: loads the stat cache (`StatCache::load_reusing(root,
 /// opts.max_cache_bytes)`), reads only files without a trusted entry, records
 /// them, prunes the entries of files no longer present and saves the cache
-/// when (and only when) it changed. The cache is saved only when `.muse/`
+/// when (and only when) it changed, then hands it to
+/// [`StatCache::keep`] for the next walk of the process. The cache is saved only when `.muse/`
 /// exists (the walker never creates `.muse/`, only `.muse/cache/`); a failed
 /// save is logged with `log::warn!` and does not fail the walk.
 ///

@@ -58,6 +58,27 @@
 //! `log::warn!`; an absent one at debug level). The size guard is decided from the
 //! file's metadata before any byte is read.
 //!
+//! # In memory
+//!
+//! Entries are kept compactly: every key back to back in one string, one
+//! 64-byte slot per entry (key offset and length, stat, raw 32-byte digest)
+//! and a hash index of slot numbers (`hashbrown` + `foldhash`). A cache of
+//! 75,000 files is three allocations, not 150,000 strings; loading parses
+//! the file in one pass, and freeing it is immediate. Slots loaded from a
+//! file written by [`StatCache::save`] are in key order, which the walker
+//! merges with instead of probing the index.
+//!
+//! # Reuse within a process
+//!
+//! [`StatCache::keep`] parks a clean cache in a process-wide slot (one
+//! cache) with the identity of its file (device, inode, size, mtime, ctime);
+//! [`StatCache::load_reusing`] takes it back instead of reading the file
+//! while the file still has that identity (libgit2 reuses an index it read
+//! by the same "file stamp" rule). Saves replace the file by rename, so
+//! every save by any process changes the identity; so does any write in
+//! place (ctime). The walker keeps and reuses; [`StatCache::load`] always
+//! reads the file.
+//!
 //! # Threads
 //!
 //! A [`StatCache`] is a plain value (`Send + Sync`); concurrent loads and
@@ -377,7 +398,7 @@ impl StatCache {
     ///
     /// `lstat`s the file; on a trusted hit (exact `(ino, size, mtime_ns)`,
     /// not racy) returns the cached ID without reading. Otherwise streams the
-    /// file through [`blob_id_reader`] (opened with `O_NOFOLLOW | O_NONBLOCK`
+    /// file through [`blob_id_reader`](crate::ids::blob_id_reader) (opened with `O_NOFOLLOW | O_NONBLOCK`
     /// and checked to be regular with `fstat`, whose stat is recorded),
     /// records the entry and marks the cache dirty, unless the entry was
     /// merely racy and the file turned out unchanged.

@@ -26,8 +26,10 @@ def walk_workdir(root: str | os.PathLike[str]) -> dict[str, str]:
     Included: regular files only (symlinks, FIFOs, sockets and devices are
     skipped), ``.muse/`` excluded, ``.museignore`` files honoured (gitignore
     syntax). File contents are streamed, never loaded whole; cold walks hash
-    on all cores. Raises ``MuseIOError`` naming an unreadable file or
-    directory.
+    on all cores. The process keeps the cache in memory after a walk and
+    reuses it on the next walk of the same tree while the cache file is
+    unchanged (same inode, size, mtime and ctime). Raises ``MuseIOError``
+    naming an unreadable file or directory.
     """
     return _n.walk_workdir(root, _stat_cache.MAX_CACHE_BYTES)
 
