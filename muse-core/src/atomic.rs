@@ -14,6 +14,18 @@
 //! writer checking, once locked, that its temp still has a link, and
 //! starting over if not.
 //!
+//! **New immutable files without a named temp.** Where the kernel allows it
+//! (Linux `O_TMPFILE`, with `/proc` mounted), a no-clobber write
+//! ([`Replace::NoClobber`]: objects and records) writes an *unnamed* inode
+//! in the destination directory and then gives it its name with `linkat`,
+//! which fails when the name exists: the file appears whole or not at all,
+//! exactly as with a temp and `rename(RENAME_NOREPLACE)`, with one
+//! directory-entry change instead of three (create, remove, insert) and
+//! nothing the GC could ever need to sweep: a killed writer's unnamed inode
+//! is freed by the kernel. Elsewhere (another OS, a filesystem without
+//! `O_TMPFILE`, no `/proc`) the named, locked temp of the families above is
+//! used; the choice is made once per process.
+//!
 //! **Durability.** With [`Durability::Full`] a write returns only after the
 //! file's data (`fdatasync`) and its directory entry (`fsync` of the
 //! directory) are on disk. [`Durability::Deferred`] skips both; the caller
@@ -118,8 +130,64 @@ pub fn write_atomic(
     replace: Replace,
 ) -> Result<bool> {
     let dir = parent_of(dest);
+    if replace == Replace::NoClobber {
+        if let Some(written) = write_new_unnamed(dir, dest, data, mode, durability) {
+            return written;
+        }
+    }
     let tmp = create_locked_temp(dir, prefix, "", mode).ctx("create temp in", dir)?;
     write_temp_and_persist(tmp, dest, data, durability, replace)
+}
+
+/// Whether [`write_new_unnamed`] can work in this process: 0 unknown, 1 yes,
+/// 2 no (decided on first use).
+static UNNAMED: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
+
+/// The no-clobber write of [`write_atomic`] through an unnamed `O_TMPFILE`
+/// inode in `dir`, linked at `dest` (see the module docs). `None` when this
+/// process cannot (no `O_TMPFILE` on this filesystem or OS, no
+/// `/proc/self/fd`): the caller uses a named temp instead.
+fn write_new_unnamed(dir: &Path, dest: &Path, data: &[u8], mode: u32, durability: Durability) -> Option<Result<bool>> {
+    use rustix::fs::{AtFlags, Mode, OFlags, CWD};
+    use rustix::io::Errno;
+    use std::sync::atomic::Ordering;
+    match UNNAMED.load(Ordering::Relaxed) {
+        2 => return None,
+        0 if !Path::new("/proc/self/fd").is_dir() => {
+            UNNAMED.store(2, Ordering::Relaxed);
+            return None;
+        }
+        _ => {}
+    }
+    let flags = OFlags::TMPFILE | OFlags::WRONLY | OFlags::CLOEXEC;
+    let fd = match rustix::fs::openat(CWD, dir, flags, Mode::from_raw_mode(mode as _)) {
+        Ok(fd) => fd,
+        // Kernels and filesystems without O_TMPFILE say one of these.
+        Err(Errno::OPNOTSUPP | Errno::ISDIR | Errno::INVAL | Errno::NOSYS) => {
+            UNNAMED.store(2, Ordering::Relaxed);
+            return None;
+        }
+        Err(e) => return Some(Err(Error::io("create temp in", dir, e.into()))),
+    };
+    UNNAMED.store(1, Ordering::Relaxed);
+    let f = File::from(fd);
+    let run = || -> Result<bool> {
+        (&f).write_all(data).ctx("write", dest)?;
+        if durability == Durability::Full {
+            f.sync_data().ctx("fdatasync", dest)?;
+        }
+        let own = format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&f));
+        match rustix::fs::linkat(CWD, own.as_str(), CWD, dest, AtFlags::SYMLINK_FOLLOW) {
+            Ok(()) => {}
+            Err(Errno::EXIST) => return Ok(false),
+            Err(e) => return Err(Error::io("link into", dest, e.into())),
+        }
+        if durability == Durability::Full {
+            sync_dir(dir)?;
+        }
+        Ok(true)
+    };
+    Some(run())
 }
 
 /// Second half of [`write_atomic`] for a temp the caller created.
@@ -298,6 +366,54 @@ mod tests {
         assert!(!write_atomic(&p, OBJ_TMP_PREFIX, b"b", MODE_IMMUTABLE, Durability::Full, Replace::NoClobber).unwrap());
         assert_eq!(std::fs::read(&p).unwrap(), b"a");
         assert_eq!(std::fs::read_dir(d.path()).unwrap().count(), 1, "temp left behind");
+    }
+
+    /// Both ways of a no-clobber write (unnamed inode + link where the
+    /// kernel has it, named temp + rename otherwise) give the same result:
+    /// the content, mode 0444 (less the umask), no clobbering, no leftovers,
+    /// and "not found" for a missing directory.
+    #[test]
+    fn noclobber_unnamed_and_named_agree() {
+        use std::os::unix::fs::PermissionsExt;
+        let umask = {
+            let d = tempfile::tempdir().unwrap();
+            let p = d.path().join("probe");
+            std::fs::write(&p, b"").unwrap();
+            0o666 & !std::fs::metadata(&p).unwrap().permissions().mode()
+        };
+        let unnamed_works = {
+            let d = tempfile::tempdir().unwrap();
+            write_new_unnamed(d.path(), &d.path().join("x"), b"x", MODE_IMMUTABLE, Durability::Deferred).is_some()
+        };
+        for dir in 0..2 {
+            let d = tempfile::tempdir().unwrap();
+            let p = d.path().join("f");
+            let got = if dir == 0 {
+                match write_new_unnamed(d.path(), &p, b"a", MODE_IMMUTABLE, Durability::Full) {
+                    Some(r) => r.unwrap(),
+                    None => continue, // this kernel or filesystem has no O_TMPFILE
+                }
+            } else {
+                let tmp = create_locked_temp(d.path(), OBJ_TMP_PREFIX, "", MODE_IMMUTABLE).unwrap();
+                write_temp_and_persist(tmp, &p, b"a", Durability::Full, Replace::NoClobber).unwrap()
+            };
+            assert!(got);
+            assert_eq!(std::fs::read(&p).unwrap(), b"a");
+            assert_eq!(std::fs::metadata(&p).unwrap().permissions().mode() & 0o777, MODE_IMMUTABLE & !umask);
+            if dir == 0 {
+                assert_eq!(write_new_unnamed(d.path(), &p, b"b", MODE_IMMUTABLE, Durability::Full).map(|r| r.unwrap()), Some(false));
+                let gone = d.path().join("gone");
+                let e = write_new_unnamed(&gone, &gone.join("f"), b"a", MODE_IMMUTABLE, Durability::Full).unwrap().unwrap_err();
+                assert!(e.is_not_found(), "{e}");
+            }
+            assert_eq!(std::fs::read(&p).unwrap(), b"a");
+            let names: Vec<_> = std::fs::read_dir(d.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+            assert_eq!(names, ["f"], "leftovers");
+        }
+        // On Linux with /proc (this CI), the unnamed way is the one used.
+        if cfg!(target_os = "linux") && Path::new("/proc/self/fd").is_dir() {
+            assert!(unnamed_works, "O_TMPFILE unavailable here: the named-temp fallback is what runs");
+        }
     }
 
     #[test]
