@@ -1,9 +1,11 @@
 """The blob store (SPEC §1, §4).
 
 A blob ``sha256:<h>`` lives at ``.muse/objects/sha256/<h[:2]>/<h[2:]>``.
-Writes are hash-verified before anything touches the disk, atomic (a locked
-``.obj-tmp-*`` temp in the shard directory renamed into place), idempotent,
-and durable on return under the default ``[core] fsync = "full"`` policy.
+Writes are hash-verified before anything touches the disk, atomic (on Linux
+an unnamed ``O_TMPFILE`` inode in the shard directory linked into place with
+``linkat``, which refuses an existing name; elsewhere a locked ``.obj-tmp-*``
+temp renamed into place), idempotent, and durable on return under the
+default ``[core] fsync = "full"`` policy.
 Reads verify the hash.
 """
 
