@@ -486,9 +486,7 @@ impl StatCache {
     /// tolerance `tol_ns`).
     pub(crate) fn lookup(&self, rel: &str, stat: &Stat, tol_ns: i64) -> Lookup<'_> {
         match self.entries.get(rel) {
-            Some(e) if stat.matches(e, tol_ns) && (self.racy.is_empty() || !self.racy.contains(rel)) => {
-                Lookup::Hit(&e.digest)
-            }
+            Some(e) if self.trusted(rel, stat, e, tol_ns) => Lookup::Hit(&e.digest),
             _ => Lookup::Read,
         }
     }
@@ -501,7 +499,6 @@ impl StatCache {
     pub(crate) fn lookup_sorted(&self, files: Vec<(String, Stat)>, tol_ns: i64) -> (Vec<(String, Digest)>, Vec<String>) {
         let mut hits = Vec::with_capacity(files.len());
         let mut misses = Vec::new();
-        let racy_ok = |rel: &str| self.racy.is_empty() || !self.racy.contains(rel);
         if self.entries.sorted {
             let t = &self.entries;
             let mut j = 0;
@@ -510,7 +507,7 @@ impl StatCache {
                     j += 1;
                 }
                 match t.slots.get(j) {
-                    Some(e) if Table::key(&t.keys, e) == rel && stat.matches(e, tol_ns) && racy_ok(&rel) => {
+                    Some(e) if Table::key(&t.keys, e) == rel && self.trusted(&rel, &stat, e, tol_ns) => {
                         hits.push((rel, e.digest))
                     }
                     _ => misses.push(rel),
@@ -528,6 +525,12 @@ impl StatCache {
             }
         }
         (hits, misses)
+    }
+
+    /// Whether entry `e` of `rel` is a trusted hit for a file with `stat`:
+    /// the stat matches and the entry is not racy.
+    fn trusted(&self, rel: &str, stat: &Stat, e: &Slot, tol_ns: i64) -> bool {
+        stat.matches(e, tol_ns) && (self.racy.is_empty() || !self.racy.contains(rel))
     }
 
     /// Makes room for `additional` more entries (one allocation instead of
@@ -732,7 +735,22 @@ impl Table {
     fn reserve(&mut self, additional: usize) {
         self.slots.reserve(additional);
         let Table { keys, slots, index, state, .. } = self;
-        index.reserve(additional, |&j| state.hash_one(Self::key(keys, &slots[j as usize])));
+        index.reserve(additional, Self::rehash(keys, slots, state));
+    }
+
+    /// The index's hasher of a slot number (for its growth and rebuilds).
+    fn rehash<'a>(keys: &'a str, slots: &'a [Slot], state: &'a foldhash::fast::RandomState) -> impl Fn(&u32) -> u64 + 'a {
+        move |&j| state.hash_one(Self::key(keys, &slots[j as usize]))
+    }
+
+    /// Rebuilds the index from `slots` (after they were reordered or
+    /// filtered in place).
+    fn rebuild_index(&mut self) {
+        let Table { keys, slots, index, state, .. } = self;
+        index.clear();
+        for (i, s) in slots.iter().enumerate() {
+            index.insert_unique(state.hash_one(Self::key(keys, s)), i as u32, Self::rehash(keys, slots, state));
+        }
     }
 
     fn key<'a>(keys: &'a str, s: &Slot) -> &'a str {
@@ -768,24 +786,21 @@ impl Table {
         self.keys.push_str(rel);
         self.slots.push(Slot { off, len, ino: stat.ino, size: stat.size, mtime_ns: stat.mtime_ns, digest });
         let Table { keys, slots, index, state, .. } = self;
-        index.insert_unique(state.hash_one(rel), i, |&j| state.hash_one(Self::key(keys, &slots[j as usize])));
+        index.insert_unique(state.hash_one(rel), i, Self::rehash(keys, slots, state));
     }
 
-    /// Keeps the entries whose key `keep` accepts; returns how many went.
+    /// Keeps the entries whose key `keep` accepts (in place, order kept;
+    /// the keys of the others stay in `keys` unused until the next load);
+    /// returns how many went.
     fn retain<F: Fn(&str) -> bool>(&mut self, keep: F) -> usize {
         let before = self.slots.len();
-        let keys = std::mem::take(&mut self.keys);
-        let old = std::mem::take(&mut self.slots);
-        let mut kept = Table::with_capacity(old.len(), keys.len());
-        kept.state = self.state.clone();
-        for s in &old {
-            let k = Self::key(&keys, s);
-            if keep(k) {
-                kept.insert(k, Stat { ino: s.ino, size: s.size, mtime_ns: s.mtime_ns }, s.digest);
-            }
+        let keys = &self.keys;
+        self.slots.retain(|s| keep(Self::key(keys, s)));
+        let removed = before - self.slots.len();
+        if removed > 0 {
+            self.rebuild_index();
         }
-        *self = kept;
-        before - self.slots.len()
+        removed
     }
 
     fn iter(&self) -> impl Iterator<Item = (&str, &Slot)> + '_ {
@@ -798,14 +813,9 @@ impl Table {
         if self.sorted {
             return;
         }
-        let Table { keys, slots, index, state, .. } = self;
-        slots.sort_unstable_by(|a, b| Self::key(keys, a).cmp(Self::key(keys, b)));
-        index.clear();
-        for (i, s) in slots.iter().enumerate() {
-            index.insert_unique(state.hash_one(Self::key(keys, s)), i as u32, |&j| {
-                state.hash_one(Self::key(keys, &slots[j as usize]))
-            });
-        }
+        let keys = &self.keys;
+        self.slots.sort_unstable_by(|a, b| Self::key(keys, a).cmp(Self::key(keys, b)));
+        self.rebuild_index();
         self.sorted = true;
     }
 }
