@@ -46,12 +46,14 @@ sys.dont_write_bytecode = True  # no __pycache__ in bench/ from the sibling impo
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bench_store import SLOW_FS_US, Runner, fs_probe, settle  # noqa: E402
 from bench_walk import (  # noqa: E402
-    GIT_ENV, GIT_ID, STDLIB_QUICK_SUBDIRS, TIME_BIN, copy_stdlib, make_seed_tree, muse_so_info,
-    print_table, print_targets, run_timed, tree_stats, wrapper_overhead_ms,
+    GIT_ENV, GIT_ID, STDLIB_QUICK_SUBDIRS, TIME_BIN, build_stat_floor, copy_stdlib,
+    make_seed_tree, muse_so_info, print_table, print_targets, run_timed, stat_floor_argv,
+    tree_stats, wrapper_overhead_ms,
 )
 
 MUSE_ENV = {k: v for k, v in os.environ.items() if not k.startswith("MUSE_")}
 GIT_FSYNC = ["-c", "core.fsync=all", "-c", "core.fsyncMethod=batch"]
+FLOOR_STEP = "readdir + lstat only (C)"
 
 
 def muse_cmd() -> str:
@@ -128,6 +130,7 @@ def main(argv: list[str] | None = None) -> int:
 
     base = tempfile.mkdtemp(prefix="muse-bench-cli-", dir="/tmp")
     runner = CliRunner(base)
+    floor_bin, floor_why = build_stat_floor(base)
     wall0 = time.perf_counter()
     load0 = os.getloadavg()
     so0 = muse_so_info()
@@ -225,12 +228,18 @@ def main(argv: list[str] | None = None) -> int:
         status_order = [("muse", "status"), ("git", "status --porcelain")]
         if native:
             status_order.append(("muse-native", "status"))
+        if floor_bin:
+            status_order.append(("floor", FLOOR_STEP))
         for eng, label in (status_order if rep % 2 == 0 else status_order[::-1]):
             d = status_dirs["git" if eng == "git" else "muse"]
             c = engine_cmds("git" if eng == "git" else "muse", muse)
             cmd = [native, "status"] if eng == "muse-native" else c["status"]
+            if eng == "floor":
+                cmd = stat_floor_argv(floor_bin, d)
             r = runner.cmd(f"status {eng}", cmd, cwd=d, env=c["env"])
-            if r:
+            if r and eng == "floor":
+                add(("status", sname, eng, label), r, json.loads(r["stdout"])["files"])
+            elif r:
                 if eng == "git" and r["stdout"].strip():
                     runner.fail(f"git status not clean: {r['stdout'][:300]}")
                 if eng != "git" and "working tree clean" not in r["stdout"]:
@@ -248,7 +257,8 @@ def main(argv: list[str] | None = None) -> int:
     order += [("commit", name, e, step) for name, *_ in commit_shapes for e in engines
               for step in ("init", "add -A", "commit -m x", "add + commit")]
     order += [("status", sname, e, label) for e, label in
-              (("muse", "status"), ("muse-native", "status"), ("git", "status --porcelain"))]
+              (("muse", "status"), ("muse-native", "status"), ("git", "status --porcelain"),
+               ("floor", FLOOR_STEP))]
     for key in order:
         rs = results.get(key)
         if not rs:
@@ -264,10 +274,11 @@ def main(argv: list[str] | None = None) -> int:
         agg[key] = a
         rows.append(a)
     step_pair = {"add -A": "add -A", "commit -m x": "commit -m x", "add + commit": "add + commit",
-                 "init": "init", "status": "status --porcelain", "--version": "--version"}
+                 "init": "init", "status": "status --porcelain", "--version": "--version",
+                 FLOOR_STEP: "status --porcelain"}
     for a in rows:
         a["ratio"] = a["ratio_fsync"] = None
-        if a["engine"] in ("muse", "muse-native"):
+        if a["engine"] in ("muse", "muse-native", "floor"):
             g = agg.get((a["workload"], a["tree"], "git", step_pair.get(a["step"], "")))
             if g:
                 a["ratio"] = a["median_s"] / g["median_s"]
@@ -296,7 +307,11 @@ def main(argv: list[str] | None = None) -> int:
           "runs); `add + commit` = sum of the two process times; the tree is checked clean "
           "afterwards (untimed). Engine order alternates between repetitions.")
     print(f"status: `muse status` (long form) and `git status --porcelain` on clean committed "
-          f"copies of the same tree; each was run once untimed after the commit.")
+          f"copies of the same tree; each was run once untimed after the commit. "
+          + (f"floor = bench/stat_floor.c on {os.cpu_count()} threads over the muse copy: readdir "
+             f"of every directory and one fstatat per file, nothing else (the least work of a "
+             f"status that checks every file with one lstat, as both engines do)."
+             if floor_bin else f"(stat floor row left out: {floor_why})"))
     print(f"peak RSS = `/usr/bin/time -f %M` around each process, max over runs (add + commit: the "
           f"larger of the two); the wrapper adds ~{overhead:.1f} ms to every wall time "
           f"(muse and git alike; not subtracted)." if TIME_BIN else
@@ -354,6 +369,11 @@ def main(argv: list[str] | None = None) -> int:
         r = a["median_s"] / g["median_s"]
         target(f"clean muse status at {info['trees'][sname]['files']:,} files <= 0.5x git status",
                f"{a['median_s'] * 1e3:.1f} vs {g['median_s'] * 1e3:.1f} ms = {r:.2f}x", r <= 0.5)
+        f = agg.get(("status", sname, "floor", FLOOR_STEP))
+        if f:
+            r = f["median_s"] / g["median_s"]
+            target("(reachability) stat floor, readdir + 1 lstat per file only, vs git status",
+                   f"{f['median_s'] * 1e3:.1f} vs {g['median_s'] * 1e3:.1f} ms = {r:.2f}x", None)
     print_targets(targets, q, "trees N/10, 1 rep")
     print()
     print(f"load average at start {load0[0]:.2f}, at end {load1[0]:.2f} ({os.cpu_count()} CPUs); "

@@ -52,8 +52,9 @@
 //! sorted, then hashed on all cores in 64 KiB chunks with one buffer per
 //! worker, so memory does not grow with file size, and come back in key
 //! order. Per file there is no allocation beyond its key, and no lock.
-//! [`walk_workdir_sorted`] returns raw digests; [`walk_workdir`] spells them
-//! as IDs.
+//! [`walk_manifest`] returns raw digests (reading them from the stat cache
+//! itself, which holds exactly the manifest after a walk); [`walk_workdir`]
+//! spells them as IDs.
 
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
@@ -112,17 +113,75 @@ impl Default for WalkOptions {
 /// directory, or a file, directory or `.museignore` under it cannot be read
 /// (vanishing mid-walk is not an error: the entry is left out).
 pub fn walk_workdir(root: &Path, opts: &WalkOptions) -> Result<BTreeMap<String, String>> {
-    Ok(walk_workdir_sorted(root, opts)?.into_iter().map(|(k, d)| (k, id_from_digest(&d))).collect())
+    Ok(walk_manifest(root, opts)?.iter().map(|(k, d)| (k.to_owned(), id_from_digest(d))).collect())
 }
 
-/// [`walk_workdir`] returning the manifest as `(key, blob digest)` pairs
-/// sorted by key (byte order, each key once) instead of a map of ID
-/// strings: what a caller that converts every entry anyway (the Python
-/// binding) wants, without a map and 2 strings per file in between.
+/// A walked manifest: `(key, blob digest)` of every file
+/// [`walk_workdir`] would return, in key (byte) order, each key once.
+///
+/// After a walk with the stat cache, the cache holds exactly one entry per
+/// listed file, so the manifest *is* the cache: no second copy of 75k keys
+/// is made. Dropping the manifest hands that cache to the next walk of the
+/// process ([`StatCache::keep`]).
+pub struct Manifest {
+    /// The walk's stat cache; it holds the entries when `pairs` is `None`.
+    cache: Option<StatCache>,
+    /// The entries, when they are not the cache's.
+    pairs: Option<Pairs>,
+}
+
+impl Manifest {
+    /// Number of files.
+    pub fn len(&self) -> usize {
+        match (&self.pairs, &self.cache) {
+            (Some(p), _) => p.len(),
+            (None, Some(c)) => c.len(),
+            (None, None) => 0,
+        }
+    }
+
+    /// Whether the tree has no file.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// `(key, blob digest)` in key order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &Digest)> + '_ {
+        let pairs = self.pairs.as_deref().map(|p| p.iter().map(|(k, d)| (k.as_str(), d)));
+        let cached = self.cache.as_ref().filter(|_| self.pairs.is_none()).map(StatCache::digests);
+        pairs.into_iter().flatten().chain(cached.into_iter().flatten())
+    }
+
+    /// The entries as owned `(key, digest)` pairs, in key order.
+    pub fn into_pairs(mut self) -> Vec<(String, Digest)> {
+        match self.pairs.take() {
+            Some(p) => p,
+            None => self.iter().map(|(k, d)| (k.to_owned(), *d)).collect(),
+        }
+    }
+}
+
+impl Drop for Manifest {
+    fn drop(&mut self) {
+        if let Some(c) = self.cache.take() {
+            c.keep();
+        }
+    }
+}
+
+impl std::fmt::Debug for Manifest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Manifest").field("len", &self.len()).finish_non_exhaustive()
+    }
+}
+
+/// [`walk_workdir`] returning the manifest as raw digests in key order
+/// (see [`Manifest`]) instead of a map of ID strings: what a caller that
+/// converts every entry anyway (the Python binding) wants.
 ///
 /// # Errors
 /// As [`walk_workdir`].
-pub fn walk_workdir_sorted(root: &Path, opts: &WalkOptions) -> Result<Vec<(String, Digest)>> {
+pub fn walk_manifest(root: &Path, opts: &WalkOptions) -> Result<Manifest> {
     let md = std::fs::metadata(root).ctx("stat", root)?;
     if !md.is_dir() {
         return Err(Error::io("walk", root, io::Error::from(io::ErrorKind::NotADirectory)));
@@ -138,19 +197,22 @@ pub fn walk_workdir_sorted(root: &Path, opts: &WalkOptions) -> Result<Vec<(Strin
 
     // Stat'ed files are looked up in key order: a merge with the cache's
     // sorted entries, memory read front to back instead of one random
-    // probe per file.
+    // probe per file. `seen` marks the entries of listed files.
     stated.par_sort_unstable_by(|a, b| a.0.cmp(&b.0));
-    let mut pairs: Pairs = Vec::new();
+    let mut seen = Vec::new();
+    let mut hits = 0;
     match cache.as_ref() {
         Some(c) => {
-            let (hits, misses) = c.lookup_sorted(stated, 0);
-            pairs = hits;
+            seen = vec![false; c.len()];
+            let (n, misses) = c.lookup_sorted(stated, 0, &mut seen);
+            hits = n;
             to_read.extend(misses);
         }
         None => to_read.extend(stated.into_iter().map(|(rel, _)| rel)),
     }
 
     let mut stamp_tmp = None;
+    let mut hashed: Pairs = Vec::new();
     if !to_read.is_empty() {
         let mut stamp = i64::MIN;
         if let Some(c) = cache.as_ref() {
@@ -161,44 +223,47 @@ pub fn walk_workdir_sorted(root: &Path, opts: &WalkOptions) -> Result<Vec<(Strin
         // In key order: the files are recorded in the cache in order (it
         // stays sorted for the next lookup) and come back sorted.
         to_read.par_sort_unstable();
-        let hashed = hash_files(root, to_read)?;
+        let read = hash_files(root, to_read)?;
         if let Some(c) = cache.as_mut() {
-            c.reserve(hashed.len());
-            for (rel, stat, digest) in hashed.iter().flatten() {
-                c.apply(rel, *stat, digest, stamp, 0);
-            }
-        }
-        // Collected in place: the buffer of `hashed` is reused.
-        let hashed: Pairs = hashed.into_iter().filter_map(|h| h.map(|(rel, _, digest)| (rel, digest))).collect();
-        if pairs.is_empty() {
-            pairs = hashed;
-        } else {
-            pairs.extend(hashed);
-            pairs.par_sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        }
-    }
-    // Keys are unique (one per listed file): unstable sorts are exact, and
-    // `pairs` is in key order here.
-    debug_assert!(pairs.is_sorted_by(|a, b| a.0 < b.0));
-
-    if let Some(mut c) = cache {
-        // Every listed file has an entry now, so extra entries are stale.
-        if c.len() > pairs.len() {
-            c.prune(|k| pairs.binary_search_by(|p| p.0.as_str().cmp(k)).is_ok());
-        }
-        if c.is_dirty() {
-            if muse_dir(root).is_dir() {
-                if let Err(e) = c.save_into(stamp_tmp) {
-                    log::warn!("stat cache not saved: {e}");
+            c.reserve(read.len());
+            for (rel, stat, digest) in read.iter().flatten() {
+                if let Some(s) = c.apply(rel, *stat, digest, stamp, 0).and_then(|i| seen.get_mut(i)) {
+                    *s = true;
                 }
-            } else {
-                log::debug!("{} has no {MUSE_DIR}/: stat cache not saved", root.display());
             }
         }
-        // The next walk of this tree in this process starts from it.
-        c.keep();
+        // Collected in place: the buffer of `read` is reused.
+        hashed = read.into_iter().filter_map(|h| h.map(|(rel, _, digest)| (rel, digest))).collect();
     }
-    Ok(pairs)
+
+    let Some(mut c) = cache else {
+        // Keys are unique (one per listed file) and `to_read` was sorted.
+        debug_assert!(hashed.is_sorted_by(|a, b| a.0 < b.0));
+        return Ok(Manifest { cache: None, pairs: Some(hashed) });
+    };
+    // Entries of files no longer listed (or vanished before being read)
+    // are stale.
+    c.prune_unseen(&seen);
+    if c.is_dirty() {
+        if muse_dir(root).is_dir() {
+            if let Err(e) = c.save_into(stamp_tmp) {
+                log::warn!("stat cache not saved: {e}");
+            }
+        } else {
+            log::debug!("{} has no {MUSE_DIR}/: stat cache not saved", root.display());
+        }
+    }
+    c.sort_entries();
+    if c.len() == hits + hashed.len() {
+        // One entry per listed file: the cache is the manifest.
+        return Ok(Manifest { cache: Some(c), pairs: None });
+    }
+    // Some file read could not be recorded (the cache's 4 GiB of keys are
+    // full): the manifest is the cache's entries plus those.
+    let mut pairs: Pairs = c.digests().map(|(k, d)| (k.to_owned(), *d)).collect();
+    pairs.extend(hashed.into_iter().filter(|(k, _)| !c.contains(k)));
+    pairs.par_sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    Ok(Manifest { cache: Some(c), pairs: Some(pairs) })
 }
 
 /// The manifest of the working tree at `root`: the same as

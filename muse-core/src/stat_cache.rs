@@ -452,6 +452,10 @@ impl StatCache {
     /// Removes every entry whose path `keep` rejects. Returns how many were
     /// removed; marks the cache dirty when that is not zero.
     pub fn prune<F: Fn(&str) -> bool>(&mut self, keep: F) -> usize {
+        self.retain(|_, k| keep(k))
+    }
+
+    fn retain<F: FnMut(usize, &str) -> bool>(&mut self, keep: F) -> usize {
         let removed = self.entries.retain(keep);
         if removed > 0 {
             self.dirty = true;
@@ -492,36 +496,34 @@ impl StatCache {
     }
 
     /// Looks up every file of `files` (sorted by key, each key once) as
-    /// [`lookup`](Self::lookup) would, and splits them into trusted hits
-    /// `(key, digest)` (in key order) and keys to read. When the entries
-    /// are in key order (a loaded file, a kept cache), this is one merge of
-    /// the two sorted sequences; otherwise one index probe per file.
-    pub(crate) fn lookup_sorted(&self, files: Vec<(String, Stat)>, tol_ns: i64) -> (Vec<(String, Digest)>, Vec<String>) {
-        let mut hits = Vec::with_capacity(files.len());
+    /// [`lookup`](Self::lookup) would: marks the slot of each trusted hit in
+    /// `seen` (one flag per entry, in entry order; see
+    /// [`prune_unseen`](Self::prune_unseen)) and returns how many hits there
+    /// were and the keys to read (in key order). When the entries are in
+    /// key order (a loaded file, a kept cache), this is one merge of the
+    /// two sorted sequences; otherwise one index probe per file.
+    pub(crate) fn lookup_sorted(&self, files: Vec<(String, Stat)>, tol_ns: i64, seen: &mut [bool]) -> (usize, Vec<String>) {
+        let mut hits = 0;
         let mut misses = Vec::new();
-        if self.entries.sorted {
-            let t = &self.entries;
-            let mut j = 0;
-            for (rel, stat) in files {
+        let t = &self.entries;
+        let mut j = 0;
+        for (rel, stat) in files {
+            let found = if t.sorted {
                 while j < t.slots.len() && Table::key(&t.keys, &t.slots[j]) < rel.as_str() {
                     j += 1;
                 }
-                match t.slots.get(j) {
-                    Some(e) if Table::key(&t.keys, e) == rel && self.trusted(&rel, &stat, e, tol_ns) => {
-                        hits.push((rel, e.digest))
+                Some(j).filter(|&j| j < t.slots.len() && Table::key(&t.keys, &t.slots[j]) == rel)
+            } else {
+                t.position(&rel)
+            };
+            match found {
+                Some(i) if self.trusted(&rel, &stat, &t.slots[i], tol_ns) => {
+                    hits += 1;
+                    if let Some(s) = seen.get_mut(i) {
+                        *s = true;
                     }
-                    _ => misses.push(rel),
                 }
-            }
-        } else {
-            for (rel, stat) in files {
-                match self.lookup(&rel, &stat, tol_ns) {
-                    Lookup::Hit(d) => {
-                        let d = *d;
-                        hits.push((rel, d));
-                    }
-                    Lookup::Read => misses.push(rel),
-                }
+                _ => misses.push(rel),
             }
         }
         (hits, misses)
@@ -533,6 +535,30 @@ impl StatCache {
         stat.matches(e, tol_ns) && (self.racy.is_empty() || !self.racy.contains(rel))
     }
 
+    /// Removes the entries that were there before a walk (index below
+    /// `seen.len()`) and that the walk did not mark in `seen` (neither a
+    /// trusted hit nor a file it read): the files no longer present.
+    /// Entries added since (index `seen.len()` and up) stay. Returns how
+    /// many went; marks the cache dirty when that is not zero.
+    pub(crate) fn prune_unseen(&mut self, seen: &[bool]) -> usize {
+        if seen.iter().all(|&s| s) {
+            return 0;
+        }
+        self.retain(|i, _| seen.get(i).copied().unwrap_or(true))
+    }
+
+    /// Puts the entries in key order (a no-op when they are).
+    pub(crate) fn sort_entries(&mut self) {
+        self.entries.sort();
+    }
+
+    /// `(key, blob digest)` of every entry, in entry order (key order after
+    /// [`sort_entries`](Self::sort_entries)).
+    pub(crate) fn digests(&self) -> impl ExactSizeIterator<Item = (&str, &Digest)> + '_ {
+        let t = &self.entries;
+        t.slots.iter().map(move |s| (Table::key(&t.keys, s), &s.digest))
+    }
+
     /// Makes room for `additional` more entries (one allocation instead of
     /// a doubling series when a cold walk records every file).
     pub(crate) fn reserve(&mut self, additional: usize) {
@@ -542,12 +568,21 @@ impl StatCache {
     /// Records that the file `rel`, read after racy stamp `stamp`, had stat
     /// `stat` and blob digest `digest`. Marks the cache dirty unless the
     /// existing entry already said exactly that (a verified racy entry).
-    pub(crate) fn apply(&mut self, rel: &str, stat: Stat, digest: &Digest, stamp: i64, tol_ns: i64) {
-        let unchanged = self.entries.get(rel).is_some_and(|e| stat.matches(e, tol_ns) && e.digest == *digest);
-        if !unchanged {
-            self.entries.insert(rel, stat, *digest);
+    ///
+    /// Returns the entry's index, or `None` when it could not be recorded
+    /// (the key space of 4 GiB is full: the file is read again next time).
+    pub(crate) fn apply(&mut self, rel: &str, stat: Stat, digest: &Digest, stamp: i64, tol_ns: i64) -> Option<usize> {
+        let at = self.entries.position(rel);
+        let unchanged = at.is_some_and(|i| {
+            let e = &self.entries.slots[i];
+            stat.matches(e, tol_ns) && e.digest == *digest
+        });
+        let at = if unchanged {
+            at
+        } else {
             self.dirty = true;
-        }
+            self.entries.insert(rel, stat, *digest)
+        };
         if stat.mtime_ns >= stamp {
             if !self.racy.contains(rel) {
                 self.racy.insert(rel.to_owned());
@@ -555,6 +590,7 @@ impl StatCache {
         } else if !self.racy.is_empty() {
             self.racy.remove(rel);
         }
+        at
     }
 
     /// Prepares for reading files: creates `.muse/cache/` (only when
@@ -766,19 +802,20 @@ impl Table {
         self.position(rel).map(|i| &self.slots[i])
     }
 
-    /// Inserts or replaces the entry of `rel`.
-    fn insert(&mut self, rel: &str, stat: Stat, digest: Digest) {
+    /// Inserts or replaces the entry of `rel`; returns its index, or
+    /// `None` when it could not be recorded.
+    fn insert(&mut self, rel: &str, stat: Stat, digest: Digest) -> Option<usize> {
         if let Some(i) = self.position(rel) {
             let s = &mut self.slots[i];
             (s.ino, s.size, s.mtime_ns, s.digest) = (stat.ino, stat.size, stat.mtime_ns, digest);
-            return;
+            return Some(i);
         }
         // Keys live in 4 GiB at most: past that an entry is not recorded
         // (its file is simply read again next time).
-        let (Ok(len), Ok(off)) = (u32::try_from(rel.len()), u32::try_from(self.keys.len())) else { return };
-        let Ok(i) = u32::try_from(self.slots.len()) else { return };
+        let (Ok(len), Ok(off)) = (u32::try_from(rel.len()), u32::try_from(self.keys.len())) else { return None };
+        let Ok(i) = u32::try_from(self.slots.len()) else { return None };
         if off.checked_add(len).is_none() {
-            return;
+            return None;
         }
         if let Some(last) = self.slots.last() {
             self.sorted &= Self::key(&self.keys, last) < rel;
@@ -787,15 +824,21 @@ impl Table {
         self.slots.push(Slot { off, len, ino: stat.ino, size: stat.size, mtime_ns: stat.mtime_ns, digest });
         let Table { keys, slots, index, state, .. } = self;
         index.insert_unique(state.hash_one(rel), i, Self::rehash(keys, slots, state));
+        Some(i as usize)
     }
 
-    /// Keeps the entries whose key `keep` accepts (in place, order kept;
+    /// Keeps the entries that `keep(index, key)` accepts (in place, order kept;
     /// the keys of the others stay in `keys` unused until the next load);
     /// returns how many went.
-    fn retain<F: Fn(&str) -> bool>(&mut self, keep: F) -> usize {
+    fn retain<F: FnMut(usize, &str) -> bool>(&mut self, mut keep: F) -> usize {
         let before = self.slots.len();
         let keys = &self.keys;
-        self.slots.retain(|s| keep(Self::key(keys, s)));
+        let mut i = 0;
+        // `Vec::retain` visits each element once, in order.
+        self.slots.retain(|s| {
+            i += 1;
+            keep(i - 1, Self::key(keys, s))
+        });
         let removed = before - self.slots.len();
         if removed > 0 {
             self.rebuild_index();
@@ -1161,7 +1204,7 @@ mod tests {
         assert_eq!(t.len(), 1000);
         assert_eq!(t.get("d/7").map(|s| (s.ino, s.digest)), Some((70, [1; 32])));
         assert!(t.get("d/1000").is_none() && t.get("d/").is_none());
-        assert_eq!(t.retain(|k| k.ends_with('7')), 900);
+        assert_eq!(t.retain(|_, k| k.ends_with('7')), 900);
         assert_eq!(t.len(), 100);
         assert_eq!(t.get("d/17").map(|s| s.ino), Some(17));
         assert!(t.get("d/18").is_none());
@@ -1198,7 +1241,8 @@ mod tests {
             files.push(("a".into(), st(1)));
             files.push(("z".into(), st(1)));
             files.sort_by(|a, b| a.0.cmp(&b.0));
-            let (hits, misses) = c.lookup_sorted(files.clone(), 0);
+            let mut seen = vec![false; c.len()];
+            let (n_hits, misses) = c.lookup_sorted(files.clone(), 0, &mut seen);
             let mut want_hits = vec![];
             let mut want_misses = vec![];
             for (rel, stat) in files {
@@ -1207,10 +1251,24 @@ mod tests {
                     Lookup::Read => want_misses.push(rel),
                 }
             }
+            // `seen` marks exactly the entries of the hits.
+            let mut hits: Vec<(String, Digest)> =
+                c.digests().zip(&seen).filter(|(_, s)| **s).map(|((k, d), _)| (k.to_owned(), *d)).collect();
+            hits.sort();
+            assert_eq!(n_hits, hits.len());
             assert_eq!(hits, want_hits);
             assert_eq!(misses, want_misses);
             assert!(!hits.iter().any(|(k, _)| k == "k005" || k == "k007" || k == "k003"));
             assert_eq!(hits.len(), (0..200u64).filter(|n| n % 3 != 0 && n % 7 != 0 && *n != 5).count());
+            // Pruning the unseen keeps exactly the hits, and entries added after the walk.
+            c.entries.insert("zz", st(1), [0; 32]);
+            assert_eq!(c.prune_unseen(&seen), 200 - 67 - hits.len());
+            assert!(c.is_dirty());
+            c.sort_entries();
+            let left: Vec<&str> = c.digests().map(|(k, _)| k).collect();
+            let mut want: Vec<&str> = hits.iter().map(|(k, _)| k.as_str()).collect();
+            want.push("zz");
+            assert_eq!(left, want);
         }
     }
 

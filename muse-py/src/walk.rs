@@ -7,7 +7,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString};
 
 use muse_core::ids::{write_id, ID_LEN};
-use muse_core::snapshot::{walk_workdir_sorted as core_walk, WalkOptions};
+use muse_core::snapshot::{walk_manifest as core_walk, WalkOptions};
 use muse_core::stat_cache::{LoadStatus, StatCache};
 
 use crate::convert::IntoPy;
@@ -18,15 +18,17 @@ use crate::convert::IntoPy;
 #[pyo3(signature = (root, max_cache_bytes=muse_core::stat_cache::MAX_CACHE_BYTES))]
 pub fn walk_workdir<'py>(py: Python<'py>, root: PathBuf, max_cache_bytes: u64) -> PyResult<Bound<'py, PyDict>> {
     let opts = WalkOptions { max_cache_bytes, ..Default::default() };
-    // Sorted (key, digest) pairs: each ID is spelled straight into its
-    // Python string, with no map and no Rust string per ID in between.
-    let pairs = py.detach(|| core_walk(&root, &opts)).py()?;
+    // Raw digests in key order, read from the walk's stat cache: each ID is
+    // spelled straight into its Python string, with no map and no Rust
+    // string per entry in between.
+    let manifest = py.detach(|| core_walk(&root, &opts)).py()?;
     let d = PyDict::new(py);
     let mut buf = [0u8; ID_LEN];
-    // Consumed as converted: each Rust key is freed once its copy exists.
-    for (k, digest) in pairs {
-        d.set_item(PyString::new(py, &k), PyString::new(py, write_id(&digest, &mut buf)))?;
+    for (k, digest) in manifest.iter() {
+        d.set_item(PyString::new(py, k), PyString::new(py, write_id(digest, &mut buf)))?;
     }
+    // Dropping keeps the cache for the next walk: done without the GIL.
+    py.detach(move || drop(manifest));
     Ok(d)
 }
 
