@@ -331,9 +331,19 @@ impl ChangeKind {
 /// The changes from `old` to `new`, sorted by path: one merge pass over
 /// the two sorted maps.
 pub fn diff_manifests(old: &Manifest, new: &Manifest) -> Vec<(String, ChangeKind)> {
+    diff_sorted(old.iter().map(|(k, v)| (k.as_str(), v)), new.iter().map(|(k, v)| (k.as_str(), v)), |a, b| a == b)
+}
+
+/// [`diff_manifests`] over two `(path, value)` sequences sorted by path
+/// (each path once), whose values `same` compares.
+fn diff_sorted<'a, 'b, A, B>(
+    old: impl Iterator<Item = (&'a str, A)>,
+    new: impl Iterator<Item = (&'b str, B)>,
+    mut same: impl FnMut(&A, &B) -> bool,
+) -> Vec<(String, ChangeKind)> {
     use std::cmp::Ordering;
     let mut out = Vec::new();
-    let (mut a, mut b) = (old.iter().peekable(), new.iter().peekable());
+    let (mut a, mut b) = (old.peekable(), new.peekable());
     loop {
         let ord = match (a.peek(), b.peek()) {
             (None, None) => break,
@@ -344,16 +354,16 @@ pub fn diff_manifests(old: &Manifest, new: &Manifest) -> Vec<(String, ChangeKind
         match ord {
             Ordering::Less => {
                 let (p, _) = a.next().expect("peeked");
-                out.push((p.clone(), ChangeKind::Deleted));
+                out.push((p.to_owned(), ChangeKind::Deleted));
             }
             Ordering::Greater => {
                 let (p, _) = b.next().expect("peeked");
-                out.push((p.clone(), ChangeKind::Added));
+                out.push((p.to_owned(), ChangeKind::Added));
             }
             Ordering::Equal => {
                 let ((p, x), (_, y)) = (a.next().expect("peeked"), b.next().expect("peeked"));
-                if x != y {
-                    out.push((p.clone(), ChangeKind::Modified));
+                if !same(&x, &y) {
+                    out.push((p.to_owned(), ChangeKind::Modified));
                 }
             }
         }
@@ -396,7 +406,7 @@ pub fn status(root: &Path) -> Result<Status> {
             let (branch, head, head_manifest) = head_state(root)?;
             Ok((branch, head, head_manifest, read_stage(root)?))
         },
-        || worktree_manifest(root),
+        || crate::snapshot::walk_manifest(root, &crate::snapshot::WalkOptions::default()),
     );
     let (branch, head, head_manifest, stage) = head_side?;
     let wt = wt?;
@@ -404,7 +414,11 @@ pub fn status(root: &Path) -> Result<Status> {
     let staged = diff_manifests(&head_manifest, &staged_view);
     let mut unstaged = Vec::new();
     let mut untracked = Vec::new();
-    for (p, kind) in diff_manifests(&staged_view, &wt) {
+    // The walk's raw digests against the stage's IDs: no ID string is
+    // made per file.
+    let mut buf = [0u8; crate::ids::ID_LEN];
+    let tracked = staged_view.iter().map(|(k, v)| (k.as_str(), v));
+    for (p, kind) in diff_sorted(tracked, wt.iter(), |id, d| **id == crate::ids::write_id(d, &mut buf)) {
         match kind {
             ChangeKind::Added => untracked.push(p),
             k => unstaged.push((p, k)),
