@@ -17,11 +17,18 @@ after reading every file once (warm page cache, so every engine is compared
 on hashing, not disk):
 
 - muse, in a fresh child: stat cache deleted, ``build_snapshot_manifest``
-  (cold), then a second call (warm); and a second fresh child that makes one
-  call with the cache present (warm, fresh process).
+  (cold), then a second call (warm, after the cold one).
 - git, with a fresh git dir outside the tree (``.muse/`` in
   ``info/exclude``): ``git add -A`` (cold), ``git commit`` (untimed), one
-  untimed ``git status --porcelain``, then the timed one (warm).
+  untimed ``git status --porcelain``.
+- then the warm rows back to back, in an order that alternates between
+  repetitions: the timed ``git status --porcelain``; muse in a fresh child
+  making two calls with the cache on disk, the 2nd timed (warm, 2nd call);
+  the stat floor (``bench/stat_floor.c``: readdir + one ``fstatat`` per
+  file on every core, nothing else); muse in a fresh child making one call
+  (warm, fresh process). Measured in one phase, after git's writes, so that
+  no engine is timed while the machine is still busy with them and another
+  is not.
 - floors: ``find | xargs -0 sha256sum`` with 1 and 2 processes.
 
 Peak RSS is per workload and whole-process: ``VmHWM`` of the muse child
@@ -305,6 +312,17 @@ def run_child(spec: dict) -> None:
         res["warm_s"] = pc() - t0
         if _fingerprint(m2) != fp1:
             raise RuntimeError("warm manifest differs from cold manifest")
+    elif mode == "warm_twice":
+        if not _cache_files(tree):
+            raise RuntimeError("no stat cache present for the warm 2nd-call run")
+        m1 = build_snapshot_manifest(tree)  # warm from the cache file (untimed)
+        fp1, res["files"] = _fingerprint(m1), len(m1)
+        del m1
+        t0 = pc()
+        m2 = build_snapshot_manifest(tree)
+        res["seconds"] = pc() - t0
+        if _fingerprint(m2) != fp1:
+            raise RuntimeError("2nd warm manifest differs from the 1st")
     elif mode == "warm_fresh":
         if not _cache_files(tree):
             raise RuntimeError("no stat cache present for the warm fresh-process run")
@@ -327,6 +345,7 @@ ROWS = [  # (key, engine, label)
     ("sha1", "floor", "sha256sum, 1 process"),
     ("sha2", "floor", "sha256sum, xargs -P2"),
     ("muse_cold", "muse", "cold: 1st call, no stat cache"),
+    ("muse_warm_after_cold", "muse", "warm: 2nd call, after the cold one"),
     ("muse_warm", "muse", "warm: 2nd call, same process"),
     ("muse_warm_fresh", "muse", "warm: 1 call, fresh process"),
     ("git_add", "git", "cold: add -A, fresh git dir"),
@@ -334,6 +353,7 @@ ROWS = [  # (key, engine, label)
     ("stat_floor", "floor", "warm: readdir + lstat only (C)"),
 ]
 PAIR = {"muse_cold": "git_add", "muse_warm": "git_status", "muse_warm_fresh": "git_status",
+        "muse_warm_after_cold": "git_status",
         "stat_floor": "git_status"}
 
 
@@ -379,11 +399,8 @@ def one_rep(runner: WalkRunner, name: str, tree: str, rep: int, results: dict, i
     r = runner.muse_child({"tree": tree, "mode": "cold_warm"})
     if r:
         add("muse_cold", r["cold_s"], r["maxrss_cold_kib"], r["files"])
-        add("muse_warm", r["warm_s"], r["maxrss_kib"], r["files"])
+        add("muse_warm_after_cold", r["warm_s"], r["maxrss_kib"], r["files"])
         info[name]["muse_cache_files"] = r["extra"]["cache_files"]
-    r = runner.muse_child({"tree": tree, "mode": "warm_fresh"})
-    if r:
-        add("muse_warm_fresh", r["seconds"], r["maxrss_kib"], r["files"])
 
     gd = runner.fresh_dir(f"{name}-r{rep}.git")
     try:
@@ -408,15 +425,36 @@ def one_rep(runner: WalkRunner, name: str, tree: str, rep: int, results: dict, i
         runner.fail(f"{name} git setup: {e}")
         return
     add("git_add", r["seconds"], r["maxrss_kib"], files)
-    r = runner.cmd(f"{name} git status", [*g, "status", "--porcelain"], env=GIT_ENV)
-    if r:
-        if r["stdout"].strip():
-            runner.fail(f"{name}: git status not clean: {r['stdout'][:500]}")
-        add("git_status", r["seconds"], r["maxrss_kib"], files)
-    if runner.stat_floor:
-        r = runner.cmd(f"{name} stat floor", stat_floor_argv(runner.stat_floor, tree))
+
+    # The warm rows, back to back in one phase (after git's writes, which
+    # slow everything that follows for a while), in an order that alternates
+    # between repetitions.
+    def git_status():
+        r = runner.cmd(f"{name} git status", [*g, "status", "--porcelain"], env=GIT_ENV)
         if r:
-            add("stat_floor", r["seconds"], r["maxrss_kib"], json.loads(r["stdout"])["files"])
+            if r["stdout"].strip():
+                runner.fail(f"{name}: git status not clean: {r['stdout'][:500]}")
+            add("git_status", r["seconds"], r["maxrss_kib"], files)
+
+    def stat_floor():
+        if runner.stat_floor:
+            r = runner.cmd(f"{name} stat floor", stat_floor_argv(runner.stat_floor, tree))
+            if r:
+                add("stat_floor", r["seconds"], r["maxrss_kib"], json.loads(r["stdout"])["files"])
+
+    def muse_warm():
+        r = runner.muse_child({"tree": tree, "mode": "warm_twice"})
+        if r:
+            add("muse_warm", r["seconds"], r["maxrss_kib"], r["files"])
+
+    def muse_warm_fresh():
+        r = runner.muse_child({"tree": tree, "mode": "warm_fresh"})
+        if r:
+            add("muse_warm_fresh", r["seconds"], r["maxrss_kib"], r["files"])
+
+    block = [git_status, muse_warm, stat_floor, muse_warm_fresh]
+    for job in (block if rep % 2 == 0 else block[::-1]):
+        job()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -533,9 +571,10 @@ def main(argv: list[str] | None = None) -> int:
           f"muse median / git median (<1: muse faster); cold rows vs `git add -A`, warm rows vs "
           f"`git status --porcelain`.")
     print("muse = muse.core.snapshot.build_snapshot_manifest(root), timed inside a fresh child "
-          "(import untimed; cold = stat cache deleted, page cache warm; warm 2nd call = same "
-          "process; warm fresh process = new child, cache on disk). The cold call hashes on all "
-          "cores and writes the stat cache.")
+          "(import untimed; cold = stat cache deleted, page cache warm; warm 2nd call, after the "
+          "cold one = same child; warm 2nd call = a child's 2nd call with the cache on disk, timed "
+          "back to back with git status and the stat floor; warm fresh process = new child, cache "
+          "on disk). The cold call hashes on all cores and writes the stat cache.")
     print("git = stock git (no system/global config), fresh bare git dir outside the tree, "
           "--work-tree=<tree>, `/.muse/` in info/exclude; timed as a whole process (start "
           "included). `git add -A` also zlib-compresses and writes one loose object per file "
@@ -547,8 +586,8 @@ def main(argv: list[str] | None = None) -> int:
           "and one fstatat per file, nothing compared or stored, timed as a process like git: the "
           "least work of any warm walk that checks every file with one lstat (muse and git both do).")
     print("peak RSS = whole process, max over runs: muse rows = the child's VmHWM (interpreter + "
-          "import + walk; the warm 2nd-call row is the child's final peak, so it includes the cold "
-          f"call); git / floor rows = `/usr/bin/time -f %M` (max over the pipeline's processes; "
+          "import + walk; the 'after the cold one' row is the child's final peak, so it includes "
+          f"the cold call); git / floor rows = `/usr/bin/time -f %M` (max over the pipeline's processes; "
           f"the wrapper adds ~{overhead:.1f} ms to their wall times). "
           + (f"Idle muse child (import only): {baseline['maxrss_kib'] / 1024:.1f} MiB."
              if baseline else ""))
@@ -606,7 +645,8 @@ def main(argv: list[str] | None = None) -> int:
                 r = f["median_s"] / g["median_s"]
                 target("(reachability) stat floor, readdir + 1 lstat per file only, vs `git status`",
                        f"{f['median_s'] * 1e3:.1f} vs {g['median_s'] * 1e3:.1f} ms = {r:.2f}x", None)
-    peaks = [agg[(t, k)]["peak_rss_mib"] for k in ("muse_cold", "muse_warm", "muse_warm_fresh")
+    peaks = [agg[(t, k)]["peak_rss_mib"] for k in ("muse_cold", "muse_warm_after_cold", "muse_warm",
+                                                   "muse_warm_fresh")
              if (t, k) in agg]
     if peaks:
         target(f"muse whole-process peak RSS at {n:,} files <= 64 MiB",
