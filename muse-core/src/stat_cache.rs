@@ -814,9 +814,7 @@ impl Table {
         // (its file is simply read again next time).
         let (Ok(len), Ok(off)) = (u32::try_from(rel.len()), u32::try_from(self.keys.len())) else { return None };
         let Ok(i) = u32::try_from(self.slots.len()) else { return None };
-        if off.checked_add(len).is_none() {
-            return None;
-        }
+        off.checked_add(len)?;
         if let Some(last) = self.slots.last() {
             self.sorted &= Self::key(&self.keys, last) < rel;
         }

@@ -879,3 +879,65 @@ fn concurrent_walks_agree() {
     assert!(temps_in(&cache_dir(&root)).is_empty());
     assert_eq!(StatCache::load(&root, MAX_CACHE_BYTES).0.len(), 300);
 }
+
+/// `walk_manifest` serves the manifest from the walk's stat cache: after
+/// each kind of change (edit, new file, new directory, removed file and
+/// directory) it equals a walk that reads every file without a cache, in
+/// key order, and the saved cache holds exactly its keys.
+#[test]
+fn walk_manifest_is_the_cache_and_follows_every_change() {
+    use muse_core::ids::id_from_digest;
+    use muse_core::snapshot::walk_manifest;
+    let (_d, root) = work_tree();
+    for i in 0..40 {
+        write(&root, &format!("d{}/f{i:02}.txt", i % 4), format!("v1 {i}").as_bytes());
+    }
+    let old = SystemTime::now() - Duration::from_secs(30);
+    let check = |step: &str| {
+        for f in walkdir_files(&root) {
+            set_mtime(&f, old); // not racy: every file is a cache hit next time
+        }
+        let truth = walk_workdir(&root, &WalkOptions { use_cache: false, ..Default::default() }).unwrap();
+        for pass in ["first", "second"] {
+            let m = walk_manifest(&root, &WalkOptions::default()).unwrap();
+            assert_eq!(m.len(), truth.len(), "{step}, {pass} walk");
+            let got: Vec<(String, String)> = m.iter().map(|(k, d)| (k.to_owned(), id_from_digest(d))).collect();
+            let want: Vec<(String, String)> = truth.clone().into_iter().collect();
+            assert_eq!(got, want, "{step}, {pass} walk");
+            drop(m); // hands the cache to the next walk
+            let (cache, status) = StatCache::load(&root, MAX_CACHE_BYTES);
+            assert_eq!(status, LoadStatus::Loaded);
+            let mut cached: Vec<&str> = cache.keys().collect();
+            cached.sort_unstable();
+            assert_eq!(cached, keys(&truth), "{step}: the cache holds exactly the manifest's keys");
+        }
+    };
+    check("cold");
+    write(&root, "d1/f01.txt", b"edited, and longer than before");
+    check("edit");
+    write(&root, "d2/new.txt", b"new");
+    write(&root, "e/sub/deep.txt", b"deep");
+    check("new file and directory");
+    fs::remove_file(root.join("d3/f03.txt")).unwrap();
+    fs::remove_dir_all(root.join("d0")).unwrap();
+    check("removed file and directory");
+    assert_eq!(walk_manifest(&root, &WalkOptions::default()).unwrap().into_pairs().len(), 40 - 10 - 1 + 2);
+}
+
+/// Every regular file under `root` outside `.muse/`.
+fn walkdir_files(root: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in fs::read_dir(&d).unwrap() {
+            let e = e.unwrap();
+            let ft = e.file_type().unwrap();
+            if ft.is_dir() && e.file_name() != ".muse" {
+                stack.push(e.path());
+            } else if ft.is_file() {
+                out.push(e.path());
+            }
+        }
+    }
+    out
+}
