@@ -200,46 +200,59 @@ pub fn walk_manifest(root: &Path, opts: &WalkOptions) -> Result<Manifest> {
     // probe per file. `seen` marks the entries of listed files.
     stated.par_sort_unstable_by(|a, b| a.0.cmp(&b.0));
     let mut seen = Vec::new();
-    let mut hits = 0;
     match cache.as_ref() {
         Some(c) => {
             seen = vec![false; c.len()];
-            let (n, misses) = c.lookup_sorted(stated, 0, &mut seen);
-            hits = n;
-            to_read.extend(misses);
+            to_read.extend(c.lookup_sorted(stated, 0, &mut seen));
         }
         None => to_read.extend(stated.into_iter().map(|(rel, _)| rel)),
     }
 
     let mut stamp_tmp = None;
-    let mut hashed: Pairs = Vec::new();
+    // Files read that the cache does not hold: without a cache, every one;
+    // with one, those it could not record (normally none).
+    let mut outside_cache: Pairs = Vec::new();
     if !to_read.is_empty() {
         let mut stamp = i64::MIN;
-        if let Some(c) = cache.as_ref() {
+        if let Some(c) = cache.as_mut() {
             let (tmp, s) = c.read_stamp();
             stamp_tmp = tmp;
             stamp = s;
+            c.reserve(to_read.len());
         }
         // In key order: the files are recorded in the cache in order (it
-        // stays sorted for the next lookup) and come back sorted.
+        // stays sorted for the next lookup) and come back sorted. Read in
+        // chunks, each recorded before the next is read, so the digests of
+        // a whole cold tree never sit in memory beside the cache.
         to_read.par_sort_unstable();
-        let read = hash_files(root, to_read)?;
-        if let Some(c) = cache.as_mut() {
-            c.reserve(read.len());
-            for (rel, stat, digest) in read.iter().flatten() {
-                if let Some(s) = c.apply(rel, *stat, digest, stamp, 0).and_then(|i| seen.get_mut(i)) {
-                    *s = true;
+        let mut files = to_read.into_iter();
+        loop {
+            let chunk: Vec<String> = files.by_ref().take(READ_CHUNK_FILES).collect();
+            if chunk.is_empty() {
+                break;
+            }
+            let read = hash_files(root, chunk)?.into_iter().flatten();
+            let Some(c) = cache.as_mut() else {
+                outside_cache.extend(read.map(|(rel, _, digest)| (rel, digest)));
+                continue;
+            };
+            for (rel, stat, digest) in read {
+                match c.apply(&rel, stat, &digest, stamp, 0) {
+                    Some(i) => {
+                        if let Some(s) = seen.get_mut(i) {
+                            *s = true;
+                        }
+                    }
+                    None => outside_cache.push((rel, digest)),
                 }
             }
         }
-        // Collected in place: the buffer of `read` is reused.
-        hashed = read.into_iter().filter_map(|h| h.map(|(rel, _, digest)| (rel, digest))).collect();
     }
 
     let Some(mut c) = cache else {
         // Keys are unique (one per listed file) and `to_read` was sorted.
-        debug_assert!(hashed.is_sorted_by(|a, b| a.0 < b.0));
-        return Ok(Manifest { cache: None, pairs: Some(hashed) });
+        debug_assert!(outside_cache.is_sorted_by(|a, b| a.0 < b.0));
+        return Ok(Manifest { cache: None, pairs: Some(outside_cache) });
     };
     // Entries of files no longer listed (or vanished before being read)
     // are stale.
@@ -254,14 +267,15 @@ pub fn walk_manifest(root: &Path, opts: &WalkOptions) -> Result<Manifest> {
         }
     }
     c.sort_entries();
-    if c.len() == hits + hashed.len() {
-        // One entry per listed file: the cache is the manifest.
+    if outside_cache.is_empty() {
+        // One entry per listed file (hits, and files read): the cache is
+        // the manifest.
         return Ok(Manifest { cache: Some(c), pairs: None });
     }
     // Some file read could not be recorded (the cache's 4 GiB of keys are
     // full): the manifest is the cache's entries plus those.
     let mut pairs: Pairs = c.digests().map(|(k, d)| (k.to_owned(), *d)).collect();
-    pairs.extend(hashed.into_iter().filter(|(k, _)| !c.contains(k)));
+    pairs.extend(outside_cache);
     pairs.par_sort_unstable_by(|a, b| a.0.cmp(&b.0));
     Ok(Manifest { cache: Some(c), pairs: Some(pairs) })
 }
@@ -292,6 +306,9 @@ impl Listed {
         self.to_read.is_empty() && self.stated.is_empty()
     }
 }
+
+/// Files read (hashed on all cores) per chunk of a walk's reads.
+const READ_CHUNK_FILES: usize = 8192;
 
 /// Directories with more regular files than this are stat'ed in parallel
 /// chunks of this size.
