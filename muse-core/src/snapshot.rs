@@ -123,14 +123,14 @@ pub fn walk_workdir(root: &Path, opts: &WalkOptions) -> Result<BTreeMap<String, 
 /// listed file, so the manifest *is* the cache: no second copy of 75k keys
 /// is made. Dropping the manifest hands that cache to the next walk of the
 /// process ([`StatCache::keep`]).
-pub struct Manifest {
+pub struct WalkedManifest {
     /// The walk's stat cache; it holds the entries when `pairs` is `None`.
     cache: Option<StatCache>,
     /// The entries, when they are not the cache's.
     pairs: Option<Pairs>,
 }
 
-impl Manifest {
+impl WalkedManifest {
     /// Number of files.
     pub fn len(&self) -> usize {
         match (&self.pairs, &self.cache) {
@@ -161,7 +161,7 @@ impl Manifest {
     }
 }
 
-impl Drop for Manifest {
+impl Drop for WalkedManifest {
     fn drop(&mut self) {
         if let Some(c) = self.cache.take() {
             c.keep();
@@ -169,19 +169,19 @@ impl Drop for Manifest {
     }
 }
 
-impl std::fmt::Debug for Manifest {
+impl std::fmt::Debug for WalkedManifest {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Manifest").field("len", &self.len()).finish_non_exhaustive()
+        f.debug_struct("WalkedManifest").field("len", &self.len()).finish_non_exhaustive()
     }
 }
 
 /// [`walk_workdir`] returning the manifest as raw digests in key order
-/// (see [`Manifest`]) instead of a map of ID strings: what a caller that
+/// (see [`WalkedManifest`]) instead of a map of ID strings: what a caller that
 /// converts every entry anyway (the Python binding) wants.
 ///
 /// # Errors
 /// As [`walk_workdir`].
-pub fn walk_manifest(root: &Path, opts: &WalkOptions) -> Result<Manifest> {
+pub fn walk_manifest(root: &Path, opts: &WalkOptions) -> Result<WalkedManifest> {
     let md = std::fs::metadata(root).ctx("stat", root)?;
     if !md.is_dir() {
         return Err(Error::io("walk", root, io::Error::from(io::ErrorKind::NotADirectory)));
@@ -252,7 +252,7 @@ pub fn walk_manifest(root: &Path, opts: &WalkOptions) -> Result<Manifest> {
     let Some(mut c) = cache else {
         // Keys are unique (one per listed file) and `to_read` was sorted.
         debug_assert!(outside_cache.is_sorted_by(|a, b| a.0 < b.0));
-        return Ok(Manifest { cache: None, pairs: Some(outside_cache) });
+        return Ok(WalkedManifest { cache: None, pairs: Some(outside_cache) });
     };
     // Entries of files no longer listed (or vanished before being read)
     // are stale.
@@ -270,14 +270,14 @@ pub fn walk_manifest(root: &Path, opts: &WalkOptions) -> Result<Manifest> {
     if outside_cache.is_empty() {
         // One entry per listed file (hits, and files read): the cache is
         // the manifest.
-        return Ok(Manifest { cache: Some(c), pairs: None });
+        return Ok(WalkedManifest { cache: Some(c), pairs: None });
     }
     // Some file read could not be recorded (the cache's 4 GiB of keys are
     // full): the manifest is the cache's entries plus those.
     let mut pairs: Pairs = c.digests().map(|(k, d)| (k.to_owned(), *d)).collect();
     pairs.extend(outside_cache);
     pairs.par_sort_unstable_by(|a, b| a.0.cmp(&b.0));
-    Ok(Manifest { cache: Some(c), pairs: Some(pairs) })
+    Ok(WalkedManifest { cache: Some(c), pairs: Some(pairs) })
 }
 
 /// The manifest of the working tree at `root`: the same as
