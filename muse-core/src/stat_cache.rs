@@ -499,9 +499,9 @@ impl StatCache {
     /// [`lookup`](Self::lookup) would: marks the slot of each trusted hit in
     /// `seen` (one flag per entry, in entry order; see
     /// [`prune_unseen`](Self::prune_unseen)) and returns the keys to read
-    /// (in key order). When the entries are in
-    /// key order (a loaded file, a kept cache), this is one merge of the
-    /// two sorted sequences; otherwise one index probe per file.
+    /// (in key order). When the entries are in key order (a loaded file, a
+    /// kept cache), this is one merge of the two sorted sequences;
+    /// otherwise one index probe per file.
     pub(crate) fn lookup_sorted(&self, files: Vec<(String, Stat)>, tol_ns: i64, seen: &mut [bool]) -> Vec<String> {
         let mut misses = Vec::new();
         let t = &self.entries;
