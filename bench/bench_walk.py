@@ -287,6 +287,22 @@ def _fingerprint(manifest: dict) -> str:
     return h.hexdigest()
 
 
+def _timed_second_call(build, tree: str, first: dict, res: dict) -> float:
+    """Time a second ``build(tree)`` after ``first`` (whose digest and size
+    go into ``res``) and check both manifests are equal. ``first`` is
+    emptied before the second call (only its digest is kept), so that call's
+    peak RSS does not count two manifests alive at once."""
+    fp1 = _fingerprint(first)
+    res["files"] = len(first)
+    first.clear()
+    t0 = time.perf_counter()
+    second = build(tree)
+    secs = time.perf_counter() - t0
+    if _fingerprint(second) != fp1:
+        raise RuntimeError("the second manifest differs from the first")
+    return secs
+
+
 def run_child(spec: dict) -> None:
     tree, mode = spec["tree"], spec["mode"]
     import muse.core.stat_cache  # noqa: F401
@@ -303,26 +319,12 @@ def run_child(spec: dict) -> None:
         res["cold_s"] = pc() - t0
         res["maxrss_cold_kib"] = vm_hwm_kib()
         res["extra"]["cache_files"] = _cache_files(tree)
-        # Keep only a digest of the cold manifest, so that the warm call's
-        # peak RSS does not count two manifests alive at once.
-        fp1, res["files"] = _fingerprint(m1), len(m1)
-        del m1
-        t0 = pc()
-        m2 = build_snapshot_manifest(tree)
-        res["warm_s"] = pc() - t0
-        if _fingerprint(m2) != fp1:
-            raise RuntimeError("warm manifest differs from cold manifest")
+        res["warm_s"] = _timed_second_call(build_snapshot_manifest, tree, m1, res)
     elif mode == "warm_twice":
         if not _cache_files(tree):
             raise RuntimeError("no stat cache present for the warm 2nd-call run")
         m1 = build_snapshot_manifest(tree)  # warm from the cache file (untimed)
-        fp1, res["files"] = _fingerprint(m1), len(m1)
-        del m1
-        t0 = pc()
-        m2 = build_snapshot_manifest(tree)
-        res["seconds"] = pc() - t0
-        if _fingerprint(m2) != fp1:
-            raise RuntimeError("2nd warm manifest differs from the 1st")
+        res["seconds"] = _timed_second_call(build_snapshot_manifest, tree, m1, res)
     elif mode == "warm_fresh":
         if not _cache_files(tree):
             raise RuntimeError("no stat cache present for the warm fresh-process run")
