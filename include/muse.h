@@ -837,15 +837,22 @@ enum muse_status muse_manifest_new(struct muse_manifest **out);
  * Sets the entry for `path` to `blob_id` (adding it, or replacing the blob
  * of an existing entry).
  *
- * - `path`: a clean POSIX relative path (`/` separators; no leading `/`,
- *   no empty, `.` or `..` segment, no backslash, not inside `.muse/`).
+ * - `path`: a clean POSIX relative path (git's `verify_path` rules: `/`
+ *   separators; no leading `/`, no empty, `.` or `..` segment, no
+ *   backslash, and no component at any depth that is `.muse` or an alias
+ *   of it: `.MUSE`, `.muse.`, `.muse `, `muse~1`, `.muse` with HFS+
+ *   ignorable code points). It must not clash with another entry: no
+ *   entry `a` when inserting `a/b`, and no `a/...` when inserting `a`
+ *   (git's "appears as both a file and as a directory" rule; remove the
+ *   old entries first).
  * - `blob_id`: a well-formed ID.
  *
  * Pointers previously returned by `muse_manifest_get`/`_lookup` on this
  * manifest become invalid.
  *
  * Errors: `MUSE_E_NULL_ARG`, `MUSE_E_UTF8`, `MUSE_E_INVALID_INPUT` (bad
- * path or ID; the manifest is unchanged).
+ * path or ID, or a file/directory clash naming both paths; the manifest
+ * is unchanged).
  *
  * # Safety
  * `m` must be NULL or a live manifest not used concurrently by another

@@ -36,6 +36,9 @@ bench/run_c_bench.sh --quick
 echo "== project Python tests (tests/python)"
 "$py" -m pytest -q -p no:cacheprovider tests/python
 
+echo "== crash torture (tests/crash_torture.py): SIGKILL add+commit, checkout, merge, bundle apply, import-git at random moments"
+"$py" tests/crash_torture.py --trials "${MUSE_TORTURE_TRIALS:-25}" --seed 1
+
 echo "== import this repository's own git history into muse and verify it commit by commit"
 if git -C "$here" rev-parse --git-dir >/dev/null 2>&1; then
   scratch="$(mktemp -d)"

@@ -347,9 +347,30 @@ fn print_json(v: &Value) -> R {
     Ok(EXIT_OK)
 }
 
-/// The repository for this command (discovery + startup GC).
+/// The repository for this command (discovery + startup GC), with its
+/// `config.toml` checked: a file that does not parse is reported (file and
+/// line) by every command, never silently ignored.
 fn repo_root() -> Result<PathBuf, Fail> {
-    Ok(repo::require_repo(None)?)
+    let root = repo::require_repo(None)?;
+    check_config(&root)?;
+    Ok(root)
+}
+
+/// Reads `.muse/config.toml` once (cached for the rest of the command).
+fn check_config(root: &Path) -> Result<(), Fail> {
+    muse_core::config::Config::load(root)?;
+    Ok(())
+}
+
+fn operation_json(op: &Option<muse_core::operation::Operation>) -> Value {
+    match op {
+        None => Value::Null,
+        Some(op) => json!({
+            "kind": op.kind.as_str(), "target": op.target, "branch": op.branch, "from": op.from, "to": op.to,
+            "theirs": op.theirs, "interrupted": op.phase == muse_core::operation::Phase::Applying,
+            "conflicts": op.conflicts, "hint": op.resume_hint(),
+        }),
+    }
 }
 
 /// Lexically normalises `p` (no filesystem access): removes `.`, resolves
@@ -481,6 +502,25 @@ fn cmd_commit(a: CommitArgs) -> R {
     Ok(EXIT_OK)
 }
 
+/// A commit that the history being walked names but the store lacks is
+/// lost data (exit 3), not a bad name given by the user.
+fn missing_in_history(e: Error) -> Error {
+    match e {
+        Error::NotFound { what: "commit", name } => {
+            Error::Missing { what: "commit", id: name, referenced_by: "the history being walked (a ref or a parent)".into() }
+        }
+        e => e,
+    }
+}
+
+fn capitalize(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().chain(c).collect(),
+        None => String::new(),
+    }
+}
+
 fn short(id: &str) -> &str {
     id.strip_prefix("sha256:").map(|h| &h[..12.min(h.len())]).unwrap_or(id)
 }
@@ -500,6 +540,7 @@ fn cmd_status(a: StatusArgs) -> R {
             "staged": st.staged.iter().map(|(p, k)| json!({"path": p, "status": k.word()})).collect::<Vec<_>>(),
             "unstaged": st.unstaged.iter().map(|(p, k)| json!({"path": p, "status": k.word()})).collect::<Vec<_>>(),
             "untracked": st.untracked, "ahead": ahead, "behind": behind, "compared_to": against,
+            "operation": operation_json(&st.operation),
         });
         serde_json::to_writer(&mut o, &v).map_err(|e| Fail(EXIT_INTERNAL, e.to_string()))?;
         writeln!(o)?;
@@ -532,6 +573,15 @@ fn cmd_status(a: StatusArgs) -> R {
         (Some(b), None) => writeln!(o, "On branch {b}\n\nNo commits yet")?,
         (None, Some(h)) => writeln!(o, "HEAD detached at {}", short(h))?,
         (None, None) => {}
+    }
+    if let Some(op) = &st.operation {
+        writeln!(o, "\n{}", capitalize(&op.describe()))?;
+        if !op.conflicts.is_empty() {
+            writeln!(o, "\nUnmerged paths:")?;
+            for p in &op.conflicts {
+                writeln!(o, "\tboth modified: {p}")?;
+            }
+        }
     }
     let section = |o: &mut dyn Write, title: &str, items: &[(String, ChangeKind)]| -> std::io::Result<()> {
         if !items.is_empty() {
@@ -593,7 +643,7 @@ fn cmd_log(a: LogArgs) -> R {
         // Streamed: one record at a time, never the whole history in memory.
         write!(o, "{{\"commits\": [")?;
         for (i, rec) in walk.enumerate() {
-            let rec = rec?;
+            let rec = rec.map_err(missing_in_history)?;
             if i > 0 {
                 write!(o, ", ")?;
             }
@@ -605,7 +655,7 @@ fn cmd_log(a: LogArgs) -> R {
     }
     let mut any = false;
     for rec in walk {
-        let rec = rec?;
+        let rec = rec.map_err(missing_in_history)?;
         any = true;
         if a.oneline {
             writeln!(o, "{} {}", short(&rec.commit_id), rec.message.lines().next().unwrap_or(""))?;
@@ -679,7 +729,11 @@ fn cmd_checkout(a: CheckoutArgs) -> R {
     let root = repo_root()?;
     let report = worktree::checkout(&root, &a.branch, a.create, a.force)?;
     if a.json {
-        return print_json(&json!({"branch": a.branch, "written": report.written, "removed": report.removed}));
+        return print_json(&json!({"branch": a.branch, "written": report.written, "removed": report.removed,
+                                  "resumed": report.resumed}));
+    }
+    if let Some(t) = &report.resumed {
+        println!("Finished the interrupted checkout of {t}");
     }
     if a.create {
         println!("Switched to a new branch '{}'", a.branch);
@@ -817,32 +871,35 @@ fn cmd_bundle(cmd: BundleCmd) -> R {
             }
             let bytes = std::fs::read(&file).map_err(|e| Fail(EXIT_USER, format!("read {}: {e}", file.display())))?;
             let m = mpack::decode_mpack(&bytes, &limits)?;
+            // What the bundle stores is unreachable until the refs move:
+            // the write lock (shared) keeps `gc --prune` out until then.
+            let _writing = muse_core::lock::write_lock(&root, muse_core::lock::LockMode::Shared)?;
             let stats = mpack::apply_mpack(&root, &m, &limits)?;
             let mut updated = Vec::new();
             let mut refused = Vec::new();
+            let mut why: Vec<(String, String)> = Vec::new();
             if update_refs {
+                // The fast-forward rule, and the checked-out branch's
+                // working tree, are the core's (worktree::update_branch).
                 for (branch, id) in &stats.branch_heads {
-                    match refs::read_branch_ref(&root, branch)? {
-                        None => {
-                            refs::compare_and_swap_branch_ref(&root, branch, None, id)?;
-                            updated.push(branch.clone());
+                    match worktree::update_branch(&root, branch, id)? {
+                        worktree::BranchUpdate::Created | worktree::BranchUpdate::FastForwarded => updated.push(branch.clone()),
+                        worktree::BranchUpdate::UpToDate => {}
+                        worktree::BranchUpdate::NotFastForward => {
+                            refused.push(branch.clone());
+                            why.push((branch.clone(), "not a fast-forward".into()));
                         }
-                        Some(cur) if &cur == id => {}
-                        Some(cur) => {
-                            let base = muse_core::merge_base::find_merge_base(&root, &cur, id)?;
-                            if base.as_deref() == Some(cur.as_str()) {
-                                refs::compare_and_swap_branch_ref(&root, branch, Some(&cur), id)?;
-                                updated.push(branch.clone());
-                            } else {
-                                refused.push(branch.clone());
-                            }
+                        worktree::BranchUpdate::Refused(reason) => {
+                            refused.push(branch.clone());
+                            why.push((branch.clone(), reason));
                         }
                     }
                 }
             }
             let v = json!({"commits_written": stats.commits_written, "snapshots_written": stats.snapshots_written,
                            "blobs_written": stats.blobs_written, "blobs_skipped": stats.blobs_skipped,
-                           "branch_heads": stats.branch_heads, "refs_updated": updated, "refs_not_fast_forward": refused});
+                           "branch_heads": stats.branch_heads, "refs_updated": updated, "refs_not_fast_forward": refused,
+                           "refs_refused": why.iter().map(|(b, r)| json!({"branch": b, "reason": r})).collect::<Vec<_>>()});
             if as_json {
                 print_json(&v)?;
             } else {
@@ -857,8 +914,8 @@ fn cmd_bundle(cmd: BundleCmd) -> R {
                 for (b, id) in &stats.branch_heads {
                     println!("  {b} -> {}{}", short(id), if updated.contains(b) { " (updated)" } else { "" });
                 }
-                for b in &refused {
-                    eprintln!("muse: not updating {b}: not a fast-forward");
+                for (b, reason) in &why {
+                    eprintln!("muse: not updating {b}: {reason}");
                 }
             }
             Ok(if refused.is_empty() { EXIT_OK } else { EXIT_USER })
@@ -868,14 +925,17 @@ fn cmd_bundle(cmd: BundleCmd) -> R {
 
 fn cmd_gc(a: GcArgs) -> R {
     let root = repo::find_repo(None)?;
+    check_config(&root)?;
     let report = repo::startup_gc(&root)?;
     let full = muse_core::object_store::cleanup_stale_object_temps(&root, None)?
         + repo::cleanup_muse_dir_temps(&root.join(".muse"))?;
-    let unreachable = muse_core::reachability::find_unreachable(&root)?;
-    let pruned = if a.prune {
-        muse_core::reachability::prune(&root, &unreachable, std::time::Duration::from_secs(a.grace))?
+    // With --prune, reachability is decided and the deletions made under
+    // the write lock held exclusively (writers hold it shared until their
+    // data is reachable); without, nothing is deleted and no lock is taken.
+    let (unreachable, pruned) = if a.prune {
+        muse_core::reachability::prune_unreachable(&root, std::time::Duration::from_secs(a.grace))?
     } else {
-        0
+        (muse_core::reachability::find_unreachable(&root)?, 0)
     };
     if a.json {
         return print_json(&json!({

@@ -29,6 +29,25 @@
 //! its staging directory is removed, by `Drop` or by the next startup GC
 //! (the batch holds an `flock` on it while alive).
 //!
+//! # The batch and the GC
+//!
+//! * **Staging directory.** The startup GC ([`crate::repo::startup_gc`])
+//!   removes every `batch-*` directory whose `flock` it can take, so a batch
+//!   directory must never carry that name unlocked. [`Batch::begin`] creates
+//!   it as `.muse/tmp/.new-batch-<r>` (a name the GC leaves alone unless it
+//!   is older than [`crate::object_store::CLEANUP_MIN_AGE_SECS`]: a process
+//!   killed between `mkdir` and `rename`), locks it, then renames it to
+//!   `batch-<r>`; the lock follows the inode.
+//! * **Write lock.** A batch holds the repository's write lock
+//!   ([`crate::lock::write_lock`]) *shared* from [`Batch::begin`] until it
+//!   is committed or dropped. Its ref updates are applied inside
+//!   [`Batch::commit`], so everything it stored is reachable before the lock
+//!   is released, and `gc --prune` (which decides and deletes under the
+//!   lock held exclusively, [`crate::reachability::prune`]) never sees its
+//!   data unreachable. An item the batch skips because it is already stored
+//!   as a loose file has its mtime refreshed (see
+//!   [`crate::reachability`]'s "freshen" rule).
+//!
 //! # Staging writers
 //!
 //! Loose files given as bytes are written by [`WRITERS`] staging threads while the
@@ -305,6 +324,7 @@ enum RefUpdate {
 /// A set of writes made durable together; see the module docs.
 pub struct Batch {
     root: PathBuf,
+    /// The `flock` on the staging directory (the startup GC skips it).
     _lock: File,
     durability: Durability,
     /// `[pack] unpack_limit`.
@@ -335,6 +355,9 @@ pub struct Batch {
     /// This batch created `.muse/tmp/`: a batch that does not commit
     /// removes it again when it is empty, leaving `.muse/` as it found it.
     created_base: bool,
+    /// The write lock, shared, until the batch is committed or dropped
+    /// (declared last: released after `Drop` removed the staging directory).
+    _write_lock: Option<crate::lock::FileLock>,
 }
 
 /// Drops values on a helper thread, started on first use and joined when
@@ -391,34 +414,14 @@ impl Batch {
     /// Starts a batch on the repository at `root`.
     ///
     /// # Errors
-    /// [`Error::Io`] when the staging directory cannot be made.
+    /// [`Error::Io`] when the staging directory cannot be made;
+    /// [`Error::Locked`] when `gc --prune` holds the write lock for longer
+    /// than `[core] lock_timeout`.
     pub fn begin(root: &Path) -> Result<Batch> {
-        let base = staging_dir(root);
-        let mut created_base = false;
-        let mut attempts = 0;
-        // A batch that made `.muse/tmp/` and was dropped removes it again
-        // (when empty), so another batch may see it vanish in between: retry.
-        let dir = loop {
-            attempts += 1;
-            if !base.is_dir() {
-                match std::fs::create_dir(&base) {
-                    Ok(()) => created_base = true,
-                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                        std::fs::create_dir_all(&base).ctx("create directory", &base)?;
-                        created_base = true;
-                    }
-                    Err(e) => return Err(Error::io("create directory", &base, e)),
-                }
-            }
-            match tempfile::Builder::new().prefix("batch-").tempdir_in(&base) {
-                Ok(d) => break d.keep(),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound && attempts < 5 => continue,
-                Err(e) => return Err(Error::io("create staging directory in", &base, e)),
-            }
-        };
-        let lock = File::open(&dir).ctx("open", &dir)?;
-        lock.lock().ctx("lock", &dir)?;
+        // First the write lock: no prune runs from here until the batch has
+        // moved its refs (or is dropped).
+        let write_lock = crate::reachability::writer_lock(root)?;
+        let (dir, lock, created_base) = create_staging_dir(root)?;
         for k in 0..WRITERS {
             let sub = dir.join(k.to_string());
             std::fs::create_dir(&sub).ctx("create directory", &sub)?;
@@ -449,6 +452,7 @@ impl Batch {
             since: HashMap::new(),
             dropper: Dropper::new(),
             created_base,
+            _write_lock: write_lock,
         })
     }
 
@@ -466,7 +470,8 @@ impl Batch {
     }
 
     /// True when item `id` of `kind` is stored: in a pack known when the
-    /// batch began, or as a loose file (one `stat`).
+    /// batch began, or as a loose file (one `stat`; the file is then
+    /// freshened, see [`crate::reachability::freshen`]).
     fn stored(&self, kind: EntryKind, id: &str) -> Result<bool> {
         if self.packs.find(kind, &crate::pack::digest_of(id)?).is_some() {
             return Ok(true);
@@ -476,7 +481,11 @@ impl Batch {
             EntryKind::Commit => crate::paths::commit_path(&self.root, id)?,
             EntryKind::Snapshot => crate::paths::snapshot_path(&self.root, id)?,
         };
-        Ok(std::fs::symlink_metadata(path).map(|m| m.is_file()).unwrap_or(false))
+        let stored = std::fs::symlink_metadata(&path).map(|m| m.is_file()).unwrap_or(false);
+        if stored {
+            crate::reachability::freshen(&path);
+        }
+        Ok(stored)
     }
 
     /// Fails when a staging write failed.
@@ -945,6 +954,73 @@ impl<R: std::io::Read> std::io::Read for Tee<'_, R> {
         let n = self.inner.read(buf)?;
         self.copy.write_all(&buf[..n])?;
         Ok(n)
+    }
+}
+
+/// Prefix of a staging directory while it is being created (and not yet
+/// locked): the startup GC leaves such a directory alone unless it is older
+/// than [`crate::object_store::CLEANUP_MIN_AGE_SECS`].
+pub const NEW_BATCH_PREFIX: &str = ".new-batch-";
+/// Prefix of a live (locked) staging directory, or one left by a dead batch.
+pub const BATCH_PREFIX: &str = "batch-";
+
+/// Creates this batch's staging directory `.muse/tmp/batch-<r>`, locked,
+/// without it ever being visible under that name unlocked: it is made as
+/// `.new-batch-<r>`, locked, and renamed (the `flock` follows the inode).
+/// Returns it, its lock, and whether `.muse/tmp/` was created here.
+fn create_staging_dir(root: &Path) -> Result<(PathBuf, File, bool)> {
+    let base = staging_dir(root);
+    let mut created_base = false;
+    let mut attempts = 0;
+    // A batch that made `.muse/tmp/` and was dropped removes it again (when
+    // empty), so another batch may see it vanish in between; and a GC may
+    // remove a `.new-batch-` directory of a process stalled for longer than
+    // its age gate: retry.
+    loop {
+        attempts += 1;
+        let retry = attempts < 8;
+        if !base.is_dir() {
+            match std::fs::create_dir(&base) {
+                Ok(()) => created_base = true,
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    std::fs::create_dir_all(&base).ctx("create directory", &base)?;
+                    created_base = true;
+                }
+                Err(e) => return Err(Error::io("create directory", &base, e)),
+            }
+        }
+        let fresh = match tempfile::Builder::new().prefix(NEW_BATCH_PREFIX).rand_bytes(10).tempdir_in(&base) {
+            Ok(d) => d.keep(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && retry => continue,
+            Err(e) => return Err(Error::io("create staging directory in", &base, e)),
+        };
+        let lock = match File::open(&fresh) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && retry => continue,
+            Err(e) => return Err(Error::io("open", &fresh, e)),
+        };
+        lock.lock().ctx("lock", &fresh)?;
+        let name = fresh.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        let dir = base.join(format!("{BATCH_PREFIX}{}", &name[NEW_BATCH_PREFIX.len()..]));
+        match rename_noreplace(&fresh, &dir) {
+            Ok(true) => return Ok((dir, lock, created_base)),
+            // The name is taken (a dead batch's leftover): another one.
+            Ok(false) if retry => {
+                let _ = std::fs::remove_dir(&fresh);
+            }
+            // Removed by a GC between our `mkdir` and our lock.
+            Err(e) if e.is_not_found() && retry => {}
+            Ok(false) => {
+                let _ = std::fs::remove_dir(&fresh);
+                return Err(Error::io(
+                    "rename into",
+                    &dir,
+                    std::io::Error::from(std::io::ErrorKind::AlreadyExists),
+                ));
+            }
+            Err(e) => return Err(e),
+        }
     }
 }
 

@@ -25,14 +25,20 @@ pub const DEFAULT_WALK_CAP: usize = 10_000;
 
 /// Writes `bytes` to `path` (a record), creating its directory if missing.
 pub(crate) fn write_record_file(path: &Path, bytes: &[u8], durability: Durability) -> Result<bool> {
-    match write_atomic(path, MUSE_TMP_PREFIX, bytes, MODE_IMMUTABLE, durability, Replace::NoClobber) {
+    let written = match write_atomic(path, MUSE_TMP_PREFIX, bytes, MODE_IMMUTABLE, durability, Replace::NoClobber) {
         Err(e) if e.is_not_found() => {
             let dir = path.parent().expect("record has a directory");
             crate::atomic::create_dir_all_durable(dir, durability)?;
             write_atomic(path, MUSE_TMP_PREFIX, bytes, MODE_IMMUTABLE, durability, Replace::NoClobber)
         }
         other => other,
+    }?;
+    if !written {
+        // Already stored: git's freshen rule, so that the prune grace period
+        // protects a per-call sequence that reuses it.
+        crate::reachability::freshen(path);
     }
+    Ok(written)
 }
 
 /// Validates and encodes a commit, returning its path and bytes.
@@ -63,6 +69,8 @@ pub(crate) fn prepare_commit(root: &Path, rec: &CommitRecord) -> Result<(PathBuf
 pub fn write_commit(root: &Path, rec: &CommitRecord, durability: Option<Durability>) -> Result<bool> {
     let (path, bytes) = prepare_commit(root, rec)?;
     let durability = durability_for(root, durability)?;
+    // Shared write lock for the call: `gc --prune` never runs mid-write.
+    let _write_lock = crate::reachability::writer_lock(root)?;
     if !path.is_file() && pack::find(root, EntryKind::Commit, &rec.commit_id, true)?.is_some() {
         return Ok(false);
     }

@@ -3,6 +3,7 @@
 //! ```toml
 //! [core]
 //! fsync = "full"          # "full" (default) or "off"
+//! lock_timeout = 10       # seconds a command waits for a repository lock
 //!
 //! [limits]
 //! max_ancestors = 50000   # cap of find_merge_base (SPEC §6)
@@ -59,6 +60,9 @@ pub struct Config {
     pub max_ancestors: u64,
     /// `[pack] unpack_limit`.
     pub unpack_limit: u64,
+    /// `[core] lock_timeout` (seconds, may be fractional): how long a
+    /// command waits for a repository lock ([`crate::lock`]).
+    pub lock_timeout: std::time::Duration,
 }
 
 impl Default for Config {
@@ -67,6 +71,7 @@ impl Default for Config {
             fsync: FsyncPolicy::Full,
             max_ancestors: DEFAULT_MAX_ANCESTORS,
             unpack_limit: crate::pack::PACK_MIN_ENTRIES as u64,
+            lock_timeout: crate::lock::DEFAULT_LOCK_TIMEOUT,
         }
     }
 }
@@ -91,6 +96,14 @@ impl Config {
                         None => return Err(bad(format!("[core] fsync must be \"full\" or \"off\", got {v}"))),
                     },
                 };
+            }
+            if let Some(v) = core.get("lock_timeout") {
+                let secs = v
+                    .as_float()
+                    .or_else(|| v.as_integer().map(|i| i as f64))
+                    .filter(|s| s.is_finite() && *s >= 0.0 && *s <= 86_400.0)
+                    .ok_or_else(|| bad(format!("[core] lock_timeout must be a number of seconds (0 to 86400), got {v}")))?;
+                cfg.lock_timeout = std::time::Duration::from_secs_f64(secs);
             }
         }
         if let Some(limits) = table.get("limits") {

@@ -128,6 +128,33 @@ pub enum Error {
         detail: String,
     },
 
+    /// A repository lock ([`crate::lock`]) stayed held by another process
+    /// for the whole bounded wait (`[core] lock_timeout`).
+    #[error("could not take the {what} {}: held by {} for the last {waited_ms} ms (raise [core] lock_timeout in .muse/config.toml to wait longer)", path.display(), show_pids(.holders))]
+    Locked {
+        /// Which lock ("index lock", "write lock").
+        what: &'static str,
+        /// The lock file.
+        path: PathBuf,
+        /// PIDs of the holders, when `/proc/locks` tells them.
+        holders: Vec<u32>,
+        /// How long this process waited, in milliseconds.
+        waited_ms: u64,
+    },
+
+    /// A ref or record points at data that is missing from the store: the
+    /// repository has lost something (an integrity error, exit 3), unlike
+    /// [`Error::NotFound`] for a name a caller asked for.
+    #[error("{what} {id} is missing (referenced by {referenced_by})")]
+    Missing {
+        /// What is missing ("commit", "snapshot", "object").
+        what: &'static str,
+        /// Its ID.
+        id: String,
+        /// Who points at it (e.g. "refs/heads/main", "commit sha256:…").
+        referenced_by: String,
+    },
+
     /// A caller-supplied value is wrong in a way none of the above covers.
     #[error("{0}")]
     InvalidInput(String),
@@ -156,6 +183,15 @@ pub(crate) fn os_errno(e: &std::io::Error) -> Option<i32> {
     })
 }
 
+fn show_pids(pids: &[u32]) -> String {
+    if pids.is_empty() {
+        "another process".to_string()
+    } else {
+        let list: Vec<String> = pids.iter().map(|p| p.to_string()).collect();
+        format!("process {}", list.join(", "))
+    }
+}
+
 fn show_opt(v: &Option<String>) -> &str {
     v.as_deref().unwrap_or("(absent)")
 }
@@ -168,9 +204,9 @@ pub enum ErrorKind {
     /// [`Error::InvalidRefName`], [`Error::InvalidInput`].
     InvalidInput,
     /// Data does not verify: [`Error::HashMismatch`], [`Error::Corrupt`],
-    /// [`Error::TooLarge`].
+    /// [`Error::TooLarge`], [`Error::Missing`].
     Integrity,
-    /// [`Error::RefConflict`].
+    /// [`Error::RefConflict`], [`Error::Locked`].
     Conflict,
     /// [`Error::NotFound`].
     NotFound,
@@ -190,10 +226,10 @@ impl Error {
             | Error::InvalidPath { .. }
             | Error::InvalidRefName { .. }
             | Error::InvalidInput(_) => ErrorKind::InvalidInput,
-            Error::HashMismatch { .. } | Error::Corrupt { .. } | Error::TooLarge { .. } => {
+            Error::HashMismatch { .. } | Error::Corrupt { .. } | Error::TooLarge { .. } | Error::Missing { .. } => {
                 ErrorKind::Integrity
             }
-            Error::RefConflict { .. } => ErrorKind::Conflict,
+            Error::RefConflict { .. } | Error::Locked { .. } => ErrorKind::Conflict,
             Error::NotFound { .. } => ErrorKind::NotFound,
             Error::NotARepository { .. } => ErrorKind::NotARepository,
             Error::CapExceeded { .. } | Error::Config { .. } => ErrorKind::Cli,

@@ -22,14 +22,37 @@
 //! - file modes 100644 and 100755 → manifest entries (the executable bit is
 //!   not tracked by muse); 120000 symlinks and 160000 submodules are skipped
 //!   and counted in [`ImportReport`]; paths that are not UTF-8 or not valid
-//!   muse paths are skipped and counted;
+//!   muse paths (`..`, a backslash, …) are skipped and counted;
+//! - **refused paths** (git's `verify_path` and fsck rules): a history with
+//!   a path component that is `.muse` or `.git` or an NTFS/HFS+ alias of
+//!   either (`sub/.muse/HEAD`, `.MUSE/x`, `.git./x`, `git~1/x`, see
+//!   [`crate::paths::validate_incoming_path`]), or with a tree listing a
+//!   name twice (a path both a file and a directory), is an attack, not an
+//!   encoding problem: the import fails with an error naming the path and
+//!   **writes nothing** (see "Refusal" below);
 //! - `refs/heads/X` → muse branch `X`; `refs/tags/X` (annotated or
 //!   lightweight) → `.muse/tags/X` holding the commit ID (the tag message is
 //!   not kept); other refs (remotes, notes, stash) are imported as history
-//!   only;
+//!   only; a branch or tag whose name muse refuses
+//!   ([`crate::refs::validate_branch_name`]: `HEAD`, `refs/…`, `-x`, …) is
+//!   imported as history only;
 //! - writes go through one [`Batch`] per chunk of commits (one durability
 //!   barrier each); branch refs and tags move only after the chunk holding
 //!   their commit is durable.
+//!
+//! Refusal: before anything is written, every tree the import will read
+//! (`git rev-list --objects --all --filter=blob:none`, minus the trees of
+//! the previous import's tips, piped into `git cat-file --batch`) is
+//! scanned for refused entry names and duplicate entries. This pre-scan,
+//! not the chunked write path, is what makes a refusal leave the
+//! repository byte-identical: chunks are committed (packs, records, refs,
+//! `git-map`) as the stream goes, so an error found mid-stream could not be
+//! undone. The stream is checked again as it is applied (a refused path is
+//! an error there too, and every changed path of every manifest is checked
+//! for a file/directory clash with
+//! [`crate::paths::check_no_file_dir_clash_at`]); after the pre-scan that
+//! can only fire on a stream git should not produce. The pre-scan reads
+//! every tree once (not the blobs), a fraction of the cost of the export.
 //!
 //! Incremental runs: `.muse/git-map` holds `<git sha1> <muse id>` lines,
 //! appended (and fsynced) after each durable chunk; a torn last line is
@@ -78,7 +101,8 @@ pub struct ImportReport {
     pub symlinks_skipped: u64,
     /// Submodule entries skipped (mode 160000).
     pub submodules_skipped: u64,
-    /// Paths skipped because they are not UTF-8 or not valid muse paths.
+    /// Paths skipped because they are not UTF-8 or not valid muse paths
+    /// (a refused `.muse`/`.git` component aborts the import instead).
     pub paths_skipped: u64,
     /// Branches written.
     pub branches: u64,
@@ -366,12 +390,16 @@ impl Importer<'_> {
         }
         for r in std::mem::take(&mut self.dirty_refs) {
             let tip = &self.refs[&r];
+            // A name muse refuses (`HEAD`, `refs/…`, `-x`, …) is history
+            // only: failing here would leave the chunk's refs half moved.
             if let Some(b) = r.strip_prefix("refs/heads/") {
                 if crate::refs::validate_branch_name(b).is_ok() {
                     crate::refs::write_branch_ref(self.root, b, &tip.muse)?;
                 }
             } else if let Some(t) = r.strip_prefix("refs/tags/") {
-                write_tag(self.root, t, &tip.muse)?;
+                if crate::refs::validate_branch_name(t).is_ok() {
+                    write_tag(self.root, t, &tip.muse)?;
+                }
             }
         }
         Ok(())
@@ -483,6 +511,13 @@ impl Importer<'_> {
         for op in ops {
             self.apply(&mut manifest, &mut changed, &op)?;
         }
+        // No path both a file and a directory (git's index rule): the
+        // parent's manifest is clash-free, so only the changed paths can
+        // clash. Checked after all of the commit's ops (see `D` above).
+        for p in changed.iter().filter(|p| manifest.contains_key(*p)) {
+            crate::paths::check_no_file_dir_clash_at(&manifest, p)
+                .map_err(|e| git_err("import", format!("commit {git_oid}: {e}")))?;
+        }
         let rec = SnapshotRecord::new(manifest);
         let snap_id = rec.snapshot_id.clone();
         let base = parents.first().map(|p| p.1.clone());
@@ -524,15 +559,26 @@ impl Importer<'_> {
         Ok(())
     }
 
-    fn path(&mut self, raw: &[u8]) -> Option<String> {
+    /// The muse path of a stream path: `Ok(None)` (counted as skipped)
+    /// when it is not UTF-8 or not a valid muse path; an error when a
+    /// component is `.muse` or `.git` or an alias of either (git's
+    /// `verify_path`; the pre-scan refuses these before anything is
+    /// written, this is the second line).
+    fn path(&mut self, raw: &[u8]) -> Result<Option<String>> {
         let p = unquote(raw);
-        match String::from_utf8(p) {
-            Ok(s) if crate::paths::validate_rel_path(&s).is_ok() => Some(s),
-            _ => {
-                self.report.paths_skipped += 1;
-                None
-            }
+        let Ok(s) = String::from_utf8(p) else {
+            self.report.paths_skipped += 1;
+            return Ok(None);
+        };
+        let reserved = |c: &str| crate::paths::muse_alias_reason(c).or_else(|| crate::paths::git_alias_reason(c));
+        if s.split('/').any(|c| reserved(c).is_some()) {
+            crate::paths::validate_incoming_path(&s)?;
         }
+        if crate::paths::validate_rel_path(&s).is_err() {
+            self.report.paths_skipped += 1;
+            return Ok(None);
+        }
+        Ok(Some(s))
     }
 
     fn apply(&mut self, m: &mut Manifest, changed: &mut BTreeSet<String>, op: &[u8]) -> Result<()> {
@@ -550,7 +596,7 @@ impl Importer<'_> {
                         Some(raw) => id_string(raw),
                         _ => return Err(git_err("fast-export", format!("unsupported blob reference {dref}"))),
                     };
-                    if let Some(p) = self.path(path) {
+                    if let Some(p) = self.path(path)? {
                         // A file replaces a directory of that name, as in git.
                         let prefix = format!("{p}/");
                         let under: Vec<String> = m.range(prefix.clone()..).take_while(|(k, _)| k.starts_with(&prefix)).map(|(k, _)| k.clone()).collect();
@@ -564,14 +610,14 @@ impl Importer<'_> {
                 }
                 b"120000" => {
                     self.report.symlinks_skipped += 1;
-                    if let Some(p) = self.path(path) {
+                    if let Some(p) = self.path(path)? {
                         m.remove(&p);
                         changed.insert(p);
                     }
                 }
                 b"160000" => {
                     self.report.submodules_skipped += 1;
-                    if let Some(p) = self.path(path) {
+                    if let Some(p) = self.path(path)? {
                         m.remove(&p);
                         changed.insert(p);
                     }
@@ -581,21 +627,33 @@ impl Importer<'_> {
                 }
             }
         } else if let Some(rest) = op.strip_prefix(b"D ".as_slice()) {
-            if let Some(p) = self.path(rest) {
-                let prefix = format!("{p}/");
-                let under: Vec<String> = m.range(prefix.clone()..).take_while(|(k, _)| k.starts_with(&prefix)).map(|(k, _)| k.clone()).collect();
-                for k in under {
-                    m.remove(&k);
-                    changed.insert(k);
+            if let Some(p) = self.path(rest)? {
+                // `D a` deletes the file `a` if there is one, else the
+                // directory `a/` as the parent had it. fast-export lists
+                // deeper paths first, so a commit turning the file (or
+                // symlink) `a` into a directory is `M a/b` then `D a`: that
+                // `D` is the old entry's and must not take the new `a/b`
+                // with it (git fast-import does, losing `a/b`).
+                if m.remove(&p).is_none() {
+                    let prefix = format!("{p}/");
+                    let under: Vec<String> = m
+                        .range(prefix.clone()..)
+                        .take_while(|(k, _)| k.starts_with(&prefix))
+                        .filter(|(k, _)| !changed.contains(*k))
+                        .map(|(k, _)| k.clone())
+                        .collect();
+                    for k in under {
+                        m.remove(&k);
+                        changed.insert(k);
+                    }
                 }
-                m.remove(&p);
                 changed.insert(p);
             }
         } else if let Some((rest, rename)) =
             op.strip_prefix(b"R ".as_slice()).map(|r| (r, true)).or_else(|| op.strip_prefix(b"C ".as_slice()).map(|r| (r, false)))
         {
             let (src, dst) = split_two_paths(rest);
-            let (Some(src), Some(dst)) = (self.path(&src), self.path(&dst)) else { return Ok(()) };
+            let (Some(src), Some(dst)) = (self.path(&src)?, self.path(&dst)?) else { return Ok(()) };
             let prefix = format!("{src}/");
             let moved: Vec<(String, String)> = m
                 .iter()
@@ -636,11 +694,22 @@ fn write_tag(root: &Path, name: &str, commit: &str) -> Result<()> {
 /// repository at `root` (see the module docs for the mapping rules).
 /// `progress` is called with the number of commits imported so far.
 ///
+/// A history holding a path muse refuses (a `.muse` or `.git` component or
+/// alias, a path both a file and a directory: see the module docs) is
+/// refused before anything is written: the repository is left
+/// byte-identical.
+///
 /// # Errors
-/// [`Error::InvalidInput`] when git fails or the stream is not understood;
-/// store errors.
+/// [`Error::InvalidPath`] naming the first refused path (a `.muse` or
+/// `.git` component or alias, git's `verify_path`);
+/// [`Error::InvalidInput`] for a tree listing a name twice (naming the
+/// path), when git fails or the stream is not understood; store errors.
 pub fn import_git(root: &Path, git_dir: &Path, opts: &ImportOptions, progress: &mut dyn FnMut(u64)) -> Result<ImportReport> {
     let start = Instant::now();
+    // Chunks are committed as the import goes and refs and tags move after
+    // them: the write lock (shared) for the whole import keeps `gc --prune`
+    // from seeing an imported commit before its ref exists.
+    let _write_lock = crate::reachability::writer_lock(root)?;
     let old_map = read_git_map(root)?;
     // Tips of the previous import that git still has: excluded this time.
     let mut negatives = Vec::new();
@@ -648,6 +717,8 @@ pub fn import_git(root: &Path, git_dir: &Path, opts: &ImportOptions, progress: &
         let tips: Vec<&str> = text.lines().filter(|l| old_map.contains_key(*l)).collect();
         negatives = existing_commits(git_dir, &tips)?;
     }
+    // Refused paths abort the import here, before anything is written.
+    check_git_trees(git_dir, &negatives)?;
     let mut cmd = Command::new("git");
     cmd.arg("-C").arg(git_dir).args([
         "-c",
@@ -798,6 +869,150 @@ fn existing_commits(git_dir: &Path, shas: &[&str]) -> Result<Vec<String>> {
             }
         })
         .collect())
+}
+
+/// A child process killed and reaped when dropped (an early return must
+/// not leave a `git` running or a zombie behind).
+struct Reaped(std::process::Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The pre-scan of [`import_git`] (git's `verify_path` and fsck
+/// `duplicateEntries` rules, applied before anything is written): every
+/// tree reachable from every ref and not from `negatives` (the previous
+/// import's tips, whose trees were scanned then) is read, and each entry
+/// name checked.
+///
+/// Refused: a name that is `.muse` or `.git` or an NTFS/HFS+ alias of
+/// either ([`crate::paths::muse_alias_reason`],
+/// [`crate::paths::git_alias_reason`]), whatever the entry's mode; a name
+/// listed twice in one tree (a path that would be both a file and a
+/// directory, or two files). Names that are not UTF-8, or not valid muse
+/// path components, are left to the importer, which skips them.
+///
+/// `git rev-list --objects --all --filter=blob:none` (commits and trees,
+/// each tree with the path it was first reached by) is piped straight into
+/// `git cat-file --batch`, which echoes that path (`%(rest)`); blobs are
+/// never read.
+fn check_git_trees(git_dir: &Path, negatives: &[String]) -> Result<()> {
+    let mut revs = Command::new("git");
+    revs.arg("-C").arg(git_dir).args(["rev-list", "--objects", "--all", "--filter=blob:none"]);
+    for n in negatives {
+        revs.arg(format!("^{n}"));
+    }
+    let mut revs = Reaped(
+        revs.stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| git_err("rev-list", format!("cannot run git: {e}")))?,
+    );
+    let list = revs.0.stdout.take().expect("piped");
+    let mut rev_err = revs.0.stderr.take().expect("piped");
+    let err_thread = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = rev_err.read_to_string(&mut s);
+        s
+    });
+    let mut cat = Reaped(
+        Command::new("git")
+            .arg("-C")
+            .arg(git_dir)
+            .args(["cat-file", "--batch=%(objectname) %(objecttype) %(objectsize) %(rest)"])
+            .stdin(Stdio::from(list))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| git_err("cat-file", format!("cannot run git: {e}")))?,
+    );
+    let mut out = BufReader::with_capacity(1 << 16, cat.0.stdout.take().expect("piped"));
+    let scanned = scan_trees(&mut out);
+    drop(out);
+    let status = revs.0.wait().map_err(|e| git_err("rev-list", e))?;
+    let errs = err_thread.join().unwrap_or_default();
+    if !status.success() {
+        return Err(git_err("rev-list", format!("failed ({status}): {}", errs.trim())));
+    }
+    scanned
+}
+
+/// Reads `git cat-file --batch` answers (header `<oid> <type> <size>
+/// <path>`) to the end, checking every tree (see [`check_git_trees`]).
+fn scan_trees(out: &mut impl BufRead) -> Result<()> {
+    let mut header = Vec::new();
+    let mut body = Vec::new();
+    loop {
+        header.clear();
+        if out.read_until(b'\n', &mut header).map_err(|e| git_err("cat-file", e))? == 0 {
+            return Ok(());
+        }
+        if header.last() == Some(&b'\n') {
+            header.pop();
+        }
+        let h = String::from_utf8_lossy(&header).into_owned();
+        let mut it = h.splitn(4, ' ');
+        let (oid, kind, size, at) = (it.next(), it.next(), it.next(), it.next().unwrap_or(""));
+        // `<input> missing` / `ambiguous`: a line rev-list split (a path
+        // holding a newline); nothing to read.
+        let (Some(oid), Some(kind), Some(size)) = (oid, kind, size) else { continue };
+        let size: usize = size.parse().map_err(|_| git_err("cat-file", format!("unexpected answer {h:?}")))?;
+        body.clear();
+        body.resize(size + 1, 0); // the content and its trailing LF
+        out.read_exact(&mut body).map_err(|e| git_err("cat-file", e))?;
+        body.pop();
+        if kind == "tree" {
+            check_tree(oid, at, &body)?;
+        }
+    }
+}
+
+/// Checks the entries of one raw tree object (`<mode> SP <name> NUL <raw
+/// hash>`, the hash as long as `oid`'s: SHA-1 or SHA-256 repositories);
+/// `at` is the tree's path (empty for a root tree).
+fn check_tree(oid: &str, at: &str, body: &[u8]) -> Result<()> {
+    let full = |name: &str| if at.is_empty() { name.to_string() } else { format!("{at}/{name}") };
+    let malformed = || git_err("cat-file", format!("malformed tree {oid}"));
+    let hash_len = oid.len() / 2;
+    let mut entries: Vec<(&[u8], bool)> = Vec::new();
+    let mut rest = body;
+    while !rest.is_empty() {
+        let nul = rest.iter().position(|&b| b == 0).ok_or_else(malformed)?;
+        let sp = rest[..nul].iter().position(|&b| b == b' ').ok_or_else(malformed)?;
+        let next = rest.get(nul + 1 + hash_len..).ok_or_else(malformed)?;
+        let (mode, name) = (&rest[..sp], &rest[sp + 1..nul]);
+        if let Ok(n) = std::str::from_utf8(name) {
+            if let Some(reason) = crate::paths::muse_alias_reason(n).or_else(|| crate::paths::git_alias_reason(n)) {
+                return Err(Error::InvalidPath { path: full(n).chars().take(200).collect(), reason });
+            }
+        }
+        entries.push((name, mode == b"40000" || mode == b"040000"));
+        rest = next;
+    }
+    // A name listed twice. git sorts a tree `a` as `a/`, after a file
+    // `a.b`, so the two `a` of a file/directory clash need not be adjacent:
+    // sort by name first.
+    entries.sort_unstable();
+    for w in entries.windows(2) {
+        let ((a, a_tree), (b, b_tree)) = (w[0], w[1]);
+        if a == b {
+            let path = full(&String::from_utf8_lossy(a));
+            let how = if a_tree != b_tree {
+                format!("the paths {path:?} and {path:?}/… would be both a file and a directory")
+            } else {
+                "two entries for one path".to_string()
+            };
+            return Err(git_err(
+                "import",
+                format!("tree {oid} lists {path:?} twice ({how}; git fsck: duplicateEntries); nothing was imported"),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// A long-running `git cat-file --batch` that hashes blobs with SHA-256.

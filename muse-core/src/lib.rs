@@ -15,7 +15,9 @@
 //! | [`paths`] | the repository layout, relative-path validation |
 //! | [`atomic`] | temp + rename writes, live-writer locks, fsync |
 //! | [`config`] | `config.toml`, the `[core] fsync` policy |
+//! | [`lock`] | the index lock and the write lock (bounded waits) |
 //! | [`object_store`] | blobs |
+//! | [`operation`] | the journal of a checkout or merge in progress (crash-resumable) |
 //! | [`pack`] | packs: many objects and records in one file |
 //! | [`reachability`] | reachable data, `gc --prune` |
 //! | [`records`] | `CommitRecord`, `SnapshotRecord`, msgpack |
@@ -30,6 +32,7 @@
 //! | [`mpack`] | MPack bundles: build, encode, decode, verify-and-apply |
 //! | [`verify`] | whole-repository verification |
 //! | [`import_git`] | `import-git`: git history via `git fast-export`, and its verification |
+//! | [`workdir`] | confined working-tree writes: nothing beyond a symlink or outside the root |
 //! | [`worktree`] | the stage (index), status, commit, checkout |
 //! | [`error`] | the error enum |
 
@@ -43,9 +46,11 @@ pub mod config;
 pub mod error;
 pub mod ids;
 pub mod import_git;
+pub mod lock;
 pub mod merge_base;
 pub mod mpack;
 pub mod object_store;
+pub mod operation;
 pub mod pack;
 pub mod paths;
 pub mod reachability;
@@ -56,6 +61,7 @@ pub mod snapshot;
 pub mod snapshots;
 pub mod stat_cache;
 pub mod verify;
+pub mod workdir;
 pub mod worktree;
 
 pub use error::{Error, ErrorKind, Result};

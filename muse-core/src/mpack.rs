@@ -75,10 +75,15 @@
 //! Everything, before anything is written (pass 1, read-only):
 //! the version; the [`Limits`]; every blob ID (`sha256:` + 64 hex), size and
 //! content hash; every snapshot ID, parent ID, `delta_upsert` path (with
-//! [`crate::paths::validate_rel_path`]: no absolute path, `..`, `.`, empty
-//! segment, NUL, backslash, or `.muse/`) and blob ID; that every parent
+//! [`crate::paths::validate_incoming_path`], git's `verify_path`: no
+//! absolute path, `..`, `.`, empty segment, NUL, backslash, and no
+//! component at any depth that is `.muse` or `.git` or an NTFS/HFS+ alias
+//! of either, such as `.MUSE`, `.git.`, `muse~1`, `.mu\u{200c}se`; the
+//! `delta_remove` paths alike) and blob ID; that every parent
 //! snapshot is an *earlier* entry or stored in the repository; that every
-//! rebuilt manifest hashes to its `snapshot_id`; that every blob a delta
+//! rebuilt manifest hashes to its `snapshot_id` and has no path that is
+//! both a file and a directory (`a` beside `a/b`, git's index rule, see
+//! [`crate::paths::check_no_file_dir_clash`]); that every blob a delta
 //! introduces is in the bundle or the repository (blobs of a parent
 //! manifest are covered by the parent); every commit with
 //! [`CommitRecord::validate`] (IDs well-formed, `commit_id` verifies) plus
@@ -117,7 +122,7 @@ use crate::commits::{has_commit, read_commit};
 use crate::error::{Error, Result};
 use crate::ids::{blob_id, hash_sorted_snapshot, validate_id};
 use crate::object_store::{has_object, read_object};
-use crate::paths::validate_rel_path;
+use crate::paths::{check_no_file_dir_clash, validate_incoming_path};
 use crate::records::{now_iso, parse_iso_micros, CommitRecord, SnapshotRecord};
 use crate::refs::{list_branches, validate_branch_name};
 use crate::snapshots::{has_snapshot, read_snapshot};
@@ -1187,7 +1192,7 @@ fn rebuild_all(
         };
         for (path, oid) in &d.delta_upsert {
             if verify.is_some() {
-                validate_rel_path(path).map_err(|e| bad(format!("{}: delta_upsert path {path:?}: {e}", ctx())))?;
+                validate_incoming_path(path).map_err(|e| bad(format!("{}: delta_upsert path {path:?}: {e}", ctx())))?;
                 validate_id(oid).map_err(|e| bad(format!("{}: delta_upsert path {path:?}: blob ID: {e}", ctx())))?;
                 if !plan.bundle_blobs.contains_key(oid.as_str()) && !repo_blobs.contains(oid.as_str()) {
                     if !has_object(root, oid)? {
@@ -1203,7 +1208,7 @@ fn rebuild_all(
         }
         for path in &d.delta_remove {
             if verify.is_some() {
-                validate_rel_path(path).map_err(|e| bad(format!("{}: delta_remove path {path:?}: {e}", ctx())))?;
+                validate_incoming_path(path).map_err(|e| bad(format!("{}: delta_remove path {path:?}: {e}", ctx())))?;
             }
             manifest.remove(path);
         }
@@ -1224,6 +1229,9 @@ fn rebuild_all(
                     manifest.len()
                 )));
             }
+            // git's index rule: no path both a file and a directory (one
+            // pass over the sorted keys, as cheap as the hash above).
+            check_no_file_dir_clash(manifest.keys().map(String::as_str)).map_err(|e| bad(format!("{}: {e}", ctx())))?;
         }
         let manifest = sink(d, manifest)?;
         cache.offer(sid, manifest);
@@ -1365,8 +1373,10 @@ fn verify_bundle<'m>(root: &Path, m: &'m MPack, limits: &Limits) -> Result<Plan<
 /// # Errors
 /// [`Error::Corrupt`] (`<mpack>`) naming the first bad entry: a blob whose
 /// ID is malformed or does not match its content, a snapshot whose ID,
-/// parent, path or blob ID is invalid, whose parent is missing or listed
-/// after it, or whose rebuilt manifest does not hash to its ID, a commit
+/// parent, path (see [`crate::paths::validate_incoming_path`]: no `.muse`
+/// or `.git` component or alias) or blob ID is invalid, whose parent is
+/// missing or listed after it, whose rebuilt manifest does not hash to its
+/// ID or has a path that is both a file and a directory (naming both), a commit
 /// that does not verify or whose snapshot or parents are missing or listed
 /// after it, a duplicate entry, a bad branch head;
 /// [`Error::NotARepository`] when `root` has no `.muse/`;

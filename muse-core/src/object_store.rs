@@ -79,16 +79,26 @@ pub fn verify_blob(id: &str, content: &[u8]) -> Result<()> {
 /// `[core] fsync` policy only towards *less* syncing (`Some(Deferred)`);
 /// `None` follows the policy.
 ///
+/// **Against `gc --prune`** ([`crate::reachability`]): the call holds the
+/// write lock shared, and an object it finds already stored as a loose file
+/// has its mtime set to now (git's "freshen" rule), so the prune grace
+/// period protects it as if it had just been written.
+///
 /// # Errors
 /// [`Error::InvalidId`], [`Error::HashMismatch`] (nothing written),
-/// [`Error::Io`].
+/// [`Error::Locked`] (a prune held the write lock for longer than `[core]
+/// lock_timeout`), [`Error::Io`].
 pub fn write_object(root: &Path, id: &str, content: &[u8], durability: Option<Durability>) -> Result<bool> {
     verify_blob(id, content)?;
     let durability = durability_for(root, durability)?;
     let path = object_path(root, id)?;
+    let _write_lock = crate::reachability::writer_lock(root)?;
     let mut replace = Replace::NoClobber;
     match std::fs::symlink_metadata(&path) {
-        Ok(m) if m.is_file() && m.len() == content.len() as u64 => return Ok(false),
+        Ok(m) if m.is_file() && m.len() == content.len() as u64 => {
+            crate::reachability::freshen(&path);
+            return Ok(false);
+        }
         Ok(_) => {
             log::warn!("object {} has the wrong size or type; rewriting it", path.display());
             replace = Replace::Overwrite;
@@ -170,6 +180,54 @@ pub fn object_size(root: &Path, id: &str) -> Result<u64> {
         .ok_or_else(|| Error::NotFound { what: "object", name: id.to_string() })
 }
 
+/// Opens the stored object `id` for streaming: a reader of its bytes (loose
+/// file or pack entry, not yet verified: the caller hashes what it reads and
+/// compares with `id`) and the file it comes from, for error messages.
+///
+/// # Errors
+/// [`Error::InvalidId`], [`Error::NotFound`] when absent, [`Error::Io`].
+pub fn open_object(root: &Path, id: &str) -> Result<(Box<dyn Read + Send>, PathBuf)> {
+    let src_path = object_path(root, id)?;
+    match File::open(&src_path) {
+        Ok(f) => Ok((Box::new(f), src_path)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => match pack::find(root, EntryKind::Object, id, true)? {
+            Some((p, e)) => {
+                let path = p.path().to_path_buf();
+                Ok((Box::new(pack::EntryReader::new(p, e)), path))
+            }
+            None => Err(Error::NotFound { what: "object", name: id.to_string() }),
+        },
+        Err(e) => Err(Error::io("open", &src_path, e)),
+    }
+}
+
+/// Streams the object `id` from `src` (opened by [`open_object`] at
+/// `src_path`) into `out` (at `out_path`, for errors), hashing on the way.
+/// Returns the bytes copied.
+///
+/// # Errors
+/// [`Error::Corrupt`] when the bytes do not hash to `id` (what `out` got
+/// must then be thrown away), [`Error::Io`].
+pub(crate) fn copy_verified(src: &mut dyn Read, src_path: &Path, id: &str, out: &mut dyn Write, out_path: &Path) -> Result<u64> {
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut total = 0u64;
+    loop {
+        let n = src.read(&mut buf).ctx("read", src_path)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+        out.write_all(&buf[..n]).ctx("write", out_path)?;
+        total += n as u64;
+    }
+    let actual = id_from_digest(&hasher.finalize());
+    if actual != id {
+        return Err(Error::corrupt("object", src_path, format!("content hashes to {actual}")));
+    }
+    Ok(total)
+}
+
 /// Writes the object `id` to the working-tree file `dest` atomically: the
 /// bytes are streamed from the store into a `.restore-tmp-` temp in `dest`'s
 /// directory, hash-verified on the way, then renamed over `dest`. The file
@@ -180,38 +238,13 @@ pub fn object_size(root: &Path, id: &str) -> Result<u64> {
 /// [`Error::NotFound`], [`Error::Corrupt`] (dest untouched), [`Error::Io`].
 pub fn restore_object(root: &Path, id: &str, dest: &Path, executable: bool, durability: Option<Durability>) -> Result<u64> {
     let durability = durability_for(root, durability)?;
-    let mut src_path = object_path(root, id)?;
-    let mut src: Box<dyn Read> = match File::open(&src_path) {
-        Ok(f) => Box::new(f),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => match pack::find(root, EntryKind::Object, id, true)? {
-            Some((p, e)) => {
-                src_path = p.path().to_path_buf();
-                Box::new(pack::EntryReader::new(p, e))
-            }
-            None => return Err(Error::NotFound { what: "object", name: id.to_string() }),
-        },
-        Err(e) => return Err(Error::io("open", &src_path, e)),
-    };
+    let (mut src, src_path) = open_object(root, id)?;
     let dir = dest.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).ctx("create directory", dir)?;
     let mode = if executable { 0o777 } else { 0o666 };
     let mut tmp = create_locked_temp(dir, RESTORE_TMP_PREFIX, "", mode).ctx("create temp in", dir)?;
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 64 * 1024];
-    let mut total = 0u64;
-    loop {
-        let n = src.read(&mut buf).ctx("read", &src_path)?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-        tmp.write_all(&buf[..n]).ctx("write", tmp.path())?;
-        total += n as u64;
-    }
-    let actual = id_from_digest(&hasher.finalize());
-    if actual != id {
-        return Err(Error::corrupt("object", &src_path, format!("content hashes to {actual}")));
-    }
+    let tmp_path = tmp.path().to_path_buf();
+    let total = copy_verified(&mut src, &src_path, id, tmp.as_file_mut(), &tmp_path)?;
     write_temp_and_persist(tmp, dest, &[], durability, Replace::Overwrite)?;
     Ok(total)
 }

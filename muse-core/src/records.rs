@@ -290,16 +290,22 @@ impl SnapshotRecord {
     }
 
     /// Checks the record before it is stored: a valid ID, clean relative
-    /// paths, valid blob IDs, and a manifest that hashes to `snapshot_id`.
+    /// paths (git's `verify_path`: no `.muse` component or alias of it at
+    /// any depth, see [`crate::paths::validate_rel_path`]), valid blob IDs,
+    /// no path that is both a file and a directory (git's index rule, see
+    /// [`crate::paths::check_no_file_dir_clash`]), and a manifest that
+    /// hashes to `snapshot_id`.
     ///
     /// # Errors
-    /// [`Error::InvalidId`], [`Error::InvalidPath`], [`Error::HashMismatch`].
+    /// [`Error::InvalidId`], [`Error::InvalidPath`], [`Error::InvalidInput`]
+    /// (a file/directory clash, naming both paths), [`Error::HashMismatch`].
     pub fn validate(&self) -> Result<()> {
         validate_id(&self.snapshot_id)?;
         for (path, oid) in &self.manifest {
             crate::paths::validate_rel_path(path)?;
             validate_id(oid)?;
         }
+        crate::paths::check_no_file_dir_clash(self.manifest.keys().map(String::as_str))?;
         let actual = self.compute_id();
         if actual != self.snapshot_id {
             return Err(Error::HashMismatch { what: "snapshot", expected: self.snapshot_id.clone(), actual });
@@ -558,6 +564,18 @@ mod tests {
         let mut r = sample();
         r.message.push('!');
         assert!(matches!(r.validate(), Err(Error::HashMismatch { .. })));
+    }
+
+    #[test]
+    fn snapshot_validate_refuses_reserved_paths_and_clashes() {
+        let oid = crate::ids::blob_id(b"x");
+        let rec = |paths: &[&str]| SnapshotRecord::new(paths.iter().map(|p| (p.to_string(), oid.clone())).collect());
+        rec(&["a", "a.txt", "b/c", ".museignore"]).validate().unwrap();
+        let e = rec(&["a", "a.txt", "a/b"]).validate().unwrap_err().to_string();
+        assert!(e.contains("\"a\"") && e.contains("\"a/b\""), "{e}");
+        for bad in ["sub/.muse/HEAD", ".MUSE/x", "muse~1/x"] {
+            assert!(matches!(rec(&[bad]).validate(), Err(Error::InvalidPath { .. })), "{bad}");
+        }
     }
 
     #[test]

@@ -27,6 +27,12 @@ use crate::paths::{head_path, heads_dir};
 /// no trailing `/` or `.`; no component ending in `.lock`; not `@`; at
 /// most 255 bytes in all and 250 per component (room for `.lock`).
 ///
+/// Also git's `strbuf_check_branch_ref` rules for `git branch`: not `HEAD`
+/// (exactly; it would shadow the `HEAD` revision) and not starting with
+/// `refs/` (`refs/heads/x` would make `refs/heads/refs/heads/x`, which
+/// reads as another ref), and, as above, no leading `-` (it would read as
+/// an option).
+///
 /// # Errors
 /// [`Error::InvalidRefName`] naming the rule broken.
 pub fn validate_branch_name(name: &str) -> Result<()> {
@@ -41,7 +47,13 @@ pub fn validate_branch_name(name: &str) -> Result<()> {
         return bad("'@' alone is not a valid name");
     }
     if name.starts_with('-') {
-        return bad("starts with '-'");
+        return bad("starts with '-' (it would read as an option)");
+    }
+    if name == "HEAD" {
+        return bad("'HEAD' is not a valid branch name (git's strbuf_check_branch_ref rule)");
+    }
+    if name.starts_with("refs/") {
+        return bad("starts with 'refs/': give the short name (git's strbuf_check_branch_ref rule)");
     }
     if name.starts_with('/') || name.ends_with('/') {
         return bad("starts or ends with '/'");
@@ -354,13 +366,17 @@ mod tests {
 
     #[test]
     fn branch_names() {
-        for ok in ["main", "feature/x", "v1.2", "a-b_c", "ü"] {
+        for ok in ["main", "feature/x", "v1.2", "a-b_c", "ü", "head", "HEADS", "x/HEAD", "refs", "refsx/y"] {
             validate_branch_name(ok).unwrap();
         }
         for bad in [
             "", "-x", "/x", "x/", "a..b", "a b", "a\tb", "a\x7fb", "x.lock", "a/b.lock/c", ".hidden", "a/.b", "a//b",
             "a~1", "a^", "a:b", "a?", "a*", "a[b", "a\\b", "@", "a@{1}", "end.",
         ] {
+            assert!(validate_branch_name(bad).is_err(), "{bad:?} accepted");
+        }
+        // git's strbuf_check_branch_ref rules.
+        for bad in ["HEAD", "refs/heads/x", "refs/x", "-", "--force"] {
             assert!(validate_branch_name(bad).is_err(), "{bad:?} accepted");
         }
     }

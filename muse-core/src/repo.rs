@@ -95,8 +95,10 @@ impl Default for InitOptions {
 }
 
 /// Creates the SPEC §1 layout under `root` (which is created if missing):
-/// `repo.json`, `HEAD` on the default branch, an empty `config.toml`, and
-/// the `refs/heads`, `commits`, `snapshots`, `objects`, `cache` directories.
+/// `repo.json`, `HEAD` on the default branch, an empty `config.toml`, the
+/// write lock's files `gc.lock` and `gc-gate.lock` ([`crate::lock`]),
+/// and the `refs/heads`, `commits`, `snapshots`, `objects`, `cache`
+/// directories.
 ///
 /// # Errors
 /// [`Error::InvalidInput`] when `root` or a parent already holds `.muse/`;
@@ -132,6 +134,12 @@ pub fn init_repo(root: &Path, opts: &InitOptions) -> Result<PathBuf> {
     write_text_atomic(&dot.join("config.toml"), "[core]\nfsync = \"full\"\n\n[limits]\nmax_ancestors = 50000\n", Durability::Full)?;
     write_text_atomic(&dot.join("HEAD"), &format!("ref: refs/heads/{}\n", opts.default_branch), Durability::Full)?;
     write_stamp(root, &cache_dir(root).join(GC_STAMP_NAME), SystemTime::UNIX_EPOCH);
+    // The write lock's files (never removed), made now so that the first
+    // write does not add files to `.muse/`.
+    for name in [crate::lock::WRITE_LOCK_NAME, crate::lock::WRITE_GATE_NAME] {
+        let lock = dot.join(name);
+        std::fs::OpenOptions::new().write(true).create(true).truncate(false).open(&lock).ctx("create", &lock)?;
+    }
     crate::atomic::sync_dir(&dot)?;
     Ok(root.to_path_buf())
 }
@@ -243,8 +251,14 @@ pub(crate) fn sweep_dir(
     Ok(sweep)
 }
 
-/// Removes abandoned write-batch staging directories under `.muse/tmp/`
-/// (those whose lock no live batch holds).
+/// Removes abandoned write-batch staging directories under `.muse/tmp/`:
+///
+/// * `batch-*`: those whose `flock` no live batch holds (a batch locks its
+///   directory before giving it that name, see [`crate::batch`]);
+/// * `.new-batch-*` (a batch between `mkdir` and lock): only when unlocked
+///   *and* older than [`CLEANUP_MIN_AGE_SECS`] (left by a process killed in
+///   between); a younger one counts as live;
+/// * any other entry: removed unless locked (nothing else is made there).
 fn sweep_staging(root: &Path) -> Result<crate::object_store::Sweep> {
     let mut sweep = crate::object_store::Sweep::default();
     let dir = staging_dir(root);
@@ -253,6 +267,7 @@ fn sweep_staging(root: &Path) -> Result<crate::object_store::Sweep> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(sweep),
         Err(e) => return Err(Error::io("list", &dir, e)),
     };
+    let min_age = Duration::from_secs(CLEANUP_MIN_AGE_SECS);
     for entry in rd {
         let entry = entry.ctx("list", &dir)?;
         let path = entry.path();
@@ -264,17 +279,52 @@ fn sweep_staging(root: &Path) -> Result<crate::object_store::Sweep> {
             }
             continue;
         }
-        let Ok(f) = File::open(&path) else { continue };
-        match f.try_lock() {
-            Ok(()) => {
-                std::fs::remove_dir_all(&path).ctx("remove staging directory", &path)?;
+        let new = entry.file_name().as_encoded_bytes().starts_with(crate::batch::NEW_BATCH_PREFIX.as_bytes());
+        match try_remove_staging_dir(&path, new.then_some(min_age))? {
+            TempState::Removed => {
                 log::warn!("removed abandoned write batch {}", path.display());
                 sweep.removed += 1;
             }
-            Err(_) => sweep.kept_live += 1,
+            TempState::Live => sweep.kept_live += 1,
+            TempState::Vanished => {}
         }
     }
     Ok(sweep)
+}
+
+/// Removes the staging directory `path` unless a live batch holds its lock
+/// (or, with `min_age`, it is younger than that).
+fn try_remove_staging_dir(path: &Path, min_age: Option<Duration>) -> Result<TempState> {
+    let f = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(TempState::Vanished),
+        Err(e) => return Err(Error::io("open", path, e)),
+    };
+    let meta = f.metadata().ctx("stat", path)?;
+    if let Some(age) = min_age {
+        let young = meta.modified().ok().and_then(|m| m.elapsed().ok()).is_none_or(|elapsed| elapsed < age);
+        if young {
+            return Ok(TempState::Live);
+        }
+    }
+    match f.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => return Ok(TempState::Live),
+        Err(std::fs::TryLockError::Error(e)) => return Err(Error::io("lock", path, e)),
+    }
+    // Holding the lock: the name must still be the inode we locked (a
+    // `.new-batch-` directory is renamed once its batch has locked it).
+    match std::fs::symlink_metadata(path) {
+        Ok(m) if m.ino() == meta.ino() && m.dev() == meta.dev() => {}
+        Ok(_) => return Ok(TempState::Live),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(TempState::Vanished),
+        Err(e) => return Err(Error::io("stat", path, e)),
+    }
+    match std::fs::remove_dir_all(path) {
+        Ok(()) => Ok(TempState::Removed),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(TempState::Vanished),
+        Err(e) => Err(Error::io("remove staging directory", path, e)),
+    }
 }
 
 fn mtime_of(meta: &std::fs::Metadata) -> (i64, i64) {
@@ -288,7 +338,12 @@ fn mtime_of(meta: &std::fs::Metadata) -> (i64, i64) {
 ///   in `.muse/cache/` (no age gate);
 /// * `.obj-tmp-*` and `.restore-tmp-*` in object shards (older than
 ///   [`CLEANUP_MIN_AGE_SECS`]);
-/// * abandoned batch staging directories in `.muse/tmp/`.
+/// * abandoned batch staging directories in `.muse/tmp/` (never one a live
+///   batch uses: a batch names its directory `batch-*` only once it holds
+///   its lock; `.muse/tmp/` itself is never removed here).
+///
+/// It never removes stored data (that is `gc --prune`,
+/// [`crate::reachability::prune`]).
 ///
 /// **Cost.** A directory is listed only when its mtime is not older than the
 /// last pass that left nothing live behind (recorded as the mtime of

@@ -9,7 +9,10 @@
 //!   opened with `O_NOFOLLOW | O_NONBLOCK` and re-checked with `fstat`, so a
 //!   file swapped for a symlink or FIFO mid-walk is skipped, never followed
 //!   or blocked on.
-//! * `.muse` at the root is excluded (a `.muse` deeper down is not).
+//! * `.muse` and `.git` directories (and their NTFS/HFS+ aliases, such as
+//!   `.MUSE` or `.git.`; see [`crate::paths::muse_alias_reason`]) are
+//!   excluded at every depth: they are repositories, never content, and no
+//!   manifest may hold such a path (SPEC §12).
 //! * `.museignore` files are honoured with gitignore semantics (negation,
 //!   `dir/` patterns, anchored `/x`, `**`), parsed by the `ignore` crate's
 //!   gitignore matcher. Each applies to its directory and below; the deepest
@@ -572,6 +575,14 @@ fn stat_files(w: &Listing<'_>, dir: &rustix::fs::Dir, plen: usize, files: Vec<(S
 /// cannot be one: not UTF-8, or containing `\`.
 fn key_name<'a>(name: &'a [u8], dir_path: &Path, w: &Listing<'_>) -> Option<&'a str> {
     match std::str::from_utf8(name) {
+        // Another repository's directory (`.muse`, `.git` or an alias of
+        // either, at any depth) is never part of this tree: muse could not
+        // store such a path (git's verify_path rule), and git leaves nested
+        // repositories out the same way.
+        Ok(n) if crate::paths::muse_alias_reason(n).is_some() || crate::paths::git_alias_reason(n).is_some() => {
+            log::debug!("leaving out {}: a repository directory", dir_path.join(n).display());
+            None
+        }
         Ok(n) if !n.contains('\\') => Some(n),
         Ok(_) => {
             w.warn(format!("skipping {}: name contains '\\'", dir_path.join(OsStr::from_bytes(name)).display()));

@@ -361,7 +361,10 @@ pub(crate) enum Check {
     /// The caller computed the ID from the manifest
     /// ([`SnapshotRecord::new`]) and the base's entries are valid: only the
     /// entries that differ from the base (all of them for a full record)
-    /// are checked.
+    /// are checked. The caller has also checked that no path is both a
+    /// file and a directory ([`crate::paths::check_no_file_dir_clash`]):
+    /// `apply_mpack` on every rebuilt manifest, `import_git` at every
+    /// changed path ([`crate::paths::check_no_file_dir_clash_at`]).
     Computed,
 }
 
@@ -490,10 +493,14 @@ fn delta_or_full(
 }
 
 /// Stores a snapshot record as a full record. Returns `true` when written,
-/// `false` when one with that ID was already stored.
+/// `false` when one with that ID was already stored. The record is checked
+/// first with [`SnapshotRecord::validate`] (git's `verify_path` rules on
+/// every path, no file/directory clash, the hash).
 ///
 /// # Errors
-/// [`Error::InvalidId`], [`Error::InvalidPath`], [`Error::HashMismatch`],
+/// [`Error::InvalidId`], [`Error::InvalidPath`] (including a `.muse`
+/// component or alias at any depth), [`Error::InvalidInput`] (a path that
+/// is both a file and a directory, naming both), [`Error::HashMismatch`],
 /// [`Error::TooLarge`] (nothing written); [`Error::Io`].
 pub fn write_snapshot(root: &Path, rec: &SnapshotRecord, durability: Option<Durability>) -> Result<bool> {
     write_snapshot_with_base(root, rec, None, durability)
@@ -515,6 +522,8 @@ pub fn write_snapshot_with_base(
     durability: Option<Durability>,
 ) -> Result<bool> {
     let durability = durability_for(root, durability)?;
+    // Shared write lock for the call: `gc --prune` never runs mid-write.
+    let _write_lock = crate::reachability::writer_lock(root)?;
     if crate::pack::find(root, EntryKind::Snapshot, &rec.snapshot_id, false)?.is_some() {
         rec.validate()?;
         return Ok(false);

@@ -12,12 +12,13 @@ use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 
-use crate::atomic::{write_atomic, Durability, Replace, MODE_MUTABLE, MUSE_TMP_PREFIX};
+use crate::atomic::{write_atomic, Replace, MODE_MUTABLE, MUSE_TMP_PREFIX};
 use crate::batch::Batch;
 use crate::commits::load_commit;
 use crate::config::durability_for;
 use crate::error::{Error, IoContext, Result};
-use crate::object_store::restore_object;
+use crate::operation::{Operation, OperationKind, Phase};
+use crate::workdir::WorkDir;
 use crate::paths::{muse_dir, validate_rel_path};
 use crate::records::{now_iso, read_capped, CommitRecord, SnapshotRecord, MAX_MSGPACK_BYTES};
 use crate::refs::{read_branch_ref, read_head, write_head_branch, Head};
@@ -115,7 +116,17 @@ pub fn head_state(root: &Path) -> Result<(Option<String>, Option<String>, Manife
         Head::Detached(c) => (None, Some(c)),
     };
     let manifest = match &commit {
-        Some(c) => commit_manifest(root, c)?,
+        Some(c) => commit_manifest(root, c).map_err(|e| match e {
+            Error::NotFound { what: "commit", name } => Error::Missing {
+                what: "commit",
+                id: name,
+                referenced_by: match &branch {
+                    Some(b) => format!("refs/heads/{b}"),
+                    None => "HEAD".into(),
+                },
+            },
+            e => e,
+        })?,
         None => Manifest::new(),
     };
     Ok((branch, commit, manifest))
@@ -124,12 +135,34 @@ pub fn head_state(root: &Path) -> Result<(Option<String>, Option<String>, Manife
 /// The manifest of commit `id`.
 ///
 /// # Errors
-/// [`Error::NotFound`] for a missing commit or snapshot, [`Error::Corrupt`].
+/// [`Error::NotFound`] for a missing commit; [`Error::Missing`] (an
+/// integrity error) when the commit exists but its snapshot does not;
+/// [`Error::Corrupt`].
 pub fn commit_manifest(root: &Path, id: &str) -> Result<Manifest> {
     let rec = load_commit(root, id)?;
-    let snap = read_snapshot(root, &rec.snapshot_id)?
-        .ok_or_else(|| Error::NotFound { what: "snapshot", name: rec.snapshot_id.clone() })?;
+    let snap = read_snapshot(root, &rec.snapshot_id)?.ok_or_else(|| Error::Missing {
+        what: "snapshot",
+        id: rec.snapshot_id.clone(),
+        referenced_by: format!("commit {id}"),
+    })?;
     Ok(snap.manifest)
+}
+
+/// [`commit_manifest`], or the empty manifest for `None`.
+fn manifest_of(root: &Path, id: Option<&str>) -> Result<Manifest> {
+    match id {
+        Some(c) => commit_manifest(root, c),
+        None => Ok(Manifest::new()),
+    }
+}
+
+/// Refuses to go on while an operation is interrupted (the journal in
+/// [`Phase::Applying`]).
+fn refuse_if_interrupted(root: &Path) -> Result<Option<Operation>> {
+    match crate::operation::read(root)? {
+        Some(op) if op.phase == Phase::Applying => Err(Error::InvalidInput(op.describe())),
+        other => Ok(other),
+    }
 }
 
 /// The working tree's manifest (the stat-cached walk of SPEC §5).
@@ -211,12 +244,24 @@ fn read_small(root: &Path, rel: &str, oid: &str) -> Result<Option<Small>> {
 /// `"."` is everything): new and modified files are stored as blobs and
 /// staged, tracked files missing from the working tree are staged as
 /// removals (git 2.x `add`). `progress` is called with (done, total) while
-/// blobs are stored.
+/// blobs are stored. The stage is read, changed and written back under the
+/// index lock ([`crate::lock::index_lock`]), so concurrent `add`s all land.
 ///
 /// # Errors
-/// [`Error::InvalidInput`] for a pathspec that matches nothing; walker and
-/// store errors.
+/// [`Error::InvalidInput`] for a pathspec that matches nothing or while an
+/// operation is interrupted; [`Error::Locked`]; walker and store errors.
 pub fn add(root: &Path, pathspecs: &[String], progress: &mut dyn FnMut(usize, usize)) -> Result<AddReport> {
+    let _index = crate::lock::index_lock(root)?;
+    add_locked(root, pathspecs, progress)
+}
+
+/// [`add`] with the index lock held by the caller.
+fn add_locked(root: &Path, pathspecs: &[String], progress: &mut dyn FnMut(usize, usize)) -> Result<AddReport> {
+    refuse_if_interrupted(root)?;
+    // Blobs staged here are reachable only through the stage once it is
+    // written: hold the write lock (shared) until then, so that `gc
+    // --prune` never sees them unreachable.
+    let _writing = crate::lock::write_lock(root, crate::lock::LockMode::Shared)?;
     let (_, _, head) = head_state(root)?;
     let mut stage = read_stage(root)?;
     let staged_view = stage.apply_to(&head);
@@ -385,6 +430,9 @@ pub struct Status {
     pub unstaged: Vec<(String, ChangeKind)>,
     /// Files in the working tree that are neither in HEAD nor staged.
     pub untracked: Vec<String>,
+    /// The checkout or merge in progress (interrupted, or a merge waiting
+    /// for its conflicts to be resolved), from `.muse/OPERATION`.
+    pub operation: Option<Operation>,
 }
 
 impl Status {
@@ -424,7 +472,8 @@ pub fn status(root: &Path) -> Result<Status> {
             k => unstaged.push((p, k)),
         }
     }
-    Ok(Status { branch, head, staged, unstaged, untracked })
+    let operation = crate::operation::read(root)?;
+    Ok(Status { branch, head, staged, unstaged, untracked, operation })
 }
 
 /// Options of [`commit`].
@@ -453,15 +502,21 @@ pub struct CommitOptions {
 /// then the branch moves by compare-and-swap from the commit it was read
 /// at, then the stage is emptied.
 ///
+/// Runs under the index lock. A merge waiting for its conflicts is
+/// concluded (two parents, the journal removed).
+///
 /// # Errors
-/// [`Error::InvalidInput`] "nothing to commit" (unless `allow_empty`);
-/// [`Error::RefConflict`] when the branch moved meanwhile; store errors.
+/// [`Error::InvalidInput`] "nothing to commit" (unless `allow_empty`) or
+/// while an operation is interrupted; [`Error::RefConflict`] when the
+/// branch moved meanwhile; [`Error::Locked`]; store errors.
 pub fn commit(root: &Path, opts: &CommitOptions) -> Result<CommitRecord> {
+    let _index = crate::lock::index_lock(root)?;
+    let op = refuse_if_interrupted(root)?;
     if opts.all {
         let st = status(root)?;
         let tracked: Vec<String> = st.unstaged.iter().map(|(p, _)| p.clone()).collect();
         if !tracked.is_empty() {
-            add(root, &tracked, &mut |_, _| {})?;
+            add_locked(root, &tracked, &mut |_, _| {})?;
         }
     }
     let (branch, head, head_manifest) = head_state(root)?;
@@ -521,6 +576,9 @@ pub fn commit(root: &Path, opts: &CommitOptions) -> Result<CommitRecord> {
     if merge_head.is_some() {
         std::fs::remove_file(merge_head_path(root)).ctx("remove", &merge_head_path(root))?;
     }
+    if op.is_some() {
+        crate::operation::clear(root)?;
+    }
     Ok(rec)
 }
 
@@ -531,22 +589,79 @@ pub struct CheckoutReport {
     pub written: usize,
     /// Files removed.
     pub removed: usize,
+    /// An interrupted operation (its target) that this call finished first.
+    pub resumed: Option<String>,
+}
+
+/// The paths of `to` that going from `from` writes (all of `to` with
+/// `rewrite_all`).
+fn paths_to_write<'a>(from: &'a Manifest, to: &'a Manifest, rewrite_all: bool) -> impl Iterator<Item = &'a str> + 'a {
+    to.iter().filter(move |(p, oid)| rewrite_all || from.get(*p) != Some(*oid)).map(|(p, _)| p.as_str())
+}
+
+/// Refuses (changing nothing) when a symlink, an untracked file or a
+/// directory stands where going from `from` to `to` must write: git's
+/// "beyond a symbolic link" and "untracked working tree file would be
+/// overwritten" rules, checked before anything is touched.
+fn check_obstacles(wd: &WorkDir, from: &Manifest, to: &Manifest, extra: &[String], what: &str) -> Result<()> {
+    let will_remove = |p: &str| from.contains_key(p) && !to.contains_key(p);
+    let paths = paths_to_write(from, to, false).chain(extra.iter().map(String::as_str));
+    let mut obstacles = wd.obstacles(paths, &will_remove)?;
+    // A directory where a file goes is fine when it holds tracked files
+    // that the operation removes first (`to` holds none below it).
+    obstacles.retain(|o| {
+        o.kind != crate::workdir::ObstacleKind::Directory || {
+            let dir = format!("{}/", o.path);
+            from.range(dir.clone()..).next().is_none_or(|(k, _)| !k.starts_with(&dir))
+        }
+    });
+    if obstacles.is_empty() {
+        return Ok(());
+    }
+    let list: Vec<String> = obstacles.iter().take(10).map(|o| o.to_string()).collect();
+    let more = if obstacles.len() > 10 { format!(" (and {} more)", obstacles.len() - 10) } else { String::new() };
+    Err(Error::InvalidInput(format!(
+        "{what} would write beyond a symbolic link or over an untracked file or directory, so nothing was changed: {}{more}; move them away{}",
+        list.join("; "),
+        if what == "checkout" { " or use --force" } else { "" }
+    )))
 }
 
 /// Switches to `branch`: the working tree is made to match its commit
-/// (files restored with `restore_object`, files tracked only by the old
-/// commit removed) and HEAD points at it. With `create`, the branch is made
-/// at HEAD's commit first (`checkout -b`).
+/// (files written through [`WorkDir`], never beyond a symlink; files
+/// tracked only by the old commit removed) and HEAD points at it. With
+/// `create`, the branch is made at HEAD's commit first (`checkout -b`).
 ///
-/// Refuses (nothing changed) when the stage is not empty or a tracked file
-/// has uncommitted changes, unless `force`; untracked files are kept unless
-/// the target would overwrite one.
+/// Refuses (nothing changed) when the stage is not empty, a tracked file
+/// has uncommitted changes, an untracked file would be overwritten, or a
+/// symlink or file stands where a directory must go — unless `force`,
+/// which rewrites every file and replaces such obstacles (a link is
+/// removed, never followed). The intent is journaled first
+/// ([`crate::operation`]): after a crash, running the same checkout again
+/// finishes it, and any other checkout first finishes it. Runs under the
+/// index lock.
 ///
 /// # Errors
 /// [`Error::NotFound`] for an unknown branch; [`Error::InvalidInput`] for a
-/// dirty tree or an existing branch with `create`; store errors.
+/// dirty tree, an obstacle, an existing branch with `create`, or a merge
+/// in progress; [`Error::Locked`]; store errors ([`Error::Missing`] for a
+/// missing commit, snapshot or blob).
 pub fn checkout(root: &Path, branch: &str, create: bool, force: bool) -> Result<CheckoutReport> {
     crate::refs::validate_branch_name(branch)?;
+    let _index = crate::lock::index_lock(root)?;
+    let mut resumed = None;
+    match crate::operation::read(root)? {
+        Some(op) if op.kind == OperationKind::Checkout => {
+            let mut report = apply_checkout(root, &op)?;
+            report.resumed = Some(op.target.clone());
+            if op.branch.as_deref() == Some(branch) && !create && !force {
+                return Ok(report);
+            }
+            resumed = report.resumed;
+        }
+        Some(op) if !force => return Err(Error::InvalidInput(op.describe())),
+        _ => {}
+    }
     let st = status(root)?;
     let (_, head, head_manifest) = head_state(root)?;
     if create {
@@ -557,7 +672,7 @@ pub fn checkout(root: &Path, branch: &str, create: bool, force: bool) -> Result<
             crate::refs::compare_and_swap_branch_ref(root, branch, None, h)?;
         }
         write_head_branch(root, branch)?;
-        return Ok(CheckoutReport::default());
+        return Ok(CheckoutReport { resumed, ..Default::default() });
     }
     let target = read_branch_ref(root, branch)?
         .ok_or_else(|| Error::NotFound { what: "branch", name: branch.to_string() })?;
@@ -571,6 +686,9 @@ pub fn checkout(root: &Path, branch: &str, create: bool, force: bool) -> Result<
         )));
     }
     let target_manifest = commit_manifest(root, &target)?;
+    for p in target_manifest.keys() {
+        validate_rel_path(p)?;
+    }
     let untracked: BTreeSet<&String> = st.untracked.iter().collect();
     let clobbered: Vec<&str> = target_manifest.keys().filter(|p| untracked.contains(p)).map(String::as_str).collect();
     if !force && !clobbered.is_empty() {
@@ -579,20 +697,154 @@ pub fn checkout(root: &Path, branch: &str, create: bool, force: bool) -> Result<
             clobbered.join(", ")
         )));
     }
-    let report = update_worktree(root, &head_manifest, &target_manifest, force)?;
-    write_stage(root, &Stage::default())?;
-    write_head_branch(root, branch)?;
+    if !force {
+        check_obstacles(&WorkDir::open(root)?, &head_manifest, &target_manifest, &[], "checkout")?;
+    }
+    let op = Operation {
+        kind: OperationKind::Checkout,
+        target: branch.to_string(),
+        branch: Some(branch.to_string()),
+        from: head,
+        to: Some(target),
+        theirs: None,
+        conflicts: Vec::new(),
+        move_branch: false,
+        force,
+        phase: Phase::Applying,
+    };
+    crate::operation::write(root, &op)?;
+    let mut report = apply_checkout(root, &op)?;
+    report.resumed = resumed;
     Ok(report)
 }
 
-fn remove_empty_parents(root: &Path, file: &Path) {
-    let mut dir = file.parent();
-    while let Some(d) = dir {
-        if d == root || !d.starts_with(root) || std::fs::remove_dir(d).is_err() {
-            break;
+/// Carries out a journaled checkout (first run or resume): the tree goes
+/// from `op.from` to `op.to`, the stage is emptied, HEAD (or, with
+/// `move_branch`, the branch) is set, then the journal is removed. Every
+/// step is idempotent.
+fn apply_checkout(root: &Path, op: &Operation) -> Result<CheckoutReport> {
+    let to = op.to.as_deref().ok_or_else(|| Error::InvalidInput("checkout journal without a target".into()))?;
+    let from_m = manifest_of(root, op.from.as_deref())?;
+    let to_m = commit_manifest(root, to)?;
+    let report = update_worktree(root, &from_m, &to_m, op.force, op.force)?;
+    write_stage(root, &Stage::default())?;
+    if let Some(b) = &op.branch {
+        if op.move_branch {
+            move_branch(root, b, op.from.as_deref(), to)?;
+        } else {
+            write_head_branch(root, b)?;
         }
-        dir = d.parent();
     }
+    if op.force {
+        remove_if_present(&merge_head_path(root))?;
+    }
+    crate::operation::clear(root)?;
+    Ok(report)
+}
+
+/// Moves `branch` from `from` to `to` by compare-and-swap; already at `to`
+/// is fine (a resumed operation).
+fn move_branch(root: &Path, branch: &str, from: Option<&str>, to: &str) -> Result<()> {
+    if read_branch_ref(root, branch)?.as_deref() == Some(to) {
+        return Ok(());
+    }
+    crate::refs::compare_and_swap_branch_ref(root, branch, from, to)?;
+    Ok(())
+}
+
+fn remove_if_present(path: &Path) -> Result<()> {
+    match std::fs::remove_file(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(Error::io("remove", path, e)),
+    }
+}
+
+/// What [`update_branch`] did to one branch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BranchUpdate {
+    /// The branch did not exist and was created.
+    Created,
+    /// The branch was already there.
+    UpToDate,
+    /// The branch moved forward (and, when checked out, the working tree
+    /// with it: git's `receive.denyCurrentBranch=updateInstead`).
+    FastForwarded,
+    /// Not moved: the new commit does not descend from the branch's.
+    NotFastForward,
+    /// Not moved: the branch is checked out and the working tree or stage
+    /// has changes, or an operation is in progress (the reason).
+    Refused(String),
+}
+
+/// Moves `branch` to `new` when that is a fast-forward (or creates it):
+/// the rule of `bundle apply --update-refs`. When `branch` is the one HEAD
+/// is on, the working tree is updated too, journaled like a checkout, but
+/// only when the tree and stage are clean; otherwise the branch is left
+/// where it was and the reason returned. An interrupted checkout (such as
+/// an earlier update killed mid-way) is finished first. Runs under the
+/// index lock.
+///
+/// # Errors
+/// [`Error::InvalidRefName`], [`Error::Locked`], store errors.
+pub fn update_branch(root: &Path, branch: &str, new: &str) -> Result<BranchUpdate> {
+    crate::refs::validate_branch_name(branch)?;
+    let _index = crate::lock::index_lock(root)?;
+    // An interrupted checkout (possibly an earlier update of this very
+    // branch, killed mid-way) is finished first, as `muse checkout` would.
+    if let Some(op) = crate::operation::read(root)? {
+        if op.kind == OperationKind::Checkout {
+            apply_checkout(root, &op)?;
+        }
+    }
+    let cur = read_branch_ref(root, branch)?;
+    let checked_out = matches!(read_head(root)?, Head::Branch(b) if b == branch);
+    if cur.as_deref() == Some(new) {
+        return Ok(BranchUpdate::UpToDate);
+    }
+    if let Some(c) = &cur {
+        let base = crate::merge_base::find_merge_base(root, c, new)?;
+        if base.as_deref() != Some(c.as_str()) {
+            return Ok(BranchUpdate::NotFastForward);
+        }
+    }
+    if !checked_out {
+        crate::refs::compare_and_swap_branch_ref(root, branch, cur.as_deref(), new)?;
+        return Ok(if cur.is_none() { BranchUpdate::Created } else { BranchUpdate::FastForwarded });
+    }
+    if let Some(op) = crate::operation::read(root)? {
+        return Ok(BranchUpdate::Refused(format!("it is checked out and {}", op.describe())));
+    }
+    let st = status(root)?;
+    if !st.staged.is_empty() || !st.unstaged.is_empty() {
+        return Ok(BranchUpdate::Refused(
+            "it is checked out and the working tree or stage has local changes (commit or discard them, then apply again)".into(),
+        ));
+    }
+    let from_m = manifest_of(root, cur.as_deref())?;
+    let to_m = commit_manifest(root, new)?;
+    let untracked: BTreeSet<&String> = st.untracked.iter().collect();
+    if let Some(p) = to_m.keys().find(|p| untracked.contains(p)) {
+        return Ok(BranchUpdate::Refused(format!("it is checked out and the untracked file {p} would be overwritten")));
+    }
+    if let Err(e) = check_obstacles(&WorkDir::open(root)?, &from_m, &to_m, &[], "the update") {
+        return Ok(BranchUpdate::Refused(format!("it is checked out and {e}")));
+    }
+    let op = Operation {
+        kind: OperationKind::Checkout,
+        target: branch.to_string(),
+        branch: Some(branch.to_string()),
+        from: cur.clone(),
+        to: Some(new.to_string()),
+        theirs: None,
+        conflicts: Vec::new(),
+        move_branch: true,
+        force: false,
+        phase: Phase::Applying,
+    };
+    crate::operation::write(root, &op)?;
+    apply_checkout(root, &op)?;
+    Ok(if cur.is_none() { BranchUpdate::Created } else { BranchUpdate::FastForwarded })
 }
 
 /// Path of the merge-state file: the commit being merged while a merge has
@@ -644,51 +896,14 @@ pub enum MergeOutcome {
     },
 }
 
-/// Merges `branch` into HEAD's branch (SPEC §10): a fast-forward when HEAD
-/// is an ancestor, else a file-level three-way merge against
-/// [`crate::merge_base::find_merge_base`]: a path changed on one side only
-/// takes that side; changed on both sides to different content is a
-/// conflict. Refuses a dirty tree, a detached HEAD, or a merge in progress.
-///
-/// # Errors
-/// [`Error::InvalidInput`] (dirty tree, merge in progress, no commits),
-/// [`Error::NotFound`] (unknown branch), [`Error::CapExceeded`], store errors.
-pub fn merge(root: &Path, branch: &str, author: &str) -> Result<MergeOutcome> {
-    if read_merge_head(root)?.is_some() {
-        return Err(Error::InvalidInput("a merge is in progress; commit it or run merge --abort".into()));
-    }
-    let st = status(root)?;
-    if !st.staged.is_empty() || !st.unstaged.is_empty() {
-        return Err(Error::InvalidInput("your local changes would be overwritten by merge; commit them first".into()));
-    }
-    let (Some(current), Some(ours)) = (st.branch.clone(), st.head.clone()) else {
-        return Err(Error::InvalidInput("merge needs HEAD on a branch with at least one commit".into()));
-    };
-    let theirs = read_branch_ref(root, branch)?.ok_or_else(|| Error::NotFound { what: "branch", name: branch.to_string() })?;
-    let base = crate::merge_base::find_merge_base(root, &ours, &theirs)?;
-    if base.as_deref() == Some(theirs.as_str()) || ours == theirs {
-        return Ok(MergeOutcome::UpToDate);
-    }
-    let ours_m = commit_manifest(root, &ours)?;
-    let theirs_m = commit_manifest(root, &theirs)?;
-    let untracked: BTreeSet<&String> = st.untracked.iter().collect();
-    let clobbered: Vec<&str> =
-        theirs_m.keys().filter(|p| untracked.contains(p) && !ours_m.contains_key(*p)).map(String::as_str).collect();
-    if !clobbered.is_empty() {
-        return Err(Error::InvalidInput(format!(
-            "untracked files would be overwritten by merge; move them first: {}",
-            clobbered.join(", ")
-        )));
-    }
-    if base.as_deref() == Some(ours.as_str()) {
-        update_worktree(root, &ours_m, &theirs_m, false)?;
-        crate::refs::compare_and_swap_branch_ref(root, &current, Some(&ours), &theirs)?;
-        return Ok(MergeOutcome::FastForward { commit: theirs });
-    }
-    let base_m = match &base {
-        Some(b) => commit_manifest(root, b)?,
-        None => Manifest::new(),
-    };
+/// The file-level three-way merge of `ours` and `theirs` over `base`: a
+/// path changed on one side only takes that side; changed on both sides
+/// to different content is a conflict (the merged manifest then holds
+/// ours, or theirs where ours removed it). Deterministic, so a resumed or
+/// aborted merge recomputes exactly what the first run wrote.
+fn plan_merge(root: &Path, base: Option<&str>, ours_m: &Manifest, theirs: &str) -> Result<(Manifest, Vec<String>)> {
+    let theirs_m = commit_manifest(root, theirs)?;
+    let base_m = manifest_of(root, base)?;
     let mut merged = Manifest::new();
     let mut conflicts = Vec::new();
     let paths: BTreeSet<&String> = ours_m.keys().chain(theirs_m.keys()).chain(base_m.keys()).collect();
@@ -708,8 +923,71 @@ pub fn merge(root: &Path, branch: &str, author: &str) -> Result<MergeOutcome> {
             merged.insert(p.clone(), oid.clone());
         }
     }
-    update_worktree(root, &ours_m, &merged, false)?;
-    if conflicts.is_empty() {
+    Ok((merged, conflicts))
+}
+
+/// Merges `branch` into HEAD's branch (SPEC §10): a fast-forward when HEAD
+/// is an ancestor, else a file-level three-way merge against
+/// [`crate::merge_base::find_merge_base`] (see [`plan_merge`]). Refuses a
+/// dirty tree, a detached HEAD, a merge in progress, and (changing
+/// nothing) untracked files, symlinks or directories where the merge must
+/// write. The intent is journaled first ([`crate::operation`]); after a
+/// crash `merge --abort` undoes it and the same `merge` finishes it. Runs
+/// under the index lock.
+///
+/// # Errors
+/// [`Error::InvalidInput`] (dirty tree, merge in progress or interrupted,
+/// no commits, obstacles), [`Error::NotFound`] (unknown branch),
+/// [`Error::CapExceeded`], [`Error::Locked`], store errors.
+pub fn merge(root: &Path, branch: &str, author: &str) -> Result<MergeOutcome> {
+    let _index = crate::lock::index_lock(root)?;
+    if let Some(op) = crate::operation::read(root)? {
+        if op.kind == OperationKind::Merge && op.phase == Phase::Applying && op.target == branch {
+            return apply_merge(root, op, author);
+        }
+        return Err(Error::InvalidInput(op.describe()));
+    }
+    if read_merge_head(root)?.is_some() {
+        return Err(Error::InvalidInput("a merge is in progress; commit it or run merge --abort".into()));
+    }
+    let st = status(root)?;
+    if !st.staged.is_empty() || !st.unstaged.is_empty() {
+        return Err(Error::InvalidInput("your local changes would be overwritten by merge; commit them first".into()));
+    }
+    let (Some(current), Some(ours)) = (st.branch.clone(), st.head.clone()) else {
+        return Err(Error::InvalidInput("merge needs HEAD on a branch with at least one commit".into()));
+    };
+    let theirs = read_branch_ref(root, branch)?.ok_or_else(|| Error::NotFound { what: "branch", name: branch.to_string() })?;
+    let base = crate::merge_base::find_merge_base(root, &ours, &theirs)?;
+    if base.as_deref() == Some(theirs.as_str()) || ours == theirs {
+        return Ok(MergeOutcome::UpToDate);
+    }
+    let ours_m = commit_manifest(root, &ours)?;
+    let fast_forward = base.as_deref() == Some(ours.as_str());
+    let (merged, conflicts) = if fast_forward {
+        (commit_manifest(root, &theirs)?, Vec::new())
+    } else {
+        plan_merge(root, base.as_deref(), &ours_m, &theirs)?
+    };
+    for p in merged.keys() {
+        validate_rel_path(p)?;
+    }
+    let untracked: BTreeSet<&String> = st.untracked.iter().collect();
+    let clobbered: Vec<&str> =
+        merged.keys().filter(|p| untracked.contains(p) && !ours_m.contains_key(*p)).map(String::as_str).collect();
+    if !clobbered.is_empty() {
+        return Err(Error::InvalidInput(format!(
+            "untracked files would be overwritten by merge; move them first: {}",
+            clobbered.join(", ")
+        )));
+    }
+    check_obstacles(&WorkDir::open(root)?, &ours_m, &merged, &conflicts, "merge")?;
+    // The merge commit is unreachable until the journal names it: hold the
+    // write lock (shared) so that `gc --prune` cannot run in between.
+    let _writing = crate::lock::write_lock(root, crate::lock::LockMode::Shared)?;
+    let to = if fast_forward {
+        Some(theirs.clone())
+    } else if conflicts.is_empty() {
         let snap = SnapshotRecord::new(merged);
         let mut rec = CommitRecord {
             branch: current.clone(),
@@ -727,36 +1005,78 @@ pub fn merge(root: &Path, branch: &str, author: &str) -> Result<MergeOutcome> {
         let mut batch = Batch::begin(root)?;
         batch.write_snapshot_with_base(&snap, Some(&base_snapshot))?;
         batch.write_commit(&rec)?;
-        batch.compare_and_swap_branch_ref(&current, Some(&ours), &rec.commit_id)?;
         batch.commit()?;
-        return Ok(MergeOutcome::Merged { commit: rec.commit_id });
+        Some(rec.commit_id)
+    } else {
+        None
+    };
+    let op = Operation {
+        kind: OperationKind::Merge,
+        target: branch.to_string(),
+        branch: Some(current),
+        from: Some(ours),
+        to,
+        theirs: Some(theirs),
+        conflicts: Vec::new(),
+        move_branch: true,
+        force: false,
+        phase: Phase::Applying,
+    };
+    crate::operation::write(root, &op)?;
+    drop(_writing);
+    apply_merge(root, op, author)
+}
+
+/// The conflict-marker file for `p`: ours and theirs in git's markers.
+fn conflict_body(root: &Path, ours: Option<&String>, theirs: Option<&String>, label: &str) -> Result<Vec<u8>> {
+    let read = |oid: Option<&String>| -> Result<Vec<u8>> {
+        match oid {
+            Some(o) => crate::object_store::read_object(root, o),
+            None => Ok(Vec::new()),
+        }
+    };
+    let (o, t) = (read(ours)?, read(theirs)?);
+    let mut body = Vec::with_capacity(o.len() + t.len() + 64);
+    body.extend_from_slice(b"<<<<<<< ours\n");
+    body.extend_from_slice(&o);
+    if !o.is_empty() && !o.ends_with(b"\n") {
+        body.push(b'\n');
     }
-    // Conflicts: markers in the files, the clean part staged, MERGE_HEAD set.
+    body.extend_from_slice(b"=======\n");
+    body.extend_from_slice(&t);
+    if !t.is_empty() && !t.ends_with(b"\n") {
+        body.push(b'\n');
+    }
+    body.extend_from_slice(format!(">>>>>>> {label}\n").as_bytes());
+    Ok(body)
+}
+
+/// Carries out a journaled merge (first run or resume). With a target
+/// commit (fast-forward or merge commit): the tree goes there, the branch
+/// moves, the journal is removed. With conflicts: the clean part and the
+/// conflict markers are written, the clean part staged, `MERGE_HEAD` set,
+/// and the journal kept in [`Phase::Conflicts`].
+fn apply_merge(root: &Path, mut op: Operation, _author: &str) -> Result<MergeOutcome> {
+    let (Some(ours), Some(theirs), Some(branch)) = (op.from.clone(), op.theirs.clone(), op.branch.clone()) else {
+        return Err(Error::InvalidInput("merge journal without its commits".into()));
+    };
+    let ours_m = commit_manifest(root, &ours)?;
+    if let Some(to) = op.to.clone() {
+        let to_m = commit_manifest(root, &to)?;
+        update_worktree(root, &ours_m, &to_m, false, false)?;
+        move_branch(root, &branch, Some(&ours), &to)?;
+        write_stage(root, &Stage::default())?;
+        crate::operation::clear(root)?;
+        return Ok(if to == theirs { MergeOutcome::FastForward { commit: to } } else { MergeOutcome::Merged { commit: to } });
+    }
+    let base = crate::merge_base::find_merge_base(root, &ours, &theirs)?;
+    let (merged, conflicts) = plan_merge(root, base.as_deref(), &ours_m, &theirs)?;
+    update_worktree(root, &ours_m, &merged, false, false)?;
+    let theirs_m = commit_manifest(root, &theirs)?;
+    let wd = WorkDir::open(root)?;
     for p in &conflicts {
-        let read = |oid: Option<&String>| -> Result<Vec<u8>> {
-            match oid {
-                Some(o) => crate::object_store::read_object(root, o),
-                None => Ok(Vec::new()),
-            }
-        };
-        let (o, t) = (read(ours_m.get(p))?, read(theirs_m.get(p))?);
-        let mut body = Vec::with_capacity(o.len() + t.len() + 64);
-        body.extend_from_slice(b"<<<<<<< ours\n");
-        body.extend_from_slice(&o);
-        if !o.is_empty() && !o.ends_with(b"\n") {
-            body.push(b'\n');
-        }
-        body.extend_from_slice(b"=======\n");
-        body.extend_from_slice(&t);
-        if !t.is_empty() && !t.ends_with(b"\n") {
-            body.push(b'\n');
-        }
-        body.extend_from_slice(format!(">>>>>>> {branch}\n").as_bytes());
-        let f = root.join(p);
-        if let Some(d) = f.parent() {
-            std::fs::create_dir_all(d).ctx("create directory", d)?;
-        }
-        write_atomic(&f, crate::atomic::RESTORE_TMP_PREFIX, &body, 0o666, Durability::Deferred, Replace::Overwrite)?;
+        let body = conflict_body(root, ours_m.get(p), theirs_m.get(p), &op.target)?;
+        wd.write_bytes(p, &body, false)?;
     }
     let conflicted: BTreeSet<&String> = conflicts.iter().collect();
     let mut stage = Stage::default();
@@ -770,15 +1090,67 @@ pub fn merge(root: &Path, branch: &str, author: &str) -> Result<MergeOutcome> {
     write_stage(root, &stage)?;
     let d = durability_for(root, None)?;
     write_atomic(&merge_head_path(root), MUSE_TMP_PREFIX, format!("{theirs}\n").as_bytes(), MODE_MUTABLE, d, Replace::Overwrite)?;
+    op.phase = Phase::Conflicts;
+    op.conflicts = conflicts.clone();
+    crate::operation::write(root, &op)?;
     Ok(MergeOutcome::Conflicts { paths: conflicts })
 }
 
-/// Abandons a conflicted merge: the working tree and stage go back to HEAD
-/// and the merge state is removed.
+/// Abandons a merge — one stopped on conflicts, or one interrupted
+/// mid-way: every file the merge could have written goes back to the
+/// pre-merge commit (files it added are removed), the branch goes back if
+/// it had moved, the stage is emptied and the merge state removed. Runs
+/// under the index lock.
 ///
 /// # Errors
-/// [`Error::InvalidInput`] when no merge is in progress; store errors.
+/// [`Error::InvalidInput`] when no merge is in progress; [`Error::Locked`];
+/// store errors.
 pub fn merge_abort(root: &Path) -> Result<()> {
+    let _index = crate::lock::index_lock(root)?;
+    match crate::operation::read(root)? {
+        Some(op) if op.kind == OperationKind::Merge => {
+            let (Some(ours), Some(theirs), Some(branch)) = (op.from.clone(), op.theirs.clone(), op.branch.clone()) else {
+                return Err(Error::InvalidInput("merge journal without its commits".into()));
+            };
+            let ours_m = commit_manifest(root, &ours)?;
+            let mut touched: BTreeSet<String> = BTreeSet::new();
+            match &op.to {
+                Some(to) => touched.extend(diff_manifests(&ours_m, &commit_manifest(root, to)?).into_iter().map(|(p, _)| p)),
+                None => {
+                    let base = crate::merge_base::find_merge_base(root, &ours, &theirs)?;
+                    let (merged, conflicts) = plan_merge(root, base.as_deref(), &ours_m, &theirs)?;
+                    touched.extend(diff_manifests(&ours_m, &merged).into_iter().map(|(p, _)| p));
+                    touched.extend(conflicts);
+                }
+            }
+            let wd = WorkDir::open(root)?;
+            for p in &touched {
+                match ours_m.get(p) {
+                    Some(oid) => {
+                        wd.write_blob(root, p, oid, false)?;
+                    }
+                    None => {
+                        wd.remove_file(p)?;
+                    }
+                }
+            }
+            if let Some(to) = &op.to {
+                if read_branch_ref(root, &branch)?.as_deref() == Some(to.as_str()) {
+                    crate::refs::compare_and_swap_branch_ref(root, &branch, Some(to), &ours)?;
+                }
+            }
+            write_stage(root, &Stage::default())?;
+            remove_if_present(&merge_head_path(root))?;
+            crate::operation::clear(root)
+        }
+        Some(op) => Err(Error::InvalidInput(format!("there is no merge to abort; {}", op.describe()))),
+        None => merge_abort_unjournaled(root),
+    }
+}
+
+/// [`merge_abort`] for a conflicted merge left by a muse without the
+/// operation journal: `MERGE_HEAD` only.
+fn merge_abort_unjournaled(root: &Path) -> Result<()> {
     if read_merge_head(root)?.is_none() {
         return Err(Error::InvalidInput("there is no merge to abort".into()));
     }
@@ -801,33 +1173,34 @@ pub fn merge_abort(root: &Path) -> Result<()> {
             current.remove(p);
         }
     }
-    update_worktree(root, &current, &head_m, false)?;
+    update_worktree(root, &current, &head_m, false, false)?;
     write_stage(root, &Stage::default())?;
-    std::fs::remove_file(merge_head_path(root)).ctx("remove", &merge_head_path(root))?;
-    Ok(())
+    std::fs::remove_file(merge_head_path(root)).ctx("remove", &merge_head_path(root))
 }
 
-/// Makes the working tree go from `from` to `to`: files whose blob differs
-/// (every file of `to` with `rewrite_all`) are restored, files only in
-/// `from` are removed. Working-tree files need no fsync (as in git).
-fn update_worktree(root: &Path, from: &Manifest, to: &Manifest, rewrite_all: bool) -> Result<CheckoutReport> {
+/// Makes the working tree go from `from` to `to` through a [`WorkDir`]:
+/// files only in `from` are removed first (so a file can become a
+/// directory), then files whose blob differs (every file of `to` with
+/// `rewrite_all`) are written; `replace_obstacles` removes a symlink or
+/// file in the way (`--force`). Working-tree files need no fsync (as in
+/// git). Idempotent: running it again after a crash finishes the job.
+fn update_worktree(
+    root: &Path,
+    from: &Manifest,
+    to: &Manifest,
+    rewrite_all: bool,
+    replace_obstacles: bool,
+) -> Result<CheckoutReport> {
+    let wd = WorkDir::open(root)?;
     let mut report = CheckoutReport::default();
-    for (p, oid) in to {
-        if rewrite_all || from.get(p) != Some(oid) {
-            restore_object(root, oid, &root.join(p), false, Some(Durability::Deferred))?;
-            report.written += 1;
+    for p in from.keys() {
+        if !to.contains_key(p) && wd.remove_file(p)? {
+            report.removed += 1;
         }
     }
-    for p in from.keys() {
-        if !to.contains_key(p) {
-            let f = root.join(p);
-            match std::fs::remove_file(&f) {
-                Ok(()) => report.removed += 1,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => return Err(Error::io("remove", &f, e)),
-            }
-            remove_empty_parents(root, &f);
-        }
+    for p in paths_to_write(from, to, rewrite_all) {
+        wd.write_blob(root, p, &to[p], replace_obstacles)?;
+        report.written += 1;
     }
     Ok(report)
 }

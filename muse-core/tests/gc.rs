@@ -277,3 +277,264 @@ fn a_dead_temp_next_to_a_nested_branch_ref_is_swept() {
     assert!(!t.exists(), "orphaned temp {} never swept", t.display());
     assert_eq!(read_branch_ref(&root, "feature/x").unwrap(), Some(fake_id("c")));
 }
+
+// ---- gc --prune: roots, the freshen rule, the write lock ------------------
+
+mod prune {
+    use std::collections::BTreeMap;
+    use std::path::Path;
+    use std::time::{Duration, SystemTime};
+
+    use super::common::{make_commit, new_repo, set_config, set_mtime};
+    use muse_core::batch::Batch;
+    use muse_core::commits::{has_commit, write_commit};
+    use muse_core::ids::blob_id;
+    use muse_core::object_store::{has_object, object_path, write_object};
+    use muse_core::paths::{commit_path, snapshot_path};
+    use muse_core::reachability::{find_unreachable, prune};
+    use muse_core::records::{CommitRecord, SnapshotRecord};
+    use muse_core::refs::write_branch_ref;
+    use muse_core::snapshots::{has_snapshot, read_snapshot, write_snapshot, write_snapshot_with_base};
+    use muse_core::worktree::{write_stage, Stage};
+
+    const HOUR: Duration = Duration::from_secs(3600);
+
+    fn two_hours_ago() -> SystemTime {
+        SystemTime::now() - 2 * HOUR
+    }
+
+    /// Prunes as the CLI does, with `grace`.
+    fn gc(root: &Path, grace: Duration) -> usize {
+        prune(root, &find_unreachable(root).unwrap(), grace).unwrap()
+    }
+
+    fn blob(root: &Path, text: &str) -> String {
+        let id = blob_id(text.as_bytes());
+        write_object(root, &id, text.as_bytes(), None).unwrap();
+        id
+    }
+
+    fn age_object(root: &Path, id: &str) {
+        set_mtime(&object_path(root, id).unwrap(), two_hours_ago());
+    }
+
+    /// A snapshot of `files` (path → blob) and a commit of it on `parent`.
+    fn snap_and_commit(root: &Path, files: &[(&str, &str)], parent: Option<&str>, msg: &str) -> (String, String) {
+        let m: BTreeMap<String, String> = files.iter().map(|(p, b)| (p.to_string(), b.to_string())).collect();
+        let snap = SnapshotRecord::new(m);
+        write_snapshot(root, &snap, None).unwrap();
+        let mut rec: CommitRecord = make_commit(parent, None, msg, 1);
+        rec.snapshot_id = snap.snapshot_id.clone();
+        rec.commit_id = rec.compute_id();
+        write_commit(root, &rec, None).unwrap();
+        (rec.commit_id, snap.snapshot_id)
+    }
+
+    fn age_commit(root: &Path, commit: &str, snap: &str) {
+        set_mtime(&commit_path(root, commit).unwrap(), two_hours_ago());
+        set_mtime(&snapshot_path(root, snap).unwrap(), two_hours_ago());
+    }
+
+    #[test]
+    fn a_blob_only_staged_and_the_merge_head_survive_prune_with_no_grace() {
+        let (_tmp, root) = new_repo(true);
+        let staged = blob(&root, "only in the stage");
+        let theirs_blob = blob(&root, "only in MERGE_HEAD's snapshot");
+        let (theirs, theirs_snap) = snap_and_commit(&root, &[("t.txt", &theirs_blob)], None, "theirs");
+        let junk = blob(&root, "unreachable");
+        for b in [&staged, &theirs_blob, &junk] {
+            age_object(&root, b);
+        }
+        age_commit(&root, &theirs, &theirs_snap);
+        write_stage(&root, &Stage { entries: BTreeMap::from([("s.txt".to_string(), Some(staged.clone()))]) }).unwrap();
+        std::fs::write(root.join(".muse/MERGE_HEAD"), format!("{theirs}\n")).unwrap();
+
+        assert_eq!(gc(&root, Duration::ZERO), 1);
+        assert!(!has_object(&root, &junk).unwrap());
+        assert!(has_object(&root, &staged).unwrap(), "a staged blob was pruned");
+        assert!(has_commit(&root, &theirs).unwrap(), "MERGE_HEAD was pruned");
+        assert!(has_snapshot(&root, &theirs_snap).unwrap());
+        assert!(has_object(&root, &theirs_blob).unwrap());
+
+        // Once the stage is emptied and the merge is over, they go.
+        write_stage(&root, &Stage::default()).unwrap();
+        std::fs::remove_file(root.join(".muse/MERGE_HEAD")).unwrap();
+        assert_eq!(gc(&root, Duration::ZERO), 4);
+        assert!(!has_object(&root, &staged).unwrap());
+        assert!(!has_commit(&root, &theirs).unwrap());
+    }
+
+    #[test]
+    fn a_tag_keeps_its_commit() {
+        let (_tmp, root) = new_repo(true);
+        let b = blob(&root, "tagged content");
+        let (c, s) = snap_and_commit(&root, &[("f", &b)], None, "tagged");
+        age_object(&root, &b);
+        age_commit(&root, &c, &s);
+        std::fs::create_dir_all(root.join(".muse/tags/release")).unwrap();
+        std::fs::write(root.join(".muse/tags/release/v1"), format!("{c}\n")).unwrap();
+        assert!(find_unreachable(&root).unwrap().is_empty());
+        assert_eq!(gc(&root, Duration::ZERO), 0);
+        assert!(has_commit(&root, &c).unwrap() && has_snapshot(&root, &s).unwrap() && has_object(&root, &b).unwrap());
+    }
+
+    /// A snapshot stored as a delta on its parent's names a base; the base's
+    /// own blobs (a file the child deleted) stay reachable from the parent
+    /// commit, whichever order the walk meets them in.
+    #[test]
+    fn a_blob_only_in_a_delta_base_survives_prune() {
+        let (_tmp, root) = new_repo(true);
+        let kept: Vec<String> = (0..20).map(|i| blob(&root, &format!("in both {i}"))).collect();
+        let gone_later = blob(&root, "deleted by the child commit");
+        let mut files: BTreeMap<String, String> =
+            kept.iter().enumerate().map(|(i, b)| (format!("dir/f{i}"), b.clone())).collect();
+        let child = SnapshotRecord::new(files.clone());
+        files.insert("b".to_string(), gone_later.clone());
+        let base = SnapshotRecord::new(files);
+        write_snapshot(&root, &base, None).unwrap();
+        write_snapshot_with_base(&root, &child, Some(&base.snapshot_id), None).unwrap();
+        let bases = muse_core::snapshots::snapshot_bases(&root, &child.snapshot_id).unwrap();
+        assert_eq!(bases, vec![base.snapshot_id.clone()], "the child is not a delta on the parent's snapshot");
+        let mut c1 = make_commit(None, None, "parent", 1);
+        c1.snapshot_id = base.snapshot_id.clone();
+        c1.commit_id = c1.compute_id();
+        write_commit(&root, &c1, None).unwrap();
+        let mut c2 = make_commit(Some(&c1.commit_id), None, "child", 2);
+        c2.snapshot_id = child.snapshot_id.clone();
+        c2.commit_id = c2.compute_id();
+        write_commit(&root, &c2, None).unwrap();
+        write_branch_ref(&root, "main", &c2.commit_id).unwrap();
+        for b in kept.iter().chain([&gone_later]) {
+            age_object(&root, b);
+        }
+        assert!(find_unreachable(&root).unwrap().is_empty(), "{:?}", find_unreachable(&root).unwrap());
+        gc(&root, Duration::ZERO);
+        assert!(has_object(&root, &gone_later).unwrap(), "the parent commit's blob was pruned");
+        assert_eq!(read_snapshot(&root, &base.snapshot_id).unwrap().unwrap().manifest, base.manifest);
+        assert!(muse_core::verify::verify_repo(&root).unwrap().problems.is_empty());
+    }
+
+    /// git's freshen rule: a write that finds its object stored refreshes
+    /// its mtime, so a sequence of per-call writes ending in a ref move is
+    /// protected by the grace period even when it reuses old unreachable
+    /// data.
+    #[test]
+    fn writing_a_stored_object_again_freshens_it_and_the_grace_period_keeps_it() {
+        let (_tmp, root) = new_repo(true);
+        let reused = blob(&root, "old, unreachable, written again");
+        let forgotten = blob(&root, "old, unreachable, not written again");
+        age_object(&root, &reused);
+        age_object(&root, &forgotten);
+        // The second write stores nothing but makes the object young again.
+        assert!(!write_object(&root, &reused, b"old, unreachable, written again", None).unwrap());
+        let mtime = std::fs::metadata(object_path(&root, &reused).unwrap()).unwrap().modified().unwrap();
+        let age = mtime.elapsed().unwrap();
+        assert!(age < Duration::from_secs(60), "not freshened: {age:?} old");
+        // A prune (default grace) runs before the writer's snapshot, commit
+        // and ref: the reused object is kept, the forgotten one is not.
+        assert_eq!(gc(&root, HOUR), 1);
+        assert!(has_object(&root, &reused).unwrap(), "a freshened object was pruned");
+        assert!(!has_object(&root, &forgotten).unwrap());
+        let (c, _) = snap_and_commit(&root, &[("f", &reused)], None, "per call");
+        write_branch_ref(&root, "main", &c).unwrap();
+        assert!(muse_core::verify::verify_repo(&root).unwrap().problems.is_empty());
+
+        // A batch that skips an object as stored freshens it too.
+        let again = blob(&root, "skipped by a batch");
+        age_object(&root, &again);
+        let mut b = Batch::begin(&root).unwrap();
+        assert!(!b.write_object(&again, b"skipped by a batch").unwrap());
+        b.commit().unwrap();
+        assert_eq!(gc(&root, HOUR), 0);
+        assert!(has_object(&root, &again).unwrap(), "an object a batch skipped was pruned");
+    }
+
+    /// git's "recent objects are roots": a young unreachable commit (a
+    /// per-call writer about to move its ref) keeps the old data it names.
+    #[test]
+    fn a_young_unreachable_commit_keeps_the_old_data_it_reaches() {
+        let (_tmp, root) = new_repo(true);
+        let old_blob = blob(&root, "old");
+        let (old_c, old_s) = snap_and_commit(&root, &[("f", &old_blob)], None, "old");
+        age_object(&root, &old_blob);
+        age_commit(&root, &old_c, &old_s);
+        // A writer reuses the old snapshot and parent without rewriting them.
+        let mut young: CommitRecord = make_commit(Some(&old_c), None, "young", 2);
+        young.snapshot_id = old_s.clone();
+        young.commit_id = young.compute_id();
+        write_commit(&root, &young, None).unwrap();
+        assert_eq!(gc(&root, HOUR), 0);
+        write_branch_ref(&root, "main", &young.commit_id).unwrap();
+        let report = muse_core::verify::verify_repo(&root).unwrap();
+        assert!(report.problems.is_empty(), "{:?}", report.problems);
+        // Aged too, with no ref: everything goes.
+        write_branch_ref(&root, "main", &young.commit_id).unwrap();
+        std::fs::remove_file(root.join(".muse/refs/heads/main")).unwrap();
+        set_mtime(&commit_path(&root, &young.commit_id).unwrap(), two_hours_ago());
+        assert_eq!(gc(&root, HOUR), 4);
+    }
+
+    /// `prune` decides and deletes under the write lock held exclusively;
+    /// a live batch holds it shared until its refs have moved.
+    #[test]
+    fn prune_waits_for_a_live_batch_and_then_keeps_its_data() {
+        let (_tmp, root) = new_repo(true);
+        set_config(&root, "[core]\nfsync = \"off\"\nlock_timeout = 0.2\n");
+        let b1 = blob(&root, "batch blob");
+        age_object(&root, &b1);
+        let mut batch = Batch::begin(&root).unwrap();
+        assert!(!batch.write_object(&b1, b"batch blob").unwrap());
+        let snap = SnapshotRecord::new(BTreeMap::from([("f".to_string(), b1.clone())]));
+        batch.write_snapshot(&snap).unwrap();
+        let mut rec: CommitRecord = make_commit(None, None, "in a batch", 1);
+        rec.snapshot_id = snap.snapshot_id.clone();
+        rec.commit_id = rec.compute_id();
+        batch.write_commit(&rec).unwrap();
+        batch.write_branch_ref("main", &rec.commit_id).unwrap();
+        // While the batch is open, a prune cannot start.
+        let un = find_unreachable(&root).unwrap();
+        let err = prune(&root, &un, Duration::ZERO).expect_err("prune ran beside a live batch");
+        assert!(err.to_string().contains("write lock"), "{err}");
+        assert!(has_object(&root, &b1).unwrap());
+        batch.commit().unwrap();
+        // The stale list (the blob looked unreachable) is checked again
+        // under the lock: nothing reachable is removed.
+        assert_eq!(prune(&root, &un, Duration::ZERO).unwrap(), 0);
+        assert!(has_object(&root, &b1).unwrap());
+        assert!(muse_core::verify::verify_repo(&root).unwrap().problems.is_empty());
+    }
+}
+
+#[test]
+fn a_half_made_staging_directory_is_kept_while_young_and_removed_once_old() {
+    let (_tmp, root) = new_repo(true);
+    let tmp = root.join(".muse/tmp");
+    let young = tmp.join(".new-batch-young");
+    let old = tmp.join(".new-batch-old");
+    std::fs::create_dir_all(&young).unwrap();
+    std::fs::create_dir_all(&old).unwrap();
+    set_mtime(&old, UNIX_EPOCH);
+    let report = startup_gc(&root).unwrap();
+    assert!(young.is_dir(), "a batch between mkdir and lock lost its directory");
+    assert!(!old.exists(), "a killed batch's half-made directory was kept");
+    assert!(report.kept_live >= 1, "{report:?}");
+    // A young one keeps the GC from recording a clean pass.
+    assert!(startup_gc(&root).unwrap().dirs_listed >= 1);
+}
+
+#[test]
+fn a_live_batch_names_its_staging_directory_only_once_locked() {
+    let (_tmp, root) = new_repo(true);
+    let batch = muse_core::batch::Batch::begin(&root).unwrap();
+    let names: Vec<String> = std::fs::read_dir(root.join(".muse/tmp"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names.len(), 1, "{names:?}");
+    assert!(names[0].starts_with("batch-"), "{names:?}");
+    let report = startup_gc(&root).unwrap();
+    assert_eq!(report.removed, 0, "{report:?}");
+    assert!(root.join(".muse/tmp").join(&names[0]).is_dir());
+    drop(batch);
+    assert!(!root.join(".muse/tmp").exists() || std::fs::read_dir(root.join(".muse/tmp")).unwrap().count() == 0);
+}

@@ -101,14 +101,21 @@ fn large_file_is_hashed_across_chunk_boundaries() {
 }
 
 #[test]
-fn muse_dir_at_root_is_excluded_but_not_deeper() {
+fn repository_directories_are_excluded_at_every_depth() {
     let (_d, root) = work_tree();
     write(&root, ".muse/repo.json", b"{}");
     write(&root, ".muse/objects/x", b"x");
     write(&root, "real.py", b"code");
-    write(&root, "sub/.muse/kept", b"k");
+    write(&root, "sub/.muse/left-out", b"k");
+    write(&root, ".MUSE/x", b"k");
+    write(&root, "a/.Muse./x", b"k");
+    write(&root, ".git/config", b"k");
+    write(&root, "vendor/lib/.git/HEAD", b"k");
+    write(&root, ".museignore.txt", b"kept");
+    write(&root, "x.muse", b"kept");
+    write(&root, ".github/ci.yml", b"kept");
     let m = manifest(&root);
-    assert_eq!(keys(&m), ["real.py", "sub/.muse/kept"]);
+    assert_eq!(keys(&m), [".github/ci.yml", ".museignore.txt", "real.py", "x.muse"]);
 }
 
 #[test]

@@ -6,7 +6,7 @@ use std::ffi::{c_char, CString};
 use std::sync::OnceLock;
 
 use muse_core::ids::{hash_sorted_snapshot, validate_id};
-use muse_core::paths::validate_rel_path;
+use muse_core::paths::{check_no_file_dir_clash_at, validate_rel_path};
 use muse_core::snapshot::{build_snapshot_manifest, WalkOptions};
 
 use crate::error::{guard, guard_value, muse_status, FfiError, FfiResult};
@@ -88,15 +88,22 @@ pub unsafe extern "C" fn muse_manifest_new(out: *mut *mut muse_manifest) -> muse
 /// Sets the entry for `path` to `blob_id` (adding it, or replacing the blob
 /// of an existing entry).
 ///
-/// - `path`: a clean POSIX relative path (`/` separators; no leading `/`,
-///   no empty, `.` or `..` segment, no backslash, not inside `.muse/`).
+/// - `path`: a clean POSIX relative path (git's `verify_path` rules: `/`
+///   separators; no leading `/`, no empty, `.` or `..` segment, no
+///   backslash, and no component at any depth that is `.muse` or an alias
+///   of it: `.MUSE`, `.muse.`, `.muse `, `muse~1`, `.muse` with HFS+
+///   ignorable code points). It must not clash with another entry: no
+///   entry `a` when inserting `a/b`, and no `a/...` when inserting `a`
+///   (git's "appears as both a file and as a directory" rule; remove the
+///   old entries first).
 /// - `blob_id`: a well-formed ID.
 ///
 /// Pointers previously returned by `muse_manifest_get`/`_lookup` on this
 /// manifest become invalid.
 ///
 /// Errors: `MUSE_E_NULL_ARG`, `MUSE_E_UTF8`, `MUSE_E_INVALID_INPUT` (bad
-/// path or ID; the manifest is unchanged).
+/// path or ID, or a file/directory clash naming both paths; the manifest
+/// is unchanged).
 ///
 /// # Safety
 /// `m` must be NULL or a live manifest not used concurrently by another
@@ -112,6 +119,7 @@ pub unsafe extern "C" fn muse_manifest_insert(
         let (m, path, oid) = unsafe { (handle_mut(m, "m")?, cstr(path, "path")?, cstr(blob_id, "blob_id")?) };
         validate_rel_path(path)?;
         validate_id(oid)?;
+        check_no_file_dir_clash_at(&m.map, path)?;
         m.map.insert(path.to_string(), oid.to_string());
         m.changed();
         Ok(())

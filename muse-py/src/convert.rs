@@ -18,6 +18,8 @@ fn class_name(e: &Error) -> &'static str {
         Error::Corrupt { .. } => "CorruptRecordError",
         Error::TooLarge { .. } => "RecordTooLargeError",
         Error::RefConflict { .. } => "RefConflictError",
+        Error::Missing { .. } => "MissingDataError",
+        Error::Locked { .. } => "LockedError",
         Error::NotFound { .. } => "NotFoundError",
         Error::NotARepository { .. } => "NotARepositoryError",
         Error::CapExceeded { .. } | Error::Config { .. } => "MuseCLIError",

@@ -12,7 +12,10 @@ from the matching built-in so that generic handlers work:
   ``filename`` set.
 - :class:`NotFoundError` is a :class:`LookupError` (a missing object, commit,
   snapshot or branch where one is required).
+- :class:`MissingDataError` (an :class:`IntegrityError`): a ref or record
+  points at data the store does not hold.
 - :class:`RefConflictError`: a compare-and-swap found the ref moved.
+- :class:`LockedError`: a repository lock stayed held past ``[core] lock_timeout``.
 - :class:`MuseCLIError`: errors the CLI layer reports to the user, among them
   the ``[limits]`` caps of ``config.toml`` (e.g. ``max_ancestors``).
 - :class:`NotARepositoryError`: no ``.muse/`` directory was found.
@@ -57,8 +60,19 @@ class RecordTooLargeError(IntegrityError):
     """A record file is larger than ``MAX_MSGPACK_BYTES``; it was not read."""
 
 
+class MissingDataError(IntegrityError):
+    """A ref or record points at a commit, snapshot or object that the store
+    does not hold: the repository has lost data (the CLI's exit 3)."""
+
+
 class RefConflictError(MuseError):
     """A compare-and-swap ref update found the ref moved since the caller read it."""
+
+
+class LockedError(MuseError):
+    """A repository lock (``.muse/index.lock`` or ``.muse/gc.lock``) stayed
+    held by another process for the whole bounded wait (``[core]
+    lock_timeout`` seconds); the message names the holder's PID."""
 
 
 class NotFoundError(MuseError, LookupError):
@@ -88,7 +102,9 @@ __all__ = [
     "HashMismatchError",
     "CorruptRecordError",
     "RecordTooLargeError",
+    "MissingDataError",
     "RefConflictError",
+    "LockedError",
     "NotFoundError",
     "NotARepositoryError",
     "MuseCLIError",
