@@ -170,6 +170,11 @@ def copy_repo(src: pathlib.Path, dst: pathlib.Path) -> pathlib.Path:
     return dst
 
 
+# Kills that left a checkout or merge interrupted (the journal in place),
+# counted by check_store: the share of kills that landed mid-operation.
+LEFT_INTERRUPTED = {"n": 0}
+
+
 def check_store(m: Muse, root: pathlib.Path) -> None:
     """verify exits 0; every branch's history walks; status works."""
     r = m.run(root, "verify", "--json")
@@ -182,7 +187,9 @@ def check_store(m: Muse, root: pathlib.Path) -> None:
         raise Failure(f"verify exited {r.returncode}: {probs}")
     for b in m.json(root, "branch", "--json")["branches"]:
         m.json(root, "log", "--json", b["name"])
-    m.json(root, "status", "--json")
+    op = m.json(root, "status", "--json").get("operation")
+    if op is not None and op.get("interrupted"):
+        LEFT_INTERRUPTED["n"] += 1
 
 
 def porcelain_clean(m: Muse, root: pathlib.Path, what: str) -> None:
@@ -674,6 +681,8 @@ def main(argv: list[str] | None = None) -> int:
     total_failed = sum(failed.values())
     print(f"crash-torture: {time.monotonic() - start:.1f} s; by kind: "
           + ", ".join(f"{k}: {passed[k]}" + (f" (+{failed[k]} failed)" if failed[k] else "") for k in kinds), flush=True)
+    print(f"crash-torture: {LEFT_INTERRUPTED['n']} kill(s) left a checkout or merge interrupted "
+          "(finished or aborted by the checks above)", flush=True)
     if failures:
         print("failures:", flush=True)
         for f in failures:

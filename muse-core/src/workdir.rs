@@ -7,10 +7,12 @@
 //! directory is opened relative to it with `openat2(RESOLVE_BENEATH |
 //! RESOLVE_NO_SYMLINKS)` (Linux ≥ 5.6, through `rustix`), or, where that is
 //! refused or something is missing, one component at a time with
-//! `openat(O_NOFOLLOW | O_DIRECTORY)`. The file itself is written to a
-//! locked temp in `.muse/tmp/` (never in the tree, swept by the startup GC
-//! if the writer dies) and `renameat`ed into the opened parent, which
-//! replaces a final symlink rather than writing through it.
+//! `openat(O_NOFOLLOW | O_DIRECTORY)`. The file itself is written to an
+//! unnamed `O_TMPFILE` inode in the opened parent and linked in with
+//! `linkat` (an existing file, or a final symlink, is unlinked first, never
+//! followed); where that is not available, to a locked temp in `.muse/tmp/`
+//! (swept by the startup GC if the writer dies) `renameat`ed into the
+//! opened parent. Either way no temp ever has a name in the working tree.
 //!
 //! A symbolic link or a file where a directory is needed is an *obstacle*:
 //! an error naming it ([`Error::InvalidInput`]), unless the caller asked to
@@ -81,6 +83,9 @@ pub struct WorkDir {
     root_fd: OwnedFd,
     tmp_dir: PathBuf,
     last_dir: RefCell<Option<(String, Rc<OwnedFd>)>>,
+    /// Files are written as unnamed `O_TMPFILE` inodes (see
+    /// [`WorkDir::write_with`]); cleared at the first refusal.
+    unnamed: std::cell::Cell<bool>,
 }
 
 fn errno_io(e: Errno) -> std::io::Error {
@@ -107,7 +112,13 @@ impl WorkDir {
     pub fn open(root: &Path) -> Result<WorkDir> {
         let root_fd = rustix::fs::openat(CWD, root, dir_flags(), Mode::empty())
             .map_err(|e| Error::io("open working tree", root, errno_io(e)))?;
-        Ok(WorkDir { root: root.to_path_buf(), root_fd, tmp_dir: staging_dir(root), last_dir: RefCell::new(None) })
+        Ok(WorkDir {
+            root: root.to_path_buf(),
+            root_fd,
+            tmp_dir: staging_dir(root),
+            last_dir: RefCell::new(None),
+            unnamed: std::cell::Cell::new(Path::new("/proc/self/fd").is_dir()),
+        })
     }
 
     /// The root directory.
@@ -278,11 +289,9 @@ impl WorkDir {
             Error::NotFound { .. } => Error::Missing { what: "object", id: id.to_string(), referenced_by: format!("path {rel}") },
             e => e,
         })?;
-        let mut tmp = self.create_temp()?;
-        let tmp_path = tmp.path().to_path_buf();
-        let n = crate::object_store::copy_verified(&mut src, &src_path, id, tmp.as_file_mut(), &tmp_path)?;
-        self.place(tmp, rel, replace_obstacles)?;
-        Ok(n)
+        self.write_with(rel, replace_obstacles, &mut |out, out_path| {
+            crate::object_store::copy_verified(&mut src, &src_path, id, out, out_path)
+        })
     }
 
     /// Writes `data` to `rel`, confined like [`Self::write_blob`].
@@ -291,10 +300,75 @@ impl WorkDir {
     /// As [`Self::write_blob`].
     pub fn write_bytes(&self, rel: &str, data: &[u8], replace_obstacles: bool) -> Result<()> {
         use std::io::Write;
+        self.write_with(rel, replace_obstacles, &mut |out, out_path| {
+            out.write_all(data).ctx("write", out_path)?;
+            Ok(data.len() as u64)
+        })?;
+        Ok(())
+    }
+
+    /// Writes `rel` with `fill`. Where the kernel allows (`O_TMPFILE`, and
+    /// `/proc/self/fd` to name the inode), the content goes to an unnamed
+    /// inode in the opened parent directory — invisible, and gone with the
+    /// process if it dies — which is then linked in under its name; an
+    /// existing file is unlinked first (git's checkout does the same:
+    /// remove, then create), so a reader may briefly see no file, never a
+    /// partial one. Elsewhere a locked temp in `.muse/tmp/` is renamed into
+    /// place. Either way no temp ever has a name in the working tree.
+    fn write_with(
+        &self,
+        rel: &str,
+        replace: bool,
+        fill: &mut dyn FnMut(&mut std::fs::File, &Path) -> Result<u64>,
+    ) -> Result<u64> {
+        let (dir_rel, leaf) = split(rel);
+        if self.unnamed.get() {
+            let parent = self.open_dir(dir_rel, true, replace)?.expect("open_dir with create gives a directory");
+            match rustix::fs::openat(
+                parent.as_fd(),
+                ".",
+                OFlags::TMPFILE | OFlags::WRONLY | OFlags::CLOEXEC,
+                Mode::from_raw_mode(0o666),
+            ) {
+                Ok(fd) => {
+                    let mut f = std::fs::File::from(fd);
+                    let n = fill(&mut f, &self.root.join(rel))?;
+                    self.link_unnamed(&f, parent.as_fd(), rel, leaf)?;
+                    return Ok(n);
+                }
+                // Filesystems and kernels without O_TMPFILE say one of these.
+                Err(Errno::OPNOTSUPP) | Err(Errno::ISDIR) | Err(Errno::INVAL) | Err(Errno::NOENT) => {
+                    self.unnamed.set(false)
+                }
+                Err(e) => return Err(Error::io("create file in", self.root.join(dir_rel), errno_io(e))),
+            }
+        }
         let mut tmp = self.create_temp()?;
         let tmp_path = tmp.path().to_path_buf();
-        tmp.write_all(data).ctx("write", &tmp_path)?;
-        self.place(tmp, rel, replace_obstacles)
+        let n = fill(tmp.as_file_mut(), &tmp_path)?;
+        self.place(tmp, rel, replace)?;
+        Ok(n)
+    }
+
+    /// Gives the unnamed inode `f` the name `leaf` in `parent`, replacing a
+    /// file (never a directory) of that name.
+    fn link_unnamed(&self, f: &std::fs::File, parent: BorrowedFd<'_>, rel: &str, leaf: &str) -> Result<()> {
+        let own = format!("/proc/self/fd/{}", f.as_raw_fd());
+        for _ in 0..8 {
+            match rustix::fs::linkat(CWD, own.as_str(), parent, leaf, AtFlags::SYMLINK_FOLLOW) {
+                Ok(()) => return Ok(()),
+                Err(Errno::EXIST) => match rustix::fs::unlinkat(parent, leaf, AtFlags::empty()) {
+                    Ok(()) | Err(Errno::NOENT) => continue,
+                    Err(Errno::ISDIR) | Err(Errno::PERM) => {
+                        let o = Obstacle { path: rel.into(), kind: ObstacleKind::Directory, blocked: rel.into() };
+                        return Err(Error::InvalidInput(format!("{o}: move it away first")));
+                    }
+                    Err(e) => return Err(Error::io("remove", self.root.join(rel), errno_io(e))),
+                },
+                Err(e) => return Err(Error::io("link into place", self.root.join(rel), errno_io(e))),
+            }
+        }
+        Err(Error::InvalidInput(format!("{rel} keeps being recreated by another process")))
     }
 
     fn create_temp(&self) -> Result<tempfile::NamedTempFile> {
@@ -414,7 +488,26 @@ mod tests {
         assert_eq!(std::fs::read(root.join("link/victim.txt")).unwrap(), b"x");
         assert_eq!(std::fs::read_dir(&outside).unwrap().count(), 0);
         // No temp is left in the tree or in .muse/tmp.
+        assert_eq!(std::fs::read_dir(root.join(".muse/tmp")).map(|d| d.count()).unwrap_or(0), 0);
+        assert_eq!(std::fs::read_dir(root.join("link")).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn the_named_temp_fallback_is_confined_too() {
+        let (_d, root, outside) = setup();
+        std::os::unix::fs::symlink(&outside, root.join("link")).unwrap();
+        std::fs::write(root.join("f.txt"), b"old").unwrap();
+        let wd = WorkDir::open(&root).unwrap();
+        wd.unnamed.set(false);
+        assert!(wd.write_bytes("link/victim.txt", b"x", false).is_err());
+        assert_eq!(std::fs::read_dir(&outside).unwrap().count(), 0);
+        wd.write_bytes("f.txt", b"new", false).unwrap();
+        wd.write_bytes("a/b.txt", b"b", false).unwrap();
+        assert_eq!(std::fs::read(root.join("f.txt")).unwrap(), b"new");
+        assert_eq!(std::fs::read(root.join("a/b.txt")).unwrap(), b"b");
         assert_eq!(std::fs::read_dir(root.join(".muse/tmp")).unwrap().count(), 0);
+        wd.write_bytes("link/victim.txt", b"x", true).unwrap();
+        assert_eq!(std::fs::read_dir(&outside).unwrap().count(), 0);
     }
 
     #[test]

@@ -1198,12 +1198,28 @@ fn update_worktree(
             report.removed += 1;
         }
     }
-    for p in paths_to_write(from, to, rewrite_all) {
-        wd.write_blob(root, p, &to[p], replace_obstacles)?;
-        report.written += 1;
+    // Written on all cores, a run of neighbouring paths (mostly one
+    // directory: the manifest is sorted) per task, each task with its own
+    // directory handle.
+    let paths: Vec<&str> = paths_to_write(from, to, rewrite_all).collect();
+    let written: Vec<Result<usize>> = paths
+        .par_chunks(WRITE_CHUNK)
+        .map(|chunk| {
+            let wd = WorkDir::open(root)?;
+            for p in chunk {
+                wd.write_blob(root, p, &to[*p], replace_obstacles)?;
+            }
+            Ok(chunk.len())
+        })
+        .collect();
+    for n in written {
+        report.written += n?;
     }
     Ok(report)
 }
+
+/// Paths per parallel task of [`update_worktree`].
+const WRITE_CHUNK: usize = 64;
 
 #[cfg(test)]
 mod tests {
