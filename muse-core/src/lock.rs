@@ -23,9 +23,13 @@
 //!   it exclusively while it waits and while it holds the lock; a shared
 //!   taker first passes it (takes it shared and drops it at once), waiting
 //!   at most [`GATE_WAIT`]. New writers thus queue behind a waiting prune.
-//!   A thread that already holds the write lock shared (a batch inside a
-//!   porcelain command that took it first) does not queue at the gate: it
-//!   would wait for a prune that waits for it.
+//!
+//!   Within one process the shared hold is one open file and one `flock`,
+//!   counted: the first holder takes it (gate, then lock), later holders
+//!   only count, the last one unlocks. So a per-call write costs a mutex,
+//!   not an `open` and a `flock`, and a writer nested in another (a batch
+//!   inside a porcelain command) never queues behind a prune that waits
+//!   for its own process.
 //!
 //! Unlike git's `O_EXCL` lock files, these are `flock`s: the kernel releases
 //! them when the holder dies, so a SIGKILLed command never leaves a stale
@@ -41,6 +45,7 @@
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, IoContext, Result};
@@ -63,11 +68,6 @@ pub const WRITE_GATE_NAME: &str = "gc-gate.lock";
 /// that keeps the prune waiting from another thread of its process.
 pub const GATE_WAIT: Duration = Duration::from_secs(1);
 
-thread_local! {
-    /// Write locks this thread holds shared (see the module docs).
-    static SHARED_WRITE_HELD: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
-}
-
 /// Shared (many holders) or exclusive (one holder).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LockMode {
@@ -80,23 +80,102 @@ pub enum LockMode {
 /// A held lock; released when dropped (or when the process dies).
 #[derive(Debug)]
 pub struct FileLock {
-    _file: File,
     path: PathBuf,
     mode: LockMode,
-    /// The write lock's gate, held with an exclusive write lock (dropped
-    /// after `_file`: the lock is released first).
-    _gate: Option<Box<FileLock>>,
-    /// A shared write lock counted in `SHARED_WRITE_HELD` (decremented on
-    /// drop; a lock dropped on another thread than it was taken on leaves
-    /// that thread bypassing the gate, which only costs fairness).
-    counted: bool,
+    held: Held,
+}
+
+#[derive(Debug)]
+enum Held {
+    /// This lock's own open file (and, for an exclusive write lock, its
+    /// gate, dropped after the file: the lock is released first).
+    Own { _file: File, _gate: Option<Box<FileLock>> },
+    /// One count of the process's shared hold on a write lock.
+    Shared(Arc<Mutex<SharedHold>>),
+}
+
+thread_local! {
+    /// Shared write-lock holds taken on this thread and not yet dropped: a
+    /// thread with one (a writer nested in another) never queues at the
+    /// gate, where it would wait for a prune that waits for it. (A hold
+    /// dropped on another thread skews the counts; that only costs
+    /// fairness.)
+    static SHARED_ON_THREAD: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
 }
 
 impl Drop for FileLock {
     fn drop(&mut self) {
-        if self.counted {
-            SHARED_WRITE_HELD.with(|h| h.set(h.get().saturating_sub(1)));
+        if let Held::Shared(hold) = &self.held {
+            SHARED_ON_THREAD.with(|c| c.set(c.get().saturating_sub(1)));
+            let mut h = hold.lock().unwrap_or_else(|p| p.into_inner());
+            h.count = h.count.saturating_sub(1);
+            if h.count == 0 {
+                let _ = h.file.unlock();
+            }
         }
+    }
+}
+
+/// The process's shared hold on one repository's write lock: one open file
+/// description, so one `flock`, for every holder in the process (taking it
+/// costs a mutex and a counter, not an `open` and a `flock` per write).
+#[derive(Debug)]
+struct SharedHold {
+    /// `.muse/gc.lock`, locked shared while `count > 0`.
+    file: File,
+    /// `.muse/gc-gate.lock`.
+    gate: File,
+    /// (device, inode) of `file`, checked when the hold is taken from 0:
+    /// a repository removed and made again at the same path has new files.
+    id: (u64, u64),
+    /// Holders in this process.
+    count: usize,
+}
+
+/// Idle shared holds kept open per process (beyond these, holds with no
+/// holder are closed: a process that touches many repositories keeps few
+/// descriptors).
+const IDLE_HOLDS: usize = 8;
+
+fn shared_holds() -> &'static Mutex<Vec<(PathBuf, Arc<Mutex<SharedHold>>)>> {
+    static HOLDS: OnceLock<Mutex<Vec<(PathBuf, Arc<Mutex<SharedHold>>)>>> = OnceLock::new();
+    HOLDS.get_or_init(Default::default)
+}
+
+fn open_lock_file(path: &Path) -> Result<File> {
+    OpenOptions::new().read(true).write(true).create(true).truncate(false).open(path).ctx("open lock file", path)
+}
+
+fn file_id(f: &File, path: &Path) -> Result<(u64, u64)> {
+    let m = f.metadata().ctx("stat", path)?;
+    Ok((m.dev(), m.ino()))
+}
+
+/// Waits up to `timeout` for `mode` on the open `file` (at `path`).
+fn wait_for(file: &File, path: &Path, mode: LockMode, timeout: Duration, what: &'static str) -> Result<()> {
+    let start = Instant::now();
+    let mut pause = Duration::from_millis(1);
+    loop {
+        let r = match mode {
+            LockMode::Shared => file.try_lock_shared(),
+            LockMode::Exclusive => file.try_lock(),
+        };
+        match r {
+            Ok(()) => return Ok(()),
+            Err(std::fs::TryLockError::WouldBlock) => {}
+            Err(std::fs::TryLockError::Error(e)) => return Err(Error::io("lock", path, e)),
+        }
+        let waited = start.elapsed();
+        if waited >= timeout {
+            return Err(Error::Locked {
+                what,
+                path: path.to_path_buf(),
+                holders: holders_of(file),
+                waited_ms: u64::try_from(waited.as_millis()).unwrap_or(u64::MAX),
+            });
+        }
+        std::thread::sleep(pause.min(timeout - waited));
+        pause = (pause * 2).min(Duration::from_millis(25));
     }
 }
 
@@ -108,40 +187,9 @@ impl FileLock {
     /// [`Error::Locked`] when the wait runs out; [`Error::Io`] when the lock
     /// file cannot be opened or locked.
     pub fn acquire(path: &Path, mode: LockMode, timeout: Duration, what: &'static str) -> Result<FileLock> {
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(path)
-            .ctx("open lock file", path)?;
-        let start = Instant::now();
-        let mut pause = Duration::from_millis(1);
-        loop {
-            let r = match mode {
-                LockMode::Shared => file.try_lock_shared(),
-                LockMode::Exclusive => file.try_lock(),
-            };
-            match r {
-                Ok(()) => {
-                    return Ok(FileLock { _file: file, path: path.to_path_buf(), mode, _gate: None, counted: false })
-                }
-                Err(std::fs::TryLockError::WouldBlock) => {}
-                Err(std::fs::TryLockError::Error(e)) => return Err(Error::io("lock", path, e)),
-            }
-            let waited = start.elapsed();
-            if waited >= timeout {
-                let holders = holders_of(&file);
-                return Err(Error::Locked {
-                    what,
-                    path: path.to_path_buf(),
-                    holders,
-                    waited_ms: u64::try_from(waited.as_millis()).unwrap_or(u64::MAX),
-                });
-            }
-            std::thread::sleep(pause.min(timeout - waited));
-            pause = (pause * 2).min(Duration::from_millis(25));
-        }
+        let file = open_lock_file(path)?;
+        wait_for(&file, path, mode, timeout, what)?;
+        Ok(FileLock { path: path.to_path_buf(), mode, held: Held::Own { _file: file, _gate: None } })
     }
 
     /// The lock file.
@@ -172,8 +220,8 @@ pub fn index_lock(root: &Path) -> Result<FileLock> {
 
 /// Takes the write lock (`.muse/gc.lock`) in `mode` with the configured
 /// wait: shared for writers, exclusive for `gc --prune`; through its gate
-/// (see the module docs). Taking it shared again on a thread that holds it
-/// never waits for a waiting exclusive taker.
+/// (see the module docs). Taking it shared while this process already holds
+/// it shared never waits.
 ///
 /// # Errors
 /// As [`FileLock::acquire`].
@@ -181,27 +229,83 @@ pub fn write_lock(root: &Path, mode: LockMode) -> Result<FileLock> {
     let dot = muse_dir(root);
     let timeout = lock_timeout(root);
     let gate = dot.join(WRITE_GATE_NAME);
+    let path = dot.join(WRITE_LOCK_NAME);
     match mode {
         LockMode::Shared => {
-            if SHARED_WRITE_HELD.with(std::cell::Cell::get) == 0 {
-                match FileLock::acquire(&gate, LockMode::Shared, GATE_WAIT.min(timeout), "write lock") {
-                    Ok(pass) => drop(pass),
+            let hold = {
+                let mut holds = shared_holds().lock().unwrap_or_else(|p| p.into_inner());
+                match holds.iter().position(|(p, _)| *p == path) {
+                    Some(i) => holds[i].1.clone(),
+                    None => {
+                        let file = open_lock_file(&path)?;
+                        let id = file_id(&file, &path)?;
+                        let hold = Arc::new(Mutex::new(SharedHold { file, gate: open_lock_file(&gate)?, id, count: 0 }));
+                        holds.push((path.clone(), hold.clone()));
+                        // Close the oldest idle holds beyond IDLE_HOLDS.
+                        let mut idle = holds.iter().filter(|(_, h)| Arc::strong_count(h) == 1).count();
+                        holds.retain(|(_, h)| {
+                            if idle > IDLE_HOLDS && Arc::strong_count(h) == 1 {
+                                idle -= 1;
+                                false
+                            } else {
+                                true
+                            }
+                        });
+                        hold
+                    }
+                }
+            };
+            let nested = SHARED_ON_THREAD.with(std::cell::Cell::get) > 0;
+            let prune_waits = {
+                let mut h = hold.lock().unwrap_or_else(|p| p.into_inner());
+                if h.count == 0 {
+                    // The repository may have been removed and made again.
+                    let now = std::fs::metadata(&path).map(|m| (m.dev(), m.ino())).ok();
+                    if now != Some(h.id) {
+                        h.file = open_lock_file(&path)?;
+                        h.id = file_id(&h.file, &path)?;
+                        h.gate = open_lock_file(&gate)?;
+                    }
+                }
+                // The gate, without waiting: is a prune waiting?
+                !nested
+                    && match h.gate.try_lock_shared() {
+                        Ok(()) => {
+                            let _ = h.gate.unlock();
+                            false
+                        }
+                        Err(std::fs::TryLockError::WouldBlock) => true,
+                        Err(std::fs::TryLockError::Error(e)) => return Err(Error::io("lock", &gate, e)),
+                    }
+            };
+            if prune_waits {
+                // Queue behind it (briefly), on an own descriptor and
+                // without the hold's mutex: the holders it waits for must
+                // be able to let go meanwhile.
+                let g = open_lock_file(&gate)?;
+                match wait_for(&g, &gate, LockMode::Shared, GATE_WAIT.min(timeout), "write lock") {
+                    Ok(()) => {}
                     Err(Error::Locked { .. }) => log::debug!("a prune waits for the write lock; going ahead of it"),
                     Err(e) => return Err(e),
                 }
             }
-            let mut lock = FileLock::acquire(&dot.join(WRITE_LOCK_NAME), mode, timeout, "write lock")?;
-            lock.counted = true;
-            SHARED_WRITE_HELD.with(|h| h.set(h.get() + 1));
-            Ok(lock)
+            {
+                let mut h = hold.lock().unwrap_or_else(|p| p.into_inner());
+                if h.count == 0 {
+                    wait_for(&h.file, &path, LockMode::Shared, timeout, "write lock")?;
+                }
+                h.count += 1;
+            }
+            SHARED_ON_THREAD.with(|c| c.set(c.get() + 1));
+            Ok(FileLock { path, mode, held: Held::Shared(hold) })
         }
         LockMode::Exclusive => {
             let start = Instant::now();
             let gate = FileLock::acquire(&gate, LockMode::Exclusive, timeout, "write lock")?;
             let rest = timeout.saturating_sub(start.elapsed());
-            let mut lock = FileLock::acquire(&dot.join(WRITE_LOCK_NAME), mode, rest, "write lock")?;
-            lock._gate = Some(Box::new(gate));
-            Ok(lock)
+            let file = open_lock_file(&path)?;
+            wait_for(&file, &path, mode, rest, "write lock")?;
+            Ok(FileLock { path, mode, held: Held::Own { _file: file, _gate: Some(Box::new(gate)) } })
         }
     }
 }
@@ -248,7 +352,7 @@ mod tests {
         drop(s1);
     }
 
-    /// The write lock's gate: a waiting exclusive taker is not overtaken by
+    /// The write lock's gate (across threads): a waiting exclusive taker is not overtaken by
     /// new shared takers, and a thread that holds the lock shared takes it
     /// again without queueing behind the waiter.
     #[test]
@@ -286,6 +390,60 @@ mod tests {
         // (Its lock is released just before `prune_released` is read.)
         assert!(writer_got > prune_got, "a new writer overtook the waiting prune");
         assert!(writer_got + Duration::from_millis(50) > prune_released, "a writer shared the prune's lock");
+    }
+
+    /// The write lock: shared holds of one process nest without waiting
+    /// (even behind a waiting prune); the prune gets the lock once the last
+    /// one is released, and a writer that comes while the prune holds it
+    /// waits until the prune is done.
+    #[test]
+    fn shared_holds_nest_and_a_prune_runs_alone() {
+        let d = tempfile::tempdir().unwrap();
+        let root = d.path().to_path_buf();
+        std::fs::create_dir(root.join(".muse")).unwrap();
+        let outer = write_lock(&root, LockMode::Shared).unwrap();
+        let r = root.clone();
+        let prune = std::thread::spawn(move || {
+            let l = write_lock(&r, LockMode::Exclusive).unwrap();
+            let got = Instant::now();
+            std::thread::sleep(Duration::from_millis(150));
+            let released = Instant::now();
+            drop(l);
+            (got, released)
+        });
+        std::thread::sleep(Duration::from_millis(100));
+        let t = Instant::now();
+        let inner = write_lock(&root, LockMode::Shared).unwrap();
+        assert!(t.elapsed() < Duration::from_millis(500), "a nested shared take queued behind the prune");
+        let released_shared = Instant::now();
+        drop(inner);
+        drop(outer);
+        std::thread::sleep(Duration::from_millis(50));
+        // The prune holds it now: a new writer waits for it.
+        let l = write_lock(&root, LockMode::Shared).unwrap();
+        let writer_got = Instant::now();
+        drop(l);
+        let (prune_got, prune_released) = prune.join().unwrap();
+        assert!(prune_got >= released_shared, "the prune ran beside a shared holder");
+        assert!(writer_got >= prune_released, "a writer shared the prune's lock");
+    }
+
+    /// A repository removed and made again at the same path: the process's
+    /// cached hold follows the new lock file.
+    #[test]
+    fn a_recreated_repository_gets_a_fresh_hold() {
+        let d = tempfile::tempdir().unwrap();
+        let root = d.path().to_path_buf();
+        std::fs::create_dir(root.join(".muse")).unwrap();
+        drop(write_lock(&root, LockMode::Shared).unwrap());
+        std::fs::remove_dir_all(root.join(".muse")).unwrap();
+        std::fs::create_dir(root.join(".muse")).unwrap();
+        let held = write_lock(&root, LockMode::Shared).unwrap();
+        // The new lock file is the one locked: an exclusive taker must wait.
+        let p = root.join(".muse").join(WRITE_LOCK_NAME);
+        assert!(FileLock::acquire(&p, LockMode::Exclusive, Duration::from_millis(30), "t").is_err());
+        drop(held);
+        FileLock::acquire(&p, LockMode::Exclusive, Duration::from_millis(30), "t").unwrap();
     }
 
     #[test]
