@@ -309,6 +309,18 @@ pub enum TempState {
     Vanished,
 }
 
+/// Removes the file at `path`; one that is already absent is fine.
+///
+/// # Errors
+/// [`Error::Io`] for any other failure.
+pub(crate) fn remove_if_present(path: &Path) -> Result<()> {
+    match std::fs::remove_file(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(Error::io("remove", path, e)),
+    }
+}
+
 /// Removes the temp file at `path` unless a live writer holds its lock.
 /// With `min_age`, a temp whose mtime is younger than that is kept too.
 ///

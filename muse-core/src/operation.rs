@@ -95,6 +95,43 @@ pub struct Operation {
 }
 
 impl Operation {
+    /// A checkout of `branch` from `from` to `to` about to start:
+    /// `move_branch` moves the branch by compare-and-swap (a branch update
+    /// carrying the tree) instead of pointing HEAD at it; `force` as
+    /// `checkout --force`.
+    pub fn checkout(branch: &str, from: Option<String>, to: String, move_branch: bool, force: bool) -> Operation {
+        Operation {
+            kind: OperationKind::Checkout,
+            target: branch.to_string(),
+            branch: Some(branch.to_string()),
+            from,
+            to: Some(to),
+            theirs: None,
+            conflicts: Vec::new(),
+            move_branch,
+            force,
+            phase: Phase::Applying,
+        }
+    }
+
+    /// A merge of `target` (resolved to `theirs`) into `branch` at `ours`
+    /// about to start; `to` is the fast-forward target or the merge commit,
+    /// `None` when it stops on conflicts.
+    pub fn merge(target: &str, branch: String, ours: String, to: Option<String>, theirs: String) -> Operation {
+        Operation {
+            kind: OperationKind::Merge,
+            target: target.to_string(),
+            branch: Some(branch),
+            from: Some(ours),
+            to,
+            theirs: Some(theirs),
+            conflicts: Vec::new(),
+            move_branch: true,
+            force: false,
+            phase: Phase::Applying,
+        }
+    }
+
     /// The command that finishes this operation, for messages.
     pub fn resume_hint(&self) -> String {
         match (self.kind, self.phase) {
@@ -167,12 +204,7 @@ pub fn write(root: &Path, op: &Operation) -> Result<()> {
 /// # Errors
 /// [`Error::Io`].
 pub fn clear(root: &Path) -> Result<()> {
-    let path = operation_path(root);
-    match std::fs::remove_file(&path) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(Error::io("remove", &path, e)),
-    }
+    crate::atomic::remove_if_present(&operation_path(root))
 }
 
 /// The commits an operation in progress still needs (reachability roots

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 
-use crate::atomic::{write_atomic, Replace, MODE_MUTABLE, MUSE_TMP_PREFIX};
+use crate::atomic::{remove_if_present, write_atomic, Replace, MODE_MUTABLE, MUSE_TMP_PREFIX};
 use crate::batch::Batch;
 use crate::commits::load_commit;
 use crate::config::durability_for;
@@ -89,11 +89,7 @@ pub fn read_stage(root: &Path) -> Result<Stage> {
 pub fn write_stage(root: &Path, stage: &Stage) -> Result<()> {
     let path = index_path(root);
     if stage.entries.is_empty() {
-        return match std::fs::remove_file(&path) {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(Error::io("remove", &path, e)),
-        };
+        return remove_if_present(&path);
     }
     let bytes = rmp_serde::to_vec_named(stage).map_err(|e| Error::InvalidInput(e.to_string()))?;
     let d = durability_for(root, None)?;
@@ -700,18 +696,7 @@ pub fn checkout(root: &Path, branch: &str, create: bool, force: bool) -> Result<
     if !force {
         check_obstacles(&WorkDir::open(root)?, &head_manifest, &target_manifest, &[], "checkout")?;
     }
-    let op = Operation {
-        kind: OperationKind::Checkout,
-        target: branch.to_string(),
-        branch: Some(branch.to_string()),
-        from: head,
-        to: Some(target),
-        theirs: None,
-        conflicts: Vec::new(),
-        move_branch: false,
-        force,
-        phase: Phase::Applying,
-    };
+    let op = Operation::checkout(branch, head, target, false, force);
     crate::operation::write(root, &op)?;
     let mut report = apply_checkout(root, &op)?;
     report.resumed = resumed;
@@ -750,14 +735,6 @@ fn move_branch(root: &Path, branch: &str, from: Option<&str>, to: &str) -> Resul
     }
     crate::refs::compare_and_swap_branch_ref(root, branch, from, to)?;
     Ok(())
-}
-
-fn remove_if_present(path: &Path) -> Result<()> {
-    match std::fs::remove_file(path) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(Error::io("remove", path, e)),
-    }
 }
 
 /// What [`update_branch`] did to one branch.
@@ -830,18 +807,7 @@ pub fn update_branch(root: &Path, branch: &str, new: &str) -> Result<BranchUpdat
     if let Err(e) = check_obstacles(&WorkDir::open(root)?, &from_m, &to_m, &[], "the update") {
         return Ok(BranchUpdate::Refused(format!("it is checked out and {e}")));
     }
-    let op = Operation {
-        kind: OperationKind::Checkout,
-        target: branch.to_string(),
-        branch: Some(branch.to_string()),
-        from: cur.clone(),
-        to: Some(new.to_string()),
-        theirs: None,
-        conflicts: Vec::new(),
-        move_branch: true,
-        force: false,
-        phase: Phase::Applying,
-    };
+    let op = Operation::checkout(branch, cur.clone(), new.to_string(), true, false);
     crate::operation::write(root, &op)?;
     apply_checkout(root, &op)?;
     Ok(if cur.is_none() { BranchUpdate::Created } else { BranchUpdate::FastForwarded })
@@ -1010,18 +976,7 @@ pub fn merge(root: &Path, branch: &str, author: &str) -> Result<MergeOutcome> {
     } else {
         None
     };
-    let op = Operation {
-        kind: OperationKind::Merge,
-        target: branch.to_string(),
-        branch: Some(current),
-        from: Some(ours),
-        to,
-        theirs: Some(theirs),
-        conflicts: Vec::new(),
-        move_branch: true,
-        force: false,
-        phase: Phase::Applying,
-    };
+    let op = Operation::merge(branch, current, ours, to, theirs);
     crate::operation::write(root, &op)?;
     drop(_writing);
     apply_merge(root, op, author)
