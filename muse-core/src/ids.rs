@@ -227,6 +227,120 @@ pub fn hash_commit(
     id_from_digest(&hasher.finalize())
 }
 
+/// A 32-byte SHA-256 object ID, parsed once from its `"sha256:<64 hex>"`
+/// spelling (SPEC §2) and displayed the same way. The typed IDs
+/// [`BlobId`], [`CommitId`] and [`SnapshotId`] wrap it, so a commit ID
+/// cannot be passed where a blob ID is expected.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ObjectId(pub Digest);
+
+impl ObjectId {
+    /// Parses `"sha256:" + 64 lowercase hex`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidId`] naming what is wrong (the rule of [`validate_id`]).
+    pub fn parse(s: &str) -> Result<ObjectId> {
+        validate_id(s)?;
+        Ok(ObjectId(digest_from_id(s).expect("validated")))
+    }
+
+    /// The ID of `content` hashed as a blob.
+    pub fn hash_blob(content: &[u8]) -> ObjectId {
+        ObjectId(Sha256::digest(content).into())
+    }
+
+    /// The 32 digest bytes.
+    pub fn as_bytes(&self) -> &Digest {
+        &self.0
+    }
+
+    /// The 64 lowercase hex digits (without the `sha256:` prefix).
+    pub fn to_hex(&self) -> String {
+        self.to_string()[ID_PREFIX.len()..].to_string()
+    }
+}
+
+impl std::fmt::Display for ObjectId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut buf = [0u8; ID_LEN];
+        f.write_str(write_id(&self.0, &mut buf))
+    }
+}
+
+impl std::fmt::Debug for ObjectId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ObjectId({self})")
+    }
+}
+
+impl std::str::FromStr for ObjectId {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<ObjectId> {
+        ObjectId::parse(s)
+    }
+}
+
+macro_rules! typed_id {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub struct $name(pub ObjectId);
+
+        impl $name {
+            /// Parses `"sha256:" + 64 lowercase hex`.
+            ///
+            /// # Errors
+            /// [`Error::InvalidId`].
+            pub fn parse(s: &str) -> Result<$name> {
+                ObjectId::parse(s).map($name)
+            }
+            /// The untyped object ID.
+            pub fn object_id(&self) -> ObjectId {
+                self.0
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                std::fmt::Display::fmt(&self.0, f)
+            }
+        }
+
+        impl std::fmt::Debug for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                write!(f, concat!(stringify!($name), "({})"), self.0)
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = Error;
+            fn from_str(s: &str) -> Result<$name> {
+                $name::parse(s)
+            }
+        }
+    };
+}
+
+typed_id!(
+    /// The ID of a blob: sha256 of its raw bytes (SPEC §2).
+    BlobId
+);
+typed_id!(
+    /// The ID of a commit record ([`hash_commit`]).
+    CommitId
+);
+typed_id!(
+    /// The ID of a snapshot record ([`hash_snapshot`]).
+    SnapshotId
+);
+
+impl BlobId {
+    /// The blob ID of `content`.
+    pub fn of(content: &[u8]) -> BlobId {
+        BlobId(ObjectId::hash_blob(content))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

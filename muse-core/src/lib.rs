@@ -11,7 +11,19 @@
 //!
 //! | module | concept |
 //! |---|---|
-//! | [`ids`] | IDs: `blob_id`, `hash_snapshot`, `hash_commit`, validation |
+//! | [`repository`] | **start here**: [`Repository`], the handle every operation goes through |
+//! | [`store`] | storage traits (content, records, refs, write batches); [`store::FsStore`], [`store::MemStore`] |
+//! | [`ids`] | IDs: typed [`ids::BlobId`] / [`ids::CommitId`] / [`ids::SnapshotId`], `blob_id`, `hash_snapshot`, `hash_commit` |
+//! | [`manifest`] | a snapshot's `path -> blob` map and the one diff over two |
+//! | [`stage`] | the stage (index) and `add` |
+//! | [`status`] | status: HEAD, stage and working tree compared |
+//! | [`commit`] | commit: the stage recorded on top of HEAD |
+//! | [`checkout`] | checkout of a branch or commit; the bundle branch update |
+//! | [`merge`] | merge (fast-forward or three-way) and `--abort` |
+//! | [`revision`] | revision syntax: `HEAD`, branches, short IDs, `~n`, `^n` |
+//! | [`branch`] | branch create/delete rules |
+//! | [`log`] | history walk by commit time |
+//! | [`diff`] | diffs between revisions and the working tree |
 //! | [`paths`] | the repository layout, relative-path validation |
 //! | [`atomic`] | temp + rename writes, live-writer locks, fsync |
 //! | [`config`] | `config.toml`, the `[core] fsync` policy |
@@ -23,7 +35,7 @@
 //! | [`records`] | `CommitRecord`, `SnapshotRecord`, msgpack |
 //! | [`commits`] | the commit store, history walks |
 //! | [`snapshots`] | the snapshot store |
-//! | [`snapshot`] | the working-tree walker: `build_snapshot_manifest` |
+//! | [`snapshot`] | the working-tree walker: `build_snapshot_manifest` (not the snapshot store: [`snapshots`]) |
 //! | [`stat_cache`] | the stat cache of working-tree files |
 //! | [`refs`] | branches, HEAD, compare-and-swap |
 //! | [`batch`] | many writes, one flush barrier |
@@ -33,7 +45,7 @@
 //! | [`verify`] | whole-repository verification |
 //! | [`import_git`] | `import-git`: git history via `git fast-export`, and its verification |
 //! | [`workdir`] | confined working-tree writes: nothing beyond a symlink or outside the root |
-//! | [`worktree`] | the stage (index), status, commit, checkout |
+//! | [`worktree`] | path-taking shims over [`Repository`] for older callers |
 //! | [`error`] | the error enum |
 
 #![forbid(unsafe_code)]
@@ -41,12 +53,19 @@
 
 pub mod atomic;
 pub mod batch;
+pub mod branch;
+pub mod checkout;
+pub mod commit;
 pub mod commits;
 pub mod config;
+pub mod diff;
 pub mod error;
 pub mod ids;
 pub mod import_git;
 pub mod lock;
+pub mod log;
+pub mod manifest;
+pub mod merge;
 pub mod merge_base;
 pub mod mpack;
 pub mod object_store;
@@ -57,14 +76,23 @@ pub mod reachability;
 pub mod records;
 pub mod refs;
 pub mod repo;
+pub mod repository;
+pub mod revision;
 pub mod snapshot;
 pub mod snapshots;
+pub mod stage;
 pub mod stat_cache;
+pub mod status;
+pub mod store;
 pub mod verify;
 pub mod workdir;
 pub mod worktree;
 
 pub use error::{Error, ErrorKind, Result};
+pub use ids::{BlobId, CommitId, ObjectId, SnapshotId};
+pub use paths::RepoPath;
+pub use repository::Repository;
 
 /// The library version (`CARGO_PKG_VERSION`).
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+

@@ -14,11 +14,11 @@ use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, HashSet};
 use std::path::Path;
 
-use crate::commits::load_commit;
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::ids::validate_id;
+use crate::ids::{validate_id, CommitId};
 use crate::records::{parse_iso_micros, CommitRecord};
+use crate::store::{FsStore, RecordStore};
 
 const P1: u8 = 1;
 const P2: u8 = 2;
@@ -49,13 +49,22 @@ pub fn find_merge_base(root: &Path, a: &str, b: &str) -> Result<Option<String>> 
 /// # Errors
 /// As [`find_merge_base`].
 pub fn find_merge_base_capped(root: &Path, a: &str, b: &str, cap: u64) -> Result<Option<String>> {
+    merge_base_in(&FsStore::new(root), a, b, cap)
+}
+
+/// [`find_merge_base_capped`] over any [`RecordStore`]: what
+/// [`crate::Repository::merge_base`] runs.
+///
+/// # Errors
+/// As [`find_merge_base`].
+pub fn merge_base_in(records: &dyn RecordStore, a: &str, b: &str, cap: u64) -> Result<Option<String>> {
     validate_id(a)?;
     validate_id(b)?;
     if a == b {
-        load_commit(root, a)?;
+        load(records, a)?;
         return Ok(Some(a.to_string()));
     }
-    let mut graph = Graph { root, cap, nodes: HashMap::new() };
+    let mut graph = Graph { records, cap, nodes: HashMap::new() };
     // (time, Reverse(seq)): newest first, ties in discovery order.
     let mut heap: BinaryHeap<(i64, Reverse<u64>, String, u8)> = BinaryHeap::new();
     let mut seq = 0u64;
@@ -123,9 +132,19 @@ pub fn find_merge_base_capped(root: &Path, a: &str, b: &str, cap: u64) -> Result
     Ok(best.map(|(_, id)| id))
 }
 
+/// Commit `id` from `records`.
+///
+/// # Errors
+/// [`Error::NotFound`] when absent.
+fn load(records: &dyn RecordStore, id: &str) -> Result<CommitRecord> {
+    records
+        .read_commit(&CommitId::parse(id)?)?
+        .ok_or_else(|| Error::NotFound { what: "commit", name: id.to_string() })
+}
+
 /// The commits read so far, with the cap on how many may be read.
 struct Graph<'a> {
-    root: &'a Path,
+    records: &'a dyn RecordStore,
     cap: u64,
     nodes: HashMap<String, Node>,
 }
@@ -142,7 +161,7 @@ impl Graph<'_> {
                     ),
                 });
             }
-            let rec: CommitRecord = load_commit(self.root, id)?;
+            let rec: CommitRecord = load(self.records, id)?;
             let time = parse_iso_micros(&rec.committed_at).unwrap_or(0);
             self.nodes.insert(id.to_string(), Node { flags: 0, time, parents: rec.parents().map(str::to_string).collect() });
         }

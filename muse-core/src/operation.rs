@@ -218,3 +218,16 @@ pub fn gc_roots(root: &Path) -> Result<Vec<String>> {
         None => Vec::new(),
     })
 }
+
+/// The journal, refusing to go on while an operation is interrupted (the
+/// journal in [`Phase::Applying`]).
+///
+/// # Errors
+/// [`Error::InvalidInput`] describing the interrupted operation and how to
+/// finish or undo it.
+pub fn refuse_if_interrupted(root: &Path) -> Result<Option<Operation>> {
+    match read(root)? {
+        Some(op) if op.phase == Phase::Applying => Err(Error::InvalidInput(op.describe())),
+        other => Ok(other),
+    }
+}

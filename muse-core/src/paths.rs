@@ -17,6 +17,15 @@ pub const MUSE_DIR: &str = ".muse";
 pub fn muse_dir(root: &Path) -> PathBuf {
     root.join(MUSE_DIR)
 }
+/// Path of the stage file (git's index): `<root>/.muse/index.msgpack`.
+pub fn index_path(root: &Path) -> PathBuf {
+    muse_dir(root).join("index.msgpack")
+}
+/// Path of the merge-state file, the commit being merged while a merge has
+/// conflicts (git's `MERGE_HEAD`): `<root>/.muse/MERGE_HEAD`.
+pub fn merge_head_path(root: &Path) -> PathBuf {
+    muse_dir(root).join("MERGE_HEAD")
+}
 /// `<root>/.muse/repo.json`
 pub fn repo_json_path(root: &Path) -> PathBuf {
     muse_dir(root).join("repo.json")
@@ -347,6 +356,47 @@ pub fn check_no_file_dir_clash_at<V>(manifest: &std::collections::BTreeMap<Strin
         }
     }
     Ok(())
+}
+
+/// A validated repository-relative path (the rule of [`validate_rel_path`]):
+/// parsed once at the API edge, then passed around without re-checking.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
+pub struct RepoPath(String);
+
+impl RepoPath {
+    /// Validates `path` ([`validate_rel_path`]).
+    ///
+    /// # Errors
+    /// [`Error::InvalidPath`] naming the rule broken.
+    pub fn new(path: impl Into<String>) -> Result<RepoPath> {
+        let path = path.into();
+        validate_rel_path(&path)?;
+        Ok(RepoPath(path))
+    }
+
+    /// The path as a `/`-separated string.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for RepoPath {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl AsRef<str> for RepoPath {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::str::FromStr for RepoPath {
+    type Err = crate::error::Error;
+    fn from_str(s: &str) -> Result<RepoPath> {
+        RepoPath::new(s)
+    }
 }
 
 #[cfg(test)]

@@ -324,6 +324,68 @@ pub fn delete_branch_ref(root: &Path, branch: &str, expected: Option<&str>) -> R
     Ok(true)
 }
 
+/// One change of [`transaction`]: `branch` must currently be `expected`
+/// (`None` = any value, `Some(None)` = absent, `Some(Some(id))` = `id`) and
+/// becomes `new` (`None` = deleted).
+pub type RefUpdate<'a> = (&'a str, Option<Option<&'a str>>, Option<&'a str>);
+
+/// Applies every update or none (git's ref transaction for loose refs): all
+/// the refs are locked (in name order, so two transactions cannot deadlock),
+/// every expectation is checked, then every ref is written or deleted.
+///
+/// # Errors
+/// [`Error::RefConflict`] naming the first ref that is not as expected
+/// (nothing written); [`Error::InvalidRefName`], [`Error::InvalidId`],
+/// [`Error::Io`].
+pub fn transaction(root: &Path, updates: &[RefUpdate<'_>]) -> Result<()> {
+    let mut sorted: Vec<&RefUpdate<'_>> = updates.iter().collect();
+    sorted.sort_by(|a, b| a.0.cmp(b.0));
+    let mut paths = Vec::with_capacity(sorted.len());
+    for (branch, expected, new) in &sorted {
+        if let Some(n) = new {
+            validate_id(n)?;
+        }
+        if let Some(Some(e)) = expected {
+            validate_id(e)?;
+        }
+        let path = branch_ref_path(root, branch)?;
+        if paths.contains(&path) {
+            return Err(Error::InvalidInput(format!("ref transaction names refs/heads/{branch} twice")));
+        }
+        paths.push(path);
+    }
+    let durability = durability_for(root, None)?;
+    let mut locks = Vec::with_capacity(paths.len());
+    for p in &paths {
+        locks.push(RefLock::acquire(p)?);
+    }
+    for ((branch, expected, _), path) in sorted.iter().zip(&paths) {
+        if let Some(expected) = expected {
+            let actual = read_ref_file(path)?;
+            if actual.as_deref() != *expected {
+                return Err(Error::RefConflict {
+                    name: format!("refs/heads/{branch}"),
+                    expected: expected.map(str::to_string),
+                    actual,
+                });
+            }
+        }
+    }
+    for ((_, _, new), path) in sorted.iter().zip(&paths) {
+        match new {
+            Some(id) => store_ref(root, path, id, durability)?,
+            None => {
+                crate::atomic::remove_if_present(path)?;
+                if durability == Durability::Full {
+                    crate::atomic::sync_dir(path.parent().unwrap_or(Path::new(".")))?;
+                }
+            }
+        }
+    }
+    drop(locks);
+    Ok(())
+}
+
 /// All branches as `(name, commit_id)`, sorted by name. Lock files and
 /// temps are skipped; a ref file that does not hold a valid ID is an error.
 ///

@@ -273,7 +273,7 @@ impl WorkDir {
         Ok(Some(cur))
     }
 
-    /// Writes the stored blob `id` (of the repository at `store_root`) to
+    /// Writes the stored blob `id` (from `store`) to
     /// `rel`, confined beneath the root: the bytes are streamed from the
     /// store into a locked temp in `.muse/tmp/`, hash-verified, and renamed
     /// into place. Missing directories are made; obstacles are errors
@@ -284,11 +284,13 @@ impl WorkDir {
     /// [`Error::Missing`] when the blob is not stored, [`Error::Corrupt`]
     /// (the file is left untouched), [`Error::InvalidInput`] for an
     /// obstacle, [`Error::Io`].
-    pub fn write_blob(&self, store_root: &Path, rel: &str, id: &str, replace_obstacles: bool) -> Result<u64> {
-        let (mut src, src_path) = crate::object_store::open_object(store_root, id).map_err(|e| match e {
+    pub fn write_blob(&self, store: &dyn crate::store::ContentStore, rel: &str, id: &str, replace_obstacles: bool) -> Result<u64> {
+        let blob = crate::ids::BlobId::parse(id)?;
+        let mut src = store.open_blob(&blob).map_err(|e| match e {
             Error::NotFound { .. } => Error::Missing { what: "object", id: id.to_string(), referenced_by: format!("path {rel}") },
             e => e,
         })?;
+        let src_path = PathBuf::from(format!("blob {id}"));
         self.write_with(rel, replace_obstacles, &mut |out, out_path| {
             crate::object_store::copy_verified(&mut src, &src_path, id, out, out_path)
         })

@@ -1,0 +1,326 @@
+//! [`Repository`]: the handle every operation goes through (SPEC §11).
+//!
+//! A repository is a working tree (`root`), the working-copy state beside
+//! it in `root/.muse/` (stage, stat cache, operation journal, locks), a
+//! store behind the [`crate::store`] traits, and the configuration. It is
+//! opened, initialised or discovered once; the porcelain is its methods,
+//! one module per concept: [`crate::stage`] (add), [`crate::status`],
+//! [`crate::commit`], [`crate::checkout`], [`crate::merge`],
+//! [`crate::revision`], [`crate::branch`], [`crate::log`], [`crate::diff`].
+//! Shaped like libgit2's `git_repository` and pygit2's `Repository`.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::config::Config;
+use crate::error::{Error, IoContext, Result};
+use crate::ids::{BlobId, CommitId, SnapshotId};
+use crate::manifest::Manifest;
+use crate::paths::muse_dir;
+use crate::records::CommitRecord;
+use crate::store::{Backend, FsStore, Head, MemStore, RefEdit};
+
+/// An open repository. Cheap to clone (the store and configuration are
+/// shared); `Send + Sync`, so one handle may serve many threads.
+#[derive(Clone)]
+pub struct Repository {
+    root: PathBuf,
+    store: Arc<dyn Backend>,
+    config: Arc<Config>,
+}
+
+impl std::fmt::Debug for Repository {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Repository").field("root", &self.root).field("store", &self.store.name()).finish()
+    }
+}
+
+impl Repository {
+    /// Opens the repository whose working tree is `path` (the directory
+    /// holding `.muse/`; `path` may also be that `.muse` directory), on the
+    /// filesystem store.
+    ///
+    /// # Errors
+    /// [`Error::NotARepository`] when `path` holds no `.muse/`;
+    /// [`Error::Config`] for an invalid `config.toml`.
+    pub fn open(path: impl AsRef<Path>) -> Result<Repository> {
+        let mut root = path.as_ref().to_path_buf();
+        if root.file_name().is_some_and(|n| n == ".muse") && root.is_dir() {
+            root.pop();
+            if root.as_os_str().is_empty() {
+                root = PathBuf::from(".");
+            }
+        }
+        if !muse_dir(&root).is_dir() {
+            return Err(Error::NotARepository { start: root });
+        }
+        let config = Config::load(&root)?;
+        Ok(Repository { store: Arc::new(FsStore::new(root.clone())), root, config })
+    }
+
+    /// Creates a repository at `path` (made if missing) with HEAD on
+    /// `main`, and opens it ([`crate::repo::init_repo`]).
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] when `path` is already inside a repository;
+    /// [`Error::Io`].
+    pub fn init(path: impl AsRef<Path>) -> Result<Repository> {
+        Repository::init_with(path, &crate::repo::InitOptions::default())
+    }
+
+    /// [`Repository::init`] with options (default branch, owner).
+    ///
+    /// # Errors
+    /// As [`Repository::init`]; [`Error::InvalidRefName`].
+    pub fn init_with(path: impl AsRef<Path>, opts: &crate::repo::InitOptions) -> Result<Repository> {
+        crate::repo::init_repo(path.as_ref(), opts)?;
+        Repository::open(path)
+    }
+
+    /// Finds the repository containing `start` (walking up to the first
+    /// directory holding `.muse/`; `None`: `$MUSE_REPO_ROOT`, else the
+    /// current directory; [`crate::repo::find_repo`]) and opens it.
+    ///
+    /// # Errors
+    /// [`Error::NotARepository`]; as [`Repository::open`].
+    pub fn discover(start: Option<&Path>) -> Result<Repository> {
+        Repository::open(crate::repo::find_repo(start)?)
+    }
+
+    /// A repository whose working tree is `root` and whose store is
+    /// `store` (for example a [`MemStore`]). The working-copy state (stage,
+    /// stat cache, journal, locks) lives in `root/.muse/`, made if missing.
+    ///
+    /// # Errors
+    /// [`Error::Io`] when `root/.muse` cannot be made; [`Error::Config`].
+    pub fn with_store(root: impl Into<PathBuf>, store: Arc<dyn Backend>) -> Result<Repository> {
+        let root = root.into();
+        let dot = muse_dir(&root);
+        std::fs::create_dir_all(&dot).ctx("create directory", &dot)?;
+        let config = Config::load(&root)?;
+        Ok(Repository { root, store, config })
+    }
+
+    /// [`Repository::with_store`] with a new, empty [`MemStore`].
+    ///
+    /// # Errors
+    /// As [`Repository::with_store`].
+    pub fn in_memory(root: impl Into<PathBuf>) -> Result<Repository> {
+        Repository::with_store(root, Arc::new(MemStore::new()))
+    }
+
+    /// The working tree's root (the directory holding `.muse/`).
+    pub fn workdir(&self) -> &Path {
+        &self.root
+    }
+
+    /// The store.
+    pub fn store(&self) -> &dyn Backend {
+        &*self.store
+    }
+
+    /// The store, shared.
+    pub fn store_arc(&self) -> Arc<dyn Backend> {
+        self.store.clone()
+    }
+
+    /// The configuration read when the handle was opened (`config.toml`).
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Re-reads the configuration and drops the store's caches (after
+    /// another process or a tool changed the repository behind the handle).
+    ///
+    /// # Errors
+    /// [`Error::Config`].
+    pub fn clear_caches(&mut self) -> Result<()> {
+        self.store.clear_caches();
+        self.config = Arc::new(Config::read(&self.root)?);
+        Ok(())
+    }
+
+    // ---- objects and records -------------------------------------------
+
+    /// The bytes of blob `id` (`"sha256:<hex>"`), hash-verified.
+    ///
+    /// # Errors
+    /// [`Error::InvalidId`], [`Error::NotFound`], [`Error::Corrupt`].
+    pub fn read_blob(&self, id: &str) -> Result<Vec<u8>> {
+        self.store.read_blob(&BlobId::parse(id)?)
+    }
+
+    /// Stores `content` as a blob; returns its ID.
+    ///
+    /// # Errors
+    /// Store errors.
+    pub fn write_blob(&self, content: &[u8]) -> Result<BlobId> {
+        Ok(self.store.write_blob(content)?.0)
+    }
+
+    /// The commit `id`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidId`]; [`Error::NotFound`] when absent;
+    /// [`Error::Corrupt`].
+    pub fn find_commit(&self, id: &str) -> Result<CommitRecord> {
+        self.store
+            .read_commit(&CommitId::parse(id)?)?
+            .ok_or_else(|| Error::NotFound { what: "commit", name: id.to_string() })
+    }
+
+    /// The manifest (path → blob ID) of commit `id`.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] for a missing commit; [`Error::Missing`] (an
+    /// integrity error) when the commit exists but its snapshot does not;
+    /// [`Error::Corrupt`].
+    pub fn commit_manifest(&self, id: &str) -> Result<Manifest> {
+        let rec = self.find_commit(id)?;
+        let snap = self.store.read_snapshot(&SnapshotId::parse(&rec.snapshot_id)?)?.ok_or_else(|| Error::Missing {
+            what: "snapshot",
+            id: rec.snapshot_id.clone(),
+            referenced_by: format!("commit {id}"),
+        })?;
+        Ok(snap.manifest)
+    }
+
+    /// [`Self::commit_manifest`], or the empty manifest for `None`.
+    pub(crate) fn manifest_of(&self, id: Option<&str>) -> Result<Manifest> {
+        match id {
+            Some(c) => self.commit_manifest(c),
+            None => Ok(Manifest::new()),
+        }
+    }
+
+    // ---- refs -------------------------------------------------------------
+
+    /// What HEAD points at.
+    ///
+    /// # Errors
+    /// [`Error::Corrupt`].
+    pub fn head_ref(&self) -> Result<Head> {
+        self.store.head()
+    }
+
+    /// The branch HEAD is on, `None` when detached.
+    ///
+    /// # Errors
+    /// [`Error::Corrupt`].
+    pub fn head_branch(&self) -> Result<Option<String>> {
+        Ok(match self.store.head()? {
+            Head::Branch(b) => Some(b),
+            Head::Detached(_) => None,
+        })
+    }
+
+    /// HEAD's commit, `None` on an unborn branch.
+    ///
+    /// # Errors
+    /// [`Error::Missing`] when HEAD names a commit that is not stored;
+    /// [`Error::Corrupt`].
+    pub fn head(&self) -> Result<Option<CommitRecord>> {
+        let (branch, id) = self.head_ids()?;
+        match id {
+            None => Ok(None),
+            Some(id) => self.find_commit(&id).map(Some).map_err(|e| missing_head(e, branch.as_deref())),
+        }
+    }
+
+    /// The branch HEAD is on and HEAD's commit ID.
+    pub(crate) fn head_ids(&self) -> Result<(Option<String>, Option<String>)> {
+        Ok(match self.store.head()? {
+            Head::Branch(b) => {
+                let c = self.branch_target(&b)?;
+                (Some(b), c)
+            }
+            Head::Detached(c) => (None, Some(c)),
+        })
+    }
+
+    /// The branch HEAD is on (`None` when detached), HEAD's commit (`None`
+    /// on an unborn branch), and its manifest (empty when unborn).
+    ///
+    /// # Errors
+    /// [`Error::Missing`] when HEAD's commit or snapshot is missing,
+    /// [`Error::Corrupt`].
+    pub fn head_state(&self) -> Result<(Option<String>, Option<String>, Manifest)> {
+        let (branch, commit) = self.head_ids()?;
+        let manifest = match &commit {
+            Some(c) => self.commit_manifest(c).map_err(|e| missing_head(e, branch.as_deref()))?,
+            None => Manifest::new(),
+        };
+        Ok((branch, commit, manifest))
+    }
+
+    /// The commit branch `name` points at, `None` when it does not exist.
+    ///
+    /// # Errors
+    /// [`Error::InvalidRefName`], [`Error::Corrupt`].
+    pub fn branch_target(&self, name: &str) -> Result<Option<String>> {
+        Ok(self.store.branch(name)?.map(|c| c.to_string()))
+    }
+
+    /// Every branch as `(name, commit ID)`, sorted by name.
+    ///
+    /// # Errors
+    /// [`Error::Corrupt`].
+    pub fn branches(&self) -> Result<Vec<(String, String)>> {
+        Ok(self.store.branches()?.into_iter().map(|(n, c)| (n, c.to_string())).collect())
+    }
+
+    /// Moves `branch` from `expected` (`None`: must not exist) to `new`.
+    ///
+    /// # Errors
+    /// [`Error::RefConflict`], [`Error::InvalidId`], [`Error::InvalidRefName`].
+    pub fn compare_and_swap_branch(&self, branch: &str, expected: Option<&str>, new: &str) -> Result<()> {
+        let expected = expected.map(CommitId::parse).transpose()?;
+        self.store.transaction(&[RefEdit { branch: branch.to_string(), expected: Some(expected), new: Some(CommitId::parse(new)?) }])
+    }
+
+    /// Points HEAD at `branch` (which need not exist yet).
+    ///
+    /// # Errors
+    /// [`Error::InvalidRefName`].
+    pub fn set_head_branch(&self, branch: &str) -> Result<()> {
+        self.store.set_head(&Head::Branch(branch.to_string()))
+    }
+
+    /// Detaches HEAD at commit `id`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidId`].
+    pub fn set_head_detached(&self, id: &str) -> Result<()> {
+        CommitId::parse(id)?;
+        self.store.set_head(&Head::Detached(id.to_string()))
+    }
+
+    /// The merge base of commits `a` and `b` (git's, with the
+    /// `[limits] max_ancestors` cap of SPEC §6).
+    ///
+    /// # Errors
+    /// [`Error::CapExceeded`], [`Error::NotFound`], [`Error::InvalidId`].
+    pub fn merge_base(&self, a: &str, b: &str) -> Result<Option<String>> {
+        crate::merge_base::merge_base_in(&*self.store, a, b, self.config.max_ancestors)
+    }
+
+    /// The shared write lock of the filesystem store ([`crate::lock`]):
+    /// held by the porcelain while data it wrote is reachable only from
+    /// state it has not yet written, so `gc --prune` cannot remove it.
+    pub(crate) fn write_lock(&self) -> Result<crate::lock::FileLock> {
+        crate::lock::write_lock(&self.root, crate::lock::LockMode::Shared)
+    }
+}
+
+/// Maps a missing commit or snapshot reached from HEAD to
+/// [`Error::Missing`] naming the ref.
+fn missing_head(e: Error, branch: Option<&str>) -> Error {
+    let referenced_by = match branch {
+        Some(b) => format!("refs/heads/{b}"),
+        None => "HEAD".into(),
+    };
+    match e {
+        Error::NotFound { what: "commit", name } => Error::Missing { what: "commit", id: name, referenced_by },
+        e => e,
+    }
+}

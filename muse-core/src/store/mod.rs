@@ -1,0 +1,214 @@
+//! Storage behind traits (SPEC §11): content (blobs), records (commits and
+//! snapshots) and refs (branches and HEAD, with compare-and-swap and
+//! multi-ref transactions), plus a write batch with one durability barrier.
+//!
+//! Anchors: gitoxide's `gix-odb` `Find`/`Write` traits, jj's `Backend`,
+//! libgit2's `git_odb_backend`. Two implementations live beside the traits:
+//! [`FsStore`] (the on-disk layout of SPEC §1: loose files and packs, the
+//! default) and [`MemStore`] (everything in memory: tests, and the proof
+//! that the porcelain in [`crate::repository`] depends on the traits only).
+//! The hub's object-storage backend plugs in here.
+
+mod fs;
+mod memory;
+
+use std::io::Read;
+use std::path::Path;
+
+pub use fs::FsStore;
+pub use memory::MemStore;
+
+use crate::error::Result;
+use crate::ids::{BlobId, CommitId, SnapshotId};
+use crate::records::{CommitRecord, SnapshotRecord};
+pub use crate::refs::Head;
+
+/// Blobs: content addressed by the sha256 of their bytes.
+pub trait ContentStore: Send + Sync {
+    /// True when blob `id` is stored.
+    ///
+    /// # Errors
+    /// [`crate::Error::Io`] and backend failures.
+    fn has_blob(&self, id: &BlobId) -> Result<bool>;
+
+    /// The bytes of blob `id`, hash-verified.
+    ///
+    /// # Errors
+    /// [`crate::Error::NotFound`] when absent, [`crate::Error::Corrupt`]
+    /// when the stored bytes do not hash to `id`.
+    fn read_blob(&self, id: &BlobId) -> Result<Vec<u8>>;
+
+    /// A reader over blob `id`'s bytes (not verified: callers that stream
+    /// hash as they copy). The default reads the blob whole.
+    ///
+    /// # Errors
+    /// As [`Self::read_blob`].
+    fn open_blob(&self, id: &BlobId) -> Result<Box<dyn Read + Send>> {
+        Ok(Box::new(std::io::Cursor::new(self.read_blob(id)?)))
+    }
+
+    /// Stores `content`; returns its ID and whether it was new. Durable on
+    /// return under the store's durability policy.
+    ///
+    /// # Errors
+    /// Backend failures.
+    fn write_blob(&self, content: &[u8]) -> Result<(BlobId, bool)>;
+}
+
+/// Commit and snapshot records (SPEC §3).
+pub trait RecordStore: Send + Sync {
+    /// The commit `id`, `None` when absent.
+    ///
+    /// # Errors
+    /// [`crate::Error::Corrupt`] for a present-but-corrupt record.
+    fn read_commit(&self, id: &CommitId) -> Result<Option<CommitRecord>>;
+
+    /// Stores `rec` after checking that it hashes to its `commit_id`;
+    /// returns whether it was new.
+    ///
+    /// # Errors
+    /// [`crate::Error::HashMismatch`] / [`crate::Error::InvalidInput`] for
+    /// an inconsistent record; backend failures.
+    fn write_commit(&self, rec: &CommitRecord) -> Result<bool>;
+
+    /// The snapshot `id` (always the full manifest), `None` when absent.
+    ///
+    /// # Errors
+    /// [`crate::Error::Corrupt`].
+    fn read_snapshot(&self, id: &SnapshotId) -> Result<Option<SnapshotRecord>>;
+
+    /// Stores `rec` (the backend may store it as a delta on `base`); returns
+    /// whether it was new.
+    ///
+    /// # Errors
+    /// A manifest that does not hash to `snapshot_id`; backend failures.
+    fn write_snapshot(&self, rec: &SnapshotRecord, base: Option<&SnapshotId>) -> Result<bool>;
+
+    /// Every stored commit ID (unordered).
+    ///
+    /// # Errors
+    /// Backend failures.
+    fn commit_ids(&self) -> Result<Vec<CommitId>>;
+}
+
+/// One change of a [`RefStore::transaction`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefEdit {
+    /// Branch name (validated by [`crate::refs::validate_branch_name`]).
+    pub branch: String,
+    /// What the branch must point at for the edit to apply: `None` = any
+    /// value, `Some(None)` = the branch must not exist, `Some(Some(id))` =
+    /// it must point at `id` (compare-and-swap).
+    pub expected: Option<Option<CommitId>>,
+    /// The new value; `None` deletes the branch.
+    pub new: Option<CommitId>,
+}
+
+/// Branches and HEAD.
+pub trait RefStore: Send + Sync {
+    /// What HEAD points at (a missing HEAD reads as branch `main`).
+    ///
+    /// # Errors
+    /// [`crate::Error::Corrupt`].
+    fn head(&self) -> Result<Head>;
+
+    /// Points HEAD at a branch (which need not exist) or a commit.
+    ///
+    /// # Errors
+    /// [`crate::Error::InvalidRefName`], backend failures.
+    fn set_head(&self, head: &Head) -> Result<()>;
+
+    /// The commit branch `name` points at, `None` when it does not exist.
+    ///
+    /// # Errors
+    /// [`crate::Error::InvalidRefName`], [`crate::Error::Corrupt`].
+    fn branch(&self, name: &str) -> Result<Option<CommitId>>;
+
+    /// Every branch as `(name, commit)`, sorted by name.
+    ///
+    /// # Errors
+    /// [`crate::Error::Corrupt`], backend failures.
+    fn branches(&self) -> Result<Vec<(String, CommitId)>>;
+
+    /// Applies every edit or none: each branch's expectation is checked
+    /// with all the edited refs locked, then all are written.
+    ///
+    /// # Errors
+    /// [`crate::Error::RefConflict`] naming the first ref whose value is not
+    /// the expected one (nothing written); [`crate::Error::InvalidRefName`].
+    fn transaction(&self, edits: &[RefEdit]) -> Result<()>;
+}
+
+/// Writes collected and made durable together by [`WriteBatch::commit`]
+/// (SPEC §4: one flush barrier for a bulk write). Nothing written to a batch
+/// is visible to readers before `commit`; a dropped batch writes nothing
+/// durable.
+pub trait WriteBatch {
+    /// Adds blob `id` with `content`; returns whether it is new.
+    ///
+    /// # Errors
+    /// [`crate::Error::HashMismatch`] when `content` does not hash to `id`.
+    fn write_blob(&mut self, id: &BlobId, content: &[u8]) -> Result<bool>;
+
+    /// Adds blob `id` streamed from the file at `path`, verifying the hash.
+    ///
+    /// # Errors
+    /// [`crate::Error::HashMismatch`] when the file no longer hashes to
+    /// `id`; [`crate::Error::Io`].
+    fn write_blob_from_file(&mut self, id: &BlobId, path: &Path) -> Result<bool>;
+
+    /// As [`Self::write_blob`] for `content` the caller has already hashed
+    /// to `id` (not hashed again where the backend can skip it).
+    ///
+    /// # Errors
+    /// Backend failures.
+    fn write_verified_blob(&mut self, id: &BlobId, content: &[u8]) -> Result<bool> {
+        self.write_blob(id, content)
+    }
+
+    /// Adds a snapshot (stored as a delta on `base` where the backend can).
+    ///
+    /// # Errors
+    /// As [`RecordStore::write_snapshot`].
+    fn write_snapshot(&mut self, rec: &SnapshotRecord, base: Option<&SnapshotId>) -> Result<bool>;
+
+    /// Adds a commit.
+    ///
+    /// # Errors
+    /// As [`RecordStore::write_commit`].
+    fn write_commit(&mut self, rec: &CommitRecord) -> Result<bool>;
+
+    /// Makes everything added durable and visible.
+    ///
+    /// # Errors
+    /// Backend failures (then nothing the batch added is referenced).
+    fn commit(self: Box<Self>) -> Result<()>;
+}
+
+/// A whole store: the three traits, write batches and caches. A
+/// [`crate::Repository`] holds one as `Arc<dyn Backend>`.
+pub trait Backend: ContentStore + RecordStore + RefStore {
+    /// A short name for messages (`"fs"`, `"memory"`).
+    fn name(&self) -> &'static str;
+
+    /// Starts a write batch.
+    ///
+    /// # Errors
+    /// Backend failures ([`crate::Error::Locked`] for the filesystem store
+    /// while `gc --prune` runs).
+    fn batch(&self) -> Result<Box<dyn WriteBatch + '_>>;
+
+    /// True when blob `id` is stored, allowing a false "absent" for data a
+    /// concurrent writer added a moment ago (costs only a duplicate write).
+    /// Defaults to [`ContentStore::has_blob`].
+    ///
+    /// # Errors
+    /// As [`ContentStore::has_blob`].
+    fn has_blob_cached(&self, id: &BlobId) -> Result<bool> {
+        self.has_blob(id)
+    }
+
+    /// Drops in-memory caches (pack listings, known directories, config),
+    /// for callers that changed the store behind the handle's back.
+    fn clear_caches(&self) {}
+}

@@ -1,0 +1,269 @@
+//! The porcelain through [`Repository`] (SPEC §11): add, commit, status,
+//! checkout, merge (clean and conflicting), branches, revisions, diff and
+//! log. Every scenario runs twice: on the filesystem store and on the
+//! in-memory store, which proves the porcelain depends on the storage
+//! traits only.
+
+use std::path::Path;
+
+use muse_core::checkout::CheckoutReport;
+use muse_core::commit::CommitOptions;
+use muse_core::manifest::ChangeKind;
+use muse_core::merge::MergeOutcome;
+use muse_core::status::{FileStatus, StatusEntry};
+use muse_core::store::{Backend, MemStore, RefEdit};
+use muse_core::{CommitId, Error, ErrorKind, Repository};
+
+fn write(repo: &Repository, rel: &str, text: &str) {
+    let p = repo.workdir().join(rel);
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    std::fs::write(p, text).unwrap();
+}
+
+fn read(repo: &Repository, rel: &str) -> String {
+    std::fs::read_to_string(repo.workdir().join(rel)).unwrap()
+}
+
+fn commit(repo: &Repository, msg: &str) -> String {
+    repo.add_all().unwrap();
+    repo.commit(&CommitOptions { message: msg.into(), author: "tester".into(), ..Default::default() }).unwrap().commit_id
+}
+
+fn entry(path: &str, index: Option<FileStatus>, worktree: Option<FileStatus>) -> StatusEntry {
+    StatusEntry { path: path.into(), index, worktree }
+}
+
+/// Runs `body` on a fresh repository of each store kind.
+macro_rules! on_both_stores {
+    ($name:ident, $body:expr) => {
+        mod $name {
+            use super::*;
+
+            #[test]
+            fn fs_store() {
+                let dir = tempfile::tempdir().unwrap();
+                let repo = Repository::init(dir.path()).unwrap();
+                assert_eq!(repo.store().name(), "fs");
+                ($body)(&repo);
+            }
+
+            #[test]
+            fn memory_store() {
+                let dir = tempfile::tempdir().unwrap();
+                let repo = Repository::in_memory(dir.path()).unwrap();
+                assert_eq!(repo.store().name(), "memory");
+                ($body)(&repo);
+                // Nothing of the store reached the disk.
+                assert!(!dir.path().join(".muse/objects").exists());
+                assert!(!dir.path().join(".muse/commits").exists());
+                assert!(!dir.path().join(".muse/refs").exists());
+            }
+        }
+    };
+}
+
+on_both_stores!(add_commit_status_log, |repo: &Repository| {
+    assert!(repo.head().unwrap().is_none());
+    assert_eq!(repo.head_branch().unwrap().as_deref(), Some("main"));
+    write(repo, "a.txt", "one\n");
+    write(repo, "dir/b.txt", "bee\n");
+    let st = repo.status().unwrap();
+    assert_eq!(st.untracked, vec!["a.txt".to_string(), "dir/b.txt".to_string()]);
+    assert_eq!(
+        st.entries(),
+        vec![entry("a.txt", None, Some(FileStatus::Untracked)), entry("dir/b.txt", None, Some(FileStatus::Untracked))]
+    );
+    let report = repo.add(&["a.txt".to_string()], &mut |_, _| {}).unwrap();
+    assert_eq!(report.staged, vec!["a.txt".to_string()]);
+    assert_eq!(report.blobs_written, 1);
+    let st = repo.status().unwrap();
+    assert_eq!(
+        st.entries(),
+        vec![entry("a.txt", Some(FileStatus::Added), None), entry("dir/b.txt", None, Some(FileStatus::Untracked))]
+    );
+    let c1 = commit(repo, "first");
+    assert!(repo.status().unwrap().is_clean());
+    assert_eq!(repo.head().unwrap().unwrap().commit_id, c1);
+    assert_eq!(repo.branch_target("main").unwrap().as_deref(), Some(c1.as_str()));
+    // Nothing staged: refused.
+    let err = repo.commit(&CommitOptions { message: "empty".into(), ..Default::default() }).unwrap_err();
+    assert!(err.to_string().contains("nothing to commit"), "{err}");
+    write(repo, "a.txt", "two\n");
+    let st = repo.status().unwrap();
+    assert_eq!(st.entries(), vec![entry("a.txt", None, Some(FileStatus::Modified))]);
+    // commit -a stages tracked changes first.
+    let c2 = repo.commit(&CommitOptions { message: "second".into(), all: true, ..Default::default() }).unwrap();
+    assert_eq!(c2.parent_commit_id.as_deref(), Some(c1.as_str()));
+    std::fs::remove_file(repo.workdir().join("dir/b.txt")).unwrap();
+    assert_eq!(repo.status().unwrap().entries(), vec![entry("dir/b.txt", None, Some(FileStatus::Deleted))]);
+    let c3 = commit(repo, "third");
+    let log: Vec<String> = repo.log("HEAD").unwrap().map(|c| c.unwrap().commit_id).collect();
+    assert_eq!(log, vec![c3.clone(), c2.commit_id.clone(), c1.clone()]);
+    assert_eq!(repo.log("HEAD").unwrap().take(2).count(), 2);
+    assert_eq!(repo.commit_manifest(&c3).unwrap().keys().collect::<Vec<_>>(), vec!["a.txt"]);
+    assert_eq!(repo.read_blob(&repo.commit_manifest(&c3).unwrap()["a.txt"]).unwrap(), b"two\n");
+});
+
+on_both_stores!(branches_checkout_and_revisions, |repo: &Repository| {
+    write(repo, "a.txt", "base\n");
+    let base = commit(repo, "base");
+    assert_eq!(repo.create_branch("feature", None).unwrap(), base);
+    let err = repo.create_branch("feature", None).unwrap_err();
+    assert!(err.to_string().contains("already exists"), "{err}");
+    assert!(matches!(repo.create_branch("HEAD", None), Err(Error::InvalidRefName { .. })));
+    let report: CheckoutReport = repo.checkout("feature", false).unwrap();
+    assert_eq!(report.written, 0);
+    assert_eq!(repo.head_branch().unwrap().as_deref(), Some("feature"));
+    write(repo, "a.txt", "feature\n");
+    write(repo, "new.txt", "new\n");
+    let f1 = commit(repo, "on feature");
+    // Dirty tree: checkout refuses and changes nothing.
+    write(repo, "a.txt", "dirty\n");
+    let err = repo.checkout("main", false).unwrap_err();
+    assert!(err.to_string().contains("local changes"), "{err}");
+    assert_eq!(read(repo, "a.txt"), "dirty\n");
+    repo.checkout("main", true).unwrap();
+    assert_eq!(read(repo, "a.txt"), "base\n");
+    assert!(!repo.workdir().join("new.txt").exists());
+    assert_eq!(repo.branches().unwrap(), vec![("feature".to_string(), f1.clone()), ("main".to_string(), base.clone())]);
+    // Revisions.
+    assert_eq!(repo.revparse("feature").unwrap(), f1);
+    assert_eq!(repo.revparse("feature~1").unwrap(), base);
+    assert_eq!(repo.revparse("feature^").unwrap(), base);
+    assert_eq!(repo.revparse("feature^0").unwrap(), f1);
+    assert_eq!(repo.revparse("HEAD").unwrap(), base);
+    assert_eq!(repo.revparse(&f1[7..19]).unwrap(), f1);
+    assert_eq!(repo.revparse(&f1).unwrap(), f1);
+    assert!(repo.revparse("HEAD~1").unwrap_err().kind() == ErrorKind::NotFound);
+    assert!(repo.revparse("nope").unwrap_err().kind() == ErrorKind::NotFound);
+    assert!(repo.revparse("feature^3").unwrap_err().kind() == ErrorKind::NotFound);
+    assert_eq!(repo.revparse("~1").unwrap_err().kind(), ErrorKind::InvalidInput);
+    // Detached checkout of a commit.
+    repo.checkout(&f1, false).unwrap();
+    assert_eq!(repo.head_branch().unwrap(), None);
+    assert_eq!(read(repo, "a.txt"), "feature\n");
+    repo.checkout("main", false).unwrap();
+    assert_eq!(repo.head_branch().unwrap().as_deref(), Some("main"));
+    // Diffs.
+    let d = repo.diff(Some("main"), Some("feature")).unwrap();
+    let got: Vec<(&str, ChangeKind)> = d.iter().map(|e| (e.path.as_str(), e.status)).collect();
+    assert_eq!(got, vec![("a.txt", ChangeKind::Modified), ("new.txt", ChangeKind::Added)]);
+    assert_eq!(d[1].old_id, None);
+    assert_eq!(d[0].new_id.as_deref(), Some(repo.commit_manifest(&f1).unwrap()["a.txt"].as_str()));
+    write(repo, "a.txt", "edited\n");
+    let d = repo.diff(None, None).unwrap();
+    assert_eq!(d.len(), 1);
+    assert_eq!((d[0].path.as_str(), d[0].status), ("a.txt", ChangeKind::Modified));
+    // Branch deletion rules.
+    let err = repo.delete_branch("main").unwrap_err();
+    assert!(err.to_string().contains("HEAD is on"), "{err}");
+    assert_eq!(repo.delete_branch("feature").unwrap(), f1);
+    assert!(repo.delete_branch("feature").unwrap_err().kind() == ErrorKind::NotFound);
+});
+
+on_both_stores!(merges, |repo: &Repository| {
+    write(repo, "a.txt", "a\n");
+    write(repo, "b.txt", "b\n");
+    let base = commit(repo, "base");
+    repo.create_branch("topic", None).unwrap();
+    // Fast-forward.
+    repo.checkout("topic", false).unwrap();
+    write(repo, "b.txt", "b topic\n");
+    let t1 = commit(repo, "topic 1");
+    repo.checkout("main", false).unwrap();
+    assert_eq!(repo.merge("topic", "me").unwrap(), MergeOutcome::FastForward { commit: t1.clone() });
+    assert_eq!(read(repo, "b.txt"), "b topic\n");
+    assert_eq!(repo.merge("topic", "me").unwrap(), MergeOutcome::UpToDate);
+    // Clean three-way merge: each side changes another file.
+    repo.checkout("topic", false).unwrap();
+    write(repo, "c.txt", "c from topic\n");
+    let t2 = commit(repo, "topic 2");
+    repo.checkout("main", false).unwrap();
+    write(repo, "a.txt", "a main\n");
+    let m1 = commit(repo, "main 1");
+    let MergeOutcome::Merged { commit: merged } = repo.merge("topic", "me").unwrap() else { panic!("not merged") };
+    let rec = repo.find_commit(&merged).unwrap();
+    assert_eq!(rec.parent_commit_id.as_deref(), Some(m1.as_str()));
+    assert_eq!(rec.parent2_commit_id.as_deref(), Some(t2.as_str()));
+    assert_eq!((read(repo, "a.txt"), read(repo, "c.txt")), ("a main\n".to_string(), "c from topic\n".to_string()));
+    assert!(repo.status().unwrap().is_clean());
+    assert_eq!(repo.merge_base(&m1, &t2).unwrap().as_deref(), Some(t1.as_str()));
+    // The log walks both parents, each commit once.
+    let log: Vec<String> = repo.log("HEAD").unwrap().map(|c| c.unwrap().commit_id).collect();
+    assert_eq!(log.len(), 5);
+    assert_eq!(log[0], merged);
+    assert!(log.contains(&t2) && log.contains(&m1) && log.contains(&base));
+    // Conflict: both sides change a.txt.
+    repo.checkout("topic", false).unwrap();
+    write(repo, "a.txt", "a topic\n");
+    let t3 = commit(repo, "topic 3");
+    repo.checkout("main", false).unwrap();
+    write(repo, "a.txt", "a main again\n");
+    let m2 = commit(repo, "main 2");
+    assert_eq!(repo.merge("topic", "me").unwrap(), MergeOutcome::Conflicts { paths: vec!["a.txt".into()] });
+    let text = read(repo, "a.txt");
+    assert!(text.starts_with("<<<<<<< ours\na main again\n=======\na topic\n>>>>>>> topic"), "{text}");
+    assert!(repo.status().unwrap().operation.is_some());
+    // A second merge is refused; abort restores the pre-merge tree.
+    assert!(repo.merge("topic", "me").is_err());
+    repo.merge_abort().unwrap();
+    assert_eq!(read(repo, "a.txt"), "a main again\n");
+    assert!(repo.status().unwrap().is_clean());
+    assert_eq!(repo.branch_target("main").unwrap().as_deref(), Some(m2.as_str()));
+    // Again, then resolve and commit: two parents.
+    assert!(matches!(repo.merge("topic", "me").unwrap(), MergeOutcome::Conflicts { .. }));
+    let err = repo.commit(&CommitOptions { message: "too early".into(), ..Default::default() }).unwrap_err();
+    assert!(err.to_string().contains("resolve"), "{err}");
+    write(repo, "a.txt", "a resolved\n");
+    let resolved = commit(repo, "resolve");
+    let rec = repo.find_commit(&resolved).unwrap();
+    assert_eq!(rec.parent_commit_id.as_deref(), Some(m2.as_str()));
+    assert_eq!(rec.parent2_commit_id.as_deref(), Some(t3.as_str()));
+    assert!(repo.status().unwrap().operation.is_none());
+    assert_eq!(repo.revparse("HEAD^2").unwrap(), t3);
+});
+
+on_both_stores!(ref_transactions, |repo: &Repository| {
+    write(repo, "a.txt", "a\n");
+    let c1 = CommitId::parse(&commit(repo, "one")).unwrap();
+    write(repo, "a.txt", "b\n");
+    let c2 = CommitId::parse(&commit(repo, "two")).unwrap();
+    let store: &dyn Backend = repo.store();
+    let edit = |b: &str, expected: Option<Option<CommitId>>, new: Option<CommitId>| RefEdit { branch: b.into(), expected, new };
+    // All or nothing: the second expectation fails, so x is not created.
+    let err = store.transaction(&[edit("x", Some(None), Some(c1)), edit("main", Some(Some(c1)), Some(c1))]).unwrap_err();
+    assert!(matches!(err, Error::RefConflict { .. }), "{err}");
+    assert_eq!(store.branch("x").unwrap(), None);
+    store.transaction(&[edit("x", Some(None), Some(c1)), edit("main", Some(Some(c2)), Some(c1))]).unwrap();
+    assert_eq!(store.branch("x").unwrap(), Some(c1));
+    assert_eq!(store.branch("main").unwrap(), Some(c1));
+    store.transaction(&[edit("x", None, None)]).unwrap();
+    assert_eq!(store.branch("x").unwrap(), None);
+});
+
+#[test]
+fn open_discover_and_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    assert!(matches!(Repository::open(dir.path()), Err(Error::NotARepository { .. })));
+    let repo = Repository::init(dir.path()).unwrap();
+    std::fs::create_dir_all(dir.path().join("sub/deeper")).unwrap();
+    let found = Repository::discover(Some(&dir.path().join("sub/deeper"))).unwrap();
+    assert_eq!(found.workdir(), repo.workdir());
+    let via_dot = Repository::open(dir.path().join(".muse")).unwrap();
+    assert_eq!(via_dot.workdir(), repo.workdir());
+    assert!(Repository::init(dir.path()).is_err());
+    assert!(matches!(repo.read_blob("sha256:zz"), Err(Error::InvalidId { .. })));
+    assert!(repo.find_commit(&muse_core::ids::fake_id("x")).unwrap_err().kind() == ErrorKind::NotFound);
+}
+
+#[test]
+fn stores_share_one_seam() {
+    // A MemStore handed in by the caller is the one the repository uses.
+    let dir = tempfile::tempdir().unwrap();
+    let store = MemStore::new();
+    let repo = Repository::with_store(dir.path(), std::sync::Arc::new(store.clone())).unwrap();
+    write(&repo, "f", "x");
+    commit(&repo, "one");
+    assert_eq!(store.blob_count(), 1);
+    assert!(Path::new(&dir.path().join(".muse")).is_dir());
+}
