@@ -366,6 +366,19 @@ pub fn try_remove_temp(path: &Path, min_age: Option<std::time::Duration>) -> Res
     }
 }
 
+/// Sets the mtime of the stored loose file `path` to now (git's "freshen"):
+/// what a writer does instead of writing an item that is already stored, so
+/// that the item is as young as a new one for the grace period of
+/// [`crate::reachability::prune`]. Returns false when it could not (the file vanished, or is not
+/// ours to touch); the caller goes on: the item is stored either way.
+pub fn freshen(path: &Path) -> bool {
+    let res = std::fs::File::open(path).and_then(|f| f.set_modified(std::time::SystemTime::now()));
+    if let Err(e) = &res {
+        log::debug!("could not freshen {}: {e}", path.display());
+    }
+    res.is_ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -420,7 +420,7 @@ impl Batch {
     pub fn begin(root: &Path) -> Result<Batch> {
         // First the write lock: no prune runs from here until the batch has
         // moved its refs (or is dropped).
-        let write_lock = crate::reachability::writer_lock(root)?;
+        let write_lock = crate::lock::writer_lock(root)?;
         let (dir, lock, created_base) = create_staging_dir(root)?;
         for k in 0..WRITERS {
             let sub = dir.join(k.to_string());
@@ -471,7 +471,7 @@ impl Batch {
 
     /// True when item `id` of `kind` is stored: in a pack known when the
     /// batch began, or as a loose file (one `stat`; the file is then
-    /// freshened, see [`crate::reachability::freshen`]).
+    /// freshened, see [`crate::atomic::freshen`]).
     fn stored(&self, kind: EntryKind, id: &str) -> Result<bool> {
         if self.packs.find(kind, &crate::pack::digest_of(id)?).is_some() {
             return Ok(true);
@@ -483,7 +483,7 @@ impl Batch {
         };
         let stored = std::fs::symlink_metadata(&path).map(|m| m.is_file()).unwrap_or(false);
         if stored {
-            crate::reachability::freshen(&path);
+            crate::atomic::freshen(&path);
         }
         Ok(stored)
     }

@@ -36,7 +36,7 @@ pub(crate) fn write_record_file(path: &Path, bytes: &[u8], durability: Durabilit
     if !written {
         // Already stored: git's freshen rule, so that the prune grace period
         // protects a per-call sequence that reuses it.
-        crate::reachability::freshen(path);
+        crate::atomic::freshen(path);
     }
     Ok(written)
 }
@@ -70,7 +70,7 @@ pub fn write_commit(root: &Path, rec: &CommitRecord, durability: Option<Durabili
     let (path, bytes) = prepare_commit(root, rec)?;
     let durability = durability_for(root, durability)?;
     // Shared write lock for the call: `gc --prune` never runs mid-write.
-    let _write_lock = crate::reachability::writer_lock(root)?;
+    let _write_lock = crate::lock::writer_lock(root)?;
     if !path.is_file() && pack::find(root, EntryKind::Commit, &rec.commit_id, true)?.is_some() {
         return Ok(false);
     }
@@ -94,16 +94,7 @@ fn read_commit_file(path: &Path, expected_id: &str) -> Result<Option<CommitRecor
 /// over `MAX_MSGPACK_BYTES` (not read); [`Error::Io`].
 pub fn read_commit(root: &Path, id: &str) -> Result<Option<CommitRecord>> {
     let path = commit_path(root, id)?;
-    if let Some(found) = pack::find(root, EntryKind::Commit, id, false)? {
-        return read_packed_entry(&found.0, &found.1, id).map(Some);
-    }
-    match read_commit_file(&path, id)? {
-        Some(rec) => Ok(Some(rec)),
-        None => match pack::find(root, EntryKind::Commit, id, true)? {
-            Some((p, e)) => read_packed_entry(&p, &e, id).map(Some),
-            None => Ok(None),
-        },
-    }
+    pack::lookup(root, EntryKind::Commit, id, || read_commit_file(&path, id), |p, e| read_packed_entry(p, e, id))
 }
 
 /// The stored bytes of the commit record `id` (loose or packed), not

@@ -42,6 +42,10 @@ use crate::paths::config_toml_path;
 /// Default of `[limits] max_ancestors`.
 pub const DEFAULT_MAX_ANCESTORS: u64 = 50_000;
 
+/// Default bounded wait for a repository lock (`[core] lock_timeout`,
+/// [`crate::lock`]).
+pub const DEFAULT_LOCK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// The `[core] fsync` policy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FsyncPolicy {
@@ -71,7 +75,7 @@ impl Default for Config {
             fsync: FsyncPolicy::Full,
             max_ancestors: DEFAULT_MAX_ANCESTORS,
             unpack_limit: crate::pack::PACK_MIN_ENTRIES as u64,
-            lock_timeout: crate::lock::DEFAULT_LOCK_TIMEOUT,
+            lock_timeout: DEFAULT_LOCK_TIMEOUT,
         }
     }
 }

@@ -96,7 +96,7 @@ pub fn validate_id(id: &str) -> Result<&str> {
     if hex.len() != HEX_LEN {
         return Err(bad("must have exactly 64 hex digits after \"sha256:\""));
     }
-    if !hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+    if !is_hex64(hex.as_bytes()) {
         return Err(bad("hex digits must be 0-9 or lowercase a-f"));
     }
     Ok(hex)
@@ -110,7 +110,7 @@ pub fn is_valid_id(id: &str) -> bool {
 /// Checks that `hex` is exactly 64 lowercase hex digits (an ID without its
 /// prefix, as used in file names).
 pub fn is_hex64(hex: &[u8]) -> bool {
-    hex.len() == HEX_LEN && hex.iter().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(b))
+    hex.try_into().ok().and_then(digest_from_hex).is_some()
 }
 
 fn truncate(s: &str) -> String {
@@ -145,17 +145,51 @@ pub fn blob_id_reader<R: Read>(reader: R) -> std::io::Result<(String, u64)> {
 /// # Errors
 /// The reader's I/O errors (`Interrupted` is retried).
 pub fn blob_digest_reader<R: Read>(mut reader: R) -> std::io::Result<(Digest, u64)> {
-    let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 64 * 1024];
+    hash_stream(&mut reader, &mut buf, &mut |_| Ok(())).map_err(StreamError::into_inner)
+}
+
+/// Which side of [`hash_stream`] failed.
+#[derive(Debug)]
+pub enum StreamError {
+    /// Reading the source failed.
+    Read(std::io::Error),
+    /// The sink (e.g. the copy's destination) failed.
+    Sink(std::io::Error),
+}
+
+impl StreamError {
+    /// The I/O error, whichever side it came from.
+    pub fn into_inner(self) -> std::io::Error {
+        match self {
+            StreamError::Read(e) | StreamError::Sink(e) => e,
+        }
+    }
+}
+
+/// The one hashing loop: reads `reader` to its end through `buf`, hashing
+/// every byte with sha256 (a blob's digest, SPEC §2) and handing each chunk
+/// to `sink` (a copy, or nothing). Returns the digest and the byte count.
+/// `Interrupted` reads are retried.
+///
+/// # Errors
+/// [`StreamError::Read`] / [`StreamError::Sink`].
+pub fn hash_stream<R: Read + ?Sized>(
+    reader: &mut R,
+    buf: &mut [u8],
+    sink: &mut dyn FnMut(&[u8]) -> std::io::Result<()>,
+) -> std::result::Result<(Digest, u64), StreamError> {
+    let mut hasher = Sha256::new();
     let mut total = 0u64;
     loop {
-        let n = match reader.read(&mut buf) {
+        let n = match reader.read(buf) {
             Ok(0) => break,
             Ok(n) => n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
+            Err(e) => return Err(StreamError::Read(e)),
         };
         hasher.update(&buf[..n]);
+        sink(&buf[..n]).map_err(StreamError::Sink)?;
         total += n as u64;
     }
     Ok((hasher.finalize().into(), total))

@@ -73,7 +73,7 @@ use crate::error::{Error, IoContext, Result};
 use crate::ids::blob_id;
 use crate::records::{CommitRecord, SnapshotRecord};
 
-type Manifest = BTreeMap<String, String>;
+use crate::manifest::Manifest;
 
 /// Options of [`import_git`].
 #[derive(Debug, Clone)]
@@ -709,7 +709,7 @@ pub fn import_git(root: &Path, git_dir: &Path, opts: &ImportOptions, progress: &
     // Chunks are committed as the import goes and refs and tags move after
     // them: the write lock (shared) for the whole import keeps `gc --prune`
     // from seeing an imported commit before its ref exists.
-    let _write_lock = crate::reachability::writer_lock(root)?;
+    let _write_lock = crate::lock::writer_lock(root)?;
     let old_map = read_git_map(root)?;
     // Tips of the previous import that git still has: excluded this time.
     let mut negatives = Vec::new();

@@ -51,8 +51,7 @@ use std::time::{Duration, Instant};
 use crate::error::{Error, IoContext, Result};
 use crate::paths::muse_dir;
 
-/// Default bounded wait for a repository lock (`[core] lock_timeout`).
-pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(10);
+pub use crate::config::DEFAULT_LOCK_TIMEOUT;
 
 /// File name of the index lock in `.muse/`.
 pub const INDEX_LOCK_NAME: &str = "index.lock";
@@ -331,6 +330,36 @@ fn holders_of(file: &File) -> Vec<u32> {
         }
     }
     pids
+}
+
+/// Takes the write lock shared ([`crate::lock::write_lock`]), as every
+/// writer of data no ref reaches yet does (see the module docs): a
+/// [`prune`] waits until it is released. Shared holders never wait for each
+/// other, and a thread that holds it already does not queue behind a
+/// waiting prune, so this nests inside a [`crate::batch::Batch`] or a
+/// command that took the lock first. `None` (nothing to protect, no lock
+/// taken) when `root` has no `.muse/`, or the lock file cannot be created
+/// for lack of permission (a read-only repository: the write itself then
+/// fails, unless the item is already stored).
+///
+/// # Errors
+/// [`Error::Locked`] when a prune holds it for longer than `[core]
+/// lock_timeout`; [`Error::Io`].
+pub fn writer_lock(root: &Path) -> Result<Option<FileLock>> {
+    match write_lock(root, LockMode::Shared) {
+        Ok(l) => Ok(Some(l)),
+        Err(Error::Io { source, .. })
+            if matches!(
+                source.kind(),
+                std::io::ErrorKind::NotFound
+                    | std::io::ErrorKind::PermissionDenied
+                    | std::io::ErrorKind::ReadOnlyFilesystem
+            ) =>
+        {
+            Ok(None)
+        }
+        Err(e) => Err(e),
+    }
 }
 
 #[cfg(test)]

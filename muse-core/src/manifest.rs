@@ -42,15 +42,28 @@ pub fn diff_manifests(old: &Manifest, new: &Manifest) -> Vec<(String, ChangeKind
     diff_sorted(old.iter().map(|(k, v)| (k.as_str(), v)), new.iter().map(|(k, v)| (k.as_str(), v)), |a, b| a == b)
 }
 
-/// [`diff_manifests`] over two `(path, value)` sequences sorted by path
-/// (each path once), whose values `same` compares.
-pub(crate) fn diff_sorted<'a, 'b, A, B>(
+/// One difference found by [`walk_changes`].
+#[derive(Debug)]
+pub(crate) enum Change<'a, 'b, A, B> {
+    /// Only in the old sequence.
+    Deleted(&'a str, A),
+    /// Only in the new sequence.
+    Added(&'b str, B),
+    /// In both, with values `same` says differ.
+    Modified(&'b str, A, B),
+}
+
+/// The one two-pointer walk over two `(path, value)` sequences sorted by
+/// path (each path once): calls `f` with every difference, in path order;
+/// values are compared with `same`. What [`diff_manifests`], status, and
+/// the snapshot and bundle deltas run.
+pub(crate) fn walk_changes<'a, 'b, A, B>(
     old: impl Iterator<Item = (&'a str, A)>,
     new: impl Iterator<Item = (&'b str, B)>,
     mut same: impl FnMut(&A, &B) -> bool,
-) -> Vec<(String, ChangeKind)> {
+    mut f: impl FnMut(Change<'a, 'b, A, B>),
+) {
     use std::cmp::Ordering;
-    let mut out = Vec::new();
     let (mut a, mut b) = (old.peekable(), new.peekable());
     loop {
         let ord = match (a.peek(), b.peek()) {
@@ -61,22 +74,52 @@ pub(crate) fn diff_sorted<'a, 'b, A, B>(
         };
         match ord {
             Ordering::Less => {
-                let (p, _) = a.next().expect("peeked");
-                out.push((p.to_owned(), ChangeKind::Deleted));
+                let (p, x) = a.next().expect("peeked");
+                f(Change::Deleted(p, x));
             }
             Ordering::Greater => {
-                let (p, _) = b.next().expect("peeked");
-                out.push((p.to_owned(), ChangeKind::Added));
+                let (p, y) = b.next().expect("peeked");
+                f(Change::Added(p, y));
             }
             Ordering::Equal => {
-                let ((p, x), (_, y)) = (a.next().expect("peeked"), b.next().expect("peeked"));
+                let ((_, x), (p, y)) = (a.next().expect("peeked"), b.next().expect("peeked"));
                 if !same(&x, &y) {
-                    out.push((p.to_owned(), ChangeKind::Modified));
+                    f(Change::Modified(p, x, y));
                 }
             }
         }
     }
+}
+
+/// [`diff_manifests`] over two `(path, value)` sequences sorted by path
+/// (each path once), whose values `same` compares.
+pub(crate) fn diff_sorted<'a, 'b, A, B>(
+    old: impl Iterator<Item = (&'a str, A)>,
+    new: impl Iterator<Item = (&'b str, B)>,
+    same: impl FnMut(&A, &B) -> bool,
+) -> Vec<(String, ChangeKind)> {
+    let mut out = Vec::new();
+    walk_changes(old, new, same, |c| {
+        out.push(match c {
+            Change::Deleted(p, _) => (p.to_owned(), ChangeKind::Deleted),
+            Change::Added(p, _) => (p.to_owned(), ChangeKind::Added),
+            Change::Modified(p, _, _) => (p.to_owned(), ChangeKind::Modified),
+        })
+    });
     out
+}
+
+/// The delta from `base` to `manifest`: the entries of `manifest` that
+/// `base` lacks or maps differently (`upsert`), and the paths of `base`
+/// that `manifest` lacks (`remove`), both borrowed, in path order.
+pub(crate) fn delta<'m>(base: &'m Manifest, manifest: &'m Manifest) -> (Vec<(&'m str, &'m str)>, Vec<&'m str>) {
+    let (mut upsert, mut remove) = (Vec::new(), Vec::new());
+    let it = |m: &'m Manifest| m.iter().map(|(k, v)| (k.as_str(), v.as_str()));
+    walk_changes(it(base), it(manifest), |x, y| x == y, |c| match c {
+        Change::Deleted(p, _) => remove.push(p),
+        Change::Added(p, v) | Change::Modified(p, _, v) => upsert.push((p, v)),
+    });
+    (upsert, remove)
 }
 
 #[cfg(test)]

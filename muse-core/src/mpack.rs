@@ -135,7 +135,7 @@ const BUNDLE_PATH: &str = "<mpack>";
 /// The `what` of [`Error::Corrupt`] errors about a bundle.
 const WHAT: &str = "MPack bundle";
 
-type Manifest = BTreeMap<String, String>;
+use crate::manifest::Manifest;
 
 /// An integrity error about the bundle: [`Error::Corrupt`] with the
 /// pseudo-path `<mpack>`.
@@ -951,44 +951,13 @@ fn load_manifest(root: &Path, sid: &str, why: impl FnOnce() -> String) -> Result
     }
 }
 
-/// The delta from `base` to `manifest`: the entries of `manifest` that
-/// `base` lacks or maps differently, and the paths of `base` that
-/// `manifest` lacks. One merge pass over the two sorted maps.
+/// The delta from `base` to `manifest` ([`crate::manifest::delta`]), owned.
 fn diff_sorted(base: &Manifest, manifest: &Manifest) -> (Manifest, Vec<String>) {
-    let mut upsert: Vec<(String, String)> = Vec::new();
-    let mut remove = Vec::new();
-    let (mut b, mut m) = (base.iter().peekable(), manifest.iter().peekable());
-    loop {
-        match (b.peek(), m.peek()) {
-            (None, None) => break,
-            (Some((bp, _)), None) => {
-                remove.push((*bp).clone());
-                b.next();
-            }
-            (None, Some((mp, mo))) => {
-                upsert.push(((*mp).clone(), (*mo).clone()));
-                m.next();
-            }
-            (Some((bp, bo)), Some((mp, mo))) => match bp.cmp(mp) {
-                std::cmp::Ordering::Less => {
-                    remove.push((*bp).clone());
-                    b.next();
-                }
-                std::cmp::Ordering::Greater => {
-                    upsert.push(((*mp).clone(), (*mo).clone()));
-                    m.next();
-                }
-                std::cmp::Ordering::Equal => {
-                    if bo != mo {
-                        upsert.push(((*mp).clone(), (*mo).clone()));
-                    }
-                    b.next();
-                    m.next();
-                }
-            },
-        }
-    }
-    (upsert.into_iter().collect(), remove)
+    let (upsert, remove) = crate::manifest::delta(base, manifest);
+    (
+        upsert.into_iter().map(|(p, o)| (p.to_string(), o.to_string())).collect(),
+        remove.into_iter().map(str::to_string).collect(),
+    )
 }
 
 /// Builds the bundle of everything reachable from `want` and not from

@@ -17,7 +17,6 @@ use std::path::{Path, PathBuf};
 use std::sync::{OnceLock, RwLock};
 use std::time::Duration;
 
-use sha2::{Digest, Sha256};
 
 use crate::atomic::{
     create_locked_temp, write_atomic, write_temp_and_persist, Durability, Replace,
@@ -92,11 +91,11 @@ pub fn write_object(root: &Path, id: &str, content: &[u8], durability: Option<Du
     verify_blob(id, content)?;
     let durability = durability_for(root, durability)?;
     let path = object_path(root, id)?;
-    let _write_lock = crate::reachability::writer_lock(root)?;
+    let _write_lock = crate::lock::writer_lock(root)?;
     let mut replace = Replace::NoClobber;
     match std::fs::symlink_metadata(&path) {
         Ok(m) if m.is_file() && m.len() == content.len() as u64 => {
-            crate::reachability::freshen(&path);
+            crate::atomic::freshen(&path);
             return Ok(false);
         }
         Ok(_) => {
@@ -129,17 +128,14 @@ pub fn write_object(root: &Path, id: &str, content: &[u8], durability: Option<Du
 /// when the stored bytes do not hash to `id`; [`Error::Io`].
 pub fn read_object(root: &Path, id: &str) -> Result<Vec<u8>> {
     let path = object_path(root, id)?;
-    let (data, from) = match pack::find(root, EntryKind::Object, id, false)? {
-        Some((p, e)) => (p.read(&e, "object", u64::MAX)?, p.path().to_path_buf()),
-        None => match std::fs::read(&path) {
-            Ok(d) => (d, path),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => match pack::find(root, EntryKind::Object, id, true)? {
-                Some((p, e)) => (p.read(&e, "object", u64::MAX)?, p.path().to_path_buf()),
-                None => return Err(Error::NotFound { what: "object", name: id.to_string() }),
-            },
-            Err(e) => return Err(Error::io("read", &path, e)),
-        },
+    let loose = || match std::fs::read(&path) {
+        Ok(d) => Ok(Some((d, path.clone()))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Error::io("read", &path, e)),
     };
+    let packed = |p: &pack::Pack, e: &pack::PackEntry| Ok((p.read(e, "object", u64::MAX)?, p.path().to_path_buf()));
+    let (data, from) = pack::lookup(root, EntryKind::Object, id, loose, packed)?
+        .ok_or_else(|| Error::NotFound { what: "object", name: id.to_string() })?;
     let actual = blob_id(&data);
     if actual != id {
         return Err(Error::corrupt("object", &from, format!("content hashes to {actual}")));
@@ -209,19 +205,12 @@ pub fn open_object(root: &Path, id: &str) -> Result<(Box<dyn Read + Send>, PathB
 /// [`Error::Corrupt`] when the bytes do not hash to `id` (what `out` got
 /// must then be thrown away), [`Error::Io`].
 pub(crate) fn copy_verified(src: &mut dyn Read, src_path: &Path, id: &str, out: &mut dyn Write, out_path: &Path) -> Result<u64> {
-    let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 64 * 1024];
-    let mut total = 0u64;
-    loop {
-        let n = src.read(&mut buf).ctx("read", src_path)?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-        out.write_all(&buf[..n]).ctx("write", out_path)?;
-        total += n as u64;
-    }
-    let actual = id_from_digest(&hasher.finalize());
+    let (digest, total) = crate::ids::hash_stream(src, &mut buf, &mut |b| out.write_all(b)).map_err(|e| match e {
+        crate::ids::StreamError::Read(e) => Error::io("read", src_path, e),
+        crate::ids::StreamError::Sink(e) => Error::io("write", out_path, e),
+    })?;
+    let actual = id_from_digest(&digest);
     if actual != id {
         return Err(Error::corrupt("object", src_path, format!("content hashes to {actual}")));
     }
@@ -295,6 +284,46 @@ pub(crate) struct Sweep {
 }
 
 pub(crate) fn sweep_object_shard(shard: &Path, min_age: Duration) -> Result<Sweep> {
-    crate::repo::sweep_dir(shard, &[OBJ_TMP_PREFIX, RESTORE_TMP_PREFIX], "", Some(min_age))
+    sweep_dir(shard, &[OBJ_TMP_PREFIX, RESTORE_TMP_PREFIX], "", Some(min_age))
+}
+
+/// Removes, from `dir` (not recursively), the files whose names start with
+/// one of `prefixes` and end with `suffix`, unless live (see
+/// [`try_remove_temp`]). A missing `dir` is an empty sweep.
+pub(crate) fn sweep_dir(
+    dir: &Path,
+    prefixes: &[&str],
+    suffix: &str,
+    min_age: Option<Duration>,
+) -> Result<Sweep> {
+    let mut sweep = Sweep::default();
+    let rd = match std::fs::read_dir(dir) {
+        Ok(rd) => rd,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(sweep),
+        Err(e) => return Err(Error::io("list", dir, e)),
+    };
+    for entry in rd {
+        let entry = entry.ctx("list", dir)?;
+        let name = entry.file_name();
+        let bytes = name.as_encoded_bytes();
+        if !prefixes.iter().any(|p| bytes.starts_with(p.as_bytes())) || !bytes.ends_with(suffix.as_bytes()) {
+            continue;
+        }
+        let path = entry.path();
+        match crate::atomic::try_remove_temp(&path, min_age)? {
+            crate::atomic::TempState::Removed => {
+                log::debug!("removed stale temp file {}", path.display());
+                sweep.removed += 1;
+            }
+            crate::atomic::TempState::Live => sweep.kept_live += 1,
+            crate::atomic::TempState::Vanished => {}
+        }
+    }
+    if sweep.removed > 0 {
+        // One record per directory, not per file: a sweep after many
+        // crashes must not cost a log call per temp.
+        log::warn!("removed {} stale temp file(s) left by killed writers in {}", sweep.removed, dir.display());
+    }
+    Ok(sweep)
 }
 

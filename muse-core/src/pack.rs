@@ -146,8 +146,7 @@ impl PackEntry {
 /// # Errors
 /// [`Error::InvalidId`].
 pub fn digest_of(id: &str) -> Result<[u8; 32]> {
-    crate::ids::validate_id(id)?;
-    Ok(crate::ids::digest_from_id(id).expect("a valid ID spells a digest"))
+    Ok(crate::ids::ObjectId::parse(id)?.0)
 }
 
 /// An open, validated pack.
@@ -530,6 +529,32 @@ pub(crate) fn register(root: &Path, pack: Pack, name: OsString) {
     reg.insert(dir, Arc::new(set));
 }
 
+/// The one lookup order for a stored item: the packs known to this
+/// process, then `loose` (the loose file), then the packs again after
+/// re-listing `packs/` (a repack may have moved the item meanwhile).
+/// `packed` reads a pack entry. `Ok(None)` when neither holds it.
+///
+/// # Errors
+/// [`Error::InvalidId`]; what `loose` and `packed` return.
+pub(crate) fn lookup<T>(
+    root: &Path,
+    kind: EntryKind,
+    id: &str,
+    loose: impl FnOnce() -> Result<Option<T>>,
+    mut packed: impl FnMut(&Pack, &PackEntry) -> Result<T>,
+) -> Result<Option<T>> {
+    if let Some((p, e)) = find(root, kind, id, false)? {
+        return packed(&p, &e).map(Some);
+    }
+    if let Some(v) = loose()? {
+        return Ok(Some(v));
+    }
+    match find(root, kind, id, true)? {
+        Some((p, e)) => packed(&p, &e).map(Some),
+        None => Ok(None),
+    }
+}
+
 /// Finds `id` of `kind` in the repository's packs: first among the packs
 /// known to this process (re-listed if `packs/` changed), then, when
 /// `relist` and the last listing was not trusted, after re-reading
@@ -557,17 +582,17 @@ pub fn find(root: &Path, kind: EntryKind, id: &str, relist: bool) -> Result<Opti
 /// # Errors
 /// [`Error::InvalidId`].
 pub fn is_stored(root: &Path, kind: EntryKind, id: &str) -> Result<bool> {
-    if find(root, kind, id, false)?.is_some() {
-        return Ok(true);
-    }
-    let loose = match kind {
-        EntryKind::Object => {
-            std::fs::symlink_metadata(crate::paths::object_path(root, id)?).map(|m| m.is_file()).unwrap_or(false)
-        }
-        EntryKind::Commit => crate::paths::commit_path(root, id)?.is_file(),
-        EntryKind::Snapshot => crate::paths::snapshot_path(root, id)?.is_file(),
+    let loose = || -> Result<Option<()>> {
+        let stored = match kind {
+            EntryKind::Object => {
+                std::fs::symlink_metadata(crate::paths::object_path(root, id)?).map(|m| m.is_file()).unwrap_or(false)
+            }
+            EntryKind::Commit => crate::paths::commit_path(root, id)?.is_file(),
+            EntryKind::Snapshot => crate::paths::snapshot_path(root, id)?.is_file(),
+        };
+        Ok(stored.then_some(()))
     };
-    Ok(loose || find(root, kind, id, true)?.is_some())
+    Ok(lookup(root, kind, id, loose, |_, _| Ok(()))?.is_some())
 }
 
 /// IDs of every item of `kind` in the repository's packs (listed afresh),

@@ -54,7 +54,7 @@
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use crate::error::{Error, Result};
 use crate::ids::is_hex64;
@@ -83,49 +83,6 @@ impl Unreachable {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
-}
-
-/// Takes the write lock shared ([`crate::lock::write_lock`]), as every
-/// writer of data no ref reaches yet does (see the module docs): a
-/// [`prune`] waits until it is released. Shared holders never wait for each
-/// other, and a thread that holds it already does not queue behind a
-/// waiting prune, so this nests inside a [`crate::batch::Batch`] or a
-/// command that took the lock first. `None` (nothing to protect, no lock
-/// taken) when `root` has no `.muse/`, or the lock file cannot be created
-/// for lack of permission (a read-only repository: the write itself then
-/// fails, unless the item is already stored).
-///
-/// # Errors
-/// [`Error::Locked`] when a prune holds it for longer than `[core]
-/// lock_timeout`; [`Error::Io`].
-pub fn writer_lock(root: &Path) -> Result<Option<FileLock>> {
-    match write_lock(root, LockMode::Shared) {
-        Ok(l) => Ok(Some(l)),
-        Err(Error::Io { source, .. })
-            if matches!(
-                source.kind(),
-                std::io::ErrorKind::NotFound
-                    | std::io::ErrorKind::PermissionDenied
-                    | std::io::ErrorKind::ReadOnlyFilesystem
-            ) =>
-        {
-            Ok(None)
-        }
-        Err(e) => Err(e),
-    }
-}
-
-/// Sets the mtime of the stored loose file `path` to now (git's "freshen"):
-/// what a writer does instead of writing an item that is already stored, so
-/// that the item is as young as a new one for the grace period of
-/// [`prune`]. Returns false when it could not (the file vanished, or is not
-/// ours to touch); the caller goes on: the item is stored either way.
-pub fn freshen(path: &Path) -> bool {
-    let res = std::fs::File::open(path).and_then(|f| f.set_modified(SystemTime::now()));
-    if let Err(e) = &res {
-        log::debug!("could not freshen {}: {e}", path.display());
-    }
-    res.is_ok()
 }
 
 /// The root commits and blobs (see the module docs).

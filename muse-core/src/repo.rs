@@ -178,7 +178,7 @@ pub fn cleanup_muse_dir_temps(dot_muse: &Path) -> Result<usize> {
         removed += sweep_muse_dir(&dir, sub)?.removed;
     }
     for dir in nested_ref_dirs(dot_muse) {
-        removed += sweep_dir(&dir, &[MUSE_TMP_PREFIX], "", None)?.removed;
+        removed += crate::object_store::sweep_dir(&dir, &[MUSE_TMP_PREFIX], "", None)?.removed;
     }
     Ok(removed)
 }
@@ -203,52 +203,12 @@ fn nested_ref_dirs(dot_muse: &Path) -> Vec<PathBuf> {
 
 fn sweep_muse_dir(dir: &Path, sub: &str) -> Result<crate::object_store::Sweep> {
     if sub == "cache" {
-        let a = sweep_dir(dir, &[STAT_CACHE_TMP_PREFIX], STAT_CACHE_TMP_SUFFIX, None)?;
-        let b = sweep_dir(dir, &[MUSE_TMP_PREFIX], "", None)?;
+        let a = crate::object_store::sweep_dir(dir, &[STAT_CACHE_TMP_PREFIX], STAT_CACHE_TMP_SUFFIX, None)?;
+        let b = crate::object_store::sweep_dir(dir, &[MUSE_TMP_PREFIX], "", None)?;
         Ok(crate::object_store::Sweep { removed: a.removed + b.removed, kept_live: a.kept_live + b.kept_live })
     } else {
-        sweep_dir(dir, &[MUSE_TMP_PREFIX], "", None)
+        crate::object_store::sweep_dir(dir, &[MUSE_TMP_PREFIX], "", None)
     }
-}
-
-/// Removes, from `dir` (not recursively), the files whose names start with
-/// one of `prefixes` and end with `suffix`, unless live (see
-/// [`try_remove_temp`]). A missing `dir` is an empty sweep.
-pub(crate) fn sweep_dir(
-    dir: &Path,
-    prefixes: &[&str],
-    suffix: &str,
-    min_age: Option<Duration>,
-) -> Result<crate::object_store::Sweep> {
-    let mut sweep = crate::object_store::Sweep::default();
-    let rd = match std::fs::read_dir(dir) {
-        Ok(rd) => rd,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(sweep),
-        Err(e) => return Err(Error::io("list", dir, e)),
-    };
-    for entry in rd {
-        let entry = entry.ctx("list", dir)?;
-        let name = entry.file_name();
-        let bytes = name.as_encoded_bytes();
-        if !prefixes.iter().any(|p| bytes.starts_with(p.as_bytes())) || !bytes.ends_with(suffix.as_bytes()) {
-            continue;
-        }
-        let path = entry.path();
-        match try_remove_temp(&path, min_age)? {
-            TempState::Removed => {
-                log::debug!("removed stale temp file {}", path.display());
-                sweep.removed += 1;
-            }
-            TempState::Live => sweep.kept_live += 1,
-            TempState::Vanished => {}
-        }
-    }
-    if sweep.removed > 0 {
-        // One record per directory, not per file: a sweep after many
-        // crashes must not cost a log call per temp.
-        log::warn!("removed {} stale temp file(s) left by killed writers in {}", sweep.removed, dir.display());
-    }
-    Ok(sweep)
 }
 
 /// Removes abandoned write-batch staging directories under `.muse/tmp/`:
@@ -384,7 +344,7 @@ pub fn startup_gc(root: &Path) -> Result<GcReport> {
     }
     for dir in nested_ref_dirs(&dot) {
         if changed(&dir) {
-            report.add(sweep_dir(&dir, &[MUSE_TMP_PREFIX], "", None)?);
+            report.add(crate::object_store::sweep_dir(&dir, &[MUSE_TMP_PREFIX], "", None)?);
         }
     }
     let min_age = Duration::from_secs(CLEANUP_MIN_AGE_SECS);

@@ -69,7 +69,6 @@ use std::sync::{Arc, Mutex};
 
 use ignore::gitignore::{Gitignore, GitignoreBuilder};
 use rayon::prelude::*;
-use sha2::{Digest as _, Sha256};
 
 use crate::error::{Error, IoContext, Result};
 use crate::ids::{id_from_digest, Digest};
@@ -689,14 +688,7 @@ fn hash_one(path: &Path, buf: &mut [u8]) -> Result<Option<(Stat, Digest)>> {
     if !md.is_file() {
         return Ok(None);
     }
-    let mut hasher = Sha256::new();
-    loop {
-        match f.read(buf) {
-            Ok(0) => break,
-            Ok(n) => hasher.update(&buf[..n]),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(Error::io("read", path, e)),
-        }
-    }
-    Ok(Some((Stat::of(&md), hasher.finalize().into())))
+    let (digest, _) =
+        crate::ids::hash_stream(&mut f, buf, &mut |_| Ok(())).map_err(|e| Error::io("read", path, e.into_inner()))?;
+    Ok(Some((Stat::of(&md), digest)))
 }

@@ -74,7 +74,7 @@ pub const CHECKPOINT_INTERVAL: u32 = 1024;
 /// larger interval than [`CHECKPOINT_INTERVAL`]); deeper is corruption.
 pub const MAX_DELTA_DEPTH: u32 = 4096;
 
-type Manifest = BTreeMap<String, String>;
+use crate::manifest::Manifest;
 
 /// One snapshot file as stored: full or delta.
 #[derive(Debug, Default)]
@@ -205,17 +205,13 @@ fn fetch(root: &Path, staged: Option<&dyn StagedSnapshots>, id: &str) -> Result<
         return r.map(Some);
     }
     let path = snapshot_path(root, id)?;
-    let packed = |found: Option<(std::sync::Arc<crate::pack::Pack>, crate::pack::PackEntry)>| match found {
-        Some((p, e)) => p.read(&e, "snapshot record", MAX_MSGPACK_BYTES).map(|b| Some((b, p.path().to_path_buf()))),
-        None => Ok(None),
-    };
-    if let Some(found) = crate::pack::find(root, EntryKind::Snapshot, id, false)? {
-        return packed(Some(found));
-    }
-    match read_capped(&path, "snapshot record", MAX_MSGPACK_BYTES)? {
-        Some(b) => Ok(Some((b, path))),
-        None => packed(crate::pack::find(root, EntryKind::Snapshot, id, true)?),
-    }
+    crate::pack::lookup(
+        root,
+        EntryKind::Snapshot,
+        id,
+        || Ok(read_capped(&path, "snapshot record", MAX_MSGPACK_BYTES)?.map(|b| (b, path.clone()))),
+        |p, e| Ok((p.read(e, "snapshot record", MAX_MSGPACK_BYTES)?, p.path().to_path_buf())),
+    )
 }
 
 fn read_stored(root: &Path, staged: Option<&dyn StagedSnapshots>, id: &str) -> Result<Option<(Stored, PathBuf)>> {
@@ -434,37 +430,9 @@ pub(crate) fn prepare_snapshot_on(
         }
     };
     // One merge walk over the two sorted manifests.
-    let (mut new_it, mut old_it) = (rec.manifest.iter().peekable(), base_m.iter().peekable());
-    loop {
-        match (new_it.peek(), old_it.peek()) {
-            (None, None) => break,
-            (Some((p, o)), None) => {
-                upsert.insert(p, o);
-                new_it.next();
-            }
-            (None, Some((p, _))) => {
-                remove.push(p);
-                old_it.next();
-            }
-            (Some((np, no)), Some((op, oo))) => match np.cmp(op) {
-                std::cmp::Ordering::Less => {
-                    upsert.insert(np, no);
-                    new_it.next();
-                }
-                std::cmp::Ordering::Greater => {
-                    remove.push(op);
-                    old_it.next();
-                }
-                std::cmp::Ordering::Equal => {
-                    if no != oo {
-                        upsert.insert(np, no);
-                    }
-                    new_it.next();
-                    old_it.next();
-                }
-            },
-        }
-    }
+    let (up, rm) = crate::manifest::delta(base_m, &rec.manifest);
+    upsert.extend(up);
+    remove = rm;
     delta_or_full(root, rec, base_id, upsert, remove, depth, check, full)
 }
 
@@ -523,7 +491,7 @@ pub fn write_snapshot_with_base(
 ) -> Result<bool> {
     let durability = durability_for(root, durability)?;
     // Shared write lock for the call: `gc --prune` never runs mid-write.
-    let _write_lock = crate::reachability::writer_lock(root)?;
+    let _write_lock = crate::lock::writer_lock(root)?;
     if crate::pack::find(root, EntryKind::Snapshot, &rec.snapshot_id, false)?.is_some() {
         rec.validate()?;
         return Ok(false);
