@@ -46,6 +46,23 @@ pub const DEFAULT_MAX_ANCESTORS: u64 = 50_000;
 /// [`crate::lock`]).
 pub const DEFAULT_LOCK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
+/// What identifies one version of `config.toml` (size, times, inode).
+type Stamp = Option<(u64, i64, i64, i64, i64, u64)>;
+
+/// The per-process cache of [`Config::load`], by repository root.
+type ConfigCache = Mutex<HashMap<PathBuf, (Stamp, Arc<Config>)>>;
+
+fn config_cache() -> &'static ConfigCache {
+    static CACHE: OnceLock<ConfigCache> = OnceLock::new();
+    CACHE.get_or_init(Default::default)
+}
+
+/// Drops the cached configuration of the repository at `root` (the next
+/// [`Config::load`] reads the file again).
+pub fn forget(root: &Path) {
+    config_cache().lock().unwrap_or_else(|p| p.into_inner()).remove(root);
+}
+
 /// The `[core] fsync` policy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FsyncPolicy {
@@ -148,13 +165,11 @@ impl Config {
     /// # Errors
     /// As [`Config::read`].
     pub fn load(root: &Path) -> Result<Arc<Config>> {
-        type Stamp = Option<(u64, i64, i64, i64, i64, u64)>;
-        static CACHE: OnceLock<Mutex<HashMap<PathBuf, (Stamp, Arc<Config>)>>> = OnceLock::new();
         let path = config_toml_path(root);
         let stamp: Stamp = std::fs::metadata(&path)
             .ok()
             .map(|m| (m.size(), m.mtime(), m.mtime_nsec(), m.ctime(), m.ctime_nsec(), m.ino()));
-        let cache = CACHE.get_or_init(Default::default);
+        let cache = config_cache();
         if let Some((s, cfg)) = cache.lock().unwrap_or_else(|p| p.into_inner()).get(root) {
             if *s == stamp {
                 return Ok(cfg.clone());

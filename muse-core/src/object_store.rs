@@ -51,6 +51,13 @@ fn ensure_dir_cached(dir: &Path, durability: Durability) -> Result<()> {
     Ok(())
 }
 
+/// Drops the shard directories of the repository at `root` from
+/// [`created_shards`] (the next write checks them again).
+pub fn forget_shards(root: &Path) {
+    let base = object_shards_dir(root);
+    created_shards().write().unwrap_or_else(|p| p.into_inner()).retain(|d| !d.starts_with(&base));
+}
+
 fn forget_dir(dir: &Path) {
     created_shards().write().unwrap_or_else(|p| p.into_inner()).remove(dir);
 }

@@ -450,6 +450,12 @@ pub fn refresh(root: &Path) -> Arc<PackSet> {
     current(root, true)
 }
 
+/// Drops this process's cached pack listing of the repository at `root`
+/// (the next lookup lists `packs/` again).
+pub fn forget(root: &Path) {
+    registry().lock().unwrap_or_else(|p| p.into_inner()).remove(&packs_dir(root));
+}
+
 fn current(root: &Path, relist_untrusted: bool) -> Arc<PackSet> {
     let dir = packs_dir(root);
     let before = SystemTime::now();

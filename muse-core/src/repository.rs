@@ -129,14 +129,20 @@ impl Repository {
         &self.config
     }
 
-    /// Re-reads the configuration and drops the store's caches (after
-    /// another process or a tool changed the repository behind the handle).
+    /// Drops every cache this repository's data sits in: the store's (pack
+    /// listing, known shard directories), the kept stat cache of the
+    /// working tree, and the configuration, which is read again (after
+    /// another process or a tool changed the repository behind the handle,
+    /// or to bound a long-lived process's memory).
     ///
     /// # Errors
-    /// [`Error::Config`].
+    /// [`Error::Config`] for an invalid `config.toml` (the handle keeps its
+    /// previous configuration).
     pub fn clear_caches(&mut self) -> Result<()> {
         self.store.clear_caches();
-        self.config = Arc::new(Config::read(&self.root)?);
+        crate::stat_cache::StatCache::forget(&self.root);
+        crate::config::forget(&self.root);
+        self.config = Config::load(&self.root)?;
         Ok(())
     }
 

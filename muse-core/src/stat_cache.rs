@@ -328,6 +328,15 @@ impl StatCache {
         StatCache::load(root, max_bytes)
     }
 
+    /// Drops the process-wide kept cache when it belongs to `root` (the
+    /// next walk loads the file again).
+    pub fn forget(root: &Path) {
+        let mut kept = KEPT.lock().unwrap_or_else(|p| p.into_inner());
+        if kept.as_ref().is_some_and(|c| c.root == root) {
+            kept.take();
+        }
+    }
+
     /// Hands this cache to the process-wide slot read by
     /// [`load_reusing`](Self::load_reusing) (one cache per process; the
     /// previous one is dropped). Only a cache that is clean and known to

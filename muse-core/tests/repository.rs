@@ -267,3 +267,19 @@ fn stores_share_one_seam() {
     assert_eq!(store.blob_count(), 1);
     assert!(Path::new(&dir.path().join(".muse")).is_dir());
 }
+
+#[test]
+fn clear_caches_rereads_the_configuration() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut repo = Repository::init(dir.path()).unwrap();
+    assert_eq!(repo.config().max_ancestors, muse_core::config::DEFAULT_MAX_ANCESTORS);
+    std::fs::write(dir.path().join(".muse/config.toml"), "[limits]\nmax_ancestors = 7\n").unwrap();
+    // The handle keeps the configuration it was opened with...
+    assert_eq!(repo.config().max_ancestors, muse_core::config::DEFAULT_MAX_ANCESTORS);
+    repo.clear_caches().unwrap();
+    // ...until its caches are dropped.
+    assert_eq!(repo.config().max_ancestors, 7);
+    std::fs::write(dir.path().join(".muse/config.toml"), "[limits]\nmax_ancestors = -1\n").unwrap();
+    assert!(matches!(repo.clear_caches(), Err(Error::Config { .. })));
+    assert_eq!(repo.config().max_ancestors, 7);
+}

@@ -159,6 +159,7 @@ impl Backend for FsStore {
     }
 
     fn clear_caches(&self) {
-        crate::pack::refresh(&self.root);
+        crate::pack::forget(&self.root);
+        crate::object_store::forget_shards(&self.root);
     }
 }
