@@ -238,12 +238,60 @@ pub fn stored_commit_order(root: &Path) -> Result<StoredOrder> {
 /// # Errors
 /// The first [`Error::Corrupt`] / [`Error::TooLarge`] / [`Error::Io`] met.
 pub fn get_all_commits(root: &Path) -> Result<Vec<CommitRecord>> {
-    let order = stored_commit_order(root)?;
-    let mut slots: Vec<Option<CommitRecord>> = (0..order.ids.len()).map(|_| None).collect();
-    for (rec, rank) in order.read(root, 0..order.ids.len())?.into_iter().zip(&order.ranks) {
-        slots[*rank] = rec;
-    }
+    let mut slots: Vec<Option<CommitRecord>> = Vec::new();
+    for_each_commit_slice(root, |n, ranks, recs| {
+        if slots.is_empty() {
+            slots.resize_with(n, || None);
+        }
+        for (rank, rec) in ranks.iter().zip(recs) {
+            slots[*rank] = rec;
+        }
+        Ok(())
+    })?;
     Ok(slots.into_iter().flatten().collect())
+}
+
+/// Commits per slice of [`for_each_commit_slice`].
+pub const COMMIT_SLICE: usize = 8192;
+
+/// Reads every stored commit in storage order (each pack sequentially),
+/// [`COMMIT_SLICE`] at a time, pipelined: slice k + 1 is read (in
+/// parallel) on another thread while `consume` handles slice k, so the
+/// whole history is never held twice. `consume` gets the total count, the
+/// ranks of the slice's commits in commit-ID order, and the records
+/// (`None` for one removed meanwhile). Returns the total count.
+///
+/// # Errors
+/// The first read error ([`Error::Corrupt`], [`Error::Io`], …) or the first
+/// error `consume` returns; reading stops there.
+pub fn for_each_commit_slice(
+    root: &Path,
+    mut consume: impl FnMut(usize, &[usize], Vec<Option<CommitRecord>>) -> Result<()>,
+) -> Result<usize> {
+    let order = stored_commit_order(root)?;
+    let n = order.ids.len();
+    let (tx, rx) = std::sync::mpsc::sync_channel::<(std::ops::Range<usize>, Result<Vec<Option<CommitRecord>>>)>(1);
+    std::thread::scope(|s| -> Result<()> {
+        let order = &order;
+        s.spawn(move || {
+            for start in (0..n).step_by(COMMIT_SLICE) {
+                let range = start..(start + COMMIT_SLICE).min(n);
+                let r = order.read(root, range.clone());
+                let failed = r.is_err();
+                // The receiver is gone when the consumer stopped on an error.
+                if tx.send((range, r)).is_err() || failed {
+                    break;
+                }
+            }
+        });
+        // `rx` is moved into the loop: an early return drops it, which
+        // stops the reader before the scope joins it.
+        for (range, recs) in rx {
+            consume(n, &order.ranks[range], recs?)?;
+        }
+        Ok(())
+    })?;
+    Ok(n)
 }
 
 /// The stored commits among `ids` (valid IDs, as [`list_commit_ids`]
