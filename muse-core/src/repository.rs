@@ -8,6 +8,27 @@
 //! [`crate::commit`], [`crate::checkout`], [`crate::merge`],
 //! [`crate::revision`], [`crate::branch`], [`crate::log`], [`crate::diff`].
 //! Shaped like libgit2's `git_repository` and pygit2's `Repository`.
+//!
+//! ```
+//! use muse_core::{commit::CommitOptions, merge::MergeOutcome, Repository};
+//! # fn main() -> muse_core::Result<()> {
+//! # let dir = tempfile::tempdir().unwrap();
+//! let repo = Repository::init(dir.path())?;
+//! std::fs::write(dir.path().join("hello.txt"), "hello\n").unwrap();
+//! repo.add_all()?;
+//! let first = repo.commit(&CommitOptions { message: "first".into(), ..Default::default() })?;
+//! repo.create_branch("topic", None)?;
+//! repo.checkout("topic", false)?;
+//! std::fs::write(dir.path().join("hello.txt"), "hello, topic\n").unwrap();
+//! assert_eq!(repo.status()?.entries().len(), 1);
+//! repo.commit(&CommitOptions { message: "second".into(), all: true, ..Default::default() })?;
+//! repo.checkout("main", false)?;
+//! assert!(matches!(repo.merge("topic", "me")?, MergeOutcome::FastForward { .. }));
+//! assert_eq!(repo.revparse("HEAD~1")?, first.commit_id);
+//! assert_eq!(repo.log("HEAD")?.count(), 2);
+//! # Ok(())
+//! # }
+//! ```
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
