@@ -63,6 +63,19 @@ pub enum MergeOutcome {
     },
 }
 
+impl MergeOutcome {
+    /// `up-to-date`, `fast-forward`, `merged` or `conflicts` (the CLI's
+    /// `--json` `result` and the bindings' `kind`).
+    pub fn word(&self) -> &'static str {
+        match self {
+            MergeOutcome::UpToDate => "up-to-date",
+            MergeOutcome::FastForward { .. } => "fast-forward",
+            MergeOutcome::Merged { .. } => "merged",
+            MergeOutcome::Conflicts { .. } => "conflicts",
+        }
+    }
+}
+
 /// The file-level three-way merge of `ours` and `theirs` over `base`: a
 /// path changed on one side only takes that side; changed on both sides
 /// to different content is a conflict (the merged manifest then holds
@@ -126,9 +139,13 @@ pub fn merge(&self, branch: &str, author: &str) -> Result<MergeOutcome> {
     let (Some(current), Some(ours)) = (st.branch.clone(), st.head.clone()) else {
         return Err(Error::InvalidInput("merge needs HEAD on a branch with at least one commit".into()));
     };
-    let theirs = match self.branch_target(branch) {
-        Ok(Some(c)) => c,
-        _ => self.revparse(branch).map_err(|e| match e {
+    let by_branch = match crate::refs::validate_branch_name(branch) {
+        Ok(()) => self.branch_target(branch)?,
+        Err(_) => None,
+    };
+    let theirs = match by_branch {
+        Some(c) => c,
+        None => self.revparse(branch).map_err(|e| match e {
             Error::NotFound { .. } => Error::NotFound { what: "branch", name: branch.to_string() },
             e => e,
         })?,

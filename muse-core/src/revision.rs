@@ -31,9 +31,13 @@ impl Repository {
     pub fn revparse(&self, spec: &str) -> Result<String> {
         let cut = spec.find(['~', '^']).unwrap_or(spec.len());
         let (base, mut rest) = spec.split_at(cut);
-        let mut id = self.resolve_base(base, spec)?;
+        // The whole spelling is checked before any commit is read.
+        let mut steps: Vec<(u8, u32)> = Vec::new();
         while !rest.is_empty() {
             let op = rest.as_bytes()[0];
+            if op != b'~' && op != b'^' {
+                return Err(bad(spec, "only ~<n> and ^<n> may follow a name"));
+            }
             rest = &rest[1..];
             let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
             let n: u32 = if digits == 0 {
@@ -42,6 +46,10 @@ impl Repository {
                 rest[..digits].parse().map_err(|_| bad(spec, "the number after ~ or ^ is too large"))?
             };
             rest = &rest[digits..];
+            steps.push((op, n));
+        }
+        let mut id = self.resolve_base(base, spec)?;
+        for (op, n) in steps {
             if op == b'~' {
                 for _ in 0..n {
                     id = self.parent(&id, 1, spec)?;

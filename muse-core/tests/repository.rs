@@ -138,6 +138,10 @@ on_both_stores!(branches_checkout_and_revisions, |repo: &Repository| {
     assert!(repo.revparse("nope").unwrap_err().kind() == ErrorKind::NotFound);
     assert!(repo.revparse("feature^3").unwrap_err().kind() == ErrorKind::NotFound);
     assert_eq!(repo.revparse("~1").unwrap_err().kind(), ErrorKind::InvalidInput);
+    for bad in ["HEAD~x", "HEAD~1x", "feature^^y"] {
+        assert_eq!(repo.revparse(bad).unwrap_err().kind(), ErrorKind::InvalidInput, "{bad}");
+    }
+    assert_eq!(repo.revparse("feature^^0").unwrap(), base);
     // Detached checkout of a commit.
     repo.checkout(&f1, false).unwrap();
     assert_eq!(repo.head_branch().unwrap(), None);
@@ -282,4 +286,21 @@ fn clear_caches_rereads_the_configuration() {
     std::fs::write(dir.path().join(".muse/config.toml"), "[limits]\nmax_ancestors = -1\n").unwrap();
     assert!(matches!(repo.clear_caches(), Err(Error::Config { .. })));
     assert_eq!(repo.config().max_ancestors, 7);
+}
+
+#[test]
+fn log_reports_a_missing_parent_as_missing_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = Repository::init(dir.path()).unwrap();
+    write(&repo, "a", "1");
+    let c1 = commit(&repo, "one");
+    write(&repo, "a", "2");
+    let c2 = commit(&repo, "two");
+    std::fs::remove_file(dir.path().join(".muse/commits").join(format!("{}.msgpack", &c1[7..]))).unwrap();
+    let mut log = repo.log("HEAD").unwrap();
+    assert_eq!(log.next().unwrap().unwrap().commit_id, c2);
+    let err = log.next().unwrap().unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Integrity, "{err}");
+    assert!(err.to_string().contains(&c1) && err.to_string().contains(&c2), "{err}");
+    assert!(log.next().is_none());
 }
