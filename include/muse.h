@@ -14,11 +14,12 @@
  *   `needed` size of a buffer-filling function is also written on
  *   MUSE_E_BUFFER_TOO_SMALL). A required pointer that is NULL gives
  *   MUSE_E_NULL_ARG; parameters documented "optional" may be NULL.
- * - Handles (muse_repo, muse_bytes, muse_manifest, muse_commit,
- *   muse_log_iter, muse_ref_list) are owned by the caller once returned and
- *   released with their _free function; freeing NULL is a no-op. Pointers
- *   "borrowed" from a handle live until that handle is freed (or, for a
- *   manifest, modified).
+ * - Handles (muse_repository (formerly muse_repo, still an alias),
+ *   muse_bytes, muse_manifest, muse_commit, muse_log_iter, muse_ref_list,
+ *   muse_status_list, muse_diff_list, muse_path_list, muse_commit_list) are
+ *   owned by the caller once returned and released with their _free
+ *   function; freeing NULL is a no-op. Pointers "borrowed" from a handle
+ *   live until that handle is freed (or, for a manifest, modified).
  * - Strings are NUL-terminated UTF-8 (else MUSE_E_UTF8); byte buffers are
  *   pointer + length (the pointer may be NULL when the length is 0).
  * - IDs are "sha256:" + 64 lowercase hex digits (MUSE_ID_LEN = 71 chars);
@@ -28,7 +29,8 @@
  *   decodes them) or as read-only handles (muse_commit, muse_manifest).
  * - A Rust panic never crosses into C: it is reported as MUSE_E_PANIC.
  * - Thread safety: different handles may be used from different threads;
- *   a muse_repo may be shared by threads; the store is safe against
+ *   a muse_repository may be shared by threads (the porcelain serialises
+ *   itself on the repository's index lock); the store is safe against
  *   concurrent writers (threads and processes).
  *
  * Linking: -lmuse (shared: soname libmuse.so.0), or libmuse.a plus the
@@ -137,6 +139,66 @@ typedef enum muse_status {
 } muse_status;
 
 /**
+ * The state of one path on one side of a status entry
+ * (`muse_status_list_get`), or the change of a diff entry
+ * (`muse_diff_list_get`). The values are part of the ABI.
+ */
+typedef enum muse_file_status {
+    /**
+     * No change on this side (status only).
+     */
+    MUSE_FILE_UNCHANGED = 0,
+    /**
+     * New: in the newer side only (in the stage but not in HEAD; in `b`
+     * but not in `a`).
+     */
+    MUSE_FILE_ADDED = 1,
+    /**
+     * Content changed.
+     */
+    MUSE_FILE_MODIFIED = 2,
+    /**
+     * Removed: in the older side only.
+     */
+    MUSE_FILE_DELETED = 3,
+    /**
+     * In the working tree only: neither in HEAD nor staged (status, the
+     * worktree side only).
+     */
+    MUSE_FILE_UNTRACKED = 4,
+} muse_file_status;
+
+/**
+ * What `muse_repository_merge` did. The values are part of the ABI.
+ */
+typedef enum muse_merge_kind {
+    /**
+     * The other side is already contained in HEAD: nothing changed.
+     */
+    MUSE_MERGE_UP_TO_DATE = 0,
+    /**
+     * HEAD's branch moved forward to the other side's commit (the commit
+     * ID is returned).
+     */
+    MUSE_MERGE_FAST_FORWARD = 1,
+    /**
+     * A merge commit with two parents was made and HEAD's branch moved to
+     * it (its ID is returned).
+     */
+    MUSE_MERGE_MERGED = 2,
+    /**
+     * Both sides changed some paths differently (the conflict paths are
+     * returned). The working tree holds the merge with git-style conflict
+     * markers (`<<<<<<< ours`, `=======`, `>>>>>>> <rev>`) in those files,
+     * the clean part of the merge is staged and the merge is in progress:
+     * resolve the files, `muse_repository_add` them, then
+     * `muse_repository_commit` records a commit with two parents; or
+     * `muse_repository_merge_abort`.
+     */
+    MUSE_MERGE_CONFLICTS = 3,
+} muse_merge_kind;
+
+/**
  * An owned, immutable byte buffer returned by libmuse (object contents,
  * record bytes, encoded bundles).
  *
@@ -148,13 +210,29 @@ typedef struct muse_bytes muse_bytes;
 /**
  * A read-only, decoded view of one verified commit record. Created by
  * `muse_commit_read` or `muse_log_iter_next`; freed with
- * `muse_commit_free`. Independent of the repository handle.
+ * `muse_commit_free`. Independent of the repository handle. The views
+ * `muse_commit_list_get` returns are borrowed from their list instead
+ * (freed with it, never with `muse_commit_free`).
  *
  * String accessors return pointers borrowed from the handle (valid until
  * `muse_commit_free`); a field that contains a NUL byte is cut at it (use
  * `muse_commit_read_msgpack` for the exact record).
  */
 typedef struct muse_commit muse_commit;
+
+/**
+ * A list of verified commits, newest first (`muse_repository_log`).
+ * Freed with `muse_commit_list_free`; independent of the repository
+ * handle. Read-only: may be read from several threads at once.
+ */
+typedef struct muse_commit_list muse_commit_list;
+
+/**
+ * The changed paths between two trees (`muse_repository_diff`), sorted by
+ * path (byte order). Freed with `muse_diff_list_free`; independent of the
+ * repository handle. Read-only: may be read from several threads at once.
+ */
+typedef struct muse_diff_list muse_diff_list;
 
 /**
  * An iterator over a first-parent history, newest first (`muse log`).
@@ -180,6 +258,13 @@ typedef struct muse_log_iter muse_log_iter;
 typedef struct muse_manifest muse_manifest;
 
 /**
+ * A list of repository-relative paths (the conflicts of a merge), sorted.
+ * Freed with `muse_path_list_free`; independent of the repository handle.
+ * Read-only: may be read from several threads at once.
+ */
+typedef struct muse_path_list muse_path_list;
+
+/**
  * A list of `(name, commit_id)` pairs sorted by name: the branches of a
  * repository (`muse_ref_list_branches`) or the branch heads of an applied
  * MPack bundle (`muse_mpack_apply`). Freed with `muse_ref_list_free`.
@@ -187,15 +272,56 @@ typedef struct muse_manifest muse_manifest;
 typedef struct muse_ref_list muse_ref_list;
 
 /**
- * An open repository: the root directory of a working tree that holds
- * `.muse/`.
+ * An open repository (SPEC section 11): a `muse_core::Repository`, i.e. a
+ * working tree (the directory holding `.muse/`), its store and its
+ * configuration (`.muse/config.toml`, read when the handle is opened).
  *
- * Create with `muse_repo_open` or `muse_repo_init`, free with
- * `muse_repo_free`. A handle holds no file descriptors and no locks, and
- * is immutable after creation, so one handle may be used from several
- * threads at once (every operation is safe against concurrent writers).
+ * Create with `muse_repository_open`, `muse_repository_discover` or
+ * `muse_repository_init` (or the older `muse_repo_open`/`muse_repo_init`),
+ * free with `muse_repository_free` (or `muse_repo_free`: the same
+ * function). Every function taking a `const muse_repository *` accepts
+ * any of them.
+ *
+ * Thread safety: a handle holds no file descriptors and no locks and is
+ * never modified after creation, so one handle may be used from several
+ * threads at once. The porcelain (`muse_repository_add`, `_commit`,
+ * `_checkout`, `_merge`, ...) serialises itself on the repository's index
+ * lock (`.muse/index.lock`), across threads and processes; a call that
+ * cannot take the lock within its bounded wait fails with
+ * `MUSE_E_CONFLICT`. The store is safe against concurrent writers.
  */
-typedef struct muse_repo muse_repo;
+typedef struct muse_repository muse_repository;
+
+/**
+ * The status of a working tree (`muse_repository_status`): one entry per
+ * path that differs anywhere, sorted by path (byte order). Freed with
+ * `muse_status_list_free`; independent of the repository handle.
+ * Read-only: may be read from several threads at once.
+ */
+typedef struct muse_status_list muse_status_list;
+
+/**
+ * What `muse_repository_add` / `_add_all` staged. A plain struct owned by
+ * the caller.
+ */
+typedef struct muse_add_stats {
+    /**
+     * Paths staged as added or modified.
+     */
+    size_t staged;
+    /**
+     * Paths staged as removed (tracked, missing from the working tree).
+     */
+    size_t removed;
+    /**
+     * Blobs newly stored.
+     */
+    size_t blobs_written;
+    /**
+     * Bytes of the blobs newly stored.
+     */
+    uint64_t bytes_written;
+} muse_add_stats;
 
 /**
  * What `muse_mpack_apply` stored. A plain struct owned by the caller.
@@ -218,6 +344,12 @@ typedef struct muse_mpack_stats {
      */
     size_t blobs_skipped;
 } muse_mpack_stats;
+
+/**
+ * The former name of `muse_repository`, kept so that existing C code
+ * compiles unchanged: the same type.
+ */
+typedef struct muse_repository muse_repo;
 
 #ifdef __cplusplus
 extern "C" {
@@ -279,36 +411,123 @@ enum muse_status muse_last_error_copy(char *buf, size_t cap, size_t *needed);
 const char *muse_status_name(int status);
 
 /**
- * Opens the repository that holds `path`: walks up from `path` to the
- * first directory containing `.muse/` (like `git` does), then runs the
- * startup GC (removal of temp files left by killed processes; its cost
- * does not grow with the size of the store). A relative `path` is
- * resolved against the current directory at the time of the call.
+ * Opens the repository whose working tree is exactly `path`: the
+ * directory holding `.muse/` (or that `.muse` directory itself); no
+ * walking up (see `muse_repository_discover` for that). Reads
+ * `.muse/config.toml`. Does not run the startup GC
+ * (`muse_repository_discover` does). A relative `path` is resolved
+ * against the current directory at the time of the call.
  *
- * - `path`: a directory inside the working tree (UTF-8).
+ * - `path`: the working-tree root (UTF-8).
  * - `out`: receives a new handle on success; free it with
- *   `muse_repo_free`.
+ *   `muse_repository_free`.
  *
  * Errors: `MUSE_E_NULL_ARG`, `MUSE_E_UTF8`, `MUSE_E_INVALID_INPUT` (empty
- * path), `MUSE_E_NOT_A_REPOSITORY` (no `.muse/` at or above `path`),
- * `MUSE_E_IO`.
+ * path), `MUSE_E_NOT_A_REPOSITORY` (`path` holds no `.muse/`),
+ * `MUSE_E_CAP` (`config.toml` does not parse), `MUSE_E_IO`.
+ *
+ * Thread-safe.
  *
  * # Safety
  * `path` must be NULL or a NUL-terminated string; `out` must be NULL or
  * point to writable storage for a pointer.
  */
-enum muse_status muse_repo_open(const char *path, struct muse_repo **out);
+enum muse_status muse_repository_open(const char *path, struct muse_repository **out);
 
 /**
- * Creates a repository at `path` (the directory is created if missing):
- * `.muse/` with `repo.json`, `HEAD` on the default branch, `config.toml`
- * and the store directories. No commit is made; the default branch is
- * unborn until a ref is written.
+ * Finds the repository containing `start` (walks up from `start` to the
+ * first directory holding `.muse/`, like `git`), runs the startup GC
+ * (removal of temp files left by killed processes, SPEC section 4; its
+ * failures are logged, not returned) and opens it, reading
+ * `.muse/config.toml`.
+ *
+ * - `start`: optional; a directory inside the working tree (UTF-8; a
+ *   relative one is resolved against the current directory now). NULL
+ *   means `$MUSE_REPO_ROOT` when set (it must hold `.muse/`), else the
+ *   current directory.
+ * - `out`: receives a new handle on success; free it with
+ *   `muse_repository_free`.
+ *
+ * Errors: `MUSE_E_NULL_ARG` (`out`), `MUSE_E_UTF8`,
+ * `MUSE_E_INVALID_INPUT` (empty `start`), `MUSE_E_NOT_A_REPOSITORY` (no
+ * `.muse/` at or above `start`), `MUSE_E_CAP` (`config.toml` does not
+ * parse), `MUSE_E_IO`.
+ *
+ * Thread-safe (reads the environment and the current directory when
+ * `start` is NULL or relative).
+ *
+ * # Safety
+ * `start` must be NULL or a NUL-terminated string; `out` must be NULL or
+ * point to writable storage for a pointer.
+ */
+enum muse_status muse_repository_discover(const char *start, struct muse_repository **out);
+
+/**
+ * Creates a repository at `path` (the directory is created if missing)
+ * and opens it: `.muse/` with `repo.json`, `HEAD` on the default branch,
+ * `config.toml` and the store directories. No commit is made; the default
+ * branch is unborn until the first `muse_repository_commit`.
+ *
+ * - `path`: the working-tree root to create (UTF-8).
+ * - `default_branch`: optional; the branch HEAD points at. NULL means
+ *   `"main"`.
+ * - `out`: receives a new handle on success; free it with
+ *   `muse_repository_free`.
+ *
+ * Errors: `MUSE_E_NULL_ARG`, `MUSE_E_UTF8`, `MUSE_E_INVALID_INPUT` (`path`
+ * is empty or already inside a repository, invalid branch name),
+ * `MUSE_E_IO`.
+ *
+ * Thread-safe.
+ *
+ * # Safety
+ * `path` and `default_branch` must be NULL or NUL-terminated strings;
+ * `out` must be NULL or point to writable storage for a pointer.
+ */
+enum muse_status muse_repository_init(const char *path,
+                                      const char *default_branch,
+                                      struct muse_repository **out);
+
+/**
+ * Frees a repository handle. NULL is a no-op. Lists, commits and
+ * iterators obtained through the handle do not borrow it and stay valid.
+ *
+ * # Safety
+ * `repo` must be NULL or a handle from `muse_repository_open`,
+ * `_discover`, `_init`, `muse_repo_open` or `muse_repo_init` that has not
+ * been freed; it must not be used afterwards (by any thread), and strings
+ * borrowed from it, like `muse_repo_root`'s, become invalid.
+ */
+void muse_repository_free(struct muse_repository *repo);
+
+/**
+ * Opens the repository that holds `path`: the same as
+ * `muse_repository_discover` with a non-NULL `start` (walks up to the
+ * first directory containing `.muse/`, runs the startup GC, reads
+ * `.muse/config.toml`). Kept for existing callers.
+ *
+ * - `path`: a directory inside the working tree (UTF-8).
+ * - `out`: receives a new handle on success; free it with
+ *   `muse_repo_free` (or `muse_repository_free`).
+ *
+ * Errors: `MUSE_E_NULL_ARG`, `MUSE_E_UTF8`, `MUSE_E_INVALID_INPUT` (empty
+ * path), `MUSE_E_NOT_A_REPOSITORY` (no `.muse/` at or above `path`),
+ * `MUSE_E_CAP` (`config.toml` does not parse), `MUSE_E_IO`.
+ *
+ * # Safety
+ * `path` must be NULL or a NUL-terminated string; `out` must be NULL or
+ * point to writable storage for a pointer.
+ */
+enum muse_status muse_repo_open(const char *path, struct muse_repository **out);
+
+/**
+ * Creates a repository at `path` and opens it: the same as
+ * `muse_repository_init`. Kept for existing callers.
  *
  * - `path`: the working-tree root to create (UTF-8).
  * - `default_branch`: the branch HEAD points at; NULL means `"main"`.
  * - `out`: receives a new handle on success; free it with
- *   `muse_repo_free`.
+ *   `muse_repo_free` (or `muse_repository_free`).
  *
  * Errors: `MUSE_E_NULL_ARG`, `MUSE_E_UTF8`, `MUSE_E_INVALID_INPUT` (`path`
  * is empty or already inside a repository, invalid branch name),
@@ -320,29 +539,28 @@ enum muse_status muse_repo_open(const char *path, struct muse_repo **out);
  */
 enum muse_status muse_repo_init(const char *path,
                                 const char *default_branch,
-                                struct muse_repo **out);
+                                struct muse_repository **out);
 
 /**
- * Frees a repository handle. NULL is a no-op.
+ * Frees a repository handle: the same as `muse_repository_free`. NULL is
+ * a no-op.
  *
  * # Safety
- * `repo` must be NULL or a handle from `muse_repo_open`/`muse_repo_init`
- * that has not been freed; it must not be used afterwards (strings
- * borrowed from it, like `muse_repo_root`'s, become invalid).
+ * As `muse_repository_free`.
  */
-void muse_repo_free(struct muse_repo *repo);
+void muse_repo_free(struct muse_repository *repo);
 
 /**
  * The absolute path of the repository's working-tree root (the directory
  * holding `.muse/`), NUL-terminated UTF-8.
  *
- * Ownership: borrowed from the handle; valid until `muse_repo_free`. Do
- * not free it. Returns NULL when `repo` is NULL.
+ * Ownership: borrowed from the handle; valid until the handle is freed.
+ * Do not free it. Returns NULL when `repo` is NULL. Thread-safe.
  *
  * # Safety
  * `repo` must be NULL or a live handle.
  */
-const char *muse_repo_root(const struct muse_repo *repo);
+const char *muse_repo_root(const struct muse_repository *repo);
 
 /**
  * Pointer to the first byte of `bytes`. Borrowed: valid until
@@ -418,7 +636,7 @@ enum muse_status muse_id_validate(const char *id);
  * string; `data` must point to `len` readable bytes (or be NULL with
  * `len` 0); `created_out` NULL or writable.
  */
-enum muse_status muse_object_write(const struct muse_repo *repo,
+enum muse_status muse_object_write(const struct muse_repository *repo,
                                    const char *oid,
                                    const uint8_t *data,
                                    size_t len,
@@ -438,7 +656,7 @@ enum muse_status muse_object_write(const struct muse_repo *repo,
  * `repo` must be NULL or a live handle; `oid` NULL or a NUL-terminated
  * string; `out` NULL or writable.
  */
-enum muse_status muse_object_read(const struct muse_repo *repo,
+enum muse_status muse_object_read(const struct muse_repository *repo,
                                   const char *oid,
                                   struct muse_bytes **out);
 
@@ -454,7 +672,7 @@ enum muse_status muse_object_read(const struct muse_repo *repo,
  * `repo` must be NULL or a live handle; `oid` NULL or a NUL-terminated
  * string; `out` NULL or writable.
  */
-enum muse_status muse_object_has(const struct muse_repo *repo, const char *oid, bool *out);
+enum muse_status muse_object_has(const struct muse_repository *repo, const char *oid, bool *out);
 
 /**
  * Stores a commit record given as msgpack bytes: a map with string keys as
@@ -480,7 +698,7 @@ enum muse_status muse_object_has(const struct muse_repo *repo, const char *oid, 
  * readable bytes (or be NULL with `len` 0); `created_out` NULL or
  * writable.
  */
-enum muse_status muse_commit_write_msgpack(const struct muse_repo *repo,
+enum muse_status muse_commit_write_msgpack(const struct muse_repository *repo,
                                            const uint8_t *data,
                                            size_t len,
                                            bool *created_out);
@@ -502,7 +720,7 @@ enum muse_status muse_commit_write_msgpack(const struct muse_repo *repo,
  * `repo` must be NULL or a live handle; `id` NULL or NUL-terminated;
  * `out` NULL or writable.
  */
-enum muse_status muse_commit_read_msgpack(const struct muse_repo *repo,
+enum muse_status muse_commit_read_msgpack(const struct muse_repository *repo,
                                           const char *id,
                                           struct muse_bytes **out);
 
@@ -529,7 +747,7 @@ enum muse_status muse_commit_read_msgpack(const struct muse_repo *repo,
  * `repo` must be NULL or a live handle; the strings NULL or
  * NUL-terminated; `out_id` NULL or `MUSE_ID_BUFSIZE` writable bytes.
  */
-enum muse_status muse_commit_create(const struct muse_repo *repo,
+enum muse_status muse_commit_create(const struct muse_repository *repo,
                                     const char *branch,
                                     const char *snapshot_id,
                                     const char *message,
@@ -546,7 +764,7 @@ enum muse_status muse_commit_create(const struct muse_repo *repo,
  * `repo` must be NULL or a live handle; `id` NULL or NUL-terminated;
  * `out` NULL or writable.
  */
-enum muse_status muse_commit_has(const struct muse_repo *repo, const char *id, bool *out);
+enum muse_status muse_commit_has(const struct muse_repository *repo, const char *id, bool *out);
 
 /**
  * Reads and verifies the commit `id`.
@@ -561,7 +779,7 @@ enum muse_status muse_commit_has(const struct muse_repo *repo, const char *id, b
  * `repo` must be NULL or a live handle; `id` NULL or NUL-terminated;
  * `out` NULL or writable.
  */
-enum muse_status muse_commit_read(const struct muse_repo *repo,
+enum muse_status muse_commit_read(const struct muse_repository *repo,
                                   const char *id,
                                   struct muse_commit **out);
 
@@ -678,7 +896,7 @@ void muse_commit_free(struct muse_commit *commit);
  * `repo` must be NULL or a live handle; `tip` NULL or NUL-terminated;
  * `out` NULL or writable.
  */
-enum muse_status muse_log_iter_new(const struct muse_repo *repo,
+enum muse_status muse_log_iter_new(const struct muse_repository *repo,
                                    const char *tip,
                                    struct muse_log_iter **out);
 
@@ -729,7 +947,7 @@ void muse_log_iter_free(struct muse_log_iter *it);
  * `out_id` NULL or `MUSE_ID_BUFSIZE` writable bytes; `found_out` NULL or
  * writable.
  */
-enum muse_status muse_merge_base(const struct muse_repo *repo,
+enum muse_status muse_merge_base(const struct muse_repository *repo,
                                  const char *a,
                                  const char *b,
                                  char *out_id,
@@ -751,7 +969,7 @@ enum muse_status muse_merge_base(const struct muse_repo *repo,
  * `repo` must be NULL or a live handle; `m` NULL or a live manifest;
  * `out_id` NULL or `MUSE_ID_BUFSIZE` writable bytes.
  */
-enum muse_status muse_snapshot_write_from_manifest(const struct muse_repo *repo,
+enum muse_status muse_snapshot_write_from_manifest(const struct muse_repository *repo,
                                                    const struct muse_manifest *m,
                                                    char *out_id);
 
@@ -768,7 +986,7 @@ enum muse_status muse_snapshot_write_from_manifest(const struct muse_repo *repo,
  * `repo` must be NULL or a live handle; `id` NULL or NUL-terminated;
  * `out` NULL or writable.
  */
-enum muse_status muse_snapshot_read(const struct muse_repo *repo,
+enum muse_status muse_snapshot_read(const struct muse_repository *repo,
                                     const char *id,
                                     struct muse_manifest **out);
 
@@ -788,7 +1006,7 @@ enum muse_status muse_snapshot_read(const struct muse_repo *repo,
  * readable bytes (or be NULL with `len` 0); `created_out` NULL or
  * writable.
  */
-enum muse_status muse_snapshot_write_msgpack(const struct muse_repo *repo,
+enum muse_status muse_snapshot_write_msgpack(const struct muse_repository *repo,
                                              const uint8_t *data,
                                              size_t len,
                                              bool *created_out);
@@ -806,7 +1024,7 @@ enum muse_status muse_snapshot_write_msgpack(const struct muse_repo *repo,
  * # Safety
  * As `muse_snapshot_read`.
  */
-enum muse_status muse_snapshot_read_msgpack(const struct muse_repo *repo,
+enum muse_status muse_snapshot_read_msgpack(const struct muse_repository *repo,
                                             const char *id,
                                             struct muse_bytes **out);
 
@@ -819,7 +1037,7 @@ enum muse_status muse_snapshot_read_msgpack(const struct muse_repo *repo,
  * `repo` must be NULL or a live handle; `id` NULL or NUL-terminated;
  * `out` NULL or writable.
  */
-enum muse_status muse_snapshot_has(const struct muse_repo *repo, const char *id, bool *out);
+enum muse_status muse_snapshot_has(const struct muse_repository *repo, const char *id, bool *out);
 
 /**
  * Creates an empty manifest.
@@ -960,7 +1178,7 @@ void muse_manifest_free(struct muse_manifest *m);
  * # Safety
  * `repo` must be NULL or a live handle; `out` NULL or writable.
  */
-enum muse_status muse_build_snapshot_manifest(const struct muse_repo *repo,
+enum muse_status muse_build_snapshot_manifest(const struct muse_repository *repo,
                                               struct muse_manifest **out);
 
 /**
@@ -1026,7 +1244,7 @@ void muse_ref_list_free(struct muse_ref_list *list);
  * `out_id` NULL or `MUSE_ID_BUFSIZE` writable bytes; `exists_out` NULL or
  * writable.
  */
-enum muse_status muse_ref_read(const struct muse_repo *repo,
+enum muse_status muse_ref_read(const struct muse_repository *repo,
                                const char *branch,
                                char *out_id,
                                bool *exists_out);
@@ -1045,7 +1263,7 @@ enum muse_status muse_ref_read(const struct muse_repo *repo,
  * `repo` must be NULL or a live handle; the strings NULL or
  * NUL-terminated.
  */
-enum muse_status muse_ref_write(const struct muse_repo *repo,
+enum muse_status muse_ref_write(const struct muse_repository *repo,
                                 const char *branch,
                                 const char *commit_id);
 
@@ -1067,7 +1285,7 @@ enum muse_status muse_ref_write(const struct muse_repo *repo,
  * `repo` must be NULL or a live handle; the strings NULL or
  * NUL-terminated.
  */
-enum muse_status muse_ref_compare_and_swap(const struct muse_repo *repo,
+enum muse_status muse_ref_compare_and_swap(const struct muse_repository *repo,
                                            const char *branch,
                                            const char *expected,
                                            const char *new_id);
@@ -1084,7 +1302,8 @@ enum muse_status muse_ref_compare_and_swap(const struct muse_repo *repo,
  * # Safety
  * `repo` must be NULL or a live handle; `out` NULL or writable.
  */
-enum muse_status muse_ref_list_branches(const struct muse_repo *repo, struct muse_ref_list **out);
+enum muse_status muse_ref_list_branches(const struct muse_repository *repo,
+                                        struct muse_ref_list **out);
 
 /**
  * The commit HEAD resolves to: the tip of the branch HEAD is on, or the
@@ -1101,7 +1320,9 @@ enum muse_status muse_ref_list_branches(const struct muse_repo *repo, struct mus
  * `repo` must be NULL or a live handle; `out_id` NULL or
  * `MUSE_ID_BUFSIZE` writable bytes; `exists_out` NULL or writable.
  */
-enum muse_status muse_head_commit(const struct muse_repo *repo, char *out_id, bool *exists_out);
+enum muse_status muse_head_commit(const struct muse_repository *repo,
+                                  char *out_id,
+                                  bool *exists_out);
 
 /**
  * Copies the name of the branch HEAD is on (e.g. `"main"`) into `buf`,
@@ -1120,7 +1341,7 @@ enum muse_status muse_head_commit(const struct muse_repo *repo, char *out_id, bo
  * `repo` must be NULL or a live handle; `buf` NULL or `cap` writable
  * bytes; `needed` NULL or writable.
  */
-enum muse_status muse_head_branch(const struct muse_repo *repo,
+enum muse_status muse_head_branch(const struct muse_repository *repo,
                                   char *buf,
                                   size_t cap,
                                   size_t *needed);
@@ -1135,7 +1356,493 @@ enum muse_status muse_head_branch(const struct muse_repo *repo,
  * # Safety
  * `repo` must be NULL or a live handle; `branch` NULL or NUL-terminated.
  */
-enum muse_status muse_head_set_branch(const struct muse_repo *repo, const char *branch);
+enum muse_status muse_head_set_branch(const struct muse_repository *repo, const char *branch);
+
+/**
+ * Stages what the working tree holds for `paths` (git's `add`): new and
+ * modified files are stored as blobs and staged, tracked files missing
+ * from the working tree are staged as removals. A path is
+ * repository-relative (`"src/main.c"`); a directory selects everything
+ * below it and `"."` selects everything. Runs under the index lock.
+ *
+ * - `paths`, `count`: an array of `count` pathspecs; `paths` may be NULL
+ *   only when `count` is 0 (which stages nothing).
+ * - `stats_out`: optional (may be NULL); receives what was staged.
+ *
+ * Errors: `MUSE_E_NULL_ARG` (also for a NULL element), `MUSE_E_UTF8`,
+ * `MUSE_E_INVALID_INPUT` (a pathspec that matches nothing, a file changed
+ * while being added, a checkout or merge interrupted mid-way),
+ * `MUSE_E_CONFLICT` (the index lock stayed busy), `MUSE_E_INTEGRITY`,
+ * `MUSE_E_IO`. On error the stage is unchanged.
+ *
+ * Thread-safe (serialised with other porcelain calls by the index lock).
+ *
+ * # Safety
+ * `repo` must be NULL or a live handle; `paths` NULL or an array of
+ * `count` pointers, each NULL or NUL-terminated; `stats_out` NULL or
+ * writable.
+ */
+enum muse_status muse_repository_add(const struct muse_repository *repo,
+                                     const char *const *paths,
+                                     size_t count,
+                                     struct muse_add_stats *stats_out);
+
+/**
+ * Stages every change of the working tree (`muse_repository_add` of
+ * `"."`, git's `add -A`): new, modified and removed files.
+ *
+ * - `stats_out`: optional (may be NULL); receives what was staged.
+ *
+ * Errors: `MUSE_E_NULL_ARG`, `MUSE_E_INVALID_INPUT` (an empty working
+ * tree and stage: `"."` matches nothing; a file changed while being
+ * added; an interrupted checkout or merge), `MUSE_E_CONFLICT` (index lock
+ * busy), `MUSE_E_INTEGRITY`, `MUSE_E_IO`.
+ *
+ * Thread-safe (serialised by the index lock).
+ *
+ * # Safety
+ * `repo` must be NULL or a live handle; `stats_out` NULL or writable.
+ */
+enum muse_status muse_repository_add_all(const struct muse_repository *repo,
+                                         struct muse_add_stats *stats_out);
+
+/**
+ * Records the stage on top of HEAD (git's `commit`): the new snapshot is
+ * HEAD's files with the staged changes applied (every other tracked file
+ * carries forward); snapshot and commit are stored, HEAD's branch is
+ * moved to the commit by compare-and-swap (a detached HEAD is moved
+ * itself), and the stage is emptied. `committed_at` is now (UTC).
+ *
+ * With a merge in progress (`muse_repository_merge` returned
+ * `MUSE_MERGE_CONFLICTS`) the commit concludes it: it records two
+ * parents, HEAD's commit and the merged one, and the merge state is
+ * removed. Every conflicted file must have been resolved and added first.
+ *
+ * - `message`: the commit message.
+ * - `author`: optional (NULL means `""`).
+ * - `out_id`: a buffer of `MUSE_ID_BUFSIZE` bytes; receives the new
+ *   commit's ID.
+ *
+ * Errors: `MUSE_E_NULL_ARG`, `MUSE_E_UTF8`, `MUSE_E_INVALID_INPUT`
+ * ("nothing to commit"; a merge in progress with unresolved paths, which
+ * the message names; an interrupted checkout or merge),
+ * `MUSE_E_CONFLICT` (the branch moved meanwhile, or the index lock stayed
+ * busy; nothing moved), `MUSE_E_INTEGRITY`, `MUSE_E_IO`.
+ *
+ * Thread-safe (serialised by the index lock).
+ *
+ * # Safety
+ * `repo` must be NULL or a live handle; `message`, `author` NULL or
+ * NUL-terminated; `out_id` NULL or `MUSE_ID_BUFSIZE` writable bytes.
+ */
+enum muse_status muse_repository_commit(const struct muse_repository *repo,
+                                        const char *message,
+                                        const char *author,
+                                        char *out_id);
+
+/**
+ * Computes the status of the working tree (git's `status`, pygit2's
+ * shape): for each path, its staged change (HEAD → stage) and its
+ * unstaged change (stage → working tree) or `MUSE_FILE_UNTRACKED`.
+ * Ignored files (`.museignore`) and `.muse/` are left out.
+ *
+ * - `out`: receives a new `muse_status_list` (empty when the tree is
+ *   clean); free it with `muse_status_list_free`.
+ *
+ * Errors: `MUSE_E_NULL_ARG`, `MUSE_E_INTEGRITY` (corrupt stage, HEAD or
+ * record; missing commit), `MUSE_E_IO`.
+ *
+ * Thread-safe.
+ *
+ * # Safety
+ * `repo` must be NULL or a live handle; `out` NULL or writable.
+ */
+enum muse_status muse_repository_status(const struct muse_repository *repo,
+                                        struct muse_status_list **out);
+
+/**
+ * Number of entries; 0 when `list` is NULL.
+ *
+ * # Safety
+ * `list` must be NULL or a live list.
+ */
+size_t muse_status_list_len(const struct muse_status_list *list);
+
+/**
+ * The entry at `index` (0-based, in path order).
+ *
+ * - `path_out`: receives the path, borrowed from the list (valid until
+ *   `muse_status_list_free`; do not free it).
+ * - `index_out`: receives the staged change (HEAD → stage):
+ *   `MUSE_FILE_UNCHANGED`, `_ADDED`, `_MODIFIED` or `_DELETED`.
+ * - `worktree_out`: receives the unstaged change (stage → working tree):
+ *   `MUSE_FILE_UNCHANGED`, `_MODIFIED`, `_DELETED` or `_UNTRACKED`.
+ *
+ * Errors: `MUSE_E_NULL_ARG`, `MUSE_E_INVALID_INPUT` (`index` >= length).
+ *
+ * # Safety
+ * `list` must be NULL or a live list; the out-pointers NULL or writable.
+ */
+enum muse_status muse_status_list_get(const struct muse_status_list *list,
+                                      size_t index,
+                                      const char **path_out,
+                                      enum muse_file_status *index_out,
+                                      enum muse_file_status *worktree_out);
+
+/**
+ * Frees a status list. NULL is a no-op.
+ *
+ * # Safety
+ * `list` must be NULL or a live list, not used afterwards.
+ */
+void muse_status_list_free(struct muse_status_list *list);
+
+/**
+ * The changes from tree `a` to tree `b` (git's `diff --name-status`
+ * shape: one entry per added, modified or deleted file, with its blob IDs).
+ *
+ * - `a`: optional; a revision (as `muse_repository_revparse` takes). NULL
+ *   means HEAD's commit (no files on an unborn branch).
+ * - `b`: optional; a revision. NULL means the working tree (as a snapshot
+ *   of it would record it, `.museignore` honoured; the stage is not
+ *   consulted). `diff(repo, NULL, NULL)` is git's `diff HEAD`.
+ * - `out`: receives a new `muse_diff_list`; free it with
+ *   `muse_diff_list_free`.
+ *
+ * Errors: `MUSE_E_NULL_ARG`, `MUSE_E_UTF8`, `MUSE_E_NOT_FOUND` (unknown
+ * revision), `MUSE_E_INVALID_INPUT` (malformed revision, ambiguous short
+ * ID), `MUSE_E_INTEGRITY`, `MUSE_E_IO`.
+ *
+ * Thread-safe.
+ *
+ * # Safety
+ * `repo` must be NULL or a live handle; `a`, `b` NULL or NUL-terminated;
+ * `out` NULL or writable.
+ */
+enum muse_status muse_repository_diff(const struct muse_repository *repo,
+                                      const char *a,
+                                      const char *b,
+                                      struct muse_diff_list **out);
+
+/**
+ * Number of entries; 0 when `list` is NULL.
+ *
+ * # Safety
+ * `list` must be NULL or a live list.
+ */
+size_t muse_diff_list_len(const struct muse_diff_list *list);
+
+/**
+ * The entry at `index` (0-based, in path order).
+ *
+ * - `path_out`: receives the path.
+ * - `status_out`: receives `MUSE_FILE_ADDED`, `MUSE_FILE_MODIFIED` or
+ *   `MUSE_FILE_DELETED` (from `a` to `b`).
+ * - `old_id_out`: receives the blob ID in `a`, or NULL when the file was
+ *   added.
+ * - `new_id_out`: receives the blob ID in `b`, or NULL when the file was
+ *   deleted.
+ *
+ * The strings are borrowed from the list (valid until
+ * `muse_diff_list_free`; do not free them).
+ *
+ * Errors: `MUSE_E_NULL_ARG`, `MUSE_E_INVALID_INPUT` (`index` >= length).
+ *
+ * # Safety
+ * `list` must be NULL or a live list; the out-pointers NULL or writable.
+ */
+enum muse_status muse_diff_list_get(const struct muse_diff_list *list,
+                                    size_t index,
+                                    const char **path_out,
+                                    enum muse_file_status *status_out,
+                                    const char **old_id_out,
+                                    const char **new_id_out);
+
+/**
+ * Frees a diff list. NULL is a no-op.
+ *
+ * # Safety
+ * `list` must be NULL or a live list, not used afterwards.
+ */
+void muse_diff_list_free(struct muse_diff_list *list);
+
+/**
+ * Checks out `rev`: a branch name switches to that branch (HEAD points at
+ * it); any other revision detaches HEAD at its commit. The working tree
+ * is made to match the commit (files written, files tracked only by the
+ * old commit removed; nothing is ever written beyond a symbolic link) and
+ * the stage is emptied. The intent is journaled first: if the process is
+ * killed mid-way, the same checkout run again finishes it.
+ *
+ * Refuses, changing nothing, when the stage is not empty, a tracked file
+ * has uncommitted changes, an untracked file would be overwritten, a
+ * symlink or file stands where a directory must go, or a merge is in
+ * progress, unless `force` (which rewrites every file and replaces such
+ * obstacles; local changes are lost).
+ *
+ * Errors: `MUSE_E_NULL_ARG`, `MUSE_E_UTF8`, `MUSE_E_NOT_FOUND` (unknown
+ * revision), `MUSE_E_INVALID_INPUT` (one of the refusals above, which the
+ * message explains), `MUSE_E_CONFLICT` (index lock busy),
+ * `MUSE_E_INTEGRITY` (a commit, snapshot or blob is missing or corrupt),
+ * `MUSE_E_IO`.
+ *
+ * Thread-safe (serialised by the index lock).
+ *
+ * # Safety
+ * `repo` must be NULL or a live handle; `rev` NULL or NUL-terminated.
+ */
+enum muse_status muse_repository_checkout(const struct muse_repository *repo,
+                                          const char *rev,
+                                          bool force);
+
+/**
+ * Switches to `branch` (as `muse_repository_checkout` of a branch). With
+ * `create`, the branch is first made at HEAD's commit (git's `checkout
+ * -b`: the working tree is not touched; on an unborn HEAD the new branch
+ * is unborn too). Same rules, journal and refusals as
+ * `muse_repository_checkout`.
+ *
+ * Errors: `MUSE_E_NULL_ARG`, `MUSE_E_UTF8`, `MUSE_E_INVALID_INPUT`
+ * (invalid branch name; `create` and the branch exists; a refusal),
+ * `MUSE_E_NOT_FOUND` (no such branch, without `create`),
+ * `MUSE_E_CONFLICT` (index lock busy), `MUSE_E_INTEGRITY`, `MUSE_E_IO`.
+ *
+ * Thread-safe (serialised by the index lock).
+ *
+ * # Safety
+ * `repo` must be NULL or a live handle; `branch` NULL or NUL-terminated.
+ */
+enum muse_status muse_repository_checkout_branch(const struct muse_repository *repo,
+                                                 const char *branch,
+                                                 bool create,
+                                                 bool force);
+
+/**
+ * Creates branch `name` at revision `start` (git's `branch NAME
+ * [START]`). HEAD and the working tree are not touched.
+ *
+ * - `start`: optional; a revision. NULL means HEAD's commit.
+ * - `out_id`: optional (may be NULL); a buffer of `MUSE_ID_BUFSIZE` bytes
+ *   that receives the commit the new branch points at.
+ *
+ * Errors: `MUSE_E_NULL_ARG`, `MUSE_E_UTF8`, `MUSE_E_INVALID_INPUT`
+ * (invalid branch name, the branch already exists, HEAD has no commit
+ * yet), `MUSE_E_NOT_FOUND` (unknown `start`), `MUSE_E_INTEGRITY`,
+ * `MUSE_E_IO`.
+ *
+ * Thread-safe (the branch is created by compare-and-swap: of two
+ * concurrent creations one fails).
+ *
+ * # Safety
+ * `repo` must be NULL or a live handle; `name`, `start` NULL or
+ * NUL-terminated; `out_id` NULL or `MUSE_ID_BUFSIZE` writable bytes.
+ */
+enum muse_status muse_repository_create_branch(const struct muse_repository *repo,
+                                               const char *name,
+                                               const char *start,
+                                               char *out_id);
+
+/**
+ * Copies the name of the branch HEAD is on (e.g. `"main"`) into `buf`,
+ * NUL-terminated. The branch may be unborn (no commit yet).
+ *
+ * - `buf`, `cap`: a caller buffer of `cap` bytes; `buf` may be NULL only
+ *   when `cap` is 0 (a size query).
+ * - `needed`: optional (may be NULL); receives the size the name needs,
+ *   NUL included, on success and on `MUSE_E_BUFFER_TOO_SMALL`.
+ *
+ * Errors: `MUSE_E_NULL_ARG`, `MUSE_E_BUFFER_TOO_SMALL` (`buf` untouched),
+ * `MUSE_E_NOT_FOUND` (HEAD is detached: it names no branch),
+ * `MUSE_E_INTEGRITY` (corrupt HEAD), `MUSE_E_IO`.
+ *
+ * Thread-safe.
+ *
+ * # Safety
+ * `repo` must be NULL or a live handle; `buf` NULL or `cap` writable
+ * bytes; `needed` NULL or writable.
+ */
+enum muse_status muse_repository_head_branch(const struct muse_repository *repo,
+                                             char *buf,
+                                             size_t cap,
+                                             size_t *needed);
+
+/**
+ * Merges `rev` (a branch name or any revision) into HEAD's branch (git's
+ * `merge`): a fast-forward when HEAD is an ancestor of it, else a
+ * file-level three-way merge against the merge base (a path changed on
+ * both sides to different content is a conflict). Refuses, changing
+ * nothing, a dirty stage or working tree, a detached or unborn HEAD, a
+ * merge already in progress, and untracked files, symlinks or
+ * directories where the merge must write. The intent is journaled first:
+ * after a crash, the same merge run again finishes it and
+ * `muse_repository_merge_abort` undoes it.
+ *
+ * - `author`: optional (NULL means `""`); the author of a merge commit.
+ * - `kind_out`: receives what happened (`muse_merge_kind`).
+ * - `out_id`: optional (may be NULL); a buffer of `MUSE_ID_BUFSIZE` bytes
+ *   that receives HEAD's new commit for `MUSE_MERGE_FAST_FORWARD` and
+ *   `MUSE_MERGE_MERGED`, `""` otherwise.
+ * - `conflicts_out`: optional (may be NULL); receives a new
+ *   `muse_path_list` of the conflicting paths (empty unless
+ *   `MUSE_MERGE_CONFLICTS`); free it with `muse_path_list_free`.
+ *
+ * `MUSE_MERGE_CONFLICTS` is a success (`MUSE_OK`): the merge is then in
+ * progress (see `muse_merge_kind`).
+ *
+ * Errors: `MUSE_E_NULL_ARG`, `MUSE_E_UTF8`, `MUSE_E_NOT_FOUND` (unknown
+ * `rev`), `MUSE_E_INVALID_INPUT` (a refusal above, which the message
+ * explains), `MUSE_E_CAP` (the merge base search hit `[limits]
+ * max_ancestors`), `MUSE_E_CONFLICT` (index lock busy, or the branch
+ * moved meanwhile), `MUSE_E_INTEGRITY`, `MUSE_E_IO`.
+ *
+ * Thread-safe (serialised by the index lock).
+ *
+ * # Safety
+ * `repo` must be NULL or a live handle; `rev`, `author` NULL or
+ * NUL-terminated; `kind_out`, `conflicts_out` NULL or writable; `out_id`
+ * NULL or `MUSE_ID_BUFSIZE` writable bytes.
+ */
+enum muse_status muse_repository_merge(const struct muse_repository *repo,
+                                       const char *rev,
+                                       const char *author,
+                                       enum muse_merge_kind *kind_out,
+                                       char *out_id,
+                                       struct muse_path_list **conflicts_out);
+
+/**
+ * Abandons the merge in progress (one stopped on conflicts, or one
+ * interrupted mid-way): the files the merge wrote go back to HEAD's
+ * version (files it added are removed), the branch goes back if it had
+ * moved, the stage is emptied and the merge state removed.
+ *
+ * Errors: `MUSE_E_NULL_ARG`, `MUSE_E_INVALID_INPUT` (no merge in
+ * progress), `MUSE_E_CONFLICT` (index lock busy), `MUSE_E_INTEGRITY`,
+ * `MUSE_E_IO`.
+ *
+ * Thread-safe (serialised by the index lock).
+ *
+ * # Safety
+ * `repo` must be NULL or a live handle.
+ */
+enum muse_status muse_repository_merge_abort(const struct muse_repository *repo);
+
+/**
+ * Number of paths; 0 when `list` is NULL.
+ *
+ * # Safety
+ * `list` must be NULL or a live list.
+ */
+size_t muse_path_list_len(const struct muse_path_list *list);
+
+/**
+ * The path at `index` (0-based, sorted).
+ *
+ * - `path_out`: receives the path, borrowed from the list (valid until
+ *   `muse_path_list_free`; do not free it).
+ *
+ * Errors: `MUSE_E_NULL_ARG`, `MUSE_E_INVALID_INPUT` (`index` >= length).
+ *
+ * # Safety
+ * `list` must be NULL or a live list; `path_out` NULL or writable.
+ */
+enum muse_status muse_path_list_get(const struct muse_path_list *list,
+                                    size_t index,
+                                    const char **path_out);
+
+/**
+ * Frees a path list. NULL is a no-op.
+ *
+ * # Safety
+ * `list` must be NULL or a live list, not used afterwards.
+ */
+void muse_path_list_free(struct muse_path_list *list);
+
+/**
+ * Resolves a revision to a commit ID. Spellings (a subset of git's
+ * `gitrevisions`): `HEAD` or `@`; a branch name; a full ID
+ * `sha256:<64 hex>` (it must be stored); a unique prefix of at least 4
+ * hex digits (with or without `sha256:`); suffixes `~n` (n-th first-parent
+ * ancestor, `~` = `~1`) and `^n` (n-th parent, 1 or 2; `^0` is the commit
+ * itself), which chain (`main~2^2`). A branch name wins over a hex prefix.
+ *
+ * - `out_id`: a buffer of `MUSE_ID_BUFSIZE` bytes; receives the ID.
+ *
+ * Errors: `MUSE_E_NULL_ARG`, `MUSE_E_UTF8`, `MUSE_E_NOT_FOUND` (nothing
+ * matches, HEAD has no commit yet, or a parent asked for does not exist),
+ * `MUSE_E_INVALID_INPUT` (ambiguous prefix, malformed suffix),
+ * `MUSE_E_INTEGRITY`, `MUSE_E_IO`.
+ *
+ * Thread-safe.
+ *
+ * # Safety
+ * `repo` must be NULL or a live handle; `spec` NULL or NUL-terminated;
+ * `out_id` NULL or `MUSE_ID_BUFSIZE` writable bytes.
+ */
+enum muse_status muse_repository_revparse(const struct muse_repository *repo,
+                                          const char *spec,
+                                          char *out_id);
+
+/**
+ * The history of `rev` (git's `log`): the commits reachable from it,
+ * following every parent, each once, newest first by commit time (ties in
+ * discovery order), every record read and verified.
+ *
+ * - `rev`: optional; a revision (as `muse_repository_revparse` takes).
+ *   NULL means `"HEAD"` (an unborn HEAD gives an empty list).
+ * - `max_count`: at most this many commits; 0 means no limit (the list
+ *   then holds the whole reachable history in memory).
+ * - `out`: receives a new `muse_commit_list`; free it with
+ *   `muse_commit_list_free`.
+ *
+ * Errors: `MUSE_E_NULL_ARG`, `MUSE_E_UTF8`, `MUSE_E_NOT_FOUND` (unknown
+ * revision; a commit of the history is missing), `MUSE_E_INVALID_INPUT`
+ * (malformed revision), `MUSE_E_INTEGRITY` (corrupt record, missing
+ * parent), `MUSE_E_IO`.
+ *
+ * Thread-safe.
+ *
+ * # Safety
+ * `repo` must be NULL or a live handle; `rev` NULL or NUL-terminated;
+ * `out` NULL or writable.
+ */
+enum muse_status muse_repository_log(const struct muse_repository *repo,
+                                     const char *rev,
+                                     size_t max_count,
+                                     struct muse_commit_list **out);
+
+/**
+ * Number of commits; 0 when `list` is NULL.
+ *
+ * # Safety
+ * `list` must be NULL or a live list.
+ */
+size_t muse_commit_list_len(const struct muse_commit_list *list);
+
+/**
+ * The commit at `index` (0 is the newest).
+ *
+ * - `commit_out`: receives a `muse_commit` view borrowed from the list:
+ *   read it with the `muse_commit_*` accessors (`muse_commit_id`,
+ *   `_message`, `_author`, `_parent_count`, `_parent`, ...). It is valid
+ *   until `muse_commit_list_free`; do not pass it to `muse_commit_free`.
+ *
+ * Errors: `MUSE_E_NULL_ARG`, `MUSE_E_INVALID_INPUT` (`index` >= length).
+ *
+ * # Safety
+ * `list` must be NULL or a live list; `commit_out` NULL or writable.
+ */
+enum muse_status muse_commit_list_get(const struct muse_commit_list *list,
+                                      size_t index,
+                                      const struct muse_commit **commit_out);
+
+/**
+ * Frees a commit list and the commit views borrowed from it. NULL is a
+ * no-op.
+ *
+ * # Safety
+ * `list` must be NULL or a live list, not used afterwards.
+ */
+void muse_commit_list_free(struct muse_commit_list *list);
 
 /**
  * Builds the MPack bundle of everything reachable from the `want` commits
@@ -1160,7 +1867,7 @@ enum muse_status muse_head_set_branch(const struct muse_repo *repo, const char *
  * `want_len`/`have_len` pointers, each NULL or NUL-terminated; `out` NULL
  * or writable.
  */
-enum muse_status muse_mpack_build(const struct muse_repo *repo,
+enum muse_status muse_mpack_build(const struct muse_repository *repo,
                                   const char *const *want,
                                   size_t want_len,
                                   const char *const *have,
@@ -1197,7 +1904,7 @@ enum muse_status muse_mpack_build(const struct muse_repo *repo,
  * readable bytes (or be NULL with `len` 0); `stats_out` NULL or writable;
  * `branch_heads_out` NULL or writable.
  */
-enum muse_status muse_mpack_apply(const struct muse_repo *repo,
+enum muse_status muse_mpack_apply(const struct muse_repository *repo,
                                   const uint8_t *data,
                                   size_t len,
                                   struct muse_mpack_stats *stats_out,

@@ -33,7 +33,11 @@ major="${version%%.*}"
 if [[ $build == 1 ]]; then
     (cd "$root" && cargo build -p muse-ffi --release)
 fi
-rel="$root/target/release"
+# Cargo's target directory: $CARGO_TARGET_DIR when set (relative to the
+# workspace root, where cargo ran), else target/.
+target="${CARGO_TARGET_DIR:-$root/target}"
+[[ "$target" == /* ]] || target="$root/$target"
+rel="$target/release"
 
 install -d "$destdir$libdir/pkgconfig" "$destdir$includedir"
 install -m 0644 "$root/include/muse.h" "$destdir$includedir/muse.h"

@@ -13,8 +13,10 @@
 //! * Results go through out-parameters, written only on `MUSE_OK` (the
 //!   documented exception: the `needed` size of a buffer function is also
 //!   written on `MUSE_E_BUFFER_TOO_SMALL`).
-//! * Objects are opaque handles (`muse_repo`, `muse_bytes`,
-//!   `muse_manifest`, `muse_commit`, `muse_log_iter`, `muse_ref_list`),
+//! * Objects are opaque handles (`muse_repository` (alias `muse_repo`),
+//!   `muse_bytes`, `muse_manifest`, `muse_commit`, `muse_log_iter`,
+//!   `muse_ref_list`, `muse_status_list`, `muse_diff_list`,
+//!   `muse_path_list`, `muse_commit_list`),
 //!   each with its free function; freeing NULL is a no-op. `const`
 //!   pointers are never written through.
 //! * Strings are NUL-terminated UTF-8 (`MUSE_E_UTF8` otherwise); byte
@@ -57,6 +59,8 @@ pub mod records;
 pub mod manifest;
 
 pub mod refs;
+
+pub mod porcelain;
 
 pub mod mpack;
 

@@ -10,7 +10,7 @@ use muse_core::paths::{check_no_file_dir_clash_at, validate_rel_path};
 use muse_core::snapshot::{build_snapshot_manifest, WalkOptions};
 
 use crate::error::{guard, guard_value, muse_status, FfiError, FfiResult};
-use crate::repo::{absolute, muse_repo};
+use crate::repo::{absolute, muse_repository};
 use crate::util::{c_lossy, cstr, free_handle, handle, handle_mut, into_handle, need, put, put_id};
 
 /// Pairs of C strings in a stable order, for indexed access from C.
@@ -297,7 +297,7 @@ fn build(root: &std::path::Path, out: *mut *mut muse_manifest) -> FfiResult {
 /// `repo` must be NULL or a live handle; `out` NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn muse_build_snapshot_manifest(
-    repo: *const muse_repo,
+    repo: *const muse_repository,
     out: *mut *mut muse_manifest,
 ) -> muse_status {
     guard(|| {

@@ -6,7 +6,7 @@ use muse_core::mpack::{apply_mpack, build_mpack, decode_mpack, encode_mpack, Lim
 
 use crate::error::{guard, muse_status};
 use crate::manifest::muse_ref_list;
-use crate::repo::{muse_bytes, muse_repo};
+use crate::repo::{muse_bytes, muse_repository};
 use crate::util::{bytes, cstr_array, handle, into_handle, need, put};
 
 /// What `muse_mpack_apply` stored. A plain struct owned by the caller.
@@ -46,7 +46,7 @@ pub struct muse_mpack_stats {
 /// or writable.
 #[no_mangle]
 pub unsafe extern "C" fn muse_mpack_build(
-    repo: *const muse_repo,
+    repo: *const muse_repository,
     want: *const *const c_char,
     want_len: usize,
     have: *const *const c_char,
@@ -103,7 +103,7 @@ pub unsafe extern "C" fn muse_mpack_build(
 /// `branch_heads_out` NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn muse_mpack_apply(
-    repo: *const muse_repo,
+    repo: *const muse_repository,
     data: *const u8,
     len: usize,
     stats_out: *mut muse_mpack_stats,

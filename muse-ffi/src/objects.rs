@@ -6,7 +6,7 @@ use muse_core::ids::{blob_id, validate_id};
 use muse_core::object_store::{has_object, read_object, write_object};
 
 use crate::error::{guard, muse_status};
-use crate::repo::{muse_bytes, muse_repo};
+use crate::repo::{muse_bytes, muse_repository};
 use crate::util::{bytes, cstr, handle, need, put, put_id};
 
 /// Computes the blob ID of `len` bytes at `data`: `"sha256:"` + the 64
@@ -71,7 +71,7 @@ pub unsafe extern "C" fn muse_id_validate(id: *const c_char) -> muse_status {
 /// `len` 0); `created_out` NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn muse_object_write(
-    repo: *const muse_repo,
+    repo: *const muse_repository,
     oid: *const c_char,
     data: *const u8,
     len: usize,
@@ -103,7 +103,7 @@ pub unsafe extern "C" fn muse_object_write(
 /// string; `out` NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn muse_object_read(
-    repo: *const muse_repo,
+    repo: *const muse_repository,
     oid: *const c_char,
     out: *mut *mut muse_bytes,
 ) -> muse_status {
@@ -129,7 +129,7 @@ pub unsafe extern "C" fn muse_object_read(
 /// `repo` must be NULL or a live handle; `oid` NULL or a NUL-terminated
 /// string; `out` NULL or writable.
 #[no_mangle]
-pub unsafe extern "C" fn muse_object_has(repo: *const muse_repo, oid: *const c_char, out: *mut bool) -> muse_status {
+pub unsafe extern "C" fn muse_object_has(repo: *const muse_repository, oid: *const c_char, out: *mut bool) -> muse_status {
     guard(|| {
         need(out, "out")?;
         // SAFETY: caller guarantees.

@@ -21,7 +21,7 @@ use muse_core::Error;
 
 use crate::error::{guard, guard_value, muse_status, FfiError, FfiResult};
 use crate::manifest::muse_manifest;
-use crate::repo::{muse_bytes, muse_repo};
+use crate::repo::{muse_bytes, muse_repository};
 use crate::util::{bytes, c_lossy, cstr, free_handle, handle, handle_mut, into_handle, need, opt_cstr, put, put_id};
 
 fn not_found(what: &'static str, id: &str) -> FfiError {
@@ -69,7 +69,7 @@ fn input_error(e: Error) -> FfiError {
 /// writable.
 #[no_mangle]
 pub unsafe extern "C" fn muse_commit_write_msgpack(
-    repo: *const muse_repo,
+    repo: *const muse_repository,
     data: *const u8,
     len: usize,
     created_out: *mut bool,
@@ -104,7 +104,7 @@ pub unsafe extern "C" fn muse_commit_write_msgpack(
 /// `out` NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn muse_commit_read_msgpack(
-    repo: *const muse_repo,
+    repo: *const muse_repository,
     id: *const c_char,
     out: *mut *mut muse_bytes,
 ) -> muse_status {
@@ -154,7 +154,7 @@ pub unsafe extern "C" fn muse_commit_read_msgpack(
 /// NUL-terminated; `out_id` NULL or `MUSE_ID_BUFSIZE` writable bytes.
 #[no_mangle]
 pub unsafe extern "C" fn muse_commit_create(
-    repo: *const muse_repo,
+    repo: *const muse_repository,
     branch: *const c_char,
     snapshot_id: *const c_char,
     message: *const c_char,
@@ -214,7 +214,7 @@ pub unsafe extern "C" fn muse_commit_create(
 /// `repo` must be NULL or a live handle; `id` NULL or NUL-terminated;
 /// `out` NULL or writable.
 #[no_mangle]
-pub unsafe extern "C" fn muse_commit_has(repo: *const muse_repo, id: *const c_char, out: *mut bool) -> muse_status {
+pub unsafe extern "C" fn muse_commit_has(repo: *const muse_repository, id: *const c_char, out: *mut bool) -> muse_status {
     guard(|| {
         need(out, "out")?;
         // SAFETY: caller guarantees.
@@ -232,7 +232,9 @@ pub unsafe extern "C" fn muse_commit_has(repo: *const muse_repo, id: *const c_ch
 
 /// A read-only, decoded view of one verified commit record. Created by
 /// `muse_commit_read` or `muse_log_iter_next`; freed with
-/// `muse_commit_free`. Independent of the repository handle.
+/// `muse_commit_free`. Independent of the repository handle. The views
+/// `muse_commit_list_get` returns are borrowed from their list instead
+/// (freed with it, never with `muse_commit_free`).
 ///
 /// String accessors return pointers borrowed from the handle (valid until
 /// `muse_commit_free`); a field that contains a NUL byte is cut at it (use
@@ -248,7 +250,7 @@ pub struct muse_commit {
 }
 
 impl muse_commit {
-    fn from_record(rec: &CommitRecord) -> muse_commit {
+    pub(crate) fn from_record(rec: &CommitRecord) -> muse_commit {
         muse_commit {
             id: c_lossy(&rec.commit_id),
             snapshot_id: c_lossy(&rec.snapshot_id),
@@ -274,7 +276,7 @@ impl muse_commit {
 /// `out` NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn muse_commit_read(
-    repo: *const muse_repo,
+    repo: *const muse_repository,
     id: *const c_char,
     out: *mut *mut muse_commit,
 ) -> muse_status {
@@ -457,7 +459,7 @@ pub struct muse_log_iter {
 /// `out` NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn muse_log_iter_new(
-    repo: *const muse_repo,
+    repo: *const muse_repository,
     tip: *const c_char,
     out: *mut *mut muse_log_iter,
 ) -> muse_status {
@@ -555,7 +557,7 @@ pub unsafe extern "C" fn muse_log_iter_free(it: *mut muse_log_iter) {
 /// writable.
 #[no_mangle]
 pub unsafe extern "C" fn muse_merge_base(
-    repo: *const muse_repo,
+    repo: *const muse_repository,
     a: *const c_char,
     b: *const c_char,
     out_id: *mut c_char,
@@ -606,7 +608,7 @@ fn store_snapshot(root: &Path, rec: &SnapshotRecord, out_id: *mut c_char) -> Ffi
 /// `out_id` NULL or `MUSE_ID_BUFSIZE` writable bytes.
 #[no_mangle]
 pub unsafe extern "C" fn muse_snapshot_write_from_manifest(
-    repo: *const muse_repo,
+    repo: *const muse_repository,
     m: *const muse_manifest,
     out_id: *mut c_char,
 ) -> muse_status {
@@ -632,7 +634,7 @@ pub unsafe extern "C" fn muse_snapshot_write_from_manifest(
 /// `out` NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn muse_snapshot_read(
-    repo: *const muse_repo,
+    repo: *const muse_repository,
     id: *const c_char,
     out: *mut *mut muse_manifest,
 ) -> muse_status {
@@ -664,7 +666,7 @@ pub unsafe extern "C" fn muse_snapshot_read(
 /// writable.
 #[no_mangle]
 pub unsafe extern "C" fn muse_snapshot_write_msgpack(
-    repo: *const muse_repo,
+    repo: *const muse_repository,
     data: *const u8,
     len: usize,
     created_out: *mut bool,
@@ -695,7 +697,7 @@ pub unsafe extern "C" fn muse_snapshot_write_msgpack(
 /// As `muse_snapshot_read`.
 #[no_mangle]
 pub unsafe extern "C" fn muse_snapshot_read_msgpack(
-    repo: *const muse_repo,
+    repo: *const muse_repository,
     id: *const c_char,
     out: *mut *mut muse_bytes,
 ) -> muse_status {
@@ -719,7 +721,7 @@ pub unsafe extern "C" fn muse_snapshot_read_msgpack(
 /// `repo` must be NULL or a live handle; `id` NULL or NUL-terminated;
 /// `out` NULL or writable.
 #[no_mangle]
-pub unsafe extern "C" fn muse_snapshot_has(repo: *const muse_repo, id: *const c_char, out: *mut bool) -> muse_status {
+pub unsafe extern "C" fn muse_snapshot_has(repo: *const muse_repository, id: *const c_char, out: *mut bool) -> muse_status {
     guard(|| {
         need(out, "out")?;
         // SAFETY: caller guarantees.

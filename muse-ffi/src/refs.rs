@@ -9,7 +9,7 @@ use muse_core::refs::{
 
 use crate::error::{guard, muse_status, FfiError};
 use crate::manifest::muse_ref_list;
-use crate::repo::muse_repo;
+use crate::repo::muse_repository;
 use crate::util::{copy_to_buffer, cstr, handle, into_handle, need, opt_cstr, put, put_id};
 
 /// Writes an optional ID: the ID, or `""` when absent.
@@ -43,7 +43,7 @@ unsafe fn put_opt_id(out: *mut c_char, id: Option<&str>) {
 /// writable.
 #[no_mangle]
 pub unsafe extern "C" fn muse_ref_read(
-    repo: *const muse_repo,
+    repo: *const muse_repository,
     branch: *const c_char,
     out_id: *mut c_char,
     exists_out: *mut bool,
@@ -77,7 +77,7 @@ pub unsafe extern "C" fn muse_ref_read(
 /// NUL-terminated.
 #[no_mangle]
 pub unsafe extern "C" fn muse_ref_write(
-    repo: *const muse_repo,
+    repo: *const muse_repository,
     branch: *const c_char,
     commit_id: *const c_char,
 ) -> muse_status {
@@ -113,7 +113,7 @@ pub unsafe extern "C" fn muse_ref_write(
 /// NUL-terminated.
 #[no_mangle]
 pub unsafe extern "C" fn muse_ref_compare_and_swap(
-    repo: *const muse_repo,
+    repo: *const muse_repository,
     branch: *const c_char,
     expected: *const c_char,
     new_id: *const c_char,
@@ -144,7 +144,7 @@ pub unsafe extern "C" fn muse_ref_compare_and_swap(
 /// # Safety
 /// `repo` must be NULL or a live handle; `out` NULL or writable.
 #[no_mangle]
-pub unsafe extern "C" fn muse_ref_list_branches(repo: *const muse_repo, out: *mut *mut muse_ref_list) -> muse_status {
+pub unsafe extern "C" fn muse_ref_list_branches(repo: *const muse_repository, out: *mut *mut muse_ref_list) -> muse_status {
     guard(|| {
         need(out, "out")?;
         // SAFETY: caller guarantee.
@@ -172,7 +172,7 @@ pub unsafe extern "C" fn muse_ref_list_branches(repo: *const muse_repo, out: *mu
 /// `MUSE_ID_BUFSIZE` writable bytes; `exists_out` NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn muse_head_commit(
-    repo: *const muse_repo,
+    repo: *const muse_repository,
     out_id: *mut c_char,
     exists_out: *mut bool,
 ) -> muse_status {
@@ -208,7 +208,7 @@ pub unsafe extern "C" fn muse_head_commit(
 /// bytes; `needed` NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn muse_head_branch(
-    repo: *const muse_repo,
+    repo: *const muse_repository,
     buf: *mut c_char,
     cap: usize,
     needed: *mut usize,
@@ -238,7 +238,7 @@ pub unsafe extern "C" fn muse_head_branch(
 /// # Safety
 /// `repo` must be NULL or a live handle; `branch` NULL or NUL-terminated.
 #[no_mangle]
-pub unsafe extern "C" fn muse_head_set_branch(repo: *const muse_repo, branch: *const c_char) -> muse_status {
+pub unsafe extern "C" fn muse_head_set_branch(repo: *const muse_repository, branch: *const c_char) -> muse_status {
     guard(|| {
         // SAFETY: caller guarantees.
         let (repo, branch) = unsafe { (handle(repo, "repo")?, cstr(branch, "branch")?) };

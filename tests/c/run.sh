@@ -5,15 +5,16 @@
 #
 #   tests/c/run.sh               build, then run every test twice: linked
 #                                against libmuse.so and against libmuse.a
-#   tests/c/run.sh --no-build    use the library already in target/sanitize/release
+#   tests/c/run.sh --no-build    use the library already in $TARGET/sanitize/release
 #   tests/c/run.sh --valgrind    also run the tests, built without sanitizers,
 #                                under valgrind --leak-check=full
 #
 # Environment: CC (default cc), CARGO_BUILD_JOBS (passed to cargo),
-# MUSE_CTEST_DIR (build directory, default target/ctest).
+# CARGO_TARGET_DIR ($TARGET: cargo's target directory, default target/),
+# MUSE_CTEST_DIR (build directory, default $TARGET/ctest).
 #
 # Sanitizers and a Rust library: the library is built here without its
-# default `mimalloc` feature (into target/sanitize), so Rust uses the system
+# default `mimalloc` feature (into $TARGET/sanitize), so Rust uses the system
 # allocator; the test executable is instrumented, so the ASan runtime is
 # linked into it and intercepts malloc/free for the Rust code too; no
 # LD_PRELOAD is needed. (LD_PRELOAD
@@ -37,13 +38,17 @@ for arg in "$@"; do
 done
 
 cc="${CC:-cc}"
-out="${MUSE_CTEST_DIR:-$root/target/ctest}"
-rel="$root/target/sanitize/release"
-tests=(test_api test_errors test_threads)
+# Cargo's target directory: $CARGO_TARGET_DIR when set (relative to the
+# workspace root, as cargo reads it from here), else target/.
+target="${CARGO_TARGET_DIR:-$root/target}"
+[[ "$target" == /* ]] || target="$root/$target"
+out="${MUSE_CTEST_DIR:-$target/ctest}"
+rel="$target/sanitize/release"
+tests=(test_api test_errors test_threads test_repository)
 
 if [[ $build == 1 ]]; then
     echo "== cargo build -p muse-ffi --release --no-default-features (system allocator, for the sanitizers)"
-    cargo build -p muse-ffi --release --no-default-features --target-dir "$root/target/sanitize" --quiet
+    cargo build -p muse-ffi --release --no-default-features --target-dir "$target/sanitize" --quiet
 fi
 for f in libmuse.so libmuse.a; do
     [[ -f "$rel/$f" ]] || { echo "missing $rel/$f (run without --no-build)" >&2; exit 1; }
