@@ -8,7 +8,7 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$here"
 python3 -m venv .venv
 .venv/bin/python -m pip install --quiet --upgrade pip
-.venv/bin/python -m pip install --quiet "maturin>=1.5,<2" "pytest>=7" "msgpack>=1" "pygit2>=1.14"
+.venv/bin/python -m pip install --quiet "maturin>=1.5,<2" "pytest>=7" "msgpack>=1" "pygit2>=1.14" "mypy>=2.4,<3"
 # cbindgen, pinned: generates (and CI verifies) include/muse.h.
 if ! command -v cbindgen >/dev/null 2>&1 || [ "$(cbindgen --version)" != "cbindgen 0.29.4" ]; then
     cargo install cbindgen --version 0.29.4 --locked --quiet

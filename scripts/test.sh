@@ -33,8 +33,14 @@ echo "== benchmark smoke runs (--quick: proves the scripts run; numbers are not 
 for b in bench/bench_*.py; do "$py" "$b" --quick; done
 bench/run_c_bench.sh --quick
 
+echo "== type stubs agree with the installed package (mypy.stubtest)"
+# Run outside the checkout (it checks the installed package); no allowlist.
+stubtest_dir="$(mktemp -d)"
+( cd "$stubtest_dir" && "$py" -m mypy.stubtest muse )
+rm -rf "$stubtest_dir"
+
 echo "== project Python tests (tests/python)"
-"$py" -m pytest -q -p no:cacheprovider tests/python
+CI="${CI:-1}" "$py" -m pytest -q -p no:cacheprovider tests/python
 
 echo "== crash torture (tests/crash_torture.py): SIGKILL add+commit, checkout, merge, bundle apply, import-git at random moments"
 "$py" tests/crash_torture.py --trials "${MUSE_TORTURE_TRIALS:-25}" --seed 1

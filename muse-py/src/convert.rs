@@ -1,50 +1,11 @@
-//! Conversions between Python objects and core types, and the mapping of
-//! core errors to the Python exception hierarchy (`muse.core.errors`).
+//! Conversions between Python objects and core types, and `Result` →
+//! `PyResult` (the error mapping itself is [`crate::errors`]).
 
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 
-use muse_core::Error;
-
-/// Name of the `muse.core.errors` class that represents `e`.
-fn class_name(e: &Error) -> &'static str {
-    match e {
-        Error::InvalidId { .. } => "InvalidIdError",
-        Error::InvalidPath { .. } => "InvalidPathError",
-        Error::InvalidRefName { .. } => "InvalidRefNameError",
-        Error::InvalidInput(_) => "InvalidInputError",
-        Error::HashMismatch { .. } => "HashMismatchError",
-        Error::Corrupt { .. } => "CorruptRecordError",
-        Error::TooLarge { .. } => "RecordTooLargeError",
-        Error::RefConflict { .. } => "RefConflictError",
-        Error::Missing { .. } => "MissingDataError",
-        Error::Locked { .. } => "LockedError",
-        Error::NotFound { .. } => "NotFoundError",
-        Error::NotARepository { .. } => "NotARepositoryError",
-        Error::CapExceeded { .. } | Error::Config { .. } => "MuseCLIError",
-        Error::Io { .. } => "MuseIOError",
-    }
-}
-
-/// Converts a core error into an instance of its `muse.core.errors` class.
-/// I/O errors carry `errno`, `strerror` and `filename` like `OSError`.
-pub fn to_py_err(e: Error) -> PyErr {
-    Python::attach(|py| {
-        let build = || -> PyResult<PyErr> {
-            let cls = py.import("muse.core.errors")?.getattr(class_name(&e))?;
-            let inst = match &e {
-                Error::Io { path, source, .. } => {
-                    let errno = source.raw_os_error().unwrap_or(0);
-                    cls.call1((errno, e.to_string(), path.clone()))?
-                }
-                _ => cls.call1((e.to_string(),))?,
-            };
-            Ok(PyErr::from_value(inst))
-        };
-        build().unwrap_or_else(|err| err)
-    })
-}
+pub use crate::errors::to_py_err;
 
 /// `Result` → `PyResult` with [`to_py_err`].
 pub trait IntoPy<T> {

@@ -8,8 +8,11 @@
 #![deny(unsafe_code)]
 
 mod convert;
+mod errors;
+mod log_bridge;
 mod mpack;
 mod records;
+mod repository;
 mod walk;
 
 use std::path::PathBuf;
@@ -431,13 +434,13 @@ fn read_config<'py>(py: Python<'py>, root: PathBuf) -> PyResult<Bound<'py, PyDic
     Ok(d)
 }
 
-/// Bridges the core's `log` records to Python `logging` (logger names
-/// follow the Rust module path, e.g. `muse_core.repo`). Called by
-/// `muse.core` on import, not by the CLI, which would pay ~15 ms for the
+/// Bridges the Rust `log` records to Python `logging`, under the `muse`
+/// logger (`muse_core::repo` → `muse.core.repo`; see `log_bridge`). Called
+/// by `muse.core` on import, not by the CLI, which would pay ~15 ms for the
 /// `logging` import on every command.
 #[pyfunction]
-fn init_logging() {
-    let _ = pyo3_log::try_init();
+fn init_logging(py: Python<'_>) -> PyResult<()> {
+    log_bridge::init(py)
 }
 
 #[pyfunction]
@@ -535,11 +538,13 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("MUSE_SWEEP_DIRS", str_tuple(&repo::MUSE_SWEEP_DIRS))?;
     m.add("TEMP_PREFIXES", str_tuple(&muse_core::atomic::TEMP_PREFIXES))?;
     m.add("REPO_ROOT_ENV", repo::REPO_ROOT_ENV)?;
+    errors::add_to(m)?;
     m.add_class::<PyCommitRecord>()?;
     m.add_class::<PySnapshotRecord>()?;
     m.add_class::<ShardCache>()?;
     m.add_class::<PyBatch>()?;
     m.add_class::<walk::PyStatCache>()?;
+    repository::add_to(m)?;
     m.add_function(wrap_pyfunction!(walk::walk_workdir, m)?)?;
     m.add_function(wrap_pyfunction!(walk::cli_main, m)?)?;
     m.add_function(wrap_pyfunction!(walk::import_git, m)?)?;

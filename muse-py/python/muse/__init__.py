@@ -24,9 +24,15 @@ module                      concept
 ``muse.core.errors``        the exception hierarchy
 ==========================  ==================================================
 
+:class:`Repository` (SPEC §11) is the handle shaped like pygit2's: ``init``,
+``discover``, ``add``, ``status``, ``commit``, ``checkout``, ``diff``,
+``merge``, ``log``, ``revparse``, with the result classes :class:`Commit`,
+:class:`StatusEntry`, :class:`DiffEntry` and :class:`MergeResult`.
+
 Every call that touches the filesystem releases the GIL.
 """
 
 from muse._native import __version__
+from muse._native import Commit, DiffEntry, MergeResult, Repository, StatusEntry  # muse-py/src/repository.rs
 
-__all__ = ["__version__"]
+__all__ = ["__version__", "Repository", "Commit", "StatusEntry", "DiffEntry", "MergeResult"]

@@ -10,7 +10,7 @@ import sys
 
 # `_signal` is the C module behind `signal`; `signal` itself imports `enum`,
 # which is a third of this script's start-up time.
-import _signal
+import _signal  # type: ignore[import-not-found, unused-ignore]  # (no typeshed stub)
 
 
 def main() -> None:

@@ -19,78 +19,34 @@ from the matching built-in so that generic handlers work:
 - :class:`MuseCLIError`: errors the CLI layer reports to the user, among them
   the ``[limits]`` caps of ``config.toml`` (e.g. ``max_ancestors``).
 - :class:`NotARepositoryError`: no ``.muse/`` directory was found.
+
+The classes are created once, in Rust, when :mod:`muse._native` is
+initialised (the engine maps each of its errors to one of them there); this
+module is their public home and re-exports them: they are the very objects
+``muse._native`` exports, and their ``__module__`` is ``muse.core.errors``
+(so they pickle by this name).
 """
 
 from __future__ import annotations
 
-
-class MuseError(Exception):
-    """Base class of every error raised by muse."""
-
-
-class InvalidInputError(MuseError, ValueError):
-    """A caller-supplied value is malformed; nothing was written."""
-
-
-class InvalidIdError(InvalidInputError):
-    """An ID is not ``"sha256:"`` followed by 64 lowercase hex digits."""
-
-
-class InvalidPathError(InvalidInputError):
-    """A repository-relative path is absolute, has ``..``/empty segments, NUL, or is inside ``.muse/``."""
-
-
-class InvalidRefNameError(InvalidInputError):
-    """A branch name breaks git's ``check-ref-format`` rules."""
-
-
-class IntegrityError(MuseError, ValueError):
-    """Stored or received data does not verify (hash, format or size)."""
-
-
-class HashMismatchError(IntegrityError):
-    """Content does not hash to the ID it was given under; nothing was written."""
-
-
-class CorruptRecordError(IntegrityError):
-    """A stored file exists but is truncated, undecodable, or does not hash to its name."""
-
-
-class RecordTooLargeError(IntegrityError):
-    """A record file is larger than ``MAX_MSGPACK_BYTES``; it was not read."""
-
-
-class MissingDataError(IntegrityError):
-    """A ref or record points at a commit, snapshot or object that the store
-    does not hold: the repository has lost data (the CLI's exit 3)."""
-
-
-class RefConflictError(MuseError):
-    """A compare-and-swap ref update found the ref moved since the caller read it."""
-
-
-class LockedError(MuseError):
-    """A repository lock (``.muse/index.lock`` or ``.muse/gc.lock``) stayed
-    held by another process for the whole bounded wait (``[core]
-    lock_timeout`` seconds); the message names the holder's PID."""
-
-
-class NotFoundError(MuseError, LookupError):
-    """A required object, commit, snapshot or branch does not exist."""
-
-
-class NotARepositoryError(MuseError):
-    """No ``.muse/`` directory at or above the start directory."""
-
-
-class MuseCLIError(MuseError):
-    """An error reported to the user by the CLI layer: caps such as
-    ``[limits] max_ancestors``, and bad ``config.toml`` values."""
-
-
-class MuseIOError(MuseError, OSError):
-    """An operating-system I/O error, with ``errno``, ``strerror`` and ``filename``."""
-
+from muse._native import (
+    CorruptRecordError,
+    HashMismatchError,
+    IntegrityError,
+    InvalidIdError,
+    InvalidInputError,
+    InvalidPathError,
+    InvalidRefNameError,
+    LockedError,
+    MissingDataError,
+    MuseCLIError,
+    MuseError,
+    MuseIOError,
+    NotARepositoryError,
+    NotFoundError,
+    RecordTooLargeError,
+    RefConflictError,
+)
 
 __all__ = [
     "MuseError",

@@ -59,11 +59,11 @@ class Batch:
         """Stage a blob (hash-verified now)."""
         return self._b.write_object(oid, content)
 
-    def write_commit(self, rec: object) -> bool:
+    def write_commit(self, rec: _n.CommitRecord) -> bool:
         """Stage a :class:`~muse.core.commits.CommitRecord` (verified now)."""
         return self._b.write_commit(rec)
 
-    def write_snapshot(self, rec: object) -> bool:
+    def write_snapshot(self, rec: _n.SnapshotRecord) -> bool:
         """Stage a :class:`~muse.core.snapshots.SnapshotRecord` (verified now)."""
         return self._b.write_snapshot(rec)
 

@@ -18,7 +18,7 @@ nothing is written and the error names the first bad entry.
 from __future__ import annotations
 
 import os
-from typing import Any, TypedDict
+from typing import Any, TypedDict, cast
 
 from muse import _native as _n
 
@@ -71,7 +71,7 @@ def apply_mpack(repo: str | os.PathLike[str], mpack: MPack | bytes) -> ApplyResu
     :class:`~muse.core.errors.InvalidInputError` subclass naming the first bad
     entry; nothing is written then.
     """
-    return _n.apply_mpack(repo, mpack)
+    return cast(ApplyResult, _n.apply_mpack(repo, mpack))
 
 
 __all__ = ["MPack", "MPACK_FORMAT_VERSION", "ApplyResult", "build_mpack", "encode_mpack", "decode_mpack", "apply_mpack"]

@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
-from typing import TypedDict
+from typing import TypedDict, cast
 
 from muse import _native as _n
 
@@ -48,7 +48,7 @@ class StatCache:
     atomically through a unique ``.stat_cache_*.tmp`` temp.
     """
 
-    def __init__(self, root: str | os.PathLike[str], _backend: object) -> None:
+    def __init__(self, root: str | os.PathLike[str], _backend: _n._StatCache) -> None:
         self._root = Path(root)
         self._c = _backend
 
@@ -69,36 +69,36 @@ class StatCache:
     @property
     def _entries(self) -> dict[str, FileCacheEntry]:
         """``{posix relative path: FileCacheEntry}`` (a copy)."""
-        return self._c.entries()  # type: ignore[attr-defined, no-any-return]
+        return cast("dict[str, FileCacheEntry]", self._c.entries())
 
     @property
     def _dirty(self) -> bool:
         """True when the cache changed since it was loaded or saved."""
-        return bool(self._c.is_dirty())  # type: ignore[attr-defined]
+        return bool(self._c.is_dirty())
 
     @_dirty.setter
     def _dirty(self, value: bool) -> None:
-        self._c.set_dirty(bool(value))  # type: ignore[attr-defined]
+        self._c.set_dirty(bool(value))
 
     def __len__(self) -> int:
-        return int(self._c.len())  # type: ignore[attr-defined]
+        return int(self._c.len())
 
     def get_object_hash(self, root: str | os.PathLike[str], path: str | os.PathLike[str]) -> str:
         """The blob ID of the regular file ``path`` (keyed by its path relative
         to ``root``): from the cache on a hit, else by hashing the file and
         recording the entry. Raises ``InvalidPathError`` (outside ``root``,
         not a regular file) or ``MuseIOError``."""
-        return self._c.get_object_hash(root, path)  # type: ignore[attr-defined, no-any-return]
+        return self._c.get_object_hash(root, path)
 
     def get_cached(self, rel: str, abs_path: str | os.PathLike[str], mtime: float, size: int, ino: int) -> str:
         """Like :meth:`get_object_hash` with a caller-supplied stat
         (``mtime`` in float seconds as ``os.stat().st_mtime``; compared to
         within 1 µs, the precision a float carries)."""
-        return self._c.get_cached(rel, abs_path, round(mtime * 1e9), size, ino)  # type: ignore[attr-defined, no-any-return]
+        return self._c.get_cached(rel, abs_path, round(mtime * 1e9), size, ino)
 
     def save(self) -> None:
         """Write the cache atomically (creates ``.muse/cache/`` if needed)."""
-        self._c.save()  # type: ignore[attr-defined]
+        self._c.save()
 
 
 def load_cache(root: str | os.PathLike[str]) -> StatCache:

@@ -1,0 +1,451 @@
+"""``muse.Repository`` (SPEC §11): the pygit2-shaped handle and its result
+classes, driven through a whole workflow: init, status, add, commit,
+branches, checkout, diff, merges (fast-forward, three-way, conflicts,
+abort), log, revparse, objects, bundles and errors.
+"""
+
+from __future__ import annotations
+
+import datetime
+import pathlib
+
+import pytest
+
+import muse
+from muse import Commit, DiffEntry, MergeResult, Repository, StatusEntry
+from muse.core.errors import (
+    InvalidIdError,
+    InvalidInputError,
+    InvalidRefNameError,
+    MissingDataError,
+    MuseError,
+    NotARepositoryError,
+    NotFoundError,
+)
+from muse.core.paths import commit_path
+from muse.core.types import blob_id
+
+
+def write(root: pathlib.Path, rel: str, text: str) -> None:
+    path = root / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+
+
+def fast(repo: Repository) -> Repository:
+    """``repo`` reopened with ``[core] fsync = "off"`` (many small writes)."""
+    (repo.path / "config.toml").write_text('[core]\nfsync = "off"\n')
+    return Repository(repo.workdir)
+
+
+@pytest.fixture
+def repo(tmp_path: pathlib.Path) -> Repository:
+    return fast(Repository.init(tmp_path / "work"))
+
+
+def test_exports() -> None:
+    for name in ("Repository", "Commit", "StatusEntry", "DiffEntry", "MergeResult"):
+        assert name in muse.__all__
+        assert getattr(muse, name) is getattr(muse._native, name)
+    assert Repository.__module__ == "muse"
+
+
+def test_workflow(tmp_path: pathlib.Path) -> None:
+    root = tmp_path / "work"
+    repo = Repository.init(root)
+    assert repo.workdir == root
+    assert repo.path == root / ".muse"
+    assert (root / ".muse" / "HEAD").is_file()
+    repo = fast(repo)
+    assert repr(repo) == f"Repository({str(root)!r})"
+
+    # An unborn branch.
+    assert repo.head is None
+    assert repo.head_branch == "main"
+    assert repo.branches == []
+    assert list(repo.log()) == []
+    assert repo.status() == []
+
+    # Untracked, then staged, then committed.
+    write(root, "a.txt", "one\n")
+    write(root, "dir/b.txt", "bee\n")
+    assert repo.status() == [
+        StatusEntry("a.txt", None, "untracked"),
+        StatusEntry("dir/b.txt", None, "untracked"),
+    ]
+    repo.add("a.txt")
+    status = repo.status()
+    assert status == [StatusEntry("a.txt", "added", None), StatusEntry("dir/b.txt", None, "untracked")]
+    assert (status[0].path, status[0].index, status[0].worktree) == ("a.txt", "added", None)
+    repo.add(["dir/b.txt"])
+    assert repo.status() == [StatusEntry("a.txt", "added"), StatusEntry("dir/b.txt", "added")]
+
+    c1 = repo.commit("first", author="Ann <ann@example.com>")
+    assert isinstance(c1, Commit)
+    assert c1.id.startswith("sha256:") and len(c1.id) == 71
+    assert c1.message == "first"
+    assert c1.author == "Ann <ann@example.com>"
+    assert c1.parents == []
+    assert c1.branch == "main"
+    assert c1.snapshot_id.startswith("sha256:") and c1.snapshot_id != c1.id
+    assert isinstance(c1.committed_at, datetime.datetime)
+    assert c1.committed_at.utcoffset() == datetime.timedelta(0)
+    now = datetime.datetime.now(datetime.timezone.utc)
+    assert abs((now - c1.committed_at).total_seconds()) < 600
+    assert c1.record.commit_id == c1.id
+    assert c1.record.committed_at == c1.committed_at
+    assert repo.head == c1
+    assert hash(repo.head) == hash(c1)
+    assert repr(c1).startswith(f"<Commit id={c1.id!r} message='first'")
+    assert repo.status() == []
+    assert repo.read_object(blob_id(b"one\n")) == b"one\n"
+
+    # A branch, checked out; a worktree change.
+    assert repo.create_branch("feature") == c1.id
+    assert repo.branches == ["feature", "main"]
+    repo.checkout("feature")
+    assert repo.head_branch == "feature"
+    write(root, "a.txt", "one\ntwo\n")
+    assert repo.status() == [StatusEntry("a.txt", None, "modified")]
+    changed = repo.diff()
+    assert changed == [DiffEntry("a.txt", "modified", blob_id(b"one\n"), blob_id(b"one\ntwo\n"))]
+    assert (changed[0].path, changed[0].status) == ("a.txt", "modified")
+    assert (changed[0].old_id, changed[0].new_id) == (blob_id(b"one\n"), blob_id(b"one\ntwo\n"))
+    (root / "dir" / "b.txt").unlink()
+    write(root, "c.txt", "sea\n")
+    assert repo.diff() == [
+        DiffEntry("a.txt", "modified", blob_id(b"one\n"), blob_id(b"one\ntwo\n")),
+        DiffEntry("c.txt", "added", None, blob_id(b"sea\n")),
+        DiffEntry("dir/b.txt", "deleted", blob_id(b"bee\n"), None),
+    ]
+    repo.add_all()
+    assert repo.status() == [
+        StatusEntry("a.txt", "modified"),
+        StatusEntry("c.txt", "added"),
+        StatusEntry("dir/b.txt", "deleted"),
+    ]
+    c2 = repo.commit("second")
+    assert c2.parents == [c1.id]
+    assert c2.branch == "feature"
+    assert c2.author == ""
+    assert repo.head == c2
+
+    # Diffs between two revisions, both ways.
+    assert repo.diff(c1.id, "feature") == [
+        DiffEntry("a.txt", "modified", blob_id(b"one\n"), blob_id(b"one\ntwo\n")),
+        DiffEntry("c.txt", "added", None, blob_id(b"sea\n")),
+        DiffEntry("dir/b.txt", "deleted", blob_id(b"bee\n"), None),
+    ]
+    assert [(d.path, d.status) for d in repo.diff("feature", "main")] == [
+        ("a.txt", "modified"),
+        ("c.txt", "deleted"),
+        ("dir/b.txt", "added"),
+    ]
+    assert repo.diff("main", "main") == []
+
+    # Back to main: the files are restored.
+    repo.checkout("main")
+    assert repo.head_branch == "main"
+    assert repo.head == c1
+    assert (root / "a.txt").read_text() == "one\n"
+    assert (root / "dir" / "b.txt").read_text() == "bee\n"
+    assert not (root / "c.txt").exists()
+    assert repo.status() == []
+
+    # A fast-forward, then nothing left to merge.
+    ff = repo.merge("feature")
+    assert isinstance(ff, MergeResult)
+    assert (ff.kind, ff.conflicts, ff.commit) == ("fast-forward", [], c2)
+    assert repo.head == c2
+    assert (root / "a.txt").read_text() == "one\ntwo\n"
+    up = repo.merge("feature")
+    assert (up.kind, up.conflicts, up.commit) == ("up-to-date", [], None)
+
+    # A clean three-way merge: different files changed on each side.
+    write(root, "main.txt", "main side\n")
+    repo.add("main.txt")
+    c3 = repo.commit("main side")
+    repo.checkout("feature")
+    write(root, "c.txt", "sea\nmore\n")
+    repo.add("c.txt")
+    c4 = repo.commit("feature side")
+    repo.checkout("main")
+    merged = repo.merge("feature", author="Merger")
+    assert merged.kind == "merged"
+    assert merged.conflicts == []
+    assert merged.commit is not None
+    assert merged.commit.parents == [c3.id, c4.id]
+    assert merged.commit.author == "Merger"
+    assert repo.head == merged.commit
+    assert (root / "main.txt").read_text() == "main side\n"
+    assert (root / "c.txt").read_text() == "sea\nmore\n"
+    assert repo.status() == []
+
+    # A conflict: the same file changed differently on each side.
+    repo.create_branch("topic")
+    repo.checkout("topic")
+    write(root, "a.txt", "topic version\n")
+    repo.add("a.txt")
+    c_topic = repo.commit("topic edit")
+    repo.checkout("main")
+    write(root, "a.txt", "main version\n")
+    write(root, "d.txt", "only on main\n")
+    repo.add_all()
+    c_main = repo.commit("main edit")
+    result = repo.merge("topic")
+    assert (result.kind, result.conflicts, result.commit) == ("conflicts", ["a.txt"], None)
+    text = (root / "a.txt").read_text()
+    assert "<<<<<<<" in text and "=======" in text and ">>>>>>>" in text
+    assert "main version" in text and "topic version" in text
+    assert [e.path for e in repo.status()] == ["a.txt"]
+    assert repo.status()[0].worktree == "modified"
+    assert repo.head == c_main  # nothing committed yet
+
+    # Resolve, add, commit: the commit has both parents.
+    write(root, "a.txt", "resolved\n")
+    repo.add("a.txt")
+    resolution = repo.commit("merge topic")
+    assert resolution.parents == [c_main.id, c_topic.id]
+    assert repo.head == resolution
+    assert repo.read_object(blob_id(b"resolved\n")) == b"resolved\n"
+    assert repo.status() == []
+
+    # History, newest first; max_count; another start.
+    history = [c.id for c in repo.log()]
+    assert history[:3] == [resolution.id, c_main.id, c_topic.id]
+    assert len(history) == len(set(history)) == 8
+    assert set(history) == {c1.id, c2.id, c3.id, c4.id, merged.commit.id, c_topic.id, c_main.id, resolution.id}
+    assert history[-1] == c1.id
+    assert [c.id for c in repo.log(max_count=2)] == [resolution.id, c_main.id]
+    assert [c.id for c in repo.log("feature")] == [c4.id, c2.id, c1.id]
+    assert list(repo.log(c1.id)) == [c1]
+    assert list(repo.log(max_count=0)) == []
+    it = repo.log()
+    assert iter(it) is it
+    assert next(it) == resolution
+
+    # Revisions.
+    assert repo.revparse("HEAD") == resolution.id
+    assert repo.revparse("HEAD~1") == c_main.id
+    assert repo.revparse("HEAD^2") == c_topic.id
+    assert repo.revparse("feature") == c4.id
+    assert repo.revparse("topic~1") == merged.commit.id
+    assert repo.revparse(c1.id[len("sha256:") : len("sha256:") + 12]) == c1.id
+    assert repo.revparse(c2.id[:19]) == c2.id
+
+    # Detached checkout of a revision, then back.
+    repo.checkout("HEAD~1")
+    assert repo.head_branch is None
+    assert repo.head == c_main
+    assert (root / "a.txt").read_text() == "main version\n"
+    repo.checkout("main")
+    assert (root / "a.txt").read_text() == "resolved\n"
+
+    # Branch deletion.
+    assert repo.delete_branch("topic") == c_topic.id
+    assert repo.branches == ["feature", "main"]
+
+
+def test_merge_abort_restores_the_pre_merge_state(repo: Repository) -> None:
+    root = repo.workdir
+    write(root, "f.txt", "base\n")
+    repo.add("f.txt")
+    repo.commit("base")
+    repo.create_branch("other")
+    write(root, "f.txt", "ours\n")
+    repo.add("f.txt")
+    ours = repo.commit("ours")
+    repo.checkout("other")
+    write(root, "f.txt", "theirs\n")
+    repo.add("f.txt")
+    repo.commit("theirs")
+    repo.checkout("main")
+    assert repo.merge("other").kind == "conflicts"
+    assert "<<<<<<<" in (root / "f.txt").read_text()
+    with pytest.raises(InvalidInputError):
+        repo.merge("other")  # a merge is in progress
+    repo.merge_abort()
+    assert (root / "f.txt").read_text() == "ours\n"
+    assert repo.head == ours
+    assert repo.status() == []
+    with pytest.raises(InvalidInputError):
+        repo.merge_abort()  # nothing to abort
+
+
+def test_log_reports_a_missing_parent(repo: Repository) -> None:
+    root = repo.workdir
+    write(root, "f.txt", "1\n")
+    repo.add_all()
+    first = repo.commit("one")
+    write(root, "f.txt", "2\n")
+    repo.add_all()
+    second = repo.commit("two")
+    commit_path(root, first.id).unlink()
+    it = Repository(root).log()
+    assert next(it) == second
+    with pytest.raises((NotFoundError, MissingDataError)):
+        next(it)
+    with pytest.raises(StopIteration):
+        next(it)  # the walk ended with the error
+
+
+def test_log_is_lazy_and_can_be_dropped(repo: Repository) -> None:
+    root = repo.workdir
+    ids = []
+    for i in range(40):  # more than the walker reads ahead
+        write(root, "f.txt", f"{i}\n")
+        repo.add_all()
+        ids.append(repo.commit(f"c{i}").id)
+    ids.reverse()
+    for _ in range(50):  # abandoned iterators must not block or leak errors
+        it = repo.log()
+        assert next(it).id == ids[0]
+        del it
+    assert [c.id for c in repo.log()] == ids
+    assert [c.id for c in repo.log(max_count=35)] == ids[:35]
+
+
+def test_objects(repo: Repository) -> None:
+    oid = repo.write_object(b"hello\x00world")
+    assert oid == blob_id(b"hello\x00world")
+    assert repo.read_object(oid) == b"hello\x00world"
+    assert repo.write_object(b"hello\x00world") == oid
+    with pytest.raises(NotFoundError):
+        repo.read_object(blob_id(b"never stored"))
+    with pytest.raises(InvalidIdError):
+        repo.read_object("sha256:nothex")
+
+
+def test_mpack_round_trip(tmp_path: pathlib.Path, repo: Repository) -> None:
+    root = repo.workdir
+    write(root, "x.txt", "x1\n")
+    repo.add_all()
+    first = repo.commit("x1")
+    write(root, "x.txt", "x2\n")
+    repo.add_all()
+    second = repo.commit("x2")
+
+    dst = fast(Repository.init(tmp_path / "dst"))
+    stats = dst.apply_mpack(repo.build_mpack([second.id]))
+    assert stats["commits_written"] == 2
+    assert stats["blobs_written"] == 2
+    assert dst.branches == []  # applying moves no branch
+    assert [c.id for c in dst.log(second.id)] == [second.id, first.id]
+    assert dst.read_object(blob_id(b"x2\n")) == b"x2\n"
+    assert dst.apply_mpack(repo.build_mpack([second.id]))["commits_written"] == 0
+
+    partial = repo.build_mpack([second.id], have=[first.id])
+    assert [c["commit_id"] for c in partial["commits"]] == [second.id]
+
+
+def test_open_and_discover(tmp_path: pathlib.Path, repo: Repository, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = repo.workdir
+    write(root, "deep/er/f.txt", "f\n")
+    assert Repository(root).workdir == root
+    assert Repository(root / ".muse").workdir == root
+    assert Repository.discover(root / "deep" / "er").workdir == root
+    monkeypatch.chdir(root / "deep")
+    monkeypatch.delenv("MUSE_REPO_ROOT", raising=False)
+    assert Repository.discover().workdir.resolve() == root.resolve()
+
+    outside = tmp_path / "plain"
+    outside.mkdir()
+    with pytest.raises(NotARepositoryError):
+        Repository(outside)
+    with pytest.raises(NotARepositoryError):
+        Repository.discover(outside)
+    with pytest.raises(InvalidInputError):
+        Repository.init(root / "deep")  # already inside a repository
+    other = Repository.init(tmp_path / "trunk", default_branch="trunk")
+    assert other.head_branch == "trunk"
+
+
+def test_errors(repo: Repository) -> None:
+    root = repo.workdir
+    with pytest.raises(InvalidInputError):
+        repo.create_branch("early")  # HEAD has no commit yet
+    with pytest.raises(InvalidInputError):
+        repo.commit("nothing")  # nothing to commit
+    write(root, "f.txt", "f\n")
+    with pytest.raises(InvalidInputError):
+        repo.add("no-such-file.txt")
+    repo.add("f.txt")
+    first = repo.commit("first")
+
+    with pytest.raises(NotFoundError) as info:
+        repo.checkout("no-such-branch")
+    assert isinstance(info.value, MuseError) and isinstance(info.value, LookupError)
+    assert repo.head_branch == "main" and repo.head == first
+    with pytest.raises(NotFoundError):
+        repo.revparse("nope")
+    with pytest.raises(NotFoundError):
+        repo.log("nope")  # raised by log() itself, not by the first next()
+    with pytest.raises(NotFoundError):
+        repo.diff("nope")
+    with pytest.raises(NotFoundError):
+        repo.merge("nope")
+    with pytest.raises(InvalidRefNameError):
+        repo.create_branch("bad..name")
+    repo.create_branch("b")
+    with pytest.raises(InvalidInputError):
+        repo.create_branch("b")  # exists
+    with pytest.raises(InvalidInputError):
+        repo.delete_branch("main")  # HEAD is on it
+    with pytest.raises(NotFoundError):
+        repo.delete_branch("missing")
+
+    # A dirty tree blocks checkout unless forced.
+    write(root, "f.txt", "dirty\n")
+    with pytest.raises(InvalidInputError):
+        repo.checkout("b")
+    assert repo.head_branch == "main"
+    assert (root / "f.txt").read_text() == "dirty\n"
+    repo.checkout("b", force=True)
+    assert repo.head_branch == "b"
+    assert (root / "f.txt").read_text() == "f\n"
+
+    with pytest.raises(TypeError):
+        repo.add(42)  # type: ignore[arg-type]
+
+
+def test_value_classes() -> None:
+    e = StatusEntry("a", worktree="untracked")
+    assert e == StatusEntry("a", None, "untracked")
+    assert e != StatusEntry("a", "added", None)
+    assert e != "a"
+    assert hash(e) == hash(StatusEntry("a", None, "untracked"))
+    assert len({e, StatusEntry("a", None, "untracked"), StatusEntry("b")}) == 2
+    assert repr(e) == "StatusEntry(path='a', index=None, worktree='untracked')"
+    assert eval(repr(e)) == e
+
+    d = DiffEntry("p", "added", new_id="sha256:" + "0" * 64)
+    assert d == DiffEntry("p", "added", None, "sha256:" + "0" * 64)
+    assert d != DiffEntry("p", "deleted", None, "sha256:" + "0" * 64)
+    assert repr(d) == f"DiffEntry(path='p', status='added', old_id=None, new_id='sha256:{'0' * 64}')"
+    assert eval(repr(d)) == d
+    with pytest.raises(AttributeError):
+        d.path = "q"  # type: ignore[misc]
+
+    with pytest.raises(TypeError):
+        Commit()
+    with pytest.raises(TypeError):
+        MergeResult()
+
+
+def test_result_class_equality(repo: Repository) -> None:
+    write(repo.workdir, "f.txt", "1\n")
+    repo.add("f.txt")
+    c = repo.commit("one")
+    assert repo.head == c and repo.head is not c
+    assert c != "c"
+    with pytest.raises(AttributeError):
+        c.message = "changed"  # type: ignore[misc]
+    rec = c.record
+    rec.message = "changed"
+    assert c.message == "one"  # .record is a copy
+    repo.create_branch("b")
+    a, b = repo.merge("b"), repo.merge("b")
+    assert a == b and a.kind == "up-to-date"
+    assert repr(a) == "<MergeResult kind='up-to-date' conflicts=[] commit=None>"
+    with pytest.raises(TypeError):
+        hash(a)
