@@ -520,6 +520,25 @@ pub struct WalkResult {
 /// [`Error::InvalidId`], [`Error::NotFound`], [`Error::Corrupt`],
 /// [`Error::Io`].
 pub fn walk_commits_between(root: &Path, tip: &str, base: Option<&str>, max_commits: usize) -> Result<WalkResult> {
+    walk_between_in(&crate::store::FsStore::new(root), tip, base, max_commits)
+}
+
+/// [`walk_commits_between`] over any [`crate::store::RecordStore`] (what
+/// [`crate::Repository::ahead_behind`] runs).
+///
+/// # Errors
+/// As [`walk_commits_between`].
+pub fn walk_between_in(
+    records: &dyn crate::store::RecordStore,
+    tip: &str,
+    base: Option<&str>,
+    max_commits: usize,
+) -> Result<WalkResult> {
+    let load = |id: &str| -> Result<CommitRecord> {
+        records
+            .read_commit(&crate::ids::CommitId::parse(id)?)?
+            .ok_or_else(|| Error::NotFound { what: "commit", name: id.to_string() })
+    };
     validate_id(tip)?;
     if let Some(b) = base {
         validate_id(b)?;
@@ -535,7 +554,7 @@ pub fn walk_commits_between(root: &Path, tip: &str, base: Option<&str>, max_comm
         if commits.len() >= max_commits {
             return Ok(WalkResult { commits, truncated: true });
         }
-        let rec = load_commit(root, &id)?;
+        let rec = load(&id)?;
         for p in rec.parents() {
             if Some(p) != base && seen.insert(p.to_string()) {
                 queue.push_back(p.to_string());

@@ -96,6 +96,16 @@ pub enum Head {
     Detached(String),
 }
 
+impl Head {
+    /// The commit of a detached HEAD, `None` on a branch.
+    pub fn detached(&self) -> Option<&str> {
+        match self {
+            Head::Branch(_) => None,
+            Head::Detached(c) => Some(c),
+        }
+    }
+}
+
 /// Reads HEAD. A missing HEAD reads as `Branch("main")`.
 ///
 /// # Errors

@@ -331,6 +331,31 @@ impl Repository {
         crate::merge_base::merge_base_in(&*self.store, a, b, self.config.max_ancestors)
     }
 
+    /// The repository's default branch: `default_branch` of
+    /// `.muse/repo.json`, else `main` (also when the file is missing or does
+    /// not parse).
+    pub fn default_branch(&self) -> String {
+        std::fs::read_to_string(crate::paths::repo_json_path(&self.root))
+            .ok()
+            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+            .and_then(|v| v.get("default_branch").and_then(|b| b.as_str()).map(str::to_string))
+            .unwrap_or_else(|| "main".into())
+    }
+
+    /// How many commits `a` is ahead of and behind `b`: the commits
+    /// reachable from each and not from their merge base
+    /// ([`crate::commits::walk_between_in`]), each count capped at `cap`.
+    ///
+    /// # Errors
+    /// As [`Self::merge_base`].
+    pub fn ahead_behind(&self, a: &str, b: &str, cap: usize) -> Result<(usize, usize)> {
+        let base = self.merge_base(a, b)?;
+        let count = |tip: &str| -> Result<usize> {
+            Ok(crate::commits::walk_between_in(&*self.store, tip, base.as_deref(), cap)?.commits.len())
+        };
+        Ok((count(a)?, count(b)?))
+    }
+
     /// The shared write lock of the filesystem store ([`crate::lock`]):
     /// held by the porcelain while data it wrote is reachable only from
     /// state it has not yet written, so `gc --prune` cannot remove it.

@@ -94,7 +94,7 @@ def test_unknown_branch(wt: pathlib.Path) -> None:
     r = muse(wt, "checkout", "nope")
     assert r.returncode == 1 and "not found" in r.stderr
     r = muse(wt, "log", "nope")
-    assert r.returncode == 1 and "unknown branch" in r.stderr
+    assert r.returncode == 1 and "unknown revision" in r.stderr
 
 
 def test_branch_checkout_roundtrip_restores_files(wt: pathlib.Path) -> None:
@@ -377,3 +377,28 @@ def test_a_corrupt_record_met_while_working_exits_3(wt: pathlib.Path) -> None:
     # verify reports it as a finding: exit 1, the bad record named.
     v = muse(wt, "verify")
     assert v.returncode == 1 and first.split(":", 1)[1][:12] in (v.stdout + v.stderr)
+
+
+def test_revisions_in_log_diff_and_checkout(wt: pathlib.Path) -> None:
+    # git's revision syntax (muse_core::revision): ~n, ^n, short IDs, detached checkout.
+    (wt / "a.txt").write_text("alpha 2\n")
+    assert muse(wt, "commit", "-a", "-m", "second").returncode == 0
+    log = json.loads(muse(wt, "log", "--json").stdout)["commits"]
+    assert [c["message"] for c in log] == ["second", "first"]
+    first, second = log[1]["commit_id"], log[0]["commit_id"]
+    r = muse(wt, "log", "--oneline", "HEAD~1")
+    assert r.returncode == 0 and r.stdout.split()[1] == "first", r.stdout
+    r = muse(wt, "diff", "--name-status", "HEAD~1", "HEAD")
+    assert r.returncode == 0 and r.stdout.strip() == "M\ta.txt", r.stdout
+    r = muse(wt, "diff", "--name-status", first[7:19], "main")
+    assert r.returncode == 0 and r.stdout.strip() == "M\ta.txt", r.stdout
+    assert muse(wt, "log", "HEAD~x").returncode == 1
+    r = muse(wt, "checkout", "--json", "HEAD~1")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["detached"] == first and out["branch"] is None
+    assert (wt / "a.txt").read_text() == "alpha\n"
+    assert json.loads(muse(wt, "status", "--json").stdout)["branch"] is None
+    assert muse(wt, "checkout", "main").returncode == 0
+    assert (wt / "a.txt").read_text() == "alpha 2\n"
+    assert json.loads(muse(wt, "status", "--json").stdout)["head"] == second

@@ -1,0 +1,77 @@
+//! `muse log`: the history of HEAD or a revision, newest first (every
+//! parent followed, each commit once: git's default order by commit time).
+
+use std::io::Write;
+
+use clap::Args;
+
+
+use crate::context::CommandContext;
+use crate::error::{CmdResult, Fail, EXIT_INTERNAL, EXIT_OK};
+use crate::revision::resolve_rev;
+use crate::ui::{out, short};
+
+/// Arguments of `muse log`.
+#[derive(Args, Debug)]
+pub struct LogArgs {
+    /// Show at most N commits.
+    #[arg(short = 'n', long = "max-count")]
+    max_count: Option<usize>,
+    /// One line per commit.
+    #[arg(long)]
+    oneline: bool,
+    /// Stream `{"commits": [...]}`, one record at a time.
+    #[arg(long)]
+    json: bool,
+    /// Revision to start from: a branch, a commit ID, `HEAD~2`, ... (default: HEAD).
+    branch: Option<String>,
+}
+
+/// Runs `muse log`.
+pub fn run(a: LogArgs, ctx: &CommandContext) -> CmdResult {
+    let repo = ctx.repository()?;
+    let start = match a.branch.as_deref() {
+        Some(rev) => resolve_rev(&repo, rev)?,
+        None => "HEAD".to_string(),
+    };
+    let limit = a.max_count.unwrap_or(usize::MAX);
+    let walk = repo.log(&start)?.take(limit);
+    let mut o = out();
+    if a.json {
+        // Streamed: one record at a time, never the whole history in memory.
+        write!(o, "{{\"commits\": [")?;
+        for (i, rec) in walk.enumerate() {
+            let rec = rec?;
+            if i > 0 {
+                write!(o, ", ")?;
+            }
+            serde_json::to_writer(&mut o, &rec).map_err(|e| Fail(EXIT_INTERNAL, e.to_string()))?;
+        }
+        writeln!(o, "]}}")?;
+        o.flush()?;
+        return Ok(EXIT_OK);
+    }
+    let mut any = false;
+    for rec in walk {
+        let rec = rec?;
+        any = true;
+        if a.oneline {
+            writeln!(o, "{} {}", short(&rec.commit_id), rec.message.lines().next().unwrap_or(""))?;
+        } else {
+            writeln!(o, "commit {}", rec.commit_id)?;
+            if !rec.author.is_empty() {
+                writeln!(o, "Author: {}", rec.author)?;
+            }
+            writeln!(o, "Date:   {}\n", rec.committed_at)?;
+            for line in rec.message.lines() {
+                writeln!(o, "    {line}")?;
+            }
+            writeln!(o)?;
+        }
+    }
+    if !any {
+        writeln!(o, "(no commits)")?;
+    }
+    o.flush()?;
+    Ok(EXIT_OK)
+}

@@ -1,0 +1,92 @@
+//! The `muse` subcommands, one module each (argument struct + `run`), and
+//! the top-level parser and dispatch.
+
+use clap::{Parser, Subcommand};
+
+use crate::context::CommandContext;
+use crate::error::CmdResult;
+
+pub mod add;
+pub mod branch;
+pub mod bundle;
+pub mod checkout;
+pub mod code;
+pub mod commit;
+pub mod diff;
+pub mod gc;
+pub mod import_git;
+pub mod init;
+pub mod log;
+pub mod merge;
+pub mod status;
+pub mod verify;
+
+/// The command line: one subcommand.
+#[derive(Parser, Debug)]
+#[command(name = "muse", version, about = "muse: a content-addressed version-control engine", propagate_version = true)]
+pub struct Cli {
+    /// The subcommand to run.
+    #[command(subcommand)]
+    pub cmd: Command,
+}
+
+/// The subcommands of `muse`.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Create a repository (.muse/) in PATH or the current directory.
+    Init(init::InitArgs),
+    /// Stage files: record what the working tree holds for PATHS.
+    Add(add::AddArgs),
+    /// Code-oriented commands (`muse code add` = `muse add`).
+    Code {
+        /// The `code` subcommand.
+        #[command(subcommand)]
+        cmd: code::CodeCommand,
+    },
+    /// Record the stage on top of HEAD.
+    Commit(commit::CommitArgs),
+    /// Show staged, modified, deleted and untracked files.
+    Status(status::StatusArgs),
+    /// Show the history of HEAD (first parents), newest first.
+    Log(log::LogArgs),
+    /// List, create or delete branches.
+    Branch(branch::BranchArgs),
+    /// Switch branches (restoring the working tree), or create one with -b.
+    Checkout(checkout::CheckoutArgs),
+    /// Show changed paths between commits or against the working tree.
+    Diff(diff::DiffArgs),
+    /// Merge a branch into HEAD's branch (fast-forward or three-way).
+    Merge(merge::MergeArgs),
+    /// Move history between repositories as MPack bundle files.
+    Bundle {
+        /// The `bundle` subcommand.
+        #[command(subcommand)]
+        cmd: bundle::BundleCommand,
+    },
+    /// Remove temp files of killed processes; report unreachable data.
+    Gc(gc::GcArgs),
+    /// Check every object hash, record ID and ref target.
+    Verify(verify::VerifyArgs),
+    /// Import (or incrementally update from) a git repository's history.
+    ImportGit(import_git::ImportGitArgs),
+}
+
+/// Runs `cmd` in `ctx`; returns its exit status or the failure to report.
+pub fn run_command(cmd: Command, ctx: &CommandContext) -> CmdResult {
+    match cmd {
+        Command::Init(a) => init::run(a, ctx),
+        Command::Add(a) => add::run(a, ctx),
+        Command::Code { cmd } => code::run(cmd, ctx),
+        Command::Commit(a) => commit::run(a, ctx),
+        Command::Status(a) => status::run(a, ctx),
+        Command::Log(a) => log::run(a, ctx),
+        Command::Branch(a) => branch::run(a, ctx),
+        Command::Checkout(a) => checkout::run(a, ctx),
+        Command::Diff(a) => diff::run(a, ctx),
+        Command::Merge(a) => merge::run(a, ctx),
+        Command::Bundle { cmd } => bundle::run(cmd, ctx),
+        Command::Gc(a) => gc::run(a, ctx),
+        Command::Verify(a) => verify::run(a, ctx),
+        Command::ImportGit(a) => import_git::run(a, ctx),
+    }
+}

@@ -1,0 +1,51 @@
+//! Output helpers shared by the commands: buffered stdout, `--json`
+//! printing, progress bars (stderr, terminals only) and short IDs.
+
+use std::io::{IsTerminal, Write};
+
+use serde_json::Value;
+
+use crate::error::{CmdResult, Fail, EXIT_INTERNAL, EXIT_OK};
+
+/// Buffered, locked stdout for a command's output.
+pub fn out() -> std::io::BufWriter<std::io::StdoutLock<'static>> {
+    std::io::BufWriter::new(std::io::stdout().lock())
+}
+
+/// Prints `v` as one line of JSON on stdout; exit status 0.
+pub fn print_json(v: &Value) -> CmdResult {
+    let mut o = out();
+    serde_json::to_writer(&mut o, v).map_err(|e| Fail(EXIT_INTERNAL, e.to_string()))?;
+    writeln!(o)?;
+    o.flush()?;
+    Ok(EXIT_OK)
+}
+
+/// A progress bar for `total` steps labelled `what`, drawn on stderr; none
+/// when stderr is not a terminal or the job is small (under 200 steps).
+pub fn progress_bar(total: u64, what: &str) -> Option<indicatif::ProgressBar> {
+    if !std::io::stderr().is_terminal() || total < 200 {
+        return None;
+    }
+    let pb = indicatif::ProgressBar::new(total);
+    if let Ok(style) = indicatif::ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} ({eta})") {
+        pb.set_style(style.progress_chars("=> "));
+    }
+    pb.set_message(what.to_string());
+    Some(pb)
+}
+
+/// `s` with its first character upper-cased.
+pub fn capitalize(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().chain(c).collect(),
+        None => String::new(),
+    }
+}
+
+/// The short form of an ID: the first 12 hex digits of a `sha256:` ID
+/// (anything else unchanged).
+pub fn short(id: &str) -> &str {
+    id.strip_prefix("sha256:").map(|h| &h[..12.min(h.len())]).unwrap_or(id)
+}
