@@ -520,25 +520,21 @@ pub struct WalkResult {
 /// [`Error::InvalidId`], [`Error::NotFound`], [`Error::Corrupt`],
 /// [`Error::Io`].
 pub fn walk_commits_between(root: &Path, tip: &str, base: Option<&str>, max_commits: usize) -> Result<WalkResult> {
-    walk_between_in(&crate::store::FsStore::new(root), tip, base, max_commits)
+    walk_between_with(&mut |id| load_commit(root, id), tip, base, max_commits)
 }
 
-/// [`walk_commits_between`] over any [`crate::store::RecordStore`] (what
-/// [`crate::Repository::ahead_behind`] runs).
+/// [`walk_commits_between`] reading commits with `load` (a missing commit
+/// is [`Error::NotFound`]): what [`crate::Repository::ahead_behind`] runs
+/// over any store.
 ///
 /// # Errors
 /// As [`walk_commits_between`].
-pub fn walk_between_in(
-    records: &dyn crate::store::RecordStore,
+pub fn walk_between_with(
+    load: &mut dyn FnMut(&str) -> Result<CommitRecord>,
     tip: &str,
     base: Option<&str>,
     max_commits: usize,
 ) -> Result<WalkResult> {
-    let load = |id: &str| -> Result<CommitRecord> {
-        records
-            .read_commit(&crate::ids::CommitId::parse(id)?)?
-            .ok_or_else(|| Error::NotFound { what: "commit", name: id.to_string() })
-    };
     validate_id(tip)?;
     if let Some(b) = base {
         validate_id(b)?;

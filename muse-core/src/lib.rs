@@ -45,7 +45,6 @@
 //! | [`verify`] | whole-repository verification |
 //! | [`import_git`] | `import-git`: git history via `git fast-export`, and its verification |
 //! | [`workdir`] | confined working-tree writes: nothing beyond a symlink or outside the root |
-//! | [`worktree`] | path-taking shims over [`Repository`] for older callers |
 //! | [`error`] | the error enum |
 
 #![forbid(unsafe_code)]
@@ -86,7 +85,6 @@ pub mod status;
 pub mod store;
 pub mod verify;
 pub mod workdir;
-pub mod worktree;
 
 pub use error::{Error, ErrorKind, Result};
 pub use ids::{BlobId, CommitId, ObjectId, SnapshotId};

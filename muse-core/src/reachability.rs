@@ -91,7 +91,7 @@ fn roots(root: &Path) -> Result<(Vec<String>, Vec<String>, Vec<String>)> {
     if let crate::refs::Head::Detached(c) = crate::refs::read_head(root)? {
         commits.push(c);
     }
-    if let Some(m) = crate::worktree::read_merge_head(root)? {
+    if let Some(m) = crate::merge::read_merge_head(root)? {
         commits.push(m);
     }
     commits.extend(tag_targets(root)?);
@@ -105,7 +105,7 @@ fn roots(root: &Path) -> Result<(Vec<String>, Vec<String>, Vec<String>)> {
         }
     }
     // --- end operation journal roots.
-    let blobs: Vec<String> = crate::worktree::read_stage(root)?.entries.into_values().flatten().collect();
+    let blobs: Vec<String> = crate::stage::read_stage(root)?.entries.into_values().flatten().collect();
     // Snapshots named as roots on their own (besides the commits'): none yet.
     let snapshots: Vec<String> = Vec::new();
     Ok((commits, snapshots, blobs))

@@ -344,14 +344,14 @@ impl Repository {
 
     /// How many commits `a` is ahead of and behind `b`: the commits
     /// reachable from each and not from their merge base
-    /// ([`crate::commits::walk_between_in`]), each count capped at `cap`.
+    /// ([`crate::commits::walk_between_with`]), each count capped at `cap`.
     ///
     /// # Errors
     /// As [`Self::merge_base`].
     pub fn ahead_behind(&self, a: &str, b: &str, cap: usize) -> Result<(usize, usize)> {
         let base = self.merge_base(a, b)?;
         let count = |tip: &str| -> Result<usize> {
-            Ok(crate::commits::walk_between_in(&*self.store, tip, base.as_deref(), cap)?.commits.len())
+            Ok(crate::commits::walk_between_with(&mut |id| self.find_commit(id), tip, base.as_deref(), cap)?.commits.len())
         };
         Ok((count(a)?, count(b)?))
     }

@@ -295,7 +295,7 @@ mod prune {
     use muse_core::records::{CommitRecord, SnapshotRecord};
     use muse_core::refs::write_branch_ref;
     use muse_core::snapshots::{has_snapshot, read_snapshot, write_snapshot, write_snapshot_with_base};
-    use muse_core::worktree::{write_stage, Stage};
+    use muse_core::stage::{write_stage, Stage};
 
     const HOUR: Duration = Duration::from_secs(3600);
 

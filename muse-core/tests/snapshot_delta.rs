@@ -389,8 +389,9 @@ fn gc_never_prunes_a_base_a_kept_snapshot_needs() {
 
 #[test]
 fn worktree_commits_and_applied_bundles_store_deltas() {
-    use muse_core::worktree::{add, commit, CommitOptions};
+    use muse_core::commit::CommitOptions;
     let (_tmp, root) = new_repo(true);
+    let repo = muse_core::Repository::open(&root).unwrap();
     for i in 0..40 {
         std::fs::write(root.join(format!("f{i}.txt")), format!("v0 {i}")).unwrap();
     }
@@ -399,9 +400,9 @@ fn worktree_commits_and_applied_bundles_store_deltas() {
         if step > 0 {
             std::fs::write(root.join(format!("f{step}.txt")), format!("v{step}")).unwrap();
         }
-        add(&root, &[".".to_string()], &mut |_, _| {}).unwrap();
+        repo.add_all().unwrap();
         let opts = CommitOptions { message: format!("c{step}"), author: "t".into(), ..Default::default() };
-        tips.push(commit(&root, &opts).unwrap());
+        tips.push(repo.commit(&opts).unwrap());
     }
     assert!(is_full(&root, &tips[0].snapshot_id));
     for c in &tips[1..] {

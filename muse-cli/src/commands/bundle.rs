@@ -138,7 +138,7 @@ struct RefUpdates {
 // exists.
 fn update_refs_from_bundle(repo: &Repository, branch_heads: &BTreeMap<String, String>) -> Result<RefUpdates, Fail> {
     // The fast-forward rule, and the checked-out branch's
-    // working tree, are the core's (worktree::update_branch).
+    // working tree, are the core's (Repository::update_branch).
     let mut r = RefUpdates::default();
     for (branch, id) in branch_heads {
         match repo.update_branch(branch, id)? {
