@@ -222,49 +222,42 @@ fn read_commit(py: Python<'_>, root: PathBuf, cid: &str) -> PyResult<Option<PyCo
 
 #[pyfunction]
 fn get_all_commits(py: Python<'_>, root: PathBuf) -> PyResult<Bound<'_, PyList>> {
-    // Read in storage order (each pack sequentially), in slices, pipelined:
-    // a reader thread reads slice k + 1 (in parallel, no GIL) while this
-    // thread turns slice k into Python objects and puts each at its rank in
-    // commit-ID order. The whole history is never held twice.
-    let order = py.detach(|| commits::stored_commit_order(&root)).py()?;
-    let n = order.ids.len();
-    let list = PyList::new(py, (0..n).map(|_| py.None()))?;
-    type Slice<'a> = (&'a [usize], muse_core::Result<Vec<Option<muse_core::records::CommitRecord>>>);
-    let (tx, rx) = std::sync::mpsc::sync_channel::<Slice<'_>>(1);
+    // The core reads slice k + 1 (in parallel, without the GIL) while this
+    // converts slice k under the GIL, each record at its rank in commit-ID
+    // order (`commits::for_each_commit_slice`): the whole history is never
+    // held twice.
+    let mut list: Option<Py<PyList>> = None;
     let mut missing = 0usize;
-    std::thread::scope(|s| -> PyResult<()> {
-        // Owned here: dropped when this closure returns (an error included),
-        // which stops the reader before the scope joins it.
-        let mut rx = rx;
-        let (root, order) = (&root, &order);
-        s.spawn(move || {
-            for start in (0..order.ids.len()).step_by(8192) {
-                let end = (start + 8192).min(order.ids.len());
-                let ranks = &order.ranks[start..end];
-                let r = order.read(root, start..end);
-                let failed = r.is_err();
-                // The receiver is gone when the caller stopped on an error.
-                if tx.send((ranks, r)).is_err() || failed {
-                    break;
+    let mut py_err: Option<PyErr> = None;
+    let walked = py.detach(|| {
+        commits::for_each_commit_slice(&root, |n, ranks, recs| {
+            Python::attach(|py| -> PyResult<()> {
+                let list = match &list {
+                    Some(l) => l.bind(py).clone(),
+                    None => list.insert(PyList::new(py, (0..n).map(|_| py.None()))?.unbind()).bind(py).clone(),
+                };
+                for (rank, r) in ranks.iter().zip(recs) {
+                    match r {
+                        Some(r) => list.set_item(*rank, Py::new(py, PyCommitRecord { inner: r })?)?,
+                        None => missing += 1,
+                    }
                 }
-            }
-        });
-        loop {
-            let (back, next) = py.detach(move || {
-                let next = rx.recv();
-                (rx, next)
-            });
-            rx = back;
-            let Ok((ranks, recs)) = next else { break };
-            for (rank, r) in ranks.iter().zip(recs.py()?) {
-                match r {
-                    Some(r) => list.set_item(*rank, Py::new(py, PyCommitRecord { inner: r })?)?,
-                    None => missing += 1,
-                }
-            }
-        }
-        Ok(())
-    })?;
+                Ok(())
+            })
+            .map_err(|e| {
+                py_err = Some(e);
+                muse_core::Error::InvalidInput("stopped by a Python error".into())
+            })
+        })
+    });
+    if let Some(e) = py_err {
+        return Err(e);
+    }
+    walked.py()?;
+    let list = match list {
+        Some(l) => l.into_bound(py),
+        None => return Ok(PyList::empty(py)),
+    };
     if missing > 0 {
         // Commits removed while this ran are left out.
         let kept: Vec<Bound<'_, PyAny>> = list.iter().filter(|o| !o.is_none()).collect();
