@@ -63,7 +63,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::{BufRead, BufReader, Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
@@ -112,14 +112,8 @@ pub struct ImportReport {
     pub seconds: f64,
 }
 
-/// The file holding the git → muse commit mapping.
-pub fn git_map_path(root: &Path) -> PathBuf {
-    crate::paths::muse_dir(root).join("git-map")
-}
-
-fn git_tips_path(root: &Path) -> PathBuf {
-    crate::paths::muse_dir(root).join("git-tips")
-}
+pub use crate::paths::git_map_path;
+use crate::paths::git_tips_path;
 
 /// Reads `.muse/git-map` (git sha1 → muse commit ID); a torn or malformed
 /// line is ignored.

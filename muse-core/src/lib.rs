@@ -35,7 +35,7 @@
 //! | [`records`] | `CommitRecord`, `SnapshotRecord`, msgpack |
 //! | [`commits`] | the commit store, history walks |
 //! | [`snapshots`] | the snapshot store |
-//! | [`snapshot`] | the working-tree walker: `build_snapshot_manifest` (not the snapshot store: [`snapshots`]) |
+//! | [`walk`] | the working-tree walker: `build_snapshot_manifest`, `walk_manifest` (SPEC §5) |
 //! | [`stat_cache`] | the stat cache of working-tree files |
 //! | [`refs`] | branches, HEAD, compare-and-swap |
 //! | [`batch`] | many writes, one flush barrier |
@@ -77,13 +77,13 @@ pub mod refs;
 pub mod repo;
 pub mod repository;
 pub mod revision;
-pub mod snapshot;
 pub mod snapshots;
 pub mod stage;
 pub mod stat_cache;
 pub mod status;
 pub mod store;
 pub mod verify;
+pub mod walk;
 pub mod workdir;
 
 pub use error::{Error, ErrorKind, Result};

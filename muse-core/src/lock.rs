@@ -49,16 +49,15 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, IoContext, Result};
-use crate::paths::muse_dir;
 
 pub use crate::config::DEFAULT_LOCK_TIMEOUT;
 
 /// File name of the index lock in `.muse/`.
-pub const INDEX_LOCK_NAME: &str = "index.lock";
+pub use crate::paths::INDEX_LOCK_NAME;
 /// File name of the write lock in `.muse/`.
-pub const WRITE_LOCK_NAME: &str = "gc.lock";
+pub use crate::paths::WRITE_LOCK_NAME;
 /// File name of the write lock's gate in `.muse/` (see the module docs).
-pub const WRITE_GATE_NAME: &str = "gc-gate.lock";
+pub use crate::paths::WRITE_GATE_NAME;
 
 /// The longest a shared taker of the write lock waits at its gate before
 /// going ahead of a waiting exclusive taker anyway (it then waits for the
@@ -214,7 +213,7 @@ pub fn lock_timeout(root: &Path) -> Duration {
 /// # Errors
 /// As [`FileLock::acquire`].
 pub fn index_lock(root: &Path) -> Result<FileLock> {
-    FileLock::acquire(&muse_dir(root).join(INDEX_LOCK_NAME), LockMode::Exclusive, lock_timeout(root), "index lock")
+    FileLock::acquire(&crate::paths::index_lock_path(root), LockMode::Exclusive, lock_timeout(root), "index lock")
 }
 
 /// Takes the write lock (`.muse/gc.lock`) in `mode` with the configured
@@ -225,10 +224,9 @@ pub fn index_lock(root: &Path) -> Result<FileLock> {
 /// # Errors
 /// As [`FileLock::acquire`].
 pub fn write_lock(root: &Path, mode: LockMode) -> Result<FileLock> {
-    let dot = muse_dir(root);
     let timeout = lock_timeout(root);
-    let gate = dot.join(WRITE_GATE_NAME);
-    let path = dot.join(WRITE_LOCK_NAME);
+    let gate = crate::paths::write_gate_path(root);
+    let path = crate::paths::write_lock_path(root);
     match mode {
         LockMode::Shared => {
             let hold = {

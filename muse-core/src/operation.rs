@@ -26,10 +26,9 @@ use std::path::{Path, PathBuf};
 use crate::atomic::{write_atomic, Replace, MODE_MUTABLE, MUSE_TMP_PREFIX};
 use crate::config::durability_for;
 use crate::error::{Error, Result};
-use crate::paths::muse_dir;
 
 /// File name of the journal in `.muse/`.
-pub const OPERATION_FILE: &str = "OPERATION";
+pub use crate::paths::OPERATION_FILE;
 
 /// Which operation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -165,7 +164,7 @@ fn short(id: &str) -> &str {
 
 /// `<root>/.muse/OPERATION`.
 pub fn operation_path(root: &Path) -> PathBuf {
-    muse_dir(root).join(OPERATION_FILE)
+    crate::paths::operation_path(root)
 }
 
 /// The operation in progress, if any.

@@ -61,7 +61,6 @@ use std::time::{Duration, SystemTime};
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, IoContext, Result};
-use crate::paths::muse_dir;
 
 /// Magic bytes that start a pack.
 pub const PACK_MAGIC: &[u8; 8] = b"MUSEPACK";
@@ -81,10 +80,7 @@ const TRAILER_LEN: u64 = 24;
 /// Largest index a reader accepts (entries): 64 Mi entries, 3.5 GiB.
 const MAX_ENTRIES: u64 = 64 * 1024 * 1024;
 
-/// `<root>/.muse/packs`
-pub fn packs_dir(root: &Path) -> PathBuf {
-    muse_dir(root).join("packs")
-}
+pub use crate::paths::packs_dir;
 
 /// What a pack entry is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

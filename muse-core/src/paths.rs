@@ -17,6 +17,50 @@ pub const MUSE_DIR: &str = ".muse";
 pub fn muse_dir(root: &Path) -> PathBuf {
     root.join(MUSE_DIR)
 }
+/// Name of the index lock in `.muse/` ([`crate::lock::index_lock`]).
+pub const INDEX_LOCK_NAME: &str = "index.lock";
+/// Name of the write lock in `.muse/` ([`crate::lock::write_lock`]).
+pub const WRITE_LOCK_NAME: &str = "gc.lock";
+/// Name of the write lock's gate in `.muse/`.
+pub const WRITE_GATE_NAME: &str = "gc-gate.lock";
+/// Name of the operation journal in `.muse/` ([`crate::operation`]).
+pub const OPERATION_FILE: &str = "OPERATION";
+/// Name of the GC stamp file in `.muse/cache/`: its mtime is the time of the
+/// last startup GC that left nothing live behind.
+pub const GC_STAMP_NAME: &str = "gc_stamp";
+
+/// `<root>/.muse/index.lock`
+pub fn index_lock_path(root: &Path) -> PathBuf {
+    muse_dir(root).join(INDEX_LOCK_NAME)
+}
+/// `<root>/.muse/gc.lock`
+pub fn write_lock_path(root: &Path) -> PathBuf {
+    muse_dir(root).join(WRITE_LOCK_NAME)
+}
+/// `<root>/.muse/gc-gate.lock`
+pub fn write_gate_path(root: &Path) -> PathBuf {
+    muse_dir(root).join(WRITE_GATE_NAME)
+}
+/// `<root>/.muse/OPERATION`
+pub fn operation_path(root: &Path) -> PathBuf {
+    muse_dir(root).join(OPERATION_FILE)
+}
+/// `<root>/.muse/cache/gc_stamp`
+pub fn gc_stamp_path(root: &Path) -> PathBuf {
+    cache_dir(root).join(GC_STAMP_NAME)
+}
+/// `<root>/.muse/packs`
+pub fn packs_dir(root: &Path) -> PathBuf {
+    muse_dir(root).join("packs")
+}
+/// `<root>/.muse/git-map`: the git → muse commit mapping of `import-git`.
+pub fn git_map_path(root: &Path) -> PathBuf {
+    muse_dir(root).join("git-map")
+}
+/// `<root>/.muse/git-tips`: the git tips `import-git` last imported.
+pub fn git_tips_path(root: &Path) -> PathBuf {
+    muse_dir(root).join("git-tips")
+}
 /// Path of the stage file (git's index): `<root>/.muse/index.msgpack`.
 pub fn index_path(root: &Path) -> PathBuf {
     muse_dir(root).join("index.msgpack")

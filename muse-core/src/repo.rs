@@ -30,7 +30,7 @@ pub const MUSE_SWEEP_DIRS: [&str; 10] =
 
 /// Name of the GC stamp file in `.muse/cache/`: its mtime is the time of the
 /// last startup GC that left nothing live behind.
-pub const GC_STAMP_NAME: &str = "gc_stamp";
+pub use crate::paths::GC_STAMP_NAME;
 
 /// Finds the repository for `start`.
 ///
@@ -130,14 +130,13 @@ pub fn init_repo(root: &Path, opts: &InitOptions) -> Result<PathBuf> {
         "format_version": 1,
         "default_branch": opts.default_branch,
     });
-    write_text_atomic(&dot.join("repo.json"), &format!("{repo_json:#}\n"), Durability::Full)?;
-    write_text_atomic(&dot.join("config.toml"), "[core]\nfsync = \"full\"\n\n[limits]\nmax_ancestors = 50000\n", Durability::Full)?;
-    write_text_atomic(&dot.join("HEAD"), &format!("ref: refs/heads/{}\n", opts.default_branch), Durability::Full)?;
-    write_stamp(root, &cache_dir(root).join(GC_STAMP_NAME), SystemTime::UNIX_EPOCH);
+    write_text_atomic(&crate::paths::repo_json_path(root), &format!("{repo_json:#}\n"), Durability::Full)?;
+    write_text_atomic(&crate::paths::config_toml_path(root), "[core]\nfsync = \"full\"\n\n[limits]\nmax_ancestors = 50000\n", Durability::Full)?;
+    write_text_atomic(&crate::paths::head_path(root), &format!("ref: refs/heads/{}\n", opts.default_branch), Durability::Full)?;
+    write_stamp(root, &crate::paths::gc_stamp_path(root), SystemTime::UNIX_EPOCH);
     // The write lock's files (never removed), made now so that the first
     // write does not add files to `.muse/`.
-    for name in [crate::lock::WRITE_LOCK_NAME, crate::lock::WRITE_GATE_NAME] {
-        let lock = dot.join(name);
+    for lock in [crate::paths::write_lock_path(root), crate::paths::write_gate_path(root)] {
         std::fs::OpenOptions::new().write(true).create(true).truncate(false).open(&lock).ctx("create", &lock)?;
     }
     crate::atomic::sync_dir(&dot)?;
@@ -320,7 +319,7 @@ pub fn startup_gc(root: &Path) -> Result<GcReport> {
     if !dot.is_dir() {
         return Ok(report);
     }
-    let stamp_path = cache_dir(root).join(GC_STAMP_NAME);
+    let stamp_path = crate::paths::gc_stamp_path(root);
     let last = std::fs::metadata(&stamp_path).ok().map(|m| mtime_of(&m));
     if last.is_none() {
         // Create the stamp before listing, so that creating it does not make

@@ -35,7 +35,7 @@
 //!   files. An entry with `mtime_ns >= C` is racy.
 //! * **Entries hashed by this instance.** Each read is preceded by a *stamp*
 //!   `S`; an entry whose `mtime_ns >= S` is racy. The walker
-//!   ([`crate::snapshot::walk_workdir`]) takes `S` from the filesystem clock
+//!   ([`crate::walk::walk_workdir`]) takes `S` from the filesystem clock
 //!   itself: the mtime of the cache temp file it creates just before its
 //!   first read (so only files modified in the same tick as the walk are
 //!   racy). The single-file methods ([`StatCache::get_object_hash`],

@@ -11,9 +11,9 @@ use crate::stage::read_stage;
 /// The working tree's manifest (the stat-cached walk of SPEC §5).
 ///
 /// # Errors
-/// As [`crate::snapshot::build_snapshot_manifest`].
+/// As [`crate::walk::build_snapshot_manifest`].
 pub fn worktree_manifest(root: &Path) -> Result<Manifest> {
-    crate::snapshot::build_snapshot_manifest(root, &crate::snapshot::WalkOptions::default())
+    crate::walk::build_snapshot_manifest(root, &crate::walk::WalkOptions::default())
 }
 
 /// The state of the working tree against HEAD.
@@ -125,7 +125,7 @@ pub fn status(&self) -> Result<Status> {
             let (branch, head, head_manifest) = self.head_state()?;
             Ok((branch, head, head_manifest, read_stage(root)?))
         },
-        || crate::snapshot::walk_manifest(root, &crate::snapshot::WalkOptions::default()),
+        || crate::walk::walk_manifest(root, &crate::walk::WalkOptions::default()),
     );
     let (branch, head, head_manifest, stage) = head_side?;
     let wt = wt?;

@@ -7,7 +7,7 @@ use std::sync::OnceLock;
 
 use muse_core::ids::{hash_sorted_snapshot, validate_id};
 use muse_core::paths::{check_no_file_dir_clash_at, validate_rel_path};
-use muse_core::snapshot::{build_snapshot_manifest, WalkOptions};
+use muse_core::walk::{build_snapshot_manifest, WalkOptions};
 
 use crate::error::{guard, guard_value, muse_status, FfiError, FfiResult};
 use crate::repo::{absolute, muse_repository};

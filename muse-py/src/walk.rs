@@ -7,7 +7,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString};
 
 use muse_core::ids::{write_id, ID_LEN};
-use muse_core::snapshot::{walk_manifest as core_walk, WalkOptions};
+use muse_core::walk::{walk_manifest as core_walk, WalkOptions};
 use muse_core::stat_cache::{LoadStatus, StatCache};
 
 use crate::convert::IntoPy;

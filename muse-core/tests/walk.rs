@@ -14,7 +14,7 @@ use std::time::{Duration, SystemTime};
 
 use muse_core::ids::blob_id;
 use muse_core::paths::{cache_dir, stat_cache_path};
-use muse_core::snapshot::{build_snapshot_manifest, walk_workdir, WalkOptions};
+use muse_core::walk::{build_snapshot_manifest, walk_workdir, WalkOptions};
 use muse_core::stat_cache::{LoadStatus, StatCache, CACHE_VERSION, MAX_CACHE_BYTES};
 use muse_core::Error;
 
@@ -597,7 +597,7 @@ fn a_directory_replaced_by_a_file_is_left_out_not_an_error() {
     write(&root, "d", b"now a file");
     let m = manifest(&root);
     assert_eq!(keys(&m), ["d", "keep.txt"]);
-    assert_eq!(muse_core::snapshot::hash_file(&root.join("d/f")).unwrap(), None);
+    assert_eq!(muse_core::walk::hash_file(&root.join("d/f")).unwrap(), None);
 }
 
 // ----- StatCache directly ------------------------------------------------------
@@ -894,7 +894,7 @@ fn concurrent_walks_agree() {
 #[test]
 fn walk_manifest_is_the_cache_and_follows_every_change() {
     use muse_core::ids::id_from_digest;
-    use muse_core::snapshot::walk_manifest;
+    use muse_core::walk::walk_manifest;
     let (_d, root) = work_tree();
     for i in 0..40 {
         write(&root, &format!("d{}/f{i:02}.txt", i % 4), format!("v1 {i}").as_bytes());
