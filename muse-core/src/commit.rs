@@ -28,6 +28,62 @@ pub struct CommitOptions {
     pub prompt_hash: String,
 }
 
+/// The parts of a commit made by [`Repository::create_commit`].
+#[derive(Debug, Clone, Default)]
+pub struct NewCommit<'a> {
+    /// The branch recorded in the commit (informational; no ref moves).
+    pub branch: &'a str,
+    /// The snapshot it records (must be stored).
+    pub snapshot_id: &'a str,
+    /// The message.
+    pub message: &'a str,
+    /// The author (may be empty).
+    pub author: &'a str,
+    /// Zero, one or two parents (each must be stored); a second parent
+    /// makes a merge commit.
+    pub parents: &'a [&'a str],
+}
+
+impl Repository {
+    /// Writes a commit of an existing snapshot on existing parents,
+    /// committed now, and returns it. No ref moves (use
+    /// [`Self::compare_and_swap_branch`]). Durable on return.
+    ///
+    /// # Errors
+    /// [`Error::InvalidRefName`], [`Error::InvalidId`],
+    /// [`Error::InvalidInput`] (more than two parents), [`Error::NotFound`]
+    /// naming the missing snapshot or parent commit; store errors.
+    pub fn create_commit(&self, c: &NewCommit<'_>) -> Result<CommitRecord> {
+        crate::refs::validate_branch_name(c.branch)?;
+        if c.parents.len() > 2 {
+            return Err(Error::InvalidInput(format!("a commit has at most two parents, got {}", c.parents.len())));
+        }
+        let snapshot = SnapshotId::parse(c.snapshot_id)?;
+        let parents: Vec<crate::ids::CommitId> = c.parents.iter().map(|p| crate::ids::CommitId::parse(p)).collect::<Result<_>>()?;
+        if self.store().read_snapshot(&snapshot)?.is_none() {
+            return Err(Error::NotFound { what: "snapshot", name: c.snapshot_id.to_string() });
+        }
+        for (p, id) in parents.iter().zip(c.parents) {
+            if self.store().read_commit(p)?.is_none() {
+                return Err(Error::NotFound { what: "parent commit", name: id.to_string() });
+            }
+        }
+        let mut rec = CommitRecord {
+            branch: c.branch.to_string(),
+            snapshot_id: c.snapshot_id.to_string(),
+            message: c.message.to_string(),
+            committed_at: now_iso(),
+            parent_commit_id: c.parents.first().map(|p| p.to_string()),
+            parent2_commit_id: c.parents.get(1).map(|p| p.to_string()),
+            author: c.author.to_string(),
+            ..Default::default()
+        };
+        rec.commit_id = rec.compute_id();
+        self.store().write_commit(&rec)?;
+        Ok(rec)
+    }
+}
+
 impl Repository {
 /// Records the stage on top of HEAD: the new snapshot is HEAD's manifest
 /// with the stage applied; snapshot and commit are written in one batch,

@@ -113,6 +113,19 @@ pub fn read_commit_bytes(root: &Path, id: &str) -> Result<Option<Vec<u8>>> {
     }
 }
 
+/// [`read_commit_bytes`], verified: the bytes must decode to a record whose
+/// `commit_id` is `id` and whose fields hash to it (exactly the bytes
+/// handed out are checked). `Ok(None)` when absent.
+///
+/// # Errors
+/// [`Error::Corrupt`] naming what does not match; as [`read_commit_bytes`].
+pub fn read_verified_commit_bytes(root: &Path, id: &str) -> Result<Option<Vec<u8>>> {
+    let Some(data) = read_commit_bytes(root, id)? else { return Ok(None) };
+    let path = commit_path(root, id)?;
+    verify_commit(CommitRecord::from_msgpack(&data, &path)?, id, &path)?;
+    Ok(Some(data))
+}
+
 /// Like [`read_commit`] but a missing commit is [`Error::NotFound`].
 ///
 /// # Errors
@@ -459,17 +472,17 @@ fn verify_commit(rec: CommitRecord, expected_id: &str, path: &Path) -> Result<Co
 }
 
 /// Iterator over the first-parent chain from `tip` (tip first). Holds one
-/// record at a time.
-pub struct FirstParentWalk<'a> {
-    root: &'a Path,
+/// record at a time; owns the repository path (a binding may keep it).
+pub struct FirstParentWalk {
+    root: std::path::PathBuf,
     next: Option<String>,
 }
 
-impl Iterator for FirstParentWalk<'_> {
+impl Iterator for FirstParentWalk {
     type Item = Result<CommitRecord>;
     fn next(&mut self) -> Option<Self::Item> {
         let id = self.next.take()?;
-        match load_commit(self.root, &id) {
+        match load_commit(&self.root, &id) {
             Ok(rec) => {
                 self.next = rec.parent_commit_id.clone();
                 Some(Ok(rec))
@@ -480,8 +493,8 @@ impl Iterator for FirstParentWalk<'_> {
 }
 
 /// Walks the first-parent chain from `tip`.
-pub fn walk_first_parent<'a>(root: &'a Path, tip: Option<&str>) -> FirstParentWalk<'a> {
-    FirstParentWalk { root, next: tip.map(str::to_string) }
+pub fn walk_first_parent(root: &Path, tip: Option<&str>) -> FirstParentWalk {
+    FirstParentWalk { root: root.to_path_buf(), next: tip.map(str::to_string) }
 }
 
 /// The commits of `branch`, tip first, following first parents, at most

@@ -304,3 +304,36 @@ fn log_reports_a_missing_parent_as_missing_data() {
     assert!(err.to_string().contains(&c1) && err.to_string().contains(&c2), "{err}");
     assert!(log.next().is_none());
 }
+
+on_both_stores!(create_commit_from_parts, |repo: &Repository| {
+    use muse_core::commit::NewCommit;
+    write(repo, "a", "1");
+    let c1 = commit(repo, "one");
+    repo.create_branch("side", None).unwrap();
+    write(repo, "a", "2");
+    let c2 = commit(repo, "two");
+    let snap = repo.find_commit(&c2).unwrap().snapshot_id;
+    let parents = [c2.as_str(), c1.as_str()];
+    let merge = repo
+        .create_commit(&NewCommit { branch: "main", snapshot_id: &snap, message: "merge", author: "me", parents: &parents })
+        .unwrap();
+    assert_eq!(merge.parent_commit_id.as_deref(), Some(c2.as_str()));
+    assert_eq!(merge.parent2_commit_id.as_deref(), Some(c1.as_str()));
+    assert_eq!(repo.find_commit(&merge.commit_id).unwrap(), merge);
+    // No ref moved.
+    assert_eq!(repo.branch_target("main").unwrap().as_deref(), Some(c2.as_str()));
+    let missing = muse_core::ids::fake_id("nope");
+    let err = repo
+        .create_commit(&NewCommit { branch: "main", snapshot_id: &snap, message: "m", author: "", parents: &[missing.as_str()] })
+        .unwrap_err();
+    assert!(matches!(err, Error::NotFound { what: "parent commit", .. }), "{err}");
+    let err = repo
+        .create_commit(&NewCommit { branch: "main", snapshot_id: &missing, message: "m", author: "", parents: &[] })
+        .unwrap_err();
+    assert!(matches!(err, Error::NotFound { what: "snapshot", .. }), "{err}");
+    let three = [c1.as_str(), c2.as_str(), c1.as_str()];
+    let err = repo
+        .create_commit(&NewCommit { branch: "main", snapshot_id: &snap, message: "m", author: "", parents: &three })
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidInput);
+});

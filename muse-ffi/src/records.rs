@@ -8,14 +8,13 @@
 //! common fields.
 
 use std::ffi::{c_char, CString};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use muse_core::commits::{has_commit, load_commit, read_commit, write_commit};
+use muse_core::commits::{has_commit, read_commit, write_commit};
 use muse_core::ids::validate_id;
 use muse_core::merge_base::find_merge_base;
-use muse_core::paths::commit_path;
-use muse_core::records::{now_iso, CommitRecord, SnapshotRecord};
-use muse_core::refs::{resolve_head, validate_branch_name};
+use muse_core::records::{CommitRecord, SnapshotRecord};
+use muse_core::refs::resolve_head;
 use muse_core::snapshots::{has_snapshot, read_snapshot, write_snapshot};
 use muse_core::Error;
 
@@ -112,19 +111,7 @@ pub unsafe extern "C" fn muse_commit_read_msgpack(
         need(out, "out")?;
         // SAFETY: caller guarantees.
         let (repo, id) = unsafe { (handle(repo, "repo")?, cstr(id, "id")?) };
-        let path = commit_path(repo.root(), id)?;
-        let data = muse_core::commits::read_commit_bytes(repo.root(), id)?.ok_or_else(|| not_found("commit", id))?;
-        // Verify exactly the bytes handed out.
-        let rec = CommitRecord::from_msgpack(&data, &path)?;
-        let actual = rec.compute_id();
-        if rec.commit_id != id || actual != id {
-            return Err(Error::Corrupt {
-                what: "commit record",
-                path,
-                detail: format!("holds commit {:?} whose fields hash to {actual}", rec.commit_id),
-            }
-            .into());
-        }
+        let data = muse_core::commits::read_verified_commit_bytes(repo.root(), id)?.ok_or_else(|| not_found("commit", id))?;
         // SAFETY: out checked non-NULL, writable (caller).
         unsafe { put(out, muse_bytes::from_vec(data)) };
         Ok(())
@@ -175,31 +162,14 @@ pub unsafe extern "C" fn muse_commit_create(
                 opt_cstr(parent, "parent")?,
             )
         };
-        validate_branch_name(branch)?;
-        validate_id(snapshot_id)?;
-        if let Some(p) = parent {
-            validate_id(p)?;
-        }
-        let root = repo.root();
-        if !has_snapshot(root, snapshot_id)? {
-            return Err(not_found("snapshot", snapshot_id));
-        }
-        if let Some(p) = parent {
-            if !has_commit(root, p)? {
-                return Err(not_found("parent commit", p));
-            }
-        }
-        let mut rec = CommitRecord {
-            branch: branch.to_string(),
-            snapshot_id: snapshot_id.to_string(),
-            message: message.to_string(),
-            committed_at: now_iso(),
-            parent_commit_id: parent.map(str::to_string),
-            author: author.unwrap_or("").to_string(),
-            ..Default::default()
-        };
-        rec.commit_id = rec.compute_id();
-        write_commit(root, &rec, None)?;
+        let parents: Vec<&str> = parent.into_iter().collect();
+        let rec = repo.repo().create_commit(&muse_core::commit::NewCommit {
+            branch,
+            snapshot_id,
+            message,
+            author: author.unwrap_or(""),
+            parents: &parents,
+        })?;
         // SAFETY: out_id checked non-NULL, MUSE_ID_BUFSIZE bytes (caller).
         unsafe { put_id(out_id, &rec.commit_id) };
         Ok(())
@@ -437,8 +407,7 @@ pub unsafe extern "C" fn muse_commit_free(commit: *mut muse_commit) {
 /// independent of the repository handle. Not thread-safe: use one
 /// iterator from one thread at a time.
 pub struct muse_log_iter {
-    root: PathBuf,
-    next: Option<String>,
+    walk: muse_core::commits::FirstParentWalk,
 }
 
 /// Starts a first-parent walk at `tip`.
@@ -474,10 +443,7 @@ pub unsafe extern "C" fn muse_log_iter_new(
             }
             None => resolve_head(repo.root())?,
         };
-        let it = muse_log_iter {
-            root: repo.root().to_path_buf(),
-            next: start,
-        };
+        let it = muse_log_iter { walk: muse_core::commits::walk_first_parent(repo.root(), start.as_deref()) };
         // SAFETY: checked non-NULL, writable.
         unsafe { put(out, into_handle(it)) };
         Ok(())
@@ -509,7 +475,7 @@ pub unsafe extern "C" fn muse_log_iter_next(
         need(done_out, "done_out")?;
         // SAFETY: caller guarantee.
         let it = unsafe { handle_mut(it, "it") }?;
-        let Some(id) = it.next.take() else {
+        let Some(rec) = it.walk.next().transpose()? else {
             // SAFETY: both checked non-NULL, writable.
             unsafe {
                 put(commit_out, std::ptr::null_mut());
@@ -517,8 +483,6 @@ pub unsafe extern "C" fn muse_log_iter_next(
             }
             return Ok(());
         };
-        let rec = load_commit(&it.root, &id)?;
-        it.next = rec.parent_commit_id.clone();
         // SAFETY: both checked non-NULL, writable.
         unsafe {
             put(commit_out, into_handle(muse_commit::from_record(&rec)));

@@ -266,14 +266,8 @@ pub unsafe extern "C" fn muse_repo_init(
     default_branch: *const c_char,
     out: *mut *mut muse_repository,
 ) -> muse_status {
-    guard(|| {
-        need(out, "out")?;
-        // SAFETY: caller guarantee on both strings.
-        let (path, branch) = unsafe { (cstr(path, "path")?, opt_cstr(default_branch, "default_branch")?) };
-        let repo = init(path, branch)?;
-        // SAFETY: `out` checked non-NULL; caller guarantees it is writable.
-        unsafe { put_repository(out, repo) }
-    })
+    // SAFETY: forwarded caller guarantees (the same contract).
+    unsafe { muse_repository_init(path, default_branch, out) }
 }
 
 /// Frees a repository handle: the same as `muse_repository_free`. NULL is
@@ -283,8 +277,8 @@ pub unsafe extern "C" fn muse_repo_init(
 /// As `muse_repository_free`.
 #[no_mangle]
 pub unsafe extern "C" fn muse_repo_free(repo: *mut muse_repository) {
-    // SAFETY: forwarded caller guarantee.
-    guard_value((), || unsafe { free_handle(repo) })
+    // SAFETY: forwarded caller guarantee (the same contract).
+    unsafe { muse_repository_free(repo) }
 }
 
 /// The absolute path of the repository's working-tree root (the directory
