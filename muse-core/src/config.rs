@@ -184,6 +184,24 @@ impl Config {
     }
 }
 
+
+/// The durability a per-call write gets: [`Durability::Deferred`](crate::atomic::Durability::Deferred) when the
+/// caller asked for it or the repository's `[core] fsync` is `"off"`,
+/// otherwise [`Durability::Full`](crate::atomic::Durability::Full).
+///
+/// # Errors
+/// As [`Config::load`].
+pub fn durability_for(root: &Path, requested: Option<crate::atomic::Durability>) -> Result<crate::atomic::Durability> {
+    use crate::atomic::Durability;
+    if requested == Some(Durability::Deferred) {
+        return Ok(Durability::Deferred);
+    }
+    Ok(match Config::load(root)?.fsync {
+        FsyncPolicy::Full => Durability::Full,
+        FsyncPolicy::Off => Durability::Deferred,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -201,21 +219,4 @@ mod tests {
         assert!(Config::parse("[core]\nfsync = \"sometimes\"\n", p).is_err());
         assert!(Config::parse("not toml [", p).is_err());
     }
-}
-
-/// The durability a per-call write gets: [`Durability::Deferred`](crate::atomic::Durability::Deferred) when the
-/// caller asked for it or the repository's `[core] fsync` is `"off"`,
-/// otherwise [`Durability::Full`](crate::atomic::Durability::Full).
-///
-/// # Errors
-/// As [`Config::load`].
-pub fn durability_for(root: &Path, requested: Option<crate::atomic::Durability>) -> Result<crate::atomic::Durability> {
-    use crate::atomic::Durability;
-    if requested == Some(Durability::Deferred) {
-        return Ok(Durability::Deferred);
-    }
-    Ok(match Config::load(root)?.fsync {
-        FsyncPolicy::Full => Durability::Full,
-        FsyncPolicy::Off => Durability::Deferred,
-    })
 }

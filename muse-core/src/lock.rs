@@ -135,8 +135,11 @@ struct SharedHold {
 /// descriptors).
 const IDLE_HOLDS: usize = 8;
 
-fn shared_holds() -> &'static Mutex<Vec<(PathBuf, Arc<Mutex<SharedHold>>)>> {
-    static HOLDS: OnceLock<Mutex<Vec<(PathBuf, Arc<Mutex<SharedHold>>)>>> = OnceLock::new();
+/// The process's shared holds of write locks, by lock file path.
+type SharedHolds = Mutex<Vec<(PathBuf, Arc<Mutex<SharedHold>>)>>;
+
+fn shared_holds() -> &'static SharedHolds {
+    static HOLDS: OnceLock<SharedHolds> = OnceLock::new();
     HOLDS.get_or_init(Default::default)
 }
 

@@ -116,7 +116,7 @@ pub fn cli_main(py: Python<'_>, argv: Vec<std::ffi::OsString>) -> i32 {
 #[pyfunction]
 #[pyo3(signature = (root, git_dir, chunk_commits=5000))]
 pub fn import_git<'py>(py: Python<'py>, root: PathBuf, git_dir: PathBuf, chunk_commits: usize) -> PyResult<Bound<'py, PyDict>> {
-    let opts = muse_core::import_git::ImportOptions { chunk_commits, ..Default::default() };
+    let opts = muse_core::import_git::ImportOptions { chunk_commits };
     let r = py.detach(|| muse_core::import_git::import_git(&root, &git_dir, &opts, &mut |_| {})).py()?;
     let d = PyDict::new(py);
     d.set_item("commits", r.commits)?;
