@@ -32,16 +32,27 @@ import os
 import pathlib
 import random
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
 import time
 from typing import Callable
 
+# The helpers shared with the pytest tests live in tests/python/helpers.py;
+# this file runs as a script, so that directory is put on sys.path here.
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent / "python"))
+
+from helpers import (  # noqa: E402
+    FAST_CONFIG,
+    TEMP_PREFIXES,
+    derive_files,
+    muse_env,
+    read_tree,
+    run_or_kill,
+    write_files,
+)
+
 KINDS = ("add+commit", "checkout", "merge", "bundle apply", "import-git")
-TEMP_PREFIXES = (".restore-tmp-", ".muse-tmp-", ".obj-tmp-")
-FAST_CONFIG = '[core]\nfsync = "off"\n'
 TIMEOUT = 300.0
 
 
@@ -53,10 +64,9 @@ class Failure(Exception):
 
 
 def _env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k != "MUSE_REPO_ROOT"}
-    env.update({"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com", "GIT_COMMITTER_NAME": "t",
-                "GIT_COMMITTER_EMAIL": "t@example.com", "GIT_CONFIG_NOSYSTEM": "1", "HOME": os.environ.get("HOME", "/tmp")})
-    return env
+    return muse_env({"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com", "GIT_COMMITTER_NAME": "t",
+                     "GIT_COMMITTER_EMAIL": "t@example.com", "GIT_CONFIG_NOSYSTEM": "1",
+                     "HOME": os.environ.get("HOME", "/tmp")})
 
 
 class Muse:
@@ -93,40 +103,22 @@ class Muse:
             left = None if delay is None else delay - (time.monotonic() - start)
             if left is not None and left <= 0:
                 return True, time.monotonic() - start  # the kill landed between two commands
-            p = subprocess.Popen([self.exe, *args], cwd=cwd, env=self.env, stdout=subprocess.PIPE,
-                                 stderr=subprocess.PIPE, start_new_session=True)
-            try:
-                out, err = p.communicate(timeout=TIMEOUT if left is None else left)
-            except subprocess.TimeoutExpired:
+            # On a kill, the command and any child (git) are SIGKILLed.
+            rc, _, err = run_or_kill([self.exe, *args], cwd, self.env, TIMEOUT if left is None else left,
+                                     capture=True)
+            if rc is None:
                 if left is None:
-                    os.killpg(p.pid, signal.SIGKILL)
-                    p.communicate()
                     raise Failure(f"`muse {' '.join(args)}` hung for {TIMEOUT:.0f} s")
-                os.killpg(p.pid, signal.SIGKILL)  # the command and any child (git)
-                p.communicate()
                 return True, time.monotonic() - start
-            if p.returncode != 0 and not (args[0] == "merge" and p.returncode == 1 and b"CONFLICT" in err):
-                raise Failure(f"unkilled `muse {' '.join(args)}` exited {p.returncode}: {err.decode(errors='replace')[:300]}")
+            if rc != 0 and not (args[0] == "merge" and rc == 1 and b"CONFLICT" in err):
+                raise Failure(f"unkilled `muse {' '.join(args)}` exited {rc}: {err.decode(errors='replace')[:300]}")
         return False, time.monotonic() - start
 
-
-def write_files(root: pathlib.Path, files: dict[str, str]) -> None:
-    for rel, text in files.items():
-        p = root / rel
-        p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_text(text)
-
-
-def read_tree(root: pathlib.Path) -> dict[str, str]:
-    """Every file of the working tree outside `.muse/`, path -> text."""
-    out: dict[str, str] = {}
-    for dirpath, dirnames, filenames in os.walk(root):
-        if pathlib.Path(dirpath) == root and ".muse" in dirnames:
-            dirnames.remove(".muse")
-        for name in filenames:
-            p = pathlib.Path(dirpath) / name
-            out[p.relative_to(root).as_posix()] = p.read_text(errors="replace")
-    return out
+    def commit_files(self, root: pathlib.Path, files: dict[str, str], message: str) -> None:
+        """Writes `files`, then `muse add -A` and `muse commit -m MESSAGE`."""
+        write_files(root, files)
+        self.ok(root, "add", "-A")
+        self.ok(root, "commit", "-m", message)
 
 
 def tree_diff(got: dict[str, str], want: dict[str, str]) -> str:
@@ -240,9 +232,7 @@ class AddCommit(Kind):
     def build(self) -> None:
         self.template = init_repo(self.m, self.work / "template")
         self.files = _files(self.N, "v0", self.rng)
-        write_files(self.template, self.files)
-        self.m.ok(self.template, "add", "-A")
-        self.m.ok(self.template, "commit", "-m", "v0")
+        self.m.commit_files(self.template, self.files, "v0")
         self.template_files = dict(self.files)
         self.reset()
 
@@ -302,21 +292,12 @@ class Checkout(Kind):
     def build(self) -> None:
         t = self.template = init_repo(self.m, self.work / "template")
         x = _files(self.N, "x", self.rng)
-        write_files(t, x)
-        self.m.ok(t, "add", "-A")
-        self.m.ok(t, "commit", "-m", "main")
+        self.m.commit_files(t, x, "main")
         self.m.ok(t, "checkout", "-b", "y")
         paths = sorted(x)
-        y = dict(x)
-        for p in paths[:1300]:
-            y[p] = "y " + x[p]
-        for p in paths[1300:1450]:
-            del y[p]
-            (t / p).unlink()
-        y.update({f"ynew/e{i % 7}/n{i:03d}.txt": f"y new {i}\n" for i in range(150)})
-        write_files(t, y)
-        self.m.ok(t, "add", "-A")
-        self.m.ok(t, "commit", "-m", "y")
+        y = derive_files(t, x, "y ", paths[:1300], paths[1300:1450],
+                         {f"ynew/e{i % 7}/n{i:03d}.txt": f"y new {i}\n" for i in range(150)})
+        self.m.commit_files(t, y, "y")
         self.m.ok(t, "checkout", "main")
         expect_tree(t, x, "checkout fixture")
         self.expected = {"main": x, "y": y}
@@ -354,27 +335,17 @@ class Merge(Kind):
     def build(self) -> None:
         t = self.template = init_repo(self.m, self.work / "template")
         base = _files(self.N, "base", self.rng, width=30)
-        write_files(t, base)
-        self.m.ok(t, "add", "-A")
-        self.m.ok(t, "commit", "-m", "base")
+        self.m.commit_files(t, base, "base")
         paths = sorted(base)
         ours_only, theirs_only = paths[:200], paths[200:]
-        main = dict(base)
-        for p in ours_only:
-            main[p] = "main " + base[p]
-        other = dict(base)
-        for p in theirs_only:  # 1,300 files
-            other[p] = "other " + base[p]
-        other.update({f"theirs/t{i:03d}.txt": f"t {i}\n" for i in range(60)})
+        main = derive_files(t, base, "main ", ours_only)
+        other = derive_files(t, base, "other ", theirs_only,  # 1,300 files
+                             add={f"theirs/t{i:03d}.txt": f"t {i}\n" for i in range(60)})
         conflicted = ours_only[: self.CONFLICTS]
-        otherc = dict(other)
-        for p in conflicted:
-            otherc[p] = "otherc " + base[p]
+        otherc = derive_files(t, other, "otherc ", conflicted)  # other[p] == base[p] there
         for br, files in (("other", other), ("otherc", otherc)):
             self.m.ok(t, "checkout", "-b", br)
-            write_files(t, files)
-            self.m.ok(t, "add", "-A")
-            self.m.ok(t, "commit", "-m", br)
+            self.m.commit_files(t, files, br)
             self.m.ok(t, "checkout", "-f", "main")
         write_files(t, main)
         self.m.ok(t, "commit", "-a", "-m", "main")
@@ -463,22 +434,13 @@ class BundleApply(Kind):
         m = self.m
         src = init_repo(m, self.work / "source")
         base = _files(self.N, "base", self.rng)
-        write_files(src, base)
-        m.ok(src, "add", "-A")
-        m.ok(src, "commit", "-m", "base")
+        m.commit_files(src, base, "base")
         base_id = tip(src, "main")
         m.ok(src, "bundle", "create", str(self.work / "base.mpack"), "main")
-        v1 = dict(base)
         paths = sorted(base)
-        for p in paths[:1200]:
-            v1[p] = "v1 " + base[p]
-        for p in paths[1200:1300]:
-            del v1[p]
-            (src / p).unlink()
-        v1.update({f"v1new/n{i:03d}.txt": f"v1 {i}\n" for i in range(150)})
-        write_files(src, v1)
-        m.ok(src, "add", "-A")
-        m.ok(src, "commit", "-m", "v1")
+        v1 = derive_files(src, base, "v1 ", paths[:1200], paths[1200:1300],
+                          {f"v1new/n{i:03d}.txt": f"v1 {i}\n" for i in range(150)})
+        m.commit_files(src, v1, "v1")
         self.v1, self.v1_id, self.base_id = v1, tip(src, "main"), base_id
         self.bundle = self.work / "inc.mpack"
         m.ok(src, "bundle", "create", str(self.bundle), "main", "--have", base_id)

@@ -6,34 +6,21 @@ from __future__ import annotations
 import json
 import os
 import pathlib
-import shutil
 import subprocess
 import sys
 
 import pytest
 
-MUSE = shutil.which("muse") or ""
-if not MUSE:  # a missing command is a failure, not a skip
-    raise RuntimeError("the muse console script is not on PATH (run ./scripts/install.sh; test.sh puts .venv/bin first)")
+from helpers import Cli, require_muse
 
-
-def muse(cwd: pathlib.Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    e = {k: v for k, v in os.environ.items() if k != "MUSE_REPO_ROOT"}
-    e.update(env or {})
-    return subprocess.run([MUSE, *args], cwd=cwd, capture_output=True, text=True, env=e, timeout=60)
+require_muse()
+muse = Cli(timeout=60)
 
 
 @pytest.fixture
 def wt(tmp_path: pathlib.Path) -> pathlib.Path:
-    root = tmp_path / "wt"
-    root.mkdir()
-    assert muse(root, "init").returncode == 0
-    (root / "a.txt").write_text("alpha\n")
-    (root / "src").mkdir()
-    (root / "src" / "b.py").write_text("print('b')\n")
-    assert muse(root, "add", ".").returncode == 0
-    assert muse(root, "commit", "-m", "first").returncode == 0
-    return root
+    """`first`: a.txt and src/b.py (each command asserted to exit 0)."""
+    return muse.new_repo(tmp_path / "wt", {"a.txt": "alpha\n", "src/b.py": "print('b')\n"})
 
 
 def test_every_command_outside_a_repository_exits_2(tmp_path: pathlib.Path) -> None:
@@ -98,12 +85,7 @@ def test_unknown_branch(wt: pathlib.Path) -> None:
 
 
 def test_branch_checkout_roundtrip_restores_files(wt: pathlib.Path) -> None:
-    assert muse(wt, "checkout", "-b", "feature").returncode == 0
-    (wt / "f.txt").write_text("feature file\n")
-    (wt / "a.txt").write_text("alpha on feature\n")
-    assert muse(wt, "add", ".").returncode == 0
-    assert muse(wt, "commit", "-m", "feature work").returncode == 0
-    assert muse(wt, "checkout", "main").returncode == 0
+    muse.commit_on_branch(wt, "feature", {"f.txt": "feature file\n", "a.txt": "alpha on feature\n"}, "feature work")
     assert not (wt / "f.txt").exists()
     assert (wt / "a.txt").read_text() == "alpha\n"
     assert muse(wt, "checkout", "feature").returncode == 0
@@ -165,12 +147,7 @@ def test_muse_repo_root_env_selects_the_repository(wt: pathlib.Path, tmp_path: p
 
 
 def _diverge(wt: pathlib.Path) -> None:
-    assert muse(wt, "checkout", "-b", "other").returncode == 0
-    (wt / "a.txt").write_text("theirs\n")
-    (wt / "c.txt").write_text("new on other\n")
-    assert muse(wt, "add", ".").returncode == 0
-    assert muse(wt, "commit", "-m", "other").returncode == 0
-    assert muse(wt, "checkout", "main").returncode == 0
+    muse.commit_on_branch(wt, "other", {"a.txt": "theirs\n", "c.txt": "new on other\n"}, "other")
     (wt / "a.txt").write_text("ours\n")
     assert muse(wt, "commit", "-a", "-m", "ours").returncode == 0
 
@@ -209,18 +186,10 @@ def test_merge_resolved_records_two_parents(wt: pathlib.Path) -> None:
 
 
 def test_merge_fast_forward_and_clean_three_way(wt: pathlib.Path) -> None:
-    assert muse(wt, "checkout", "-b", "ff").returncode == 0
-    (wt / "z.txt").write_text("z\n")
-    assert muse(wt, "add", "z.txt").returncode == 0
-    assert muse(wt, "commit", "-m", "z").returncode == 0
-    assert muse(wt, "checkout", "main").returncode == 0
+    muse.commit_on_branch(wt, "ff", {"z.txt": "z\n"}, "z", "z.txt")
     r = json.loads(muse(wt, "merge", "ff", "--json").stdout)
     assert r["result"] == "fast-forward" and (wt / "z.txt").exists()
-    assert muse(wt, "checkout", "-b", "side").returncode == 0
-    (wt / "s.txt").write_text("side\n")
-    assert muse(wt, "add", "s.txt").returncode == 0
-    assert muse(wt, "commit", "-m", "s").returncode == 0
-    assert muse(wt, "checkout", "main").returncode == 0
+    muse.commit_on_branch(wt, "side", {"s.txt": "side\n"}, "s", "s.txt")
     (wt / "a.txt").write_text("main edit\n")
     assert muse(wt, "commit", "-a", "-m", "m").returncode == 0
     r = json.loads(muse(wt, "merge", "side", "--json").stdout)
@@ -229,11 +198,7 @@ def test_merge_fast_forward_and_clean_three_way(wt: pathlib.Path) -> None:
 
 
 def test_gc_reports_and_prunes_unreachable_data(wt: pathlib.Path) -> None:
-    assert muse(wt, "checkout", "-b", "doomed").returncode == 0
-    (wt / "d.txt").write_text("only on doomed\n")
-    assert muse(wt, "add", "d.txt").returncode == 0
-    assert muse(wt, "commit", "-m", "doomed").returncode == 0
-    assert muse(wt, "checkout", "main").returncode == 0
+    muse.commit_on_branch(wt, "doomed", {"d.txt": "only on doomed\n"}, "doomed", "d.txt")
     assert json.loads(muse(wt, "gc", "--json").stdout)["unreachable"]["commits"] == []
     assert muse(wt, "branch", "-d", "doomed").returncode == 0
     gc = json.loads(muse(wt, "gc", "--json").stdout)
@@ -246,18 +211,14 @@ def test_gc_reports_and_prunes_unreachable_data(wt: pathlib.Path) -> None:
 
 
 def test_status_reports_ahead_and_behind_the_default_branch(wt: pathlib.Path) -> None:
-    assert muse(wt, "checkout", "-b", "topic").returncode == 0
+    muse.ok(wt, "checkout", "-b", "topic")
     for i in range(2):
-        (wt / f"t{i}.txt").write_text(f"{i}\n")
-        assert muse(wt, "add", ".").returncode == 0
-        assert muse(wt, "commit", "-m", f"t{i}").returncode == 0
+        muse.commit_files(wt, {f"t{i}.txt": f"{i}\n"}, f"t{i}")
     st = json.loads(muse(wt, "status", "--json").stdout)
     assert (st["ahead"], st["behind"], st["compared_to"]) == (2, 0, "main")
-    assert muse(wt, "checkout", "main").returncode == 0
-    (wt / "m.txt").write_text("m\n")
-    assert muse(wt, "add", ".").returncode == 0
-    assert muse(wt, "commit", "-m", "m").returncode == 0
-    assert muse(wt, "checkout", "topic").returncode == 0
+    muse.ok(wt, "checkout", "main")
+    muse.commit_files(wt, {"m.txt": "m\n"}, "m")
+    muse.ok(wt, "checkout", "topic")
     st = json.loads(muse(wt, "status", "--json").stdout)
     assert (st["ahead"], st["behind"]) == (2, 1)
 
@@ -268,9 +229,7 @@ def test_bundle_roundtrip_between_repositories(wt: pathlib.Path, tmp_path: pathl
     bundle = tmp_path / "main.mpack"
     made = json.loads(muse(wt, "bundle", "create", str(bundle), "main", "--json").stdout)
     assert made["commits"] == 2 and bundle.stat().st_size == made["bytes"]
-    dst = tmp_path / "dst"
-    dst.mkdir()
-    assert muse(dst, "init").returncode == 0
+    dst = muse.new_repo(tmp_path / "dst")
     r = json.loads(muse(dst, "bundle", "apply", str(bundle), "--update-refs", "--json").stdout)
     assert (r["commits_written"], r["refs_updated"]) == (2, ["main"])
     again = json.loads(muse(dst, "bundle", "apply", str(bundle), "--json").stdout)
@@ -283,9 +242,7 @@ def test_bundle_roundtrip_between_repositories(wt: pathlib.Path, tmp_path: pathl
     data[i] ^= 0x20  # tamper with a blob's bytes
     bad = tmp_path / "bad.mpack"
     bad.write_bytes(bytes(data))
-    other = tmp_path / "other"
-    other.mkdir()
-    assert muse(other, "init").returncode == 0
+    other = muse.new_repo(tmp_path / "other")
     r = muse(other, "bundle", "apply", str(bad))
     assert r.returncode in (1, 3) and "blob" in r.stderr
     assert not list((other / ".muse" / "commits").iterdir())
@@ -310,10 +267,8 @@ def test_init_default_branch_short_status_and_provenance(tmp_path: pathlib.Path)
 
 
 def test_plain_status_says_ahead_and_behind(wt: pathlib.Path) -> None:
-    assert muse(wt, "checkout", "-b", "topic").returncode == 0
-    (wt / "t.txt").write_text("t\n")
-    assert muse(wt, "add", ".").returncode == 0
-    assert muse(wt, "commit", "-m", "t").returncode == 0
+    muse.ok(wt, "checkout", "-b", "topic")
+    muse.commit_files(wt, {"t.txt": "t\n"}, "t")
     out = muse(wt, "status").stdout
     assert "On branch topic" in out and "Compared to main: 1 commit(s) ahead, 0 behind" in out
     assert muse(wt, "checkout", "main").returncode == 0
@@ -326,9 +281,7 @@ def test_hostile_bundles_move_no_ref_even_with_update_refs(wt: pathlib.Path, tmp
     good = (tmp_path / "good.mpack")
     assert muse(wt, "bundle", "create", str(good), "main").returncode == 0
     wire = good.read_bytes()
-    dst = tmp_path / "dst"
-    dst.mkdir()
-    assert muse(dst, "init").returncode == 0
+    dst = muse.new_repo(tmp_path / "dst")
 
     def refused(data: bytes, what: str) -> None:
         p = tmp_path / "bad.mpack"

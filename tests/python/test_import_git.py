@@ -12,15 +12,13 @@ import subprocess
 
 import pytest
 
-MUSE = shutil.which("muse") or ""
+from helpers import MUSE, Cli
+
 GIT = shutil.which("git") or ""
 if not (MUSE and GIT):  # missing tools are a failure, not a skip
     raise RuntimeError("needs the muse console script and git on PATH (./scripts/install.sh; test.sh)")
 
-
-def muse(cwd: pathlib.Path, *args: str) -> subprocess.CompletedProcess[str]:
-    e = {k: v for k, v in os.environ.items() if k != "MUSE_REPO_ROOT"}
-    return subprocess.run([MUSE, *args], cwd=cwd, capture_output=True, text=True, env=e, timeout=120)
+muse = Cli(timeout=120)
 
 
 def git(cwd: pathlib.Path, *args: str) -> str:

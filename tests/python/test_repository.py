@@ -22,14 +22,23 @@ from muse.core.errors import (
     NotARepositoryError,
     NotFoundError,
 )
+from helpers import write_files
 from muse.core.paths import commit_path
 from muse.core.types import blob_id
 
 
 def write(root: pathlib.Path, rel: str, text: str) -> None:
-    path = root / rel
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
+    write_files(root, {rel: text})
+
+
+def commit_file(repo: Repository, rel: str, text: str, message: str, add_all: bool = False) -> Commit:
+    """Writes ``rel``, adds it (``add_all``: everything), commits ``message``."""
+    write(repo.workdir, rel, text)
+    if add_all:
+        repo.add_all()
+    else:
+        repo.add(rel)
+    return repo.commit(message)
 
 
 def fast(repo: Repository) -> Repository:
@@ -162,13 +171,9 @@ def test_workflow(tmp_path: pathlib.Path) -> None:
     assert (up.kind, up.conflicts, up.commit) == ("up-to-date", [], None)
 
     # A clean three-way merge: different files changed on each side.
-    write(root, "main.txt", "main side\n")
-    repo.add("main.txt")
-    c3 = repo.commit("main side")
+    c3 = commit_file(repo, "main.txt", "main side\n", "main side")
     repo.checkout("feature")
-    write(root, "c.txt", "sea\nmore\n")
-    repo.add("c.txt")
-    c4 = repo.commit("feature side")
+    c4 = commit_file(repo, "c.txt", "sea\nmore\n", "feature side")
     repo.checkout("main")
     merged = repo.merge("feature", author="Merger")
     assert merged.kind == "merged"
@@ -184,9 +189,7 @@ def test_workflow(tmp_path: pathlib.Path) -> None:
     # A conflict: the same file changed differently on each side.
     repo.create_branch("topic")
     repo.checkout("topic")
-    write(root, "a.txt", "topic version\n")
-    repo.add("a.txt")
-    c_topic = repo.commit("topic edit")
+    c_topic = commit_file(repo, "a.txt", "topic version\n", "topic edit")
     repo.checkout("main")
     write(root, "a.txt", "main version\n")
     write(root, "d.txt", "only on main\n")
@@ -202,9 +205,7 @@ def test_workflow(tmp_path: pathlib.Path) -> None:
     assert repo.head == c_main  # nothing committed yet
 
     # Resolve, add, commit: the commit has both parents.
-    write(root, "a.txt", "resolved\n")
-    repo.add("a.txt")
-    resolution = repo.commit("merge topic")
+    resolution = commit_file(repo, "a.txt", "resolved\n", "merge topic")
     assert resolution.parents == [c_main.id, c_topic.id]
     assert repo.head == resolution
     assert repo.read_object(blob_id(b"resolved\n")) == b"resolved\n"
@@ -248,17 +249,11 @@ def test_workflow(tmp_path: pathlib.Path) -> None:
 
 def test_merge_abort_restores_the_pre_merge_state(repo: Repository) -> None:
     root = repo.workdir
-    write(root, "f.txt", "base\n")
-    repo.add("f.txt")
-    repo.commit("base")
+    commit_file(repo, "f.txt", "base\n", "base")
     repo.create_branch("other")
-    write(root, "f.txt", "ours\n")
-    repo.add("f.txt")
-    ours = repo.commit("ours")
+    ours = commit_file(repo, "f.txt", "ours\n", "ours")
     repo.checkout("other")
-    write(root, "f.txt", "theirs\n")
-    repo.add("f.txt")
-    repo.commit("theirs")
+    commit_file(repo, "f.txt", "theirs\n", "theirs")
     repo.checkout("main")
     assert repo.merge("other").kind == "conflicts"
     assert "<<<<<<<" in (root / "f.txt").read_text()
@@ -274,12 +269,8 @@ def test_merge_abort_restores_the_pre_merge_state(repo: Repository) -> None:
 
 def test_log_reports_a_missing_parent(repo: Repository) -> None:
     root = repo.workdir
-    write(root, "f.txt", "1\n")
-    repo.add_all()
-    first = repo.commit("one")
-    write(root, "f.txt", "2\n")
-    repo.add_all()
-    second = repo.commit("two")
+    first = commit_file(repo, "f.txt", "1\n", "one", add_all=True)
+    second = commit_file(repo, "f.txt", "2\n", "two", add_all=True)
     commit_path(root, first.id).unlink()
     it = Repository(root).log()
     assert next(it) == second
@@ -290,12 +281,9 @@ def test_log_reports_a_missing_parent(repo: Repository) -> None:
 
 
 def test_log_is_lazy_and_can_be_dropped(repo: Repository) -> None:
-    root = repo.workdir
     ids = []
     for i in range(40):  # more than the walker reads ahead
-        write(root, "f.txt", f"{i}\n")
-        repo.add_all()
-        ids.append(repo.commit(f"c{i}").id)
+        ids.append(commit_file(repo, "f.txt", f"{i}\n", f"c{i}", add_all=True).id)
     ids.reverse()
     for _ in range(50):  # abandoned iterators must not block or leak errors
         it = repo.log()
@@ -317,13 +305,8 @@ def test_objects(repo: Repository) -> None:
 
 
 def test_mpack_round_trip(tmp_path: pathlib.Path, repo: Repository) -> None:
-    root = repo.workdir
-    write(root, "x.txt", "x1\n")
-    repo.add_all()
-    first = repo.commit("x1")
-    write(root, "x.txt", "x2\n")
-    repo.add_all()
-    second = repo.commit("x2")
+    first = commit_file(repo, "x.txt", "x1\n", "x1", add_all=True)
+    second = commit_file(repo, "x.txt", "x2\n", "x2", add_all=True)
 
     dst = fast(Repository.init(tmp_path / "dst"))
     stats = dst.apply_mpack(repo.build_mpack([second.id]))
@@ -433,9 +416,7 @@ def test_value_classes() -> None:
 
 
 def test_result_class_equality(repo: Repository) -> None:
-    write(repo.workdir, "f.txt", "1\n")
-    repo.add("f.txt")
-    c = repo.commit("one")
+    c = commit_file(repo, "f.txt", "1\n", "one")
     assert repo.head == c and repo.head is not c
     assert c != "c"
     with pytest.raises(AttributeError):

@@ -6,22 +6,15 @@ path named, leaving `.muse/` byte-identical."""
 from __future__ import annotations
 
 import hashlib
-import os
 import pathlib
-import shutil
-import subprocess
 
 import msgpack
 import pytest
 
-MUSE = shutil.which("muse") or ""
-if not MUSE:  # a missing command is a failure, not a skip
-    raise RuntimeError("the muse console script is not on PATH (run ./scripts/install.sh; test.sh puts .venv/bin first)")
+from helpers import Cli, require_muse
 
-
-def muse(cwd: pathlib.Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k != "MUSE_REPO_ROOT"}
-    return subprocess.run([MUSE, *args], cwd=cwd, capture_output=True, text=True, env=env, timeout=60)
+require_muse()
+muse = Cli(timeout=60)
 
 
 def sha(data: bytes) -> str:
@@ -53,13 +46,8 @@ def muse_bytes(root: pathlib.Path) -> dict[str, bytes | None]:
 
 @pytest.fixture
 def wt(tmp_path: pathlib.Path) -> pathlib.Path:
-    root = tmp_path / "wt"
-    root.mkdir()
-    assert muse(root, "init").returncode == 0
-    (root / "a.txt").write_text("alpha\n")
-    assert muse(root, "add", ".").returncode == 0
-    assert muse(root, "commit", "-m", "first").returncode == 0
-    return root
+    """`first`: a.txt (each command asserted to exit 0)."""
+    return muse.new_repo(tmp_path / "wt", {"a.txt": "alpha\n"})
 
 
 def bundle(paths: list[str], branch: str = "main") -> bytes:

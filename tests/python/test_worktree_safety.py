@@ -19,64 +19,25 @@ from __future__ import annotations
 
 import concurrent.futures
 import json
-import os
 import pathlib
-import shutil
-import signal
 import subprocess
 import time
 
 import pytest
 
-MUSE = shutil.which("muse") or ""
-if not MUSE:  # a missing command is a failure, not a skip
-    raise RuntimeError("the muse console script is not on PATH (run ./scripts/install.sh; test.sh puts .venv/bin first)")
+from helpers import TEMP_PREFIXES, Cli, derive_files, muse_env, read_tree, require_muse, run_or_kill, write_files
 
-TEMP_PREFIXES = (".restore-tmp-", ".muse-tmp-", ".obj-tmp-")
+MUSE = require_muse()  # a missing command is a failure, not a skip
+muse = Cli(timeout=120)
+ok = muse.ok
 
 
 # ---------------------------------------------------------------- helpers
 
 
-def _env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if k != "MUSE_REPO_ROOT"}
-
-
-def muse(cwd: pathlib.Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([MUSE, *args], cwd=cwd, capture_output=True, text=True, env=_env(), timeout=timeout)
-
-
-def ok(cwd: pathlib.Path, *args: str) -> subprocess.CompletedProcess[str]:
-    r = muse(cwd, *args)
-    assert r.returncode == 0, (args, r.returncode, r.stdout[-2000:], r.stderr[-2000:])
-    return r
-
-
-def new_repo(root: pathlib.Path, fsync_off: bool = True) -> pathlib.Path:
-    root.mkdir(parents=True)
-    ok(root, "init")
-    if fsync_off:
-        (root / ".muse" / "config.toml").write_text('[core]\nfsync = "off"\n')
-    return root
-
-
-def write_files(root: pathlib.Path, files: dict[str, str]) -> None:
-    for rel, text in files.items():
-        p = root / rel
-        p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_text(text)
-
-
-def read_tree(root: pathlib.Path) -> dict[str, str]:
-    """Every file of the working tree (not `.muse/`), path -> text."""
-    out: dict[str, str] = {}
-    for dirpath, dirnames, filenames in os.walk(root):
-        if pathlib.Path(dirpath) == root and ".muse" in dirnames:
-            dirnames.remove(".muse")
-        for name in filenames:
-            p = pathlib.Path(dirpath) / name
-            out[p.relative_to(root).as_posix()] = p.read_text(errors="replace")
-    return out
+def new_repo(root: pathlib.Path, files: dict[str, str] | None = None, message: str = "first") -> pathlib.Path:
+    """A repository with ``[core] fsync = "off"``; ``files`` committed (`add .`) if given."""
+    return muse.new_repo(root, files, message, fsync_off=True)
 
 
 def temps_in_tree(root: pathlib.Path) -> list[str]:
@@ -98,14 +59,31 @@ def status_json(root: pathlib.Path) -> dict:
 
 def kill_after(root: pathlib.Path, args: list[str], delay: float) -> int | None:
     """Runs `muse ARGS`, SIGKILLs it after `delay` s; its exit status (None if killed)."""
-    p = subprocess.Popen([MUSE, *args], cwd=root, env=_env(), stdout=subprocess.DEVNULL,
-                         stderr=subprocess.DEVNULL, start_new_session=True)
-    try:
-        return p.wait(delay)
-    except subprocess.TimeoutExpired:
-        os.killpg(p.pid, signal.SIGKILL)
-        p.wait()
-        return None
+    return run_or_kill([MUSE, *args], root, muse_env(), delay)[0]
+
+
+def assert_reported_interrupted(root: pathlib.Path, kind: str) -> None:
+    """`muse status` names the interrupted `kind`; `status --json` reports it as the operation."""
+    r = muse(root, "status")
+    assert r.returncode == 0, r.stderr
+    text = (r.stdout + r.stderr).lower()
+    mentioned = "interrupted" in text and kind in text
+    assert mentioned, f"status does not mention the interrupted {kind}:\n{r.stdout[:600]}"
+    op = status_json(root).get("operation")
+    assert isinstance(op, dict) and op.get("kind") == kind, f"status --json operation = {op!r}"
+
+
+def assert_settled(root: pathlib.Path, r: subprocess.CompletedProcess[str], files: dict[str, str],
+                   branch: str) -> None:
+    """`r` finished (or undid) an interrupted operation: it exited 0, the tree
+    is `files` and clean, no temp is left, HEAD is on `branch`, and status
+    reports no operation."""
+    assert r.returncode == 0, (r.stdout, r.stderr)
+    assert read_tree(root) == files
+    assert muse(root, "status", "--porcelain").stdout == ""
+    assert temps_in_tree(root) == []
+    assert head_file(root) == f"ref: refs/heads/{branch}\n"
+    assert status_json(root).get("operation") is None
 
 
 FRACTIONS = (0.5, 0.35, 0.65, 0.25, 0.8, 0.45, 0.55, 0.3, 0.7, 0.4, 0.6, 0.2, 0.9, 0.15, 0.75, 0.5, 0.33, 0.66)
@@ -130,15 +108,9 @@ def _outside_untouched(outside: pathlib.Path) -> None:
 
 def _repo_with_link_branch(tmp_path: pathlib.Path) -> pathlib.Path:
     """`main` has a.txt; `other` (from main) adds escape/victim.txt and escape/sub/deep.txt."""
-    root = new_repo(tmp_path / "wt")
-    write_files(root, {"a.txt": "alpha\n"})
-    ok(root, "add", ".")
-    ok(root, "commit", "-m", "first")
-    ok(root, "checkout", "-b", "other")
-    write_files(root, {"escape/victim.txt": "victim\n", "escape/sub/deep.txt": "deep\n"})
-    ok(root, "add", ".")
-    ok(root, "commit", "-m", "escape dir")
-    ok(root, "checkout", "main")
+    root = new_repo(tmp_path / "wt", {"a.txt": "alpha\n"}, "first")
+    muse.commit_on_branch(root, "other", {"escape/victim.txt": "victim\n", "escape/sub/deep.txt": "deep\n"},
+                          "escape dir")
     assert not (root / "escape").exists()
     return root
 
@@ -198,9 +170,7 @@ def test_merge_refuses_to_write_through_an_untracked_symlink(
 
 def test_concurrent_adds_all_land_in_the_stage(tmp_path: pathlib.Path) -> None:
     root = new_repo(tmp_path / "r")
-    write_files(root, {"README": "base\n"})
-    ok(root, "add", "README")
-    ok(root, "commit", "-m", "base")
+    muse.commit_files(root, {"README": "base\n"}, "base", "README")
     base = branch_tip(root, "main")
     workers, per = 8, 25
 
@@ -243,9 +213,7 @@ def _commits_racing_gc(root: pathlib.Path, gc_args: list[str], lock_waits_ok: bo
     that succeeded is in main's history; verify finds nothing."""
     committers, per = 4, 40
     deadline = time.monotonic() + 60  # bounded even when the committers keep waiting on locks
-    write_files(root, {f"c{k}.txt": "start\n" for k in range(committers)})
-    ok(root, "add", ".")
-    ok(root, "commit", "-m", "base")
+    muse.commit_files(root, {f"c{k}.txt": "start\n" for k in range(committers)}, "base")
     stop = False
     gc_results: list[tuple[int, str]] = []
 
@@ -321,20 +289,13 @@ def test_commits_racing_gc_prune_grace_0_keep_the_repository_whole(tmp_path: pat
 def test_killed_checkout_is_reported_and_finished_by_running_it_again(tmp_path: pathlib.Path) -> None:
     root = new_repo(tmp_path / "r")
     main_files = {f"d{i % 40:02d}/f{i:04d}.txt": f"main {i}\n" * 8 for i in range(2400)}
-    write_files(root, main_files)
-    ok(root, "add", "-A")
-    ok(root, "commit", "-m", "main")
+    muse.commit_files(root, main_files, "main", "-A")
     ok(root, "checkout", "-b", "b2")
     # 2,300 modified, 100 deleted, 100 added: b2 differs from main in 2,500 files.
-    b2_files = {p: (f"b2 {t}" if i < 2300 else t) for i, (p, t) in enumerate(main_files.items())}
-    for i, p in enumerate(list(b2_files)):
-        if i >= 2300:
-            del b2_files[p]
-            (root / p).unlink()
-    b2_files.update({f"new/n{i:03d}.txt": f"new {i}\n" for i in range(100)})
-    write_files(root, b2_files)
-    ok(root, "add", "-A")
-    ok(root, "commit", "-m", "b2")
+    paths = list(main_files)
+    b2_files = derive_files(root, main_files, "b2 ", paths[:2300], paths[2300:],
+                            {f"new/n{i:03d}.txt": f"new {i}\n" for i in range(100)})
+    muse.commit_files(root, b2_files, "b2", "-A")
     t0 = time.monotonic()
     ok(root, "checkout", "main")
     typical = time.monotonic() - t0
@@ -351,23 +312,10 @@ def test_killed_checkout_is_reported_and_finished_by_running_it_again(tmp_path: 
         pytest.fail(f"no SIGKILL landed mid-checkout (typical duration {typical:.3f} s)")
 
     # While interrupted, status says so.
-    r = muse(root, "status")
-    assert r.returncode == 0, r.stderr
-    text = (r.stdout + r.stderr).lower()
-    mentioned = "interrupted" in text and "checkout" in text
-    assert mentioned, f"status does not mention the interrupted checkout:\n{r.stdout[:600]}"
-    st = status_json(root)
-    op = st.get("operation")
-    assert isinstance(op, dict) and op.get("kind") == "checkout", f"status --json operation = {op!r}"
+    assert_reported_interrupted(root, "checkout")
 
     # Running it again (no --force) finishes it.
-    r = muse(root, "checkout", "b2")
-    assert r.returncode == 0, (r.stdout, r.stderr)
-    assert read_tree(root) == b2_files
-    assert muse(root, "status", "--porcelain").stdout == ""
-    assert temps_in_tree(root) == []
-    assert head_file(root) == "ref: refs/heads/b2\n"
-    assert status_json(root).get("operation") is None
+    assert_settled(root, muse(root, "checkout", "b2"), b2_files, "b2")
     assert muse(root, "verify").returncode == 0
 
 
@@ -377,22 +325,14 @@ def test_killed_checkout_is_reported_and_finished_by_running_it_again(tmp_path: 
 def test_killed_merge_is_reported_and_undone_by_abort(tmp_path: pathlib.Path) -> None:
     root = new_repo(tmp_path / "r")
     base_files = {f"d{i % 30:02d}/f{i:04d}.txt": f"base {i}\n" * 8 for i in range(1500)}
-    write_files(root, base_files)
-    ok(root, "add", "-A")
-    ok(root, "commit", "-m", "base")
-    ok(root, "checkout", "-b", "other")
+    muse.commit_files(root, base_files, "base", "-A")
     paths = list(base_files)
-    other_files = dict(base_files)
-    for p in paths[200:1500]:  # other changes 1,300 files ...
-        other_files[p] = "other " + base_files[p]
-    other_files.update({f"theirs/t{i:03d}.txt": f"t {i}\n" for i in range(50)})
-    write_files(root, other_files)
-    ok(root, "add", "-A")
-    ok(root, "commit", "-m", "other")
-    ok(root, "checkout", "main")
-    main_files = dict(base_files)
-    for p in paths[:200]:  # ... main changes 200 others: a clean three-way merge
-        main_files[p] = "main " + base_files[p]
+    # other changes 1,300 files ...
+    other_files = derive_files(root, base_files, "other ", paths[200:1500],
+                               add={f"theirs/t{i:03d}.txt": f"t {i}\n" for i in range(50)})
+    muse.commit_on_branch(root, "other", other_files, "other", "-A")
+    # ... main changes 200 others: a clean three-way merge
+    main_files = derive_files(root, base_files, "main ", paths[:200])
     write_files(root, main_files)
     ok(root, "commit", "-a", "-m", "main")
     pre = branch_tip(root, "main")
@@ -421,21 +361,10 @@ def test_killed_merge_is_reported_and_undone_by_abort(tmp_path: pathlib.Path) ->
     else:
         pytest.fail(f"no SIGKILL landed mid-merge (typical duration {typical:.3f} s)")
 
-    r = muse(root, "status")
-    assert r.returncode == 0, r.stderr
-    text = (r.stdout + r.stderr).lower()
-    mentioned = "interrupted" in text and "merge" in text
-    assert mentioned, f"status does not mention the interrupted merge:\n{r.stdout[:600]}"
-    op = status_json(root).get("operation")
-    assert isinstance(op, dict) and op.get("kind") == "merge", f"status --json operation = {op!r}"
+    assert_reported_interrupted(root, "merge")
 
-    r = muse(root, "merge", "--abort")
-    assert r.returncode == 0, (r.stdout, r.stderr)
-    assert read_tree(root) == main_files
-    assert muse(root, "status", "--porcelain").stdout == ""
-    assert branch_tip(root, br) == pre and head_file(root) == f"ref: refs/heads/{br}\n"
-    assert temps_in_tree(root) == []
-    assert status_json(root).get("operation") is None
+    assert_settled(root, muse(root, "merge", "--abort"), main_files, br)
+    assert branch_tip(root, br) == pre
     # And the merge can be made again.
     r = ok(root, "merge", "other", "--json")
     assert json.loads(r.stdout)["result"] == "merged" and read_tree(root) == merged_files
@@ -446,10 +375,7 @@ def test_killed_merge_is_reported_and_undone_by_abort(tmp_path: pathlib.Path) ->
 
 
 def test_a_missing_head_snapshot_exits_3_naming_it(tmp_path: pathlib.Path) -> None:
-    root = new_repo(tmp_path / "r")
-    write_files(root, {"a.txt": "a\n", "b.txt": "b\n"})
-    ok(root, "add", ".")
-    ok(root, "commit", "-m", "one")
+    root = new_repo(tmp_path / "r", {"a.txt": "a\n", "b.txt": "b\n"}, "one")
     head = json.loads(ok(root, "log", "--json").stdout)["commits"][0]
     hexid = head["snapshot_id"].split(":", 1)[1]
     rec = root / ".muse" / "snapshots" / f"{hexid}.msgpack"
@@ -462,10 +388,7 @@ def test_a_missing_head_snapshot_exits_3_naming_it(tmp_path: pathlib.Path) -> No
 
 
 def test_a_config_that_does_not_parse_is_an_error_naming_file_and_line(tmp_path: pathlib.Path) -> None:
-    root = new_repo(tmp_path / "r")
-    write_files(root, {"a.txt": "a\n"})
-    ok(root, "add", ".")
-    ok(root, "commit", "-m", "one")
+    root = new_repo(tmp_path / "r", {"a.txt": "a\n"}, "one")
     (root / ".muse" / "config.toml").write_text("[core\nfsync = ")
     wrong = []
     for args in (["status"], ["log"], ["verify"], ["gc"], ["checkout", "main"]):
@@ -479,10 +402,7 @@ def test_a_config_that_does_not_parse_is_an_error_naming_file_and_line(tmp_path:
 
 
 def _two_repos_sharing_a_base(tmp_path: pathlib.Path) -> tuple[pathlib.Path, pathlib.Path, pathlib.Path, dict[str, str]]:
-    a = new_repo(tmp_path / "A")
-    write_files(a, {"a.txt": "a\n", "keep.txt": "keep\n", "gone.txt": "to be removed\n"})
-    ok(a, "add", ".")
-    ok(a, "commit", "-m", "base")
+    a = new_repo(tmp_path / "A", {"a.txt": "a\n", "keep.txt": "keep\n", "gone.txt": "to be removed\n"}, "base")
     base = branch_tip(a, "main")
     ok(a, "bundle", "create", str(tmp_path / "base.mpack"), "main")
     b = new_repo(tmp_path / "B")
@@ -491,10 +411,8 @@ def _two_repos_sharing_a_base(tmp_path: pathlib.Path) -> tuple[pathlib.Path, pat
     assert read_tree(b) == read_tree(a)
     assert muse(b, "status", "--porcelain").stdout == ""
     # A moves on: a modified, gone removed, new files added.
-    write_files(a, {"a.txt": "a v2\n", "new.txt": "new\n", "dir/deep.txt": "deep\n"})
     (a / "gone.txt").unlink()
-    ok(a, "add", "-A")
-    ok(a, "commit", "-m", "second")
+    muse.commit_files(a, {"a.txt": "a v2\n", "new.txt": "new\n", "dir/deep.txt": "deep\n"}, "second", "-A")
     bundle = tmp_path / "f.mpack"
     ok(a, "bundle", "create", str(bundle), "main", "--have", base)
     return a, b, bundle, read_tree(a)
@@ -527,10 +445,7 @@ def test_bundle_apply_update_refs_refuses_over_local_changes(tmp_path: pathlib.P
 
 @pytest.mark.parametrize("name", ["HEAD", "refs/heads/x"])
 def test_reserved_branch_names_are_refused(tmp_path: pathlib.Path, name: str) -> None:
-    root = new_repo(tmp_path / "r")
-    write_files(root, {"a.txt": "a\n"})
-    ok(root, "add", ".")
-    ok(root, "commit", "-m", "one")
+    root = new_repo(tmp_path / "r", {"a.txt": "a\n"}, "one")
     r = muse(root, "branch", name)
     assert r.returncode == 1, (r.stdout, r.stderr)
     assert not (root / ".muse" / "refs" / "heads" / name).exists()
