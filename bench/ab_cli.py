@@ -32,9 +32,9 @@ import subprocess
 import sys
 import tempfile
 
-sys.dont_write_bytecode = True
+sys.dont_write_bytecode = True  # no __pycache__ in bench/ from the sibling import
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench_walk import make_seed_tree, run_timed  # noqa: E402
+from common import make_seed_tree, run_timed  # noqa: E402  (the shared harness, bench/common.py)
 
 ENV = {k: v for k, v in os.environ.items() if not k.startswith("MUSE_")}
 

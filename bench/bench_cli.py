@@ -22,7 +22,7 @@ Workloads (see bench/README.md):
 
 Every command is a fresh process started with ``subprocess``; the wall time
 is measured around it (spawn to reap). Peak RSS per command comes from
-``/usr/bin/time -f %M`` around it (see ``bench_walk.run_timed``). Trees are
+``/usr/bin/time -f %M`` around it (see ``common.run_timed``). Trees are
 built before timing; temp dirs are deleted only at the very end; a
 filesystem-speed probe runs before each repetition.
 
@@ -31,50 +31,25 @@ Exit status is 0 even when a target is missed; non-zero only on errors.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
-import platform
 import re
-import shutil
-import statistics
 import sys
 import tempfile
 import time
 
-sys.dont_write_bytecode = True  # no __pycache__ in bench/ from the sibling imports
+sys.dont_write_bytecode = True  # no __pycache__ in bench/ from the sibling import
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench_store import SLOW_FS_US, Runner, fs_probe, settle  # noqa: E402
-from bench_walk import (  # noqa: E402
-    GIT_ENV, GIT_ID, STDLIB_QUICK_SUBDIRS, TIME_BIN, build_stat_floor, copy_stdlib,
-    make_seed_tree, muse_so_info, print_table, print_targets, run_timed, stat_floor_argv,
+import common  # noqa: E402  (the shared harness, bench/common.py)
+from common import (  # noqa: E402
+    GIT_ENV, GIT_ID, STDLIB_QUICK_SUBDIRS, TIME_BIN, Runner, build_stat_floor, copy_stdlib,
+    fs_probe, make_seed_tree, muse_cmd, muse_so_info, run_timed, settle, stat_floor_argv,
     tree_stats, wrapper_overhead_ms,
 )
 
 MUSE_ENV = {k: v for k, v in os.environ.items() if not k.startswith("MUSE_")}
 GIT_FSYNC = ["-c", "core.fsync=all", "-c", "core.fsyncMethod=batch"]
 FLOOR_STEP = "readdir + lstat only (C)"
-
-
-def muse_cmd() -> str:
-    """The ``muse`` console script of this interpreter's environment."""
-    p = os.path.join(os.path.dirname(sys.executable), "muse")
-    return p if os.access(p, os.X_OK) else (shutil.which("muse") or "muse")
-
-
-class CliRunner(Runner):
-    def cmd(self, what: str, argv, cwd=None, env=None, sync=True) -> dict | None:
-        if sync:
-            os.sync()  # earlier jobs' writeback off this command's clock
-        try:
-            return run_timed(argv, cwd=cwd, env=env)
-        except Exception as e:
-            self.fail(f"{what}: {e}")
-            return None
-
-    def fail(self, msg: str) -> None:
-        print("ERROR: " + msg, file=sys.stderr, flush=True)
-        self.errors.append(msg)
 
 
 def engine_cmds(engine: str, muse: str) -> dict:
@@ -100,24 +75,17 @@ def staged_count(engine: str, tree: str, add_out: str) -> int | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--quick", action="store_true",
-                    help="smoke mode: trees N/10 (stdlib: 3 packages), 1 repetition")
-    ap.add_argument("--json", metavar="OUT", help="write all results as JSON to OUT")
-    ap.add_argument("--reps", type=int, default=None, help="repetitions (default 3, 1 with --quick)")
-    ap.add_argument("--keep-tmp", action="store_true", help="do not delete the temp dir")
-    ap.add_argument("--settle-max", type=float, default=None,
-                    help="max seconds to wait for a slow filesystem before each rep "
-                         "(default 120; 0 with --quick)")
-    ap.add_argument("--native-bin", metavar="PATH",
-                    help="also time a native `muse` binary (e.g. target/release/muse) for "
-                         "--version and status")
-    args = ap.parse_args(argv)
+    def native_bin_arg(ap) -> None:
+        ap.add_argument("--native-bin", metavar="PATH",
+                        help="also time a native `muse` binary (e.g. target/release/muse) for "
+                             "--version and status")
+
+    args = common.bench_args(__doc__, argv,
+                             "smoke mode: trees N/10 (stdlib: 3 packages), 1 repetition",
+                             tmp_help="do not delete the temp dir", extra=native_bin_arg)
 
     q = args.quick
-    reps = args.reps or (1 if q else 3)
-    if args.settle_max is None:
-        args.settle_max = 0.0 if q else 120.0
+    reps = args.reps
     muse = muse_cmd()
     native = os.path.abspath(args.native_bin) if args.native_bin else None
     py = sys.executable
@@ -129,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     engines = ["muse", "git", "git-fsync"]
 
     base = tempfile.mkdtemp(prefix="muse-bench-cli-", dir="/tmp")
-    runner = CliRunner(base)
+    runner = Runner(base, os.path.abspath(__file__))  # commands only: no --child runs
     floor_bin, floor_why = build_stat_floor(base)
     wall0 = time.perf_counter()
     load0 = os.getloadavg()
@@ -264,12 +232,10 @@ def main(argv: list[str] | None = None) -> int:
         if not rs:
             continue
         w, name, eng, step = key
-        secs = [r["seconds"] for r in rs]
         files = next((r["files"] for r in rs if r.get("files") is not None),
                      info["trees"].get(name, {}).get("files"))
         a = {"workload": w, "tree": name, "engine": eng, "step": step, "files": files,
-             "median_s": statistics.median(secs), "min_s": min(secs), "all_s": secs,
-             "peak_rss_mib": max(r["maxrss_kib"] for r in rs) / 1024,
+             **common.summarize(rs),
              "files_seen": sorted({r["files"] for r in rs if r.get("files") is not None})}
         agg[key] = a
         rows.append(a)
@@ -294,7 +260,7 @@ def main(argv: list[str] | None = None) -> int:
               "" if a["ratio_fsync"] is None else f"{a['ratio_fsync']:.2f}",
               f"{a['peak_rss_mib']:.1f}"] for a in rows]
     print()
-    print_table(hdr, table, [(a["workload"], a["tree"]) for a in rows], {2, 5, 6, 7, 8, 9})
+    common.print_table(hdr, table, {2, 5, 6, 7, 8, 9}, [(a["workload"], a["tree"]) for a in rows])
     print()
     print(f"Times: median (and min) of {reps} run(s); wall time of the whole process (spawn to "
           f"reap: interpreter / binary start included) measured around `subprocess`; "
@@ -352,11 +318,7 @@ def main(argv: list[str] | None = None) -> int:
         print("  - " + s_)
 
     # ---- targets ---------------------------------------------------------
-    targets = []
-
-    def target(name: str, value: str, ok: bool | None) -> None:
-        targets.append({"target": name, "measured": value,
-                        "status": "N/A" if ok is None else ("PASS" if ok else "MISS")})
+    targets, target = common.new_targets()
 
     cname = commit_shapes[0][0]
     a = agg.get(("commit", cname, "muse", "add + commit"))
@@ -374,37 +336,18 @@ def main(argv: list[str] | None = None) -> int:
             r = f["median_s"] / g["median_s"]
             target("(reachability) stat floor, readdir + 1 lstat per file only, vs git status",
                    f"{f['median_s'] * 1e3:.1f} vs {g['median_s'] * 1e3:.1f} ms = {r:.2f}x", None)
-    print_targets(targets, q, "trees N/10, 1 rep")
-    print()
-    print(f"load average at start {load0[0]:.2f}, at end {load1[0]:.2f} ({os.cpu_count()} CPUs); "
-          f"total {timing_wall:.1f} s (setup included)")
-    print(f"fs probe (µs per empty-file create; ~30 normal, >{SLOW_FS_US:.0f} slow): "
-          f"{', '.join(f'{p:.0f}' for p in probes)}")
-    if so1 != so0:
-        print(f"WARNING: the muse extension changed during the run: {so0} -> {so1}")
+    common.print_report_end(targets, q, "trees N/10, 1 rep", load0, load1,
+                            f"total {timing_wall:.1f} s (setup included)", probes, (so0, so1))
 
     if args.json:
-        out = {"quick": q, "reps": reps, "python": sys.version, "platform": platform.platform(),
-               "cpus": os.cpu_count(), "loadavg_start": load0, "loadavg_end": load1,
-               "muse": so0, "muse_end": so1, "info": info, "fs_probe_us": probes,
+        out = {"quick": q, "reps": reps, **common.run_env(load0, load1, (so0, so1)),
+               "info": info, "fs_probe_us": probes,
                "time_wrapper_overhead_ms": overhead, "rows": rows, "targets": targets,
                "errors": runner.errors, "timing_wall_s": timing_wall,
-               "git_version": run_timed(["git", "--version"])["stdout"].strip()}
-        with open(args.json, "w", encoding="utf-8") as f:
-            json.dump(out, f, indent=2)
-        print(f"wrote {args.json}")
+               "git_version": common.git_version()}
+        common.write_json(args.json, out)
 
-    if args.keep_tmp:
-        print(f"kept temp dir {base}")
-    else:
-        t0 = time.perf_counter()
-        shutil.rmtree(base, ignore_errors=True)
-        print(f"removed temp dir {base} in {time.perf_counter() - t0:.1f} s")
-
-    if runner.errors:
-        print(f"{len(runner.errors)} run(s) failed", file=sys.stderr)
-        return 1
-    return 0
+    return common.end_run(base, args.keep_tmp, runner.errors)
 
 
 if __name__ == "__main__":

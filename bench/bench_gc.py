@@ -37,18 +37,17 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import json
 import os
-import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 
-sys.dont_write_bytecode = True
+sys.dont_write_bytecode = True  # no __pycache__ in bench/ from the sibling import
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench_walk import GIT_ENV, run_timed  # noqa: E402
+import common  # noqa: E402  (the shared harness, bench/common.py)
+from common import GIT_ENV, muse_cmd, run_timed  # noqa: E402
 
 TARGET_MS = 2.0
 
@@ -82,11 +81,6 @@ def time_gc(root: str, calls: int = 50) -> dict:
         _startup_gc(root)
         times.append((time.perf_counter() - t0) * 1e3)
     return {"median_ms": statistics.median(times), "max_ms": max(times), "min_ms": min(times)}
-
-
-def muse_cmd() -> str:
-    p = os.path.join(os.path.dirname(sys.executable), "muse")
-    return p if os.access(p, os.X_OK) else (shutil.which("muse") or "muse")
 
 
 def time_cmd(argv: list[str], cwd: str, reps: int = 10) -> dict:
@@ -144,17 +138,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         print("  (--quick: the numbers only prove that the script runs)")
     if args.json:
-        with open(args.json, "w", encoding="utf-8") as f:
-            json.dump({"objects": n, "results": res, "pass": ok}, f, indent=1)
-    if args.keep_tmp:
-        print(f"temp dir kept: {base}")
-    else:
-        shutil.rmtree(base, ignore_errors=True)
-        os.sync()
-        if not args.quick:
-            here = os.path.dirname(os.path.abspath(__file__))
-            subprocess.run([sys.executable, os.path.join(here, "..", "scripts", "fs_settle.py"),
-                            "--max-wait", "300"], check=False)
+        common.write_json(args.json, {"objects": n, "results": res, "pass": ok}, indent=1,
+                          announce=False)
+    if common.remove_tmp_quiet(base, args.keep_tmp) and not args.quick:
+        here = os.path.dirname(os.path.abspath(__file__))
+        subprocess.run([sys.executable, os.path.join(here, "..", "scripts", "fs_settle.py"),
+                        "--max-wait", "300"], check=False)
     return 0
 
 

@@ -50,21 +50,19 @@ Exit status 0 even when a target is missed; non-zero only on errors.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
-import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 
-sys.dont_write_bytecode = True
+sys.dont_write_bytecode = True  # no __pycache__ in bench/ from the sibling import
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench_store import Runner, fs_probe, settle  # noqa: E402
-from bench_mpack import dir_stats, muse_kind_stats  # noqa: E402
-from bench_walk import GIT_ENV, run_timed, vm_hwm_kib  # noqa: E402
+import common  # noqa: E402  (the shared harness, bench/common.py)
+from common import (  # noqa: E402
+    GIT_ENV, Runner, dir_stats, fs_probe, muse_cmd, muse_kind_stats, settle, vm_hwm_kib,
+)
 
 T0_EPOCH = 1_767_225_600  # 2026-01-01T00:00:00Z
 TARGET_CPS = 2_500.0
@@ -109,10 +107,7 @@ def stream(shape: dict) -> bytes:
     for c in range(shape["commits"]):
         ts = T0_EPOCH + 60 * c
         msg = f"commit {c}: touch {ch} files".encode()
-        out.append(b"commit refs/heads/main\nmark :%d\n"
-                   b"author Bench <bench@example.com> %d +0000\n"
-                   b"committer Bench <bench@example.com> %d +0000\n"
-                   b"data %d\n%s\n" % (c + 1, ts, ts, len(msg), msg))
+        out.append(common.fast_import_commit(b"Bench <bench@example.com>", ts, msg, mark=c + 1))
         if c:
             out.append(b"from :%d\n" % c)
         idx = range(nf) if c == 0 else [((c * ch + j) * 7919) % nf for j in range(ch)]
@@ -180,7 +175,7 @@ def child_floor(spec: dict) -> dict:
 
 def run_child(spec: dict) -> None:
     res = {"setup": child_setup, "import": child_import, "floor": child_floor}[spec["kind"]](spec)
-    print(json.dumps(res))
+    common.emit_child_result(res)
 
 
 # --------------------------------------------------------------------------
@@ -189,30 +184,11 @@ def run_child(spec: dict) -> None:
 
 
 class ImportRunner(Runner):
-    def child(self, spec: dict) -> dict | None:
-        os.sync()
-        proc = subprocess.run([sys.executable, os.path.abspath(__file__), "--child", json.dumps(spec)],
-                              capture_output=True, text=True, cwd=self.base, timeout=1800)
-        if proc.returncode != 0:
-            msg = f"child {spec['kind']} failed (rc={proc.returncode}):\n{proc.stderr[-3000:]}"
-            print("ERROR: " + msg, file=sys.stderr)
-            self.errors.append(msg)
-            return None
-        return json.loads(proc.stdout.strip().splitlines()[-1])
+    def describe(self, spec: dict) -> str:
+        return f"child {spec['kind']}"
 
     def timed(self, argv: list[str], cwd: str | None = None, shell: bool = False) -> dict | None:
-        os.sync()
-        try:
-            return run_timed(argv, cwd=cwd, env=GIT_ENV, shell=shell)
-        except Exception as e:  # noqa: BLE001 - reported, the run goes on
-            print(f"ERROR: {e}", file=sys.stderr)
-            self.errors.append(str(e))
-            return None
-
-
-def muse_cmd() -> str:
-    p = os.path.join(os.path.dirname(sys.executable), "muse")
-    return p if os.access(p, os.X_OK) else (shutil.which("muse") or "muse")
+        return self.cmd(None, argv, cwd=cwd, env=GIT_ENV, shell=shell)
 
 
 def store_stats(d: str) -> dict:
@@ -225,33 +201,20 @@ def git_pack_stats(d: str) -> tuple[int, int]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--quick", action="store_true", help="smoke mode: 2,000-commit history, 1 repetition")
-    ap.add_argument("--json", metavar="OUT", help="write all results as JSON to OUT")
-    ap.add_argument("--reps", type=int, default=None, help="repetitions (default 3, 1 with --quick)")
-    ap.add_argument("--keep-tmp", action="store_true", help="do not delete the temp dirs")
-    ap.add_argument("--settle-max", type=float, default=None,
-                    help="max seconds to wait for a slow filesystem before each rep (default 120; 0 with --quick)")
-    ap.add_argument("--child", metavar="SPEC", help=argparse.SUPPRESS)
-    args = ap.parse_args(argv)
-    if args.child:
-        run_child(json.loads(args.child))
-        return 0
+    args = common.bench_args(__doc__, argv, "smoke mode: 2,000-commit history, 1 repetition",
+                             run_child)
 
     shapes = QUICK if args.quick else FULL
-    reps = args.reps or (1 if args.quick else 3)
-    if args.settle_max is None:
-        args.settle_max = 0.0 if args.quick else 120.0
+    reps = args.reps
     base = tempfile.mkdtemp(prefix="muse-bench-import-", dir="/tmp")
-    runner = ImportRunner(base)
+    runner = ImportRunner(base, os.path.abspath(__file__), timeout=1800)
     muse = muse_cmd()
     load0 = os.getloadavg()
     print(f"muse import-git benchmark: {'QUICK' if args.quick else 'full'}; histories "
           + ", ".join(f"{s['name']} ({s['commits']:,} commits x {s['files']:,} files, {s['changed']} changed)"
                       for s in shapes)
           + f"; {reps} rep(s); temp dir {base}", flush=True)
-    print(f"load average at start: {load0[0]:.2f} {load0[1]:.2f} {load0[2]:.2f} ({os.cpu_count()} CPUs)",
-          flush=True)
+    common.print_load_start(load0)
 
     setups: dict[str, dict] = {}
     for s in shapes:
@@ -335,25 +298,14 @@ def main(argv: list[str] | None = None) -> int:
             if not rs:
                 out_rows.append([name, eng, label, "FAILED", "", "", ""])
                 continue
-            secs = [r["seconds"] for r in rs]
-            a = {"median_s": statistics.median(secs), "min_s": min(secs), "all_s": secs,
-                 "peak_rss_mib": max(r["maxrss_kib"] for r in rs) / 1024}
+            a = common.summarize(rs)
             agg[name][key] = a
             cps = s["commits"] / a["median_s"] if key != "floor" else None
             out_rows.append([name, eng, label, f"{a['median_s']:.3f}", f"{a['min_s']:.3f}",
                              f"{cps:,.0f}" if cps else "", f"{a['peak_rss_mib']:.1f}"])
         out_rows.append(None)
-    real = [r for r in out_rows if r]
-    widths = [max(len(str(x)) for x in col) for col in zip(hdr, *real)]
-
-    def line(cells: list) -> str:
-        return "  ".join(str(c).rjust(w) if i >= 3 else str(c).ljust(w) for i, (c, w) in enumerate(zip(cells, widths)))
-
     print()
-    print(line(hdr))
-    print("  ".join("-" * w for w in widths))
-    for r in out_rows:
-        print(line(r) if r else "")
+    common.print_table(hdr, out_rows, set(range(3, len(hdr))), rstrip=False)
 
     print("Bytes on disk per commit (apparent sizes; rep 1):")
     per_commit: dict[str, dict] = {}
@@ -412,19 +364,13 @@ def main(argv: list[str] | None = None) -> int:
         print("  (--quick: the numbers only prove that the script runs)")
 
     if args.json:
-        with open(args.json, "w", encoding="utf-8") as f:
-            json.dump({"shapes": shapes, "agg": agg, "per_commit_bytes": per_commit, "sizes": sizes,
-                       "probes": probes, "errors": runner.errors,
-                       "targets": [{"target": t, "value": v, "pass": ok} for t, v, ok in targets]}, f, indent=1)
-    if args.keep_tmp:
-        print(f"temp dir kept: {base}")
-    else:
-        shutil.rmtree(base, ignore_errors=True)
-        os.sync()
-    if runner.errors:
-        print(f"{len(runner.errors)} error(s)", file=sys.stderr)
-        return 1
-    return 0
+        common.write_json(args.json, {
+            "shapes": shapes, "agg": agg, "per_commit_bytes": per_commit, "sizes": sizes,
+            "probes": probes, "errors": runner.errors,
+            "targets": [{"target": t, "value": v, "pass": ok} for t, v, ok in targets]},
+            indent=1, announce=False)
+    common.remove_tmp_quiet(base, args.keep_tmp)
+    return common.exit_status(runner.errors, "error(s)")
 
 
 if __name__ == "__main__":

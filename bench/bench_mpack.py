@@ -40,24 +40,23 @@ Exit status is 0 even when a target is missed; non-zero only on errors.
 
 from __future__ import annotations
 
-import argparse
 import datetime
-import json
 import os
-import platform
-import resource
 import shutil
 import statistics
-import struct
 import subprocess
 import sys
 import tempfile
 import time
 import zlib
 
+sys.dont_write_bytecode = True  # no __pycache__ in bench/ from the sibling import
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench_store import SLOW_FS_US, Runner, fs_probe, settle  # noqa: E402
-from bench_walk import GIT_ENV, TIME_BIN, run_timed  # noqa: E402
+import common  # noqa: E402  (the shared harness, bench/common.py)
+from common import (  # noqa: E402
+    GIT_ENV, TIME_BIN, Runner, dir_stats, fs_probe, muse_kind_stats, settle,
+)
+from common import ru_maxrss_kib as rss_kib  # noqa: E402
 
 T0_EPOCH = 1_767_225_600  # 2026-01-01T00:00:00Z, the seed's first commit time
 TARGET_S = 1.0  # build + encode + decode + apply
@@ -86,48 +85,6 @@ def path_of(idx: int) -> str:
 
 def changed_idx(c: int, shape: dict) -> list[int]:
     return [(c * shape["changed"] + j) % shape["files"] for j in range(shape["changed"])]
-
-
-def rss_kib() -> int:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-
-
-def dir_stats(root: str) -> tuple[int, int]:
-    """(files, apparent bytes) under root."""
-    n = b = 0
-    for dp, _dn, fn in os.walk(root):
-        for f in fn:
-            try:
-                b += os.lstat(os.path.join(dp, f)).st_size
-                n += 1
-            except OSError:
-                pass
-    return n, b
-
-
-PACK_KINDS = {"objects": 0, "commits": 1, "snapshots": 2}
-
-
-def muse_kind_stats(muse: str, kind: str) -> tuple[int, int]:
-    """(items, bytes) of one kind ("objects", "commits", "snapshots") in the
-    muse store at ``muse`` (a ``.muse`` dir): its loose files plus its
-    entries in ``packs/*.pack`` (index read as muse-core/src/pack.rs lays it
-    out: 56-byte entries, kind at byte 32, length at byte 48)."""
-    n, b = dir_stats(os.path.join(muse, kind))
-    pdir = os.path.join(muse, "packs")
-    for name in sorted(os.listdir(pdir)) if os.path.isdir(pdir) else []:
-        with open(os.path.join(pdir, name), "rb") as f:
-            f.seek(-24, os.SEEK_END)
-            trailer = f.read(24)
-            index_offset, count = struct.unpack("<QQ", trailer[:16])
-            f.seek(index_offset)
-            raw = f.read(count * 56)
-        for i in range(count):
-            e = raw[i * 56:(i + 1) * 56]
-            if e[32] == PACK_KINDS[kind]:
-                n += 1
-                b += struct.unpack("<Q", e[48:56])[0]
-    return n, b
 
 
 # --------------------------------------------------------------------------
@@ -208,10 +165,7 @@ def git_stream(shape: dict) -> bytes:
     for c in range(shape["commits"]):
         ts = T0_EPOCH + 60 * c
         msg = f"commit-{c:05d}".encode()
-        out.append(b"commit refs/heads/main\n"
-                   b"author gabriel <gabriel@example.com> %d +0000\n"
-                   b"committer gabriel <gabriel@example.com> %d +0000\n"
-                   b"data %d\n%s\n" % (ts, ts, len(msg), msg))
+        out.append(common.fast_import_commit(b"gabriel <gabriel@example.com>", ts, msg))
         cur = changed_idx(c, shape)
         if c == 0:
             for i in range(nf):
@@ -417,7 +371,7 @@ def run_child(spec: dict) -> None:
     else:
         raise ValueError(kind)
     res.setdefault("maxrss_kib", rss_kib())
-    print(json.dumps(res))
+    common.emit_child_result(res)
 
 
 # --------------------------------------------------------------------------
@@ -445,65 +399,40 @@ GIT_EXTRA = [("fetch_fsync", "git fetch <bundle>, core.fsync=all")]
 
 
 class MpackRunner(Runner):
-    def child(self, spec: dict) -> dict | None:
-        os.sync()  # flush earlier jobs' dirty pages off this job's clock
-        proc = subprocess.run(
-            [sys.executable, os.path.abspath(__file__), "--child", json.dumps(spec)],
-            capture_output=True, text=True, cwd=self.base, timeout=900,
-        )
-        if proc.returncode != 0:
-            msg = (f"child {spec['kind']}/{spec.get('step', '-')} failed (rc={proc.returncode}):\n"
-                   f"{proc.stderr[-3000:]}")
-            print("ERROR: " + msg, file=sys.stderr)
-            self.errors.append(msg)
-            return None
-        return json.loads(proc.stdout.strip().splitlines()[-1])
+    def describe(self, spec: dict) -> str:
+        return f"child {spec['kind']}/{spec.get('step', '-')}"
 
     def git(self, key: str, argv: list[str]) -> dict | None:
-        os.sync()
-        try:
-            r = run_timed(["git", *argv], env=GIT_ENV)
-        except Exception as e:  # noqa: BLE001 - reported, run continues
-            msg = f"git step {key} failed: {e}"
-            print("ERROR: " + msg, file=sys.stderr)
-            self.errors.append(msg)
+        r = self.cmd(f"git step {key} failed", ["git", *argv], env=GIT_ENV)
+        if r is None:
             return None
         return {"seconds": r["seconds"], "maxrss_kib": r["maxrss_kib"], "extra": {}}
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--quick", action="store_true",
-                    help="smoke mode: 100 commits x 70 files, 1 repetition")
-    ap.add_argument("--json", metavar="OUT", help="write all results as JSON to OUT")
-    ap.add_argument("--reps", type=int, default=None, help="repetitions (default 3, 1 with --quick)")
-    ap.add_argument("--keep-tmp", action="store_true", help="do not delete the temp dirs")
-    ap.add_argument("--settle-max", type=float, default=None,
-                    help="max seconds to wait for a slow filesystem before each rep "
-                         "(default 120; 0 with --quick)")
-    ap.add_argument("--child", metavar="SPEC", help=argparse.SUPPRESS)
-    args = ap.parse_args(argv)
+def _setup_failed(what: str, base: str, keep_tmp: bool) -> int:
+    print(f"{what} failed", file=sys.stderr)
+    if not keep_tmp:
+        shutil.rmtree(base, ignore_errors=True)
+    return 1
 
-    if args.child:
-        run_child(json.loads(args.child))
-        return 0
+
+def main(argv: list[str] | None = None) -> int:
+    args = common.bench_args(__doc__, argv, "smoke mode: 100 commits x 70 files, 1 repetition",
+                             run_child)
 
     shape = QUICK if args.quick else FULL
-    reps = args.reps or (1 if args.quick else 3)
-    if args.settle_max is None:
-        args.settle_max = 0.0 if args.quick else 120.0
+    reps = args.reps
     n_blobs = shape["files"] + shape["commits"] * shape["changed"]
     expect = {"commits": shape["commits"], "snapshots": shape["commits"], "blobs": n_blobs}
 
     base = tempfile.mkdtemp(prefix="muse-bench-mpack-", dir="/tmp")
-    runner = MpackRunner(base)
+    runner = MpackRunner(base, os.path.abspath(__file__))
     wall0 = time.perf_counter()
     load0 = os.getloadavg()
     print(f"muse mpack benchmark: {'QUICK' if args.quick else 'full'}: {shape['commits']:,} commits x "
           f"{shape['files']:,} files, {shape['changed']} changed/commit, {shape['blob']} B blobs; "
           f"{reps} rep(s), temp dir {base}", flush=True)
-    print(f"load average at start: {load0[0]:.2f} {load0[1]:.2f} {load0[2]:.2f} "
-          f"({os.cpu_count()} CPUs)", flush=True)
+    common.print_load_start(load0)
 
     baseline = runner.child({"kind": "baseline"})
     probes: list[float] = []
@@ -518,18 +447,12 @@ def main(argv: list[str] | None = None) -> int:
     print("  setup: building the git history (git fast-import)...", flush=True)
     sg = runner.child({"kind": "setup_git", "shape": shape, "dir": src_git})
     if not sm or not sg:
-        print("setup failed", file=sys.stderr)
-        if not args.keep_tmp:
-            shutil.rmtree(base, ignore_errors=True)
-        return 1
+        return _setup_failed("setup", base, args.keep_tmp)
     tip = sm["tip"]
     prep = runner.child({"kind": "prepare", "src": src, "tip": tip, "wire": wire_path,
                          "bad_wire": bad_path})
     if not prep:
-        print("prepare failed", file=sys.stderr)
-        if not args.keep_tmp:
-            shutil.rmtree(base, ignore_errors=True)
-        return 1
+        return _setup_failed("prepare", base, args.keep_tmp)
     comp = prep["composition"]
     src_files, src_bytes = dir_stats(os.path.join(src, ".muse"))
     print(f"  setup: muse {sm['seconds']:.1f} s ({src_files:,} files, {src_bytes / 2**20:.1f} MiB in "
@@ -545,24 +468,24 @@ def main(argv: list[str] | None = None) -> int:
         if r:
             results.setdefault(key, []).append(r)
 
-    common = {"kind": "muse", "src": src, "tip": tip, "wire": wire_path, "bad_wire": bad_path,
-              "expect": expect}
+    muse_spec = {"kind": "muse", "src": src, "tip": tip, "wire": wire_path, "bad_wire": bad_path,
+                 "expect": expect}
     for rep in range(reps):
         settle(runner, probes, args.settle_max)
         print(f"  rep {rep + 1}/{reps} (fs probe {probes[-1]:.0f} µs/create)", flush=True)
 
         def muse_jobs() -> None:
             for step in ("build", "encode", "decode"):
-                add(step, runner.child({**common, "step": step}))
+                add(step, runner.child({**muse_spec, "step": step}))
             for key, step, fsync in [("apply", "apply", "full"), ("apply_off", "apply", "off"),
                                      ("apply_bytes", "apply_bytes", "full"),
                                      ("verify_only", "verify_only", "full")]:
                 d = runner.fresh_dir(f"dst-muse-{key}")
-                add(key, runner.child({**common, "step": step, "fsync": fsync, "dir": d}))
+                add(key, runner.child({**muse_spec, "step": step, "fsync": fsync, "dir": d}))
                 if key == "apply" and rep == 0:
                     dest_sizes["muse"] = dir_stats(os.path.join(d, ".muse"))
                     dest_sizes["muse_snapshots"] = muse_kind_stats(os.path.join(d, ".muse"), "snapshots")
-            add("pipeline", runner.child({**common, "step": "pipeline",
+            add("pipeline", runner.child({**muse_spec, "step": "pipeline",
                                           "dir": runner.fresh_dir("dst-muse-pipeline")}))
 
         def git_jobs() -> None:
@@ -596,10 +519,7 @@ def main(argv: list[str] | None = None) -> int:
     # ---- aggregate -----------------------------------------------------------
     agg: dict[str, dict] = {}
     for key, rs in results.items():
-        secs = [r["seconds"] for r in rs]
-        agg[key] = {"median_s": statistics.median(secs), "min_s": min(secs), "all_s": secs,
-                    "peak_rss_mib": max(r["maxrss_kib"] for r in rs) / 1024,
-                    "extra": [r["extra"] for r in rs]}
+        agg[key] = {**common.summarize(rs), "extra": [r["extra"] for r in rs]}
 
     def med(key: str) -> float | None:
         return agg[key]["median_s"] if key in agg else None
@@ -631,41 +551,28 @@ def main(argv: list[str] | None = None) -> int:
         table.append([engine, label, f"{a['median_s']:.4f}", f"{a['min_s']:.4f}", pct,
                       f"{a['peak_rss_mib']:.1f}"])
 
-    for key, label in MUSE_STEPS:
-        row("muse", key, label, muse_total)
-    if muse_total is not None:
-        table.append(["muse", "total: build+encode+decode+apply (sum)", f"{muse_total:.4f}",
-                      f"{muse_total_min:.4f}", "100 %",
-                      f"{max(agg[k]['peak_rss_mib'] for k, _ in MUSE_STEPS):.1f}"])
-    for key, label in MUSE_EXTRA:
-        row("muse", key, label, None)
+    def section(engine: str, steps: list, extras: list, total: float | None,
+                total_min: float | None, total_label: str) -> None:
+        for key, label in steps:
+            row(engine, key, label, total)
+        if total is not None:
+            table.append([engine, total_label, f"{total:.4f}", f"{total_min:.4f}", "100 %",
+                          f"{max(agg[k]['peak_rss_mib'] for k, _ in steps):.1f}"])
+        for key, label in extras:
+            row(engine, key, label, None)
+
+    section("muse", MUSE_STEPS, MUSE_EXTRA, muse_total, muse_total_min,
+            "total: build+encode+decode+apply (sum)")
     ra = extra_med("apply", "reapply_s")
     if ra is not None:
         table.append(["muse", "apply: re-apply, all present (no writes)*", f"{ra:.4f}",
                       f"{min(x['reapply_s'] for x in agg['apply']['extra']):.4f}", "", "*"])
     table.append(None)
-    for key, label in GIT_STEPS:
-        row("git", key, label, git_total)
-    if git_total is not None:
-        table.append(["git", "total: create+verify+fetch (sum)", f"{git_total:.4f}",
-                      f"{git_total_min:.4f}", "100 %",
-                      f"{max(agg[k]['peak_rss_mib'] for k, _ in GIT_STEPS):.1f}"])
-    for key, label in GIT_EXTRA:
-        row("git", key, label, None)
-
-    real = [r for r in table if r]
-    widths = [max(len(str(x)) for x in col) for col in zip(hdr, *real)]
-    right = {2, 3, 4, 5}
-
-    def line(cells: list) -> str:
-        return "  ".join(str(c).rjust(wd) if i in right else str(c).ljust(wd)
-                         for i, (c, wd) in enumerate(zip(cells, widths)))
+    section("git", GIT_STEPS, GIT_EXTRA, git_total, git_total_min,
+            "total: create+verify+fetch (sum)")
 
     print()
-    print(line(hdr))
-    print("  ".join("-" * wd for wd in widths))
-    for r in table:
-        print("" if r is None else line(r))
+    common.print_table(hdr, table, {2, 3, 4, 5}, rstrip=False)
     print()
 
     bundle_size = int(statistics.median(bundle_sizes)) if bundle_sizes else None
@@ -765,11 +672,7 @@ def main(argv: list[str] | None = None) -> int:
         print("  - " + s)
 
     # ---- targets ---------------------------------------------------------------------
-    targets = []
-
-    def target(name: str, value: str, ok: bool | None) -> None:
-        targets.append({"target": name, "measured": value,
-                        "status": "N/A" if ok is None else ("PASS" if ok else "MISS")})
+    targets, target = common.new_targets()
 
     if muse_total is not None:
         target(f"build + encode + decode + apply (durable) <= {TARGET_S:g} s (sum of medians)",
@@ -783,29 +686,15 @@ def main(argv: list[str] | None = None) -> int:
     if ratio is not None:
         target("wire size muse ÷ git bundle (report)", f"{ratio:.2f}x", None)
 
-    print()
-    print("Targets" + (" (QUICK mode: 100 commits x 70 files, 1 rep -- not representative)"
-                       if args.quick else ""))
-    tw = max(len(t["target"]) for t in targets) if targets else 10
-    mw = max(len(t["measured"]) for t in targets) if targets else 10
-    for t in targets:
-        print(f"  {t['target'].ljust(tw)}  {t['measured'].rjust(mw)}  {t['status']}")
-    n_pass = sum(t["status"] == "PASS" for t in targets)
-    n_judged = sum(t["status"] != "N/A" for t in targets)
-    print(f"  {n_pass}/{n_judged} PASS")
-    print()
-    print(f"load average at start {load0[0]:.2f}, at end {load1[0]:.2f} ({os.cpu_count()} CPUs); "
-          f"timing phase (setup included) {timing_wall:.1f} s")
-    print(f"fs probe (µs per empty-file create; ~30 normal, >{SLOW_FS_US:.0f} slow): "
-          f"{', '.join(f'{p:.0f}' for p in probes)}")
+    common.print_report_end(targets, args.quick, "100 commits x 70 files, 1 rep", load0, load1,
+                            f"timing phase (setup included) {timing_wall:.1f} s", probes)
     if not TIME_BIN:
         print("note: no /usr/bin/time; git peak RSS is the wait4 rusage (includes the parent's RSS).")
 
     if args.json:
         out = {
-            "quick": args.quick, "reps": reps, "shape": shape,
-            "python": sys.version, "platform": platform.platform(), "cpus": os.cpu_count(),
-            "loadavg_start": load0, "loadavg_end": load1, "fs_probe_us": probes,
+            "quick": args.quick, "reps": reps, "shape": shape, **common.run_env(load0, load1),
+            "fs_probe_us": probes,
             "baseline_rss_mib": baseline["maxrss_kib"] / 1024 if baseline else None,
             "setup": {"muse_s": sm["seconds"], "muse_stats": sm.get("stats"), "git": sg,
                       "muse_src_files": src_files, "muse_src_bytes": src_bytes},
@@ -818,30 +707,13 @@ def main(argv: list[str] | None = None) -> int:
         try:
             import muse
             out["muse_version"] = muse.__version__
-            out["git_version"] = subprocess.run(["git", "--version"], capture_output=True,
-                                                text=True).stdout.strip()
+            out["git_version"] = common.git_version()
         except Exception:  # pragma: no cover - informational only
             pass
-        with open(args.json, "w", encoding="utf-8") as f:
-            json.dump(out, f, indent=2)
-        print(f"wrote {args.json}")
+        common.write_json(args.json, out)
 
     # ---- cleanup: only now, after all timing is done -------------------------------
-    if args.keep_tmp:
-        print(f"kept temp dir {base}")
-    else:
-        t0 = time.perf_counter()
-        shutil.rmtree(base, ignore_errors=True)
-        # Write the freed inode-table blocks back now: ext4 without a journal
-        # avoids reusing an inode for 60 s after its deletion, 360 s while its
-        # inode-table block is dirty, and file creation crawls meanwhile.
-        os.sync()
-        print(f"removed temp dir {base} (+ sync) in {time.perf_counter() - t0:.1f} s")
-
-    if runner.errors:
-        print(f"{len(runner.errors)} run(s) failed", file=sys.stderr)
-        return 1
-    return 0
+    return common.end_run(base, args.keep_tmp, runner.errors, sync=True)
 
 
 if __name__ == "__main__":

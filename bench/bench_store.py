@@ -31,17 +31,19 @@ Exit status is 0 even when a target is missed; non-zero only on errors.
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
-import platform
-import resource
-import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+
+sys.dont_write_bytecode = True  # no __pycache__ in bench/ from the sibling import
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import common  # noqa: E402  (the shared harness, bench/common.py)
+from common import (  # noqa: E402
+    Runner, emit_child_result, fmt_rate, fs_probe, ru_maxrss_kib, settle,
+)
 
 PAYLOAD_SIZE = 272
 T0_EPOCH = 1_767_225_600  # 2026-01-01T00:00:00Z
@@ -94,6 +96,39 @@ def _muse_commit_records(n: int, snap: str):
         parent = cid
 
 
+def _muse_timed_writes(d: str, mode: str, what: str, n: int, items, write, batch_method: str,
+                       extra: dict) -> float:
+    """Write ``items`` (argument tuples) into the muse repo ``d`` and return
+    the seconds taken: mode ``off`` / ``full``, one ``write(d, *args)`` call
+    each; ``batch``, one ``Batch`` (``batch_method`` of it per item) whose
+    staging and ``commit()`` split goes into ``extra``. Checks that ``n``
+    ``what`` were written."""
+    from muse.core.io import Batch
+
+    pc = time.perf_counter
+    written = 0
+    if mode in ("off", "full"):
+        t0 = pc()
+        for args in items:
+            written += write(d, *args)
+        secs = pc() - t0
+    elif mode == "batch":
+        t0 = pc()
+        with Batch(d) as b:
+            bwrite = getattr(b, batch_method)
+            for args in items:
+                written += bwrite(*args)
+            t1 = pc()
+        secs = pc() - t0
+        extra["batch_stage_s"] = t1 - t0
+        extra["batch_commit_s"] = secs - (t1 - t0)
+    else:
+        raise ValueError(mode)
+    if written != n:
+        raise RuntimeError(f"muse wrote {written} {what}, expected {n}")
+    return secs
+
+
 def child_objects(engine: str, mode: str, n: int, d: str) -> dict:
     data = [payload(i) for i in range(n)]
     extra: dict = {}
@@ -118,7 +153,6 @@ def child_objects(engine: str, mode: str, n: int, d: str) -> dict:
         secs = pc() - t0
         os.close(dfd)
     elif engine == "muse":
-        from muse.core.io import Batch
         from muse.core.object_store import write_object
         from muse.core.repo import init_repo
         from muse.core.types import blob_id
@@ -128,25 +162,8 @@ def child_objects(engine: str, mode: str, n: int, d: str) -> dict:
         t0 = pc()
         oids = [blob_id(c) for c in data]
         extra["prep_blob_id_s"] = pc() - t0  # caller-side hashing, untimed
-        written = 0
-        if mode in ("off", "full"):
-            t0 = pc()
-            for oid, c in zip(oids, data):
-                written += write_object(d, oid, c)
-            secs = pc() - t0
-        elif mode == "batch":
-            t0 = pc()
-            with Batch(d) as b:
-                for oid, c in zip(oids, data):
-                    written += b.write_object(oid, c)
-                t1 = pc()
-            secs = pc() - t0
-            extra["batch_stage_s"] = t1 - t0
-            extra["batch_commit_s"] = secs - (t1 - t0)
-        else:
-            raise ValueError(mode)
-        if written != n:
-            raise RuntimeError(f"muse wrote {written} objects, expected {n}")
+        secs = _muse_timed_writes(d, mode, "objects", n, zip(oids, data), write_object,
+                                  "write_object", extra)
     elif engine == "pygit2":
         import pygit2
 
@@ -167,7 +184,6 @@ def child_commits(engine: str, mode: str, n: int, d: str) -> dict:
     pc = time.perf_counter
     if engine == "muse":
         from muse.core.commits import write_commit
-        from muse.core.io import Batch
         from muse.core.repo import init_repo
         from muse.core.types import fake_id
 
@@ -176,25 +192,8 @@ def child_commits(engine: str, mode: str, n: int, d: str) -> dict:
         t0 = pc()
         recs = list(_muse_commit_records(n, fake_id("bench-snap")))
         extra["prep_records_s"] = pc() - t0  # hash_commit + CommitRecord, untimed
-        written = 0
-        if mode in ("off", "full"):
-            t0 = pc()
-            for r in recs:
-                written += write_commit(d, r)
-            secs = pc() - t0
-        elif mode == "batch":
-            t0 = pc()
-            with Batch(d) as b:
-                for r in recs:
-                    written += b.write_commit(r)
-                t1 = pc()
-            secs = pc() - t0
-            extra["batch_stage_s"] = t1 - t0
-            extra["batch_commit_s"] = secs - (t1 - t0)
-        else:
-            raise ValueError(mode)
-        if written != n:
-            raise RuntimeError(f"muse wrote {written} commits, expected {n}")
+        secs = _muse_timed_writes(d, mode, "commits", n, zip(recs), write_commit,
+                                  "write_commit", extra)
     elif engine == "pygit2":
         import pygit2
 
@@ -328,8 +327,8 @@ def run_child(spec: dict) -> None:
     else:
         raise ValueError(w)
     # ru_maxrss is in KiB on Linux: peak RSS of this whole child process.
-    res["maxrss_kib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(json.dumps(res))
+    res["maxrss_kib"] = ru_maxrss_kib()
+    emit_child_result(res)
 
 
 # --------------------------------------------------------------------------
@@ -367,110 +366,37 @@ PAIRS = {
 }
 
 
-class Runner:
-    def __init__(self, base: str) -> None:
-        self.base = base
-        self.counter = 0
-        self.errors: list[str] = []
-
-    def fresh_dir(self, tag: str) -> str:
-        self.counter += 1
-        return os.path.join(self.base, f"{self.counter:03d}-{tag}")
-
-    def child(self, spec: dict) -> dict | None:
-        os.sync()  # flush earlier jobs' dirty pages off this job's clock
-        proc = subprocess.run(
-            [sys.executable, os.path.abspath(__file__), "--child", json.dumps(spec)],
-            capture_output=True, text=True, cwd=self.base, timeout=900,
-        )
-        if proc.returncode != 0:
-            msg = (f"child {spec['workload']}/{spec['engine']}/{spec['mode']} n={spec['n']} "
-                   f"failed (rc={proc.returncode}):\n{proc.stderr[-3000:]}")
-            print("ERROR: " + msg, file=sys.stderr)
-            self.errors.append(msg)
-            return None
-        return json.loads(proc.stdout.strip().splitlines()[-1])
-
-
-SLOW_FS_US = 60.0  # empty-file creates slower than this (µs): the fs is in a slow phase
-
-
-def fs_probe(runner: "Runner", files: int = 300) -> float:
-    """Microseconds per empty-file create in a fresh dir (a health check:
-    ~30 µs normally here, 10x+ more for a minute after a mass delete)."""
-    d = runner.fresh_dir("probe")
-    os.makedirs(d)
-    t0 = time.perf_counter()
-    for i in range(files):
-        os.close(os.open(os.path.join(d, str(i)), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
-    return (time.perf_counter() - t0) / files * 1e6
-
-
-def settle(runner: "Runner", probes: list, max_wait: float) -> None:
-    """Probe the fs; while it is slow, wait (up to max_wait s in all)."""
-    waited = 0.0
-    while True:
-        os.sync()
-        us = fs_probe(runner)
-        probes.append(round(us, 1))
-        if us <= SLOW_FS_US or waited >= max_wait:
-            if us > SLOW_FS_US:
-                print(f"    WARNING: fs still slow ({us:.0f} µs/create) after {waited:.0f} s; "
-                      f"results will be pessimistic", flush=True)
-            return
-        print(f"    fs slow ({us:.0f} µs per empty-file create; recent mass delete "
-              f"elsewhere?), waiting 10 s", flush=True)
-        time.sleep(10)
-        waited += 10
-
-
-def fmt_rate(x: float) -> str:
-    return f"{x:,.0f}"
+class StoreRunner(Runner):
+    def describe(self, spec: dict) -> str:
+        return f"child {spec['workload']}/{spec['engine']}/{spec['mode']} n={spec['n']}"
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--quick", action="store_true", help="smoke mode: N/10, 1 repetition")
-    ap.add_argument("--json", metavar="OUT", help="write all results as JSON to OUT")
-    ap.add_argument("--reps", type=int, default=None, help="repetitions (default 3, 1 with --quick)")
-    ap.add_argument("--keep-tmp", action="store_true", help="do not delete the temp dirs")
-    ap.add_argument("--settle-max", type=float, default=None,
-                    help="max seconds to wait for a slow filesystem before each rep "
-                         "(default 120; 0 with --quick)")
-    ap.add_argument("--child", metavar="SPEC", help=argparse.SUPPRESS)
-    args = ap.parse_args(argv)
-
-    if args.child:
-        run_child(json.loads(args.child))
-        return 0
+    args = common.bench_args(__doc__, argv, "smoke mode: N/10, 1 repetition", run_child)
 
     scale = 10 if args.quick else 1
-    reps = args.reps or (1 if args.quick else 3)
-    if args.settle_max is None:
-        args.settle_max = 0.0 if args.quick else 120.0
+    reps = args.reps
     n_fast = 10_000 // scale
     n_durable = 10_000 // scale  # the issue: x10k in every mode, durable included
     n_log = 100_000 // scale
 
+    write_modes = [  # (engine, mode, n), for objects and for commits
+        ("muse", "off", n_fast),
+        ("muse", "full", n_durable),
+        ("muse", "batch", n_fast),
+        ("pygit2", "default", n_fast),
+        ("pygit2", "fsync", n_durable),
+    ]
     jobs = [  # (workload, engine, mode, n)
         ("objects", "floor", "fsync", n_durable),
         ("objects", "floor", "nofsync", n_fast),
-        ("objects", "muse", "off", n_fast),
-        ("objects", "muse", "full", n_durable),
-        ("objects", "muse", "batch", n_fast),
-        ("objects", "pygit2", "default", n_fast),
-        ("objects", "pygit2", "fsync", n_durable),
-        ("commits", "muse", "off", n_fast),
-        ("commits", "muse", "full", n_durable),
-        ("commits", "muse", "batch", n_fast),
-        ("commits", "pygit2", "default", n_fast),
-        ("commits", "pygit2", "fsync", n_durable),
+        *[(w, e, m, n) for w in ("objects", "commits") for e, m, n in write_modes],
     ]
     log_jobs = [("log", "muse", "get_all_commits"), ("log", "muse", "branch_walk"),
                 ("log", "pygit2", "walk")]
 
     base = tempfile.mkdtemp(prefix="muse-bench-", dir="/tmp")
-    runner = Runner(base)
+    runner = StoreRunner(base, os.path.abspath(__file__))
     wall0 = time.perf_counter()
     load0 = os.getloadavg()
     print(f"muse store benchmark: {'QUICK (N/10, 1 rep)' if args.quick else 'full'}, "
@@ -523,13 +449,10 @@ def main(argv: list[str] | None = None) -> int:
         rs = results.get((w, e, m))
         if not rs:
             continue
-        secs = [r["seconds"] for r in rs]
         n = rs[0]["n"]
         a = {
             "workload": w, "engine": e, "mode": m, "label": MODE_LABEL[(w, e, m)], "n": n,
-            "median_s": statistics.median(secs), "min_s": min(secs), "all_s": secs,
-            "peak_rss_mib": max(r["maxrss_kib"] for r in rs) / 1024,
-            "extra": [r["extra"] for r in rs],
+            **common.summarize(rs), "extra": [r["extra"] for r in rs],
         }
         a["rate"] = n / a["median_s"] if a["median_s"] > 0 else float("inf")
         a["us_per_op"] = a["median_s"] / n * 1e6
@@ -554,22 +477,9 @@ def main(argv: list[str] | None = None) -> int:
             f"{a['min_s']:.4f}", fmt_rate(a["rate"]), f"{a['us_per_op']:.1f}",
             "" if a["ratio"] is None else f"{a['ratio']:.2f}x", f"{a['peak_rss_mib']:.1f}",
         ])
-    widths = [max(len(str(x)) for x in col) for col in zip(hdr, *table)]
-    right = {3, 4, 5, 6, 7, 8, 9}
-
-    def line(cells: list) -> str:
-        return "  ".join(str(c).rjust(wd) if i in right else str(c).ljust(wd)
-                         for i, (c, wd) in enumerate(zip(cells, widths)))
-
     print()
-    print(line(hdr))
-    print("  ".join("-" * wd for wd in widths))
-    prev = None
-    for a, cells in zip(rows, table):
-        if prev is not None and a["workload"] != prev:
-            print()
-        prev = a["workload"]
-        print(line(cells))
+    common.print_table(hdr, table, {3, 4, 5, 6, 7, 8, 9}, [a["workload"] for a in rows],
+                       rstrip=False)
     print()
     print(f"Times: median (and min) of {reps} run(s), each in a fresh child process and temp dir; "
           f"rate = N / median.")
@@ -620,11 +530,7 @@ def main(argv: list[str] | None = None) -> int:
         print("  - " + s)
 
     # ---- targets ---------------------------------------------------------
-    targets = []
-
-    def target(name: str, value: str, ok: bool | None) -> None:
-        targets.append({"target": name, "measured": value,
-                        "status": "N/A" if ok is None else ("PASS" if ok else "MISS")})
+    targets, target = common.new_targets()
 
     def get(w, e, m):
         return agg.get((w, e, m))
@@ -661,25 +567,12 @@ def main(argv: list[str] | None = None) -> int:
             target(f"ahead of pygit2: {a['workload']} muse {a['label']} vs {a['ratio_vs']}",
                    f"{a['ratio']:.2f}x", a["ratio"] > 1.0)
 
-    print()
-    print("Targets" + (" (QUICK mode: N/10, 1 rep -- not representative)" if args.quick else ""))
-    tw = max(len(t["target"]) for t in targets) if targets else 10
-    mw = max(len(t["measured"]) for t in targets) if targets else 10
-    for t in targets:
-        print(f"  {t['target'].ljust(tw)}  {t['measured'].rjust(mw)}  {t['status']}")
-    n_pass = sum(t["status"] == "PASS" for t in targets)
-    print(f"  {n_pass}/{len(targets)} PASS")
-    print()
-    print(f"load average at start {load0[0]:.2f}, at end {load1[0]:.2f} ({os.cpu_count()} CPUs); "
-          f"timing phase {timing_wall:.1f} s")
-    print(f"fs probe (µs per empty-file create; ~30 normal, >{SLOW_FS_US:.0f} slow): "
-          f"{', '.join(f'{p:.0f}' for p in probes)}")
+    common.print_report_end(targets, args.quick, "N/10, 1 rep", load0, load1,  # all judged
+                            f"timing phase {timing_wall:.1f} s", probes)
 
     if args.json:
         out = {
-            "quick": args.quick, "reps": reps,
-            "python": sys.version, "platform": platform.platform(),
-            "cpus": os.cpu_count(), "loadavg_start": load0, "loadavg_end": load1,
+            "quick": args.quick, "reps": reps, **common.run_env(load0, load1),
             "baseline_rss_mib": baseline, "log_setup_s": setups, "fs_probe_us": probes,
             "rows": rows, "targets": targets, "errors": runner.errors,
             "timing_wall_s": timing_wall,
@@ -692,22 +585,10 @@ def main(argv: list[str] | None = None) -> int:
             out["libgit2_version"] = pygit2.LIBGIT2_VERSION
         except Exception:  # pragma: no cover - informational only
             pass
-        with open(args.json, "w", encoding="utf-8") as f:
-            json.dump(out, f, indent=2)
-        print(f"wrote {args.json}")
+        common.write_json(args.json, out)
 
     # ---- cleanup: only now, after all timing is done ---------------------
-    if args.keep_tmp:
-        print(f"kept temp dir {base}")
-    else:
-        t0 = time.perf_counter()
-        shutil.rmtree(base, ignore_errors=True)
-        print(f"removed temp dir {base} in {time.perf_counter() - t0:.1f} s")
-
-    if runner.errors:
-        print(f"{len(runner.errors)} child run(s) failed", file=sys.stderr)
-        return 1
-    return 0
+    return common.end_run(base, args.keep_tmp, runner.errors, what="child run(s) failed")
 
 
 if __name__ == "__main__":

@@ -41,218 +41,21 @@ Exit status is 0 even when a target is missed; non-zero only on errors.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
-import platform
-import resource
-import shutil
 import statistics
-import subprocess
 import sys
-import sysconfig
 import tempfile
 import time
 
-sys.dont_write_bytecode = True  # no __pycache__ in bench/ from the sibling imports
+sys.dont_write_bytecode = True  # no __pycache__ in bench/ from the sibling import
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench_store import SLOW_FS_US, Runner, fmt_rate, fs_probe, settle  # noqa: E402
-
-# Git with stock defaults: no system/global config (user.* passed with -c).
-GIT_ENV = {**os.environ, "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": "/dev/null",
-           "LC_ALL": "C"}
-GIT_ID = ["-c", "user.name=bench", "-c", "user.email=bench@example.com"]
-
-
-# --------------------------------------------------------------------------
-# Shared helpers (also imported by bench_cli.py).
-# --------------------------------------------------------------------------
-
-
-TIME_BIN = "/usr/bin/time" if os.access("/usr/bin/time", os.X_OK) else None
-
-
-def run_timed(argv, cwd=None, env=None, shell=False, check=True) -> dict:
-    """Run one command; return its wall time (spawn to reap, process start
-    included), peak RSS in KiB, exit code, stdout and stderr.
-
-    The peak RSS comes from GNU ``/usr/bin/time -f %M`` wrapped around the
-    command (about 1 ms added to the wall time, the same for every engine):
-    the rusage of a process spawned directly from this (Python) parent would
-    include the parent's own RSS, which ``exec`` carries over into
-    ``ru_maxrss``. Without ``/usr/bin/time`` the ``wait4`` rusage is used
-    (``rss_from`` says which)."""
-    if shell:
-        argv = ["/bin/sh", "-c", argv]
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, \
-            tempfile.NamedTemporaryFile("r", prefix="rss-", suffix=".txt") as rssf:
-        full = [TIME_BIN, "-f", "%M", "-o", rssf.name, *argv] if TIME_BIN else list(argv)
-        t0 = time.perf_counter()
-        p = subprocess.Popen(full, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=out,
-                             stderr=err)
-        _, status, ru = os.wait4(p.pid, 0)
-        secs = time.perf_counter() - t0
-        p.returncode = rc = os.waitstatus_to_exitcode(status)
-        out.seek(0)
-        err.seek(0)
-        res = {"seconds": secs, "maxrss_kib": ru.ru_maxrss, "rc": rc, "rss_from": "wait4",
-               "stdout": out.read().decode(errors="replace"),
-               "stderr": err.read().decode(errors="replace")}
-        if TIME_BIN:
-            lines = [x for x in rssf.read().split() if x.isdigit()]
-            if lines:
-                res["maxrss_kib"] = int(lines[-1])
-                res["rss_from"] = "/usr/bin/time"
-    if check and rc != 0:
-        cmd = " ".join(map(str, argv))
-        raise RuntimeError(f"`{cmd}` failed (rc={rc}): {res['stderr'][-2000:]}")
-    return res
-
-
-def vm_hwm_kib() -> int:
-    """This process's own peak RSS (``VmHWM``): unlike ``ru_maxrss`` it does
-    not include the RSS of the parent the process was spawned from."""
-    with open("/proc/self/status", encoding="ascii") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-
-
-def wrapper_overhead_ms(n: int = 20) -> float:
-    """Median extra wall time of ``run_timed`` (the /usr/bin/time wrapper)
-    over a bare spawn of ``/bin/true``, in ms."""
-    if not TIME_BIN:
-        return 0.0
-    a, b = [], []
-    for _ in range(n):
-        t0 = time.perf_counter()
-        subprocess.run(["/bin/true"], check=True)
-        a.append(time.perf_counter() - t0)
-        b.append(run_timed(["/bin/true"])["seconds"])
-    return (statistics.median(b) - statistics.median(a)) * 1e3
-
-
-STAT_FLOOR_SRC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "stat_floor.c")
-
-
-def build_stat_floor(dst_dir: str) -> tuple[str | None, str]:
-    """Compile ``bench/stat_floor.c`` (the "stat floor": readdir + one
-    ``fstatat`` per file on N threads, nothing else) into ``dst_dir`` with
-    ``$CC`` (default ``cc``). Returns ``(path, "")``, or ``(None, reason)``
-    when there is no C compiler or the build fails (the row is then left
-    out and the reason printed)."""
-    cc = os.environ.get("CC", "cc")
-    if not shutil.which(cc):
-        return None, f"no C compiler ({cc}) on PATH"
-    out = os.path.join(dst_dir, "stat_floor")
-    proc = subprocess.run([cc, "-O2", "-pthread", "-o", out, STAT_FLOOR_SRC],
-                          capture_output=True, text=True)
-    if proc.returncode != 0:
-        return None, f"{cc} failed: {proc.stderr.strip()[:300]}"
-    return out, ""
-
-
-def stat_floor_argv(binary: str, tree: str) -> list[str]:
-    """argv of one stat-floor pass over ``tree`` on every CPU (timed as a
-    whole process, like ``git status``)."""
-    return [binary, tree, str(os.cpu_count() or 1), "1"]
-
-
-def make_seed_tree(root: str, ndirs: int, nfiles: int, size: int) -> int:
-    """``ndirs`` x ``nfiles`` files of ``size`` bytes, distinct contents."""
-    for d in range(ndirs):
-        dd = os.path.join(root, f"d{d:04d}")
-        os.makedirs(dd)
-        for f in range(nfiles):
-            head = f"seed file d{d:04d}/f{f:04d}\n".encode()
-            body = (head * (size // len(head) + 1))[:size]
-            with open(os.path.join(dd, f"f{f:04d}.txt"), "wb") as fh:
-                fh.write(body)
-    return ndirs * nfiles
-
-
-STDLIB_QUICK_SUBDIRS = ("json", "email", "asyncio")
-
-
-def copy_stdlib(dst: str, quick: bool) -> str:
-    """Copy the running interpreter's stdlib dir (without ``site-packages``)
-    to ``dst`` (``symlinks=True``); with ``quick`` only a few packages."""
-    src = sysconfig.get_paths()["stdlib"]
-    if quick:
-        os.makedirs(dst)
-        for sub in STDLIB_QUICK_SUBDIRS:
-            shutil.copytree(os.path.join(src, sub), os.path.join(dst, sub), symlinks=True)
-    else:
-        shutil.copytree(src, dst, symlinks=True,
-                        ignore=lambda d, names: ["site-packages"] if d == src else [])
-    return src
-
-
-def tree_stats(root: str) -> tuple[int, int]:
-    """(regular files, bytes) outside ``.muse/`` and ``.git/``."""
-    n = b = 0
-    for dp, dns, fns in os.walk(root):
-        if dp == root:
-            dns[:] = [x for x in dns if x not in (".muse", ".git")]
-        for fn in fns:
-            st = os.lstat(os.path.join(dp, fn))
-            if (st.st_mode & 0o170000) == 0o100000:
-                n += 1
-                b += st.st_size
-    return n, b
-
-
-def warm_read(root: str) -> float:
-    """Read every file under root once (page cache warm); returns seconds."""
-    t0 = time.perf_counter()
-    for dp, dns, fns in os.walk(root):
-        for fn in fns:
-            p = os.path.join(dp, fn)
-            if os.path.isfile(p) and not os.path.islink(p):
-                with open(p, "rb") as fh:
-                    while fh.read(1 << 20):
-                        pass
-    return time.perf_counter() - t0
-
-
-def muse_so_info() -> str:
-    try:
-        import muse
-        import muse._native as n
-        st = os.stat(n.__file__)
-        return (f"muse {muse.__version__}, {n.__file__} mtime "
-                f"{time.strftime('%H:%M:%S', time.localtime(st.st_mtime))}")
-    except Exception as e:  # pragma: no cover - informational only
-        return f"muse not importable: {e}"
-
-
-def print_table(hdr: list, table: list, groups: list, right: set) -> None:
-    widths = [max(len(str(x)) for x in col) for col in zip(hdr, *table)]
-
-    def line(cells: list) -> str:
-        return "  ".join(str(c).rjust(wd) if i in right else str(c).ljust(wd)
-                         for i, (c, wd) in enumerate(zip(cells, widths))).rstrip()
-
-    print(line(hdr))
-    print("  ".join("-" * wd for wd in widths))
-    prev = None
-    for g, cells in zip(groups, table):
-        if prev is not None and g != prev:
-            print()
-        prev = g
-        print(line(cells))
-
-
-def print_targets(targets: list, quick: bool, note: str) -> None:
-    print()
-    print("Targets" + (f" (QUICK mode: {note} -- not representative)" if quick else ""))
-    tw = max((len(t["target"]) for t in targets), default=10)
-    mw = max((len(t["measured"]) for t in targets), default=10)
-    for t in targets:
-        print(f"  {t['target'].ljust(tw)}  {t['measured'].rjust(mw)}  {t['status']}")
-    scored = [t for t in targets if t["status"] != "N/A"]  # N/A: a reference line, not a target
-    print(f"  {sum(t['status'] == 'PASS' for t in scored)}/{len(scored)} PASS")
+import common  # noqa: E402  (the shared harness, bench/common.py)
+from common import (  # noqa: E402
+    GIT_ENV, GIT_ID, STDLIB_QUICK_SUBDIRS, Runner, build_stat_floor, copy_stdlib, fmt_rate,
+    fs_probe, make_seed_tree, muse_so_info, run_timed, settle, stat_floor_argv, tree_stats,
+    vm_hwm_kib, warm_read, wrapper_overhead_ms,
+)
 
 
 # --------------------------------------------------------------------------
@@ -335,8 +138,8 @@ def run_child(spec: dict) -> None:
     else:
         raise ValueError(mode)
     res["maxrss_kib"] = vm_hwm_kib()
-    res["ru_maxrss_kib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(json.dumps(res))
+    res["ru_maxrss_kib"] = common.ru_maxrss_kib()
+    common.emit_child_result(res)
 
 
 # --------------------------------------------------------------------------
@@ -362,28 +165,8 @@ PAIR = {"muse_cold": "git_add", "muse_warm": "git_status", "muse_warm_fresh": "g
 class WalkRunner(Runner):
     stat_floor: str | None = None  # the compiled bench/stat_floor.c, when there is one
 
-    def muse_child(self, spec: dict) -> dict | None:
-        os.sync()
-        proc = subprocess.run(
-            [sys.executable, os.path.abspath(__file__), "--child", json.dumps(spec)],
-            capture_output=True, text=True, cwd=self.base, timeout=900,
-        )
-        if proc.returncode != 0:
-            self.fail(f"muse child {spec} failed (rc={proc.returncode}):\n{proc.stderr[-3000:]}")
-            return None
-        return json.loads(proc.stdout.strip().splitlines()[-1])
-
-    def cmd(self, what: str, argv, **kw) -> dict | None:
-        os.sync()
-        try:
-            return run_timed(argv, **kw)
-        except Exception as e:
-            self.fail(f"{what}: {e}")
-            return None
-
-    def fail(self, msg: str) -> None:
-        print("ERROR: " + msg, file=sys.stderr, flush=True)
-        self.errors.append(msg)
+    def describe(self, spec: dict) -> str:
+        return f"muse child {spec}"
 
 
 def one_rep(runner: WalkRunner, name: str, tree: str, rep: int, results: dict, info: dict) -> None:
@@ -398,7 +181,7 @@ def one_rep(runner: WalkRunner, name: str, tree: str, rep: int, results: dict, i
         if r:
             add(key, r["seconds"], r["maxrss_kib"])
 
-    r = runner.muse_child({"tree": tree, "mode": "cold_warm"})
+    r = runner.child({"tree": tree, "mode": "cold_warm"})
     if r:
         add("muse_cold", r["cold_s"], r["maxrss_cold_kib"], r["files"])
         add("muse_warm_after_cold", r["warm_s"], r["maxrss_kib"], r["files"])
@@ -445,12 +228,12 @@ def one_rep(runner: WalkRunner, name: str, tree: str, rep: int, results: dict, i
                 add("stat_floor", r["seconds"], r["maxrss_kib"], json.loads(r["stdout"])["files"])
 
     def muse_warm():
-        r = runner.muse_child({"tree": tree, "mode": "warm_twice"})
+        r = runner.child({"tree": tree, "mode": "warm_twice"})
         if r:
             add("muse_warm", r["seconds"], r["maxrss_kib"], r["files"])
 
     def muse_warm_fresh():
-        r = runner.muse_child({"tree": tree, "mode": "warm_fresh"})
+        r = runner.child({"tree": tree, "mode": "warm_fresh"})
         if r:
             add("muse_warm_fresh", r["seconds"], r["maxrss_kib"], r["files"])
 
@@ -460,26 +243,12 @@ def one_rep(runner: WalkRunner, name: str, tree: str, rep: int, results: dict, i
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--quick", action="store_true",
-                    help="smoke mode: trees N/10 (stdlib: 3 packages), 1 repetition")
-    ap.add_argument("--json", metavar="OUT", help="write all results as JSON to OUT")
-    ap.add_argument("--reps", type=int, default=None, help="repetitions (default 3, 1 with --quick)")
-    ap.add_argument("--keep-tmp", action="store_true", help="do not delete the temp dir")
-    ap.add_argument("--settle-max", type=float, default=None,
-                    help="max seconds to wait for a slow filesystem before each rep "
-                         "(default 120; 0 with --quick)")
-    ap.add_argument("--child", metavar="SPEC", help=argparse.SUPPRESS)
-    args = ap.parse_args(argv)
-
-    if args.child:
-        run_child(json.loads(args.child))
-        return 0
+    args = common.bench_args(__doc__, argv,
+                             "smoke mode: trees N/10 (stdlib: 3 packages), 1 repetition",
+                             run_child, "do not delete the temp dir")
 
     q = args.quick
-    reps = args.reps or (1 if q else 3)
-    if args.settle_max is None:
-        args.settle_max = 0.0 if q else 120.0
+    reps = args.reps
     s = 10 if q else 1
     big = "seed-7.5k" if q else "seed-75k"
     shapes = [  # (name, ndirs, nfiles, size)
@@ -489,7 +258,7 @@ def main(argv: list[str] | None = None) -> int:
     target_tree = big
 
     base = tempfile.mkdtemp(prefix="muse-bench-walk-", dir="/tmp")
-    runner = WalkRunner(base)
+    runner = WalkRunner(base, os.path.abspath(__file__))
     runner.stat_floor, floor_why = build_stat_floor(base)
     if not runner.stat_floor:
         print(f"  stat floor row left out: {floor_why}", flush=True)
@@ -523,7 +292,7 @@ def main(argv: list[str] | None = None) -> int:
               f"{info[name]['setup_s']:.1f} s", flush=True)
     os.sync()
 
-    baseline = runner.muse_child({"tree": base, "mode": "baseline"})
+    baseline = runner.child({"tree": base, "mode": "baseline"})
     overhead = wrapper_overhead_ms()
     results: dict[tuple, list[dict]] = {}
     probes: list[float] = []
@@ -545,11 +314,9 @@ def main(argv: list[str] | None = None) -> int:
             rs = results.get((name, key))
             if not rs:
                 continue
-            secs = [r["seconds"] for r in rs]
             files = next((r["files"] for r in rs if r["files"] is not None), info[name]["files"])
             a = {"tree": name, "key": key, "engine": engine, "label": label, "files": files,
-                 "median_s": statistics.median(secs), "min_s": min(secs), "all_s": secs,
-                 "peak_rss_mib": max(r["maxrss_kib"] for r in rs) / 1024}
+                 **common.summarize(rs)}
             a["files_per_s"] = files / a["median_s"] if a["median_s"] > 0 else float("inf")
             agg[(name, key)] = a
             rows.append(a)
@@ -567,7 +334,7 @@ def main(argv: list[str] | None = None) -> int:
               "" if a["ratio"] is None else f"{a['ratio']:.2f}", f"{a['peak_rss_mib']:.1f}"]
              for a in rows]
     print()
-    print_table(hdr, table, [a["tree"] for a in rows], {1, 4, 5, 6, 7, 8})
+    common.print_table(hdr, table, {1, 4, 5, 6, 7, 8}, [a["tree"] for a in rows])
     print()
     print(f"Times: median (and min) of {reps} run(s); files/s = files / median. muse÷git time = "
           f"muse median / git median (<1: muse faster); cold rows vs `git add -A`, warm rows vs "
@@ -622,11 +389,7 @@ def main(argv: list[str] | None = None) -> int:
         print("  - " + s_)
 
     # ---- targets ---------------------------------------------------------
-    targets = []
-
-    def target(name: str, value: str, ok: bool | None) -> None:
-        targets.append({"target": name, "measured": value,
-                        "status": "N/A" if ok is None else ("PASS" if ok else "MISS")})
+    targets, target = common.new_targets()
 
     t = target_tree
     n = info[t]["files"]
@@ -653,40 +416,22 @@ def main(argv: list[str] | None = None) -> int:
     if peaks:
         target(f"muse whole-process peak RSS at {n:,} files <= 64 MiB",
                f"{max(peaks):.1f} MiB", max(peaks) <= 64)
-    print_targets(targets, q, "trees N/10, 1 rep")
-    print()
-    print(f"load average at start {load0[0]:.2f}, at end {load1[0]:.2f} ({os.cpu_count()} CPUs); "
-          f"timing phase {timing_wall:.1f} s (setup included)")
-    print(f"fs probe (µs per empty-file create; ~30 normal, >{SLOW_FS_US:.0f} slow): "
-          f"{', '.join(f'{p:.0f}' for p in probes)}")
-    if so1 != so0:
-        print(f"WARNING: the muse extension changed during the run: {so0} -> {so1}")
+    common.print_report_end(targets, q, "trees N/10, 1 rep", load0, load1,
+                            f"timing phase {timing_wall:.1f} s (setup included)", probes,
+                            (so0, so1))
 
     if args.json:
-        out = {"quick": q, "reps": reps, "python": sys.version, "platform": platform.platform(),
-               "cpus": os.cpu_count(), "loadavg_start": load0, "loadavg_end": load1,
-               "muse": so0, "muse_end": so1, "trees": info, "fs_probe_us": probes,
+        out = {"quick": q, "reps": reps, **common.run_env(load0, load1, (so0, so1)),
+               "trees": info, "fs_probe_us": probes,
                "baseline_rss_mib": baseline and baseline["maxrss_kib"] / 1024,
                "time_wrapper_overhead_ms": overhead,
                "rows": rows, "targets": targets, "errors": runner.errors,
                "timing_wall_s": timing_wall,
-               "git_version": run_timed(["git", "--version"])["stdout"].strip()}
-        with open(args.json, "w", encoding="utf-8") as f:
-            json.dump(out, f, indent=2)
-        print(f"wrote {args.json}")
+               "git_version": common.git_version()}
+        common.write_json(args.json, out)
 
     # ---- cleanup: only now, after all timing is done ---------------------
-    if args.keep_tmp:
-        print(f"kept temp dir {base}")
-    else:
-        t0 = time.perf_counter()
-        shutil.rmtree(base, ignore_errors=True)
-        print(f"removed temp dir {base} in {time.perf_counter() - t0:.1f} s")
-
-    if runner.errors:
-        print(f"{len(runner.errors)} run(s) failed", file=sys.stderr)
-        return 1
-    return 0
+    return common.end_run(base, args.keep_tmp, runner.errors)
 
 
 if __name__ == "__main__":
