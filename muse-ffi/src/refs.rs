@@ -3,14 +3,14 @@
 use std::ffi::c_char;
 
 use muse_core::refs::{
-    compare_and_swap_branch_ref, list_branches, read_branch_ref, read_head, resolve_head, write_branch_ref,
-    write_head_branch, Head,
+    compare_and_swap_branch_ref, list_branches, read_branch_ref, resolve_head, write_branch_ref,
+    write_head_branch,
 };
 
-use crate::error::{guard, muse_status, FfiError};
+use crate::error::{guard, muse_status};
 use crate::manifest::muse_ref_list;
 use crate::repo::muse_repository;
-use crate::util::{copy_to_buffer, cstr, handle, into_handle, need, opt_cstr, put, put_id};
+use crate::util::{cstr, handle, into_handle, need, opt_cstr, put, put_id};
 
 /// Writes an optional ID: the ID, or `""` when absent.
 ///
@@ -213,20 +213,8 @@ pub unsafe extern "C" fn muse_head_branch(
     cap: usize,
     needed: *mut usize,
 ) -> muse_status {
-    guard(|| {
-        // SAFETY: caller guarantee.
-        let repo = unsafe { handle(repo, "repo") }?;
-        match read_head(repo.root())? {
-            Head::Branch(b) => {
-                // SAFETY: forwarded caller guarantees on buf/cap/needed.
-                unsafe { copy_to_buffer(&b, buf, cap, needed) }
-            }
-            Head::Detached(id) => Err(FfiError::new(
-                muse_status::MUSE_E_NOT_FOUND,
-                format!("HEAD is detached at {id}: it names no branch"),
-            )),
-        }
-    })
+    // SAFETY: forwarded caller guarantees (the same contract).
+    unsafe { crate::porcelain::muse_repository_head_branch(repo, buf, cap, needed) }
 }
 
 /// Points HEAD at `branch` (which need not exist yet; it is then unborn).
