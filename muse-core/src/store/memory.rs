@@ -202,14 +202,14 @@ impl WriteBatch for MemBatch<'_> {
 
     fn write_snapshot(&mut self, rec: &SnapshotRecord, _base: Option<&SnapshotId>) -> Result<bool> {
         rec.validate()?;
-        let new = self.store.read_snapshot(&SnapshotId::parse(&rec.snapshot_id)?)?.is_none();
+        let new = !read(&self.store.inner.snapshots).contains_key(&SnapshotId::parse(&rec.snapshot_id)?);
         self.snapshots.push(rec.clone());
         Ok(new)
     }
 
     fn write_commit(&mut self, rec: &CommitRecord) -> Result<bool> {
         rec.validate()?;
-        let new = self.store.read_commit(&CommitId::parse(&rec.commit_id)?)?.is_none();
+        let new = !read(&self.store.inner.commits).contains_key(&CommitId::parse(&rec.commit_id)?);
         self.commits.push(rec.clone());
         Ok(new)
     }
@@ -221,11 +221,15 @@ impl WriteBatch for MemBatch<'_> {
                 blobs.entry(id).or_insert(b);
             }
         }
-        for s in &self.snapshots {
-            self.store.write_snapshot(s, None)?;
+        // Validated when added: stored as they are.
+        let mut snaps = write(&self.store.inner.snapshots);
+        for s in self.snapshots {
+            snaps.entry(SnapshotId::parse(&s.snapshot_id)?).or_insert(s);
         }
-        for c in &self.commits {
-            self.store.write_commit(c)?;
+        drop(snaps);
+        let mut commits = write(&self.store.inner.commits);
+        for c in self.commits {
+            commits.entry(CommitId::parse(&c.commit_id)?).or_insert(c);
         }
         Ok(())
     }
