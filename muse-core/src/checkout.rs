@@ -17,7 +17,7 @@ use crate::stage::{write_stage, Stage};
 use crate::store::Head;
 use crate::workdir::WorkDir;
 
-/// What [`checkout`] did.
+/// What [`Repository::checkout`] did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct CheckoutReport {
     /// Files written.
@@ -202,7 +202,7 @@ pub(crate) fn move_branch(repo: &Repository, branch: &str, from: Option<&str>, t
     repo.compare_and_swap_branch(branch, from, to)
 }
 
-/// What [`update_branch`] did to one branch.
+/// What [`Repository::update_branch`] did to one branch.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BranchUpdate {
     /// The branch did not exist and was created.

@@ -7,7 +7,7 @@ use crate::records::{now_iso, CommitRecord, SnapshotRecord};
 use crate::repository::Repository;
 use crate::stage::{read_stage, write_stage, Stage};
 
-/// Options of [`commit`].
+/// Options of [`crate::Repository::commit`].
 #[derive(Debug, Clone, Default)]
 pub struct CommitOptions {
     /// Commit message.

@@ -18,9 +18,8 @@ use crate::ids::validate_id;
 use crate::pack::{self, EntryKind};
 use crate::paths::{commit_path, commits_dir};
 use crate::records::{list_record_ids, read_capped, CommitRecord, MAX_MSGPACK_BYTES};
-use crate::refs::read_branch_ref;
 
-/// Default cap of [`get_commits_for_branch`] when the caller passes 0.
+/// Default cap of [`crate::Repository::first_parent_commits`] when the caller passes 0.
 pub const DEFAULT_WALK_CAP: usize = 10_000;
 
 /// Writes `bytes` to `path` (a record), creating its directory if missing.
@@ -471,46 +470,7 @@ fn verify_commit(rec: CommitRecord, expected_id: &str, path: &Path) -> Result<Co
     Ok(rec)
 }
 
-/// Iterator over the first-parent chain from `tip` (tip first). Holds one
-/// record at a time; owns the repository path (a binding may keep it).
-pub struct FirstParentWalk {
-    root: std::path::PathBuf,
-    next: Option<String>,
-}
-
-impl Iterator for FirstParentWalk {
-    type Item = Result<CommitRecord>;
-    fn next(&mut self) -> Option<Self::Item> {
-        let id = self.next.take()?;
-        match load_commit(&self.root, &id) {
-            Ok(rec) => {
-                self.next = rec.parent_commit_id.clone();
-                Some(Ok(rec))
-            }
-            Err(e) => Some(Err(e)),
-        }
-    }
-}
-
-/// Walks the first-parent chain from `tip`.
-pub fn walk_first_parent(root: &Path, tip: Option<&str>) -> FirstParentWalk {
-    FirstParentWalk { root: root.to_path_buf(), next: tip.map(str::to_string) }
-}
-
-/// The commits of `branch`, tip first, following first parents, at most
-/// `max_count` of them (`0` means [`DEFAULT_WALK_CAP`]). An absent branch
-/// has no commits.
-///
-/// # Errors
-/// [`Error::InvalidRefName`], [`Error::NotFound`] for a missing parent,
-/// [`Error::Corrupt`], [`Error::Io`].
-pub fn get_commits_for_branch(root: &Path, branch: &str, max_count: usize) -> Result<Vec<CommitRecord>> {
-    let cap = if max_count == 0 { DEFAULT_WALK_CAP } else { max_count };
-    let tip = read_branch_ref(root, branch)?;
-    walk_first_parent(root, tip.as_deref()).take(cap).collect()
-}
-
-/// Result of [`walk_commits_between`].
+/// Result of [`walk_between_with`] ([`crate::Repository::walk_between`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct WalkResult {
     /// The commits found, newest first (breadth-first from the tip).
@@ -529,19 +489,13 @@ pub struct WalkResult {
 /// around `base` the commits behind that path are counted too. In linear
 /// and merged-once histories this is exactly `git rev-list base..tip`.
 ///
-/// # Errors
-/// [`Error::InvalidId`], [`Error::NotFound`], [`Error::Corrupt`],
-/// [`Error::Io`].
-pub fn walk_commits_between(root: &Path, tip: &str, base: Option<&str>, max_commits: usize) -> Result<WalkResult> {
-    walk_between_with(&mut |id| load_commit(root, id), tip, base, max_commits)
-}
-
-/// [`walk_commits_between`] reading commits with `load` (a missing commit
-/// is [`Error::NotFound`]): what [`crate::Repository::ahead_behind`] runs
-/// over any store.
+/// Reads commits with `load` (a missing commit is [`Error::NotFound`]), so
+/// it runs over any store: [`crate::Repository::walk_between`] and
+/// [`crate::Repository::ahead_behind`].
 ///
 /// # Errors
-/// As [`walk_commits_between`].
+/// [`Error::InvalidId`]; what `load` returns ([`Error::NotFound`],
+/// [`Error::Corrupt`], [`Error::Io`]).
 pub fn walk_between_with(
     load: &mut dyn FnMut(&str) -> Result<CommitRecord>,
     tip: &str,

@@ -1143,6 +1143,27 @@ pub fn verify_git_import(root: &Path, git_dir: &Path) -> Result<Vec<String>> {
     Ok(problems)
 }
 
+impl crate::Repository {
+    /// Imports the git repository `git_dir` into this one ([`import_git`]:
+    /// incremental, refuses hostile paths before writing). Filesystem store
+    /// only.
+    ///
+    /// # Errors
+    /// As [`import_git`]; [`Error::InvalidInput`] on another store.
+    pub fn import_git(&self, git_dir: &Path, opts: &ImportOptions, progress: &mut dyn FnMut(u64)) -> Result<ImportReport> {
+        import_git(self.fs_store("import-git")?.root(), git_dir, opts, progress)
+    }
+
+    /// Checks every imported commit against git's tree
+    /// ([`verify_git_import`]); returns the problems found.
+    ///
+    /// # Errors
+    /// As [`verify_git_import`]; [`Error::InvalidInput`] on another store.
+    pub fn verify_git_import(&self, git_dir: &Path) -> Result<Vec<String>> {
+        verify_git_import(self.fs_store("import-git --verify")?.root(), git_dir)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

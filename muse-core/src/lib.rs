@@ -7,45 +7,55 @@
 //! (`muse-py`) and the CLI only translate.
 //!
 //! The on-disk design is `SPEC.md`; each module names the section it
-//! implements. One module per concept:
+//! implements. One module per concept, in three layers.
+//!
+//! **The repository API.** Every operation is a method of [`Repository`]
+//! (or takes one), whatever the store behind it:
 //!
 //! | module | concept |
 //! |---|---|
-//! | [`repository`] | **start here**: [`Repository`], the handle every operation goes through |
-//! | [`store`] | storage traits (content, records, refs, write batches); [`store::FsStore`], [`store::MemStore`] |
-//! | [`ids`] | IDs: typed [`ids::BlobId`] / [`ids::CommitId`] / [`ids::SnapshotId`], `blob_id`, `hash_snapshot`, `hash_commit` |
-//! | [`manifest`] | a snapshot's `path -> blob` map and the one diff over two |
+//! | [`repository`] | **start here**: [`Repository`] (open, init, discover; blobs, records, refs; durability) |
 //! | [`stage`] | the stage (index) and `add` |
 //! | [`status`] | status: HEAD, stage and working tree compared |
-//! | [`commit`] | commit: the stage recorded on top of HEAD |
-//! | [`checkout`] | checkout of a branch or commit; the bundle branch update |
+//! | [`commit`] | commit: the stage recorded on top of HEAD; commits with two parents |
+//! | [`checkout`] | checkout of a branch or commit; the bundle branch update (fast-forward rule) |
 //! | [`merge`] | merge (fast-forward or three-way) and `--abort` |
+//! | [`merge_base`] | merge bases (SPEC §6) |
 //! | [`revision`] | revision syntax: `HEAD`, branches, short IDs, `~n`, `^n` |
 //! | [`branch`] | branch create/delete rules |
-//! | [`log`] | history walk by commit time |
+//! | [`log`] | history walks: by commit time, first parents, between two commits |
 //! | [`diff`] | diffs between revisions and the working tree |
-//! | [`paths`] | the repository layout, relative-path validation |
+//! | [`mpack`] | MPack bundles: build, encode, decode, verify-and-apply (any store to any store) |
+//! | [`verify`], [`reachability`], [`import_git`] | fsck, `gc --prune`, `import-git` (filesystem store) |
+//!
+//! **Shared vocabulary**: [`ids`] (typed [`ids::BlobId`] /
+//! [`ids::CommitId`] / [`ids::SnapshotId`], hashing), [`records`]
+//! (`CommitRecord`, `SnapshotRecord`, msgpack), [`manifest`] (a snapshot's
+//! `path -> blob` map and the one diff over two), [`paths`] (the layout and
+//! [`RepoPath`] validation), [`error`].
+//!
+//! **Storage.** [`store`] holds the traits (content, records, refs with
+//! multi-ref transactions, write batches) and their implementations:
+//! [`store::MemStore`], and [`store::FsStore`], the on-disk format of
+//! SPEC §1, implemented by the modules below. Their path-taking functions
+//! are that implementation (and the Python package's seed-contract shims
+//! open a [`Repository`] and call it); a program uses the [`Repository`].
+//!
+//! | module | concept |
+//! |---|---|
+//! | [`object_store`] | loose blobs |
+//! | [`commits`], [`snapshots`] | loose commit and snapshot records (snapshots as deltas) |
+//! | [`pack`] | packs: many objects and records in one file, one lookup order |
+//! | [`refs`] | branch and HEAD files, compare-and-swap, transactions |
+//! | [`batch`] | many writes, one flush barrier |
 //! | [`atomic`] | temp + rename writes, live-writer locks, fsync |
 //! | [`config`] | `config.toml`, the `[core] fsync` policy |
 //! | [`lock`] | the index lock and the write lock (bounded waits) |
-//! | [`object_store`] | blobs |
+//! | [`repo`] | discovery, `init`, the startup GC |
 //! | [`operation`] | the journal of a checkout or merge in progress (crash-resumable) |
-//! | [`pack`] | packs: many objects and records in one file |
-//! | [`reachability`] | reachable data, `gc --prune` |
-//! | [`records`] | `CommitRecord`, `SnapshotRecord`, msgpack |
-//! | [`commits`] | the commit store, history walks |
-//! | [`snapshots`] | the snapshot store |
 //! | [`walk`] | the working-tree walker: `build_snapshot_manifest`, `walk_manifest` (SPEC §5) |
 //! | [`stat_cache`] | the stat cache of working-tree files |
-//! | [`refs`] | branches, HEAD, compare-and-swap |
-//! | [`batch`] | many writes, one flush barrier |
-//! | [`repo`] | discovery, `init`, the startup GC |
-//! | [`merge_base`] | `find_merge_base` |
-//! | [`mpack`] | MPack bundles: build, encode, decode, verify-and-apply |
-//! | [`verify`] | whole-repository verification |
-//! | [`import_git`] | `import-git`: git history via `git fast-export`, and its verification |
 //! | [`workdir`] | confined working-tree writes: nothing beyond a symlink or outside the root |
-//! | [`error`] | the error enum |
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]

@@ -335,7 +335,7 @@ fn holders_of(file: &File) -> Vec<u32> {
 
 /// Takes the write lock shared ([`crate::lock::write_lock`]), as every
 /// writer of data no ref reaches yet does (see the module docs): a
-/// [`prune`] waits until it is released. Shared holders never wait for each
+/// [`crate::reachability::prune`] waits until it is released. Shared holders never wait for each
 /// other, and a thread that holds it already does not queue behind a
 /// waiting prune, so this nests inside a [`crate::batch::Batch`] or a
 /// command that took the lock first. `None` (nothing to protect, no lock

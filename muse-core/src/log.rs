@@ -107,3 +107,65 @@ impl Iterator for Log {
         Some(Ok(rec))
     }
 }
+
+/// The iterator of [`Repository::first_parent_walk`]: the first-parent
+/// chain from a tip, tip first, one record held at a time. Owns a clone of
+/// the handle (a binding may keep it).
+pub struct FirstParentWalk {
+    repo: Repository,
+    next: Option<String>,
+}
+
+impl Iterator for FirstParentWalk {
+    type Item = Result<CommitRecord>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let id = self.next.take()?;
+        match self.repo.find_commit(&id) {
+            Ok(rec) => {
+                self.next = rec.parent_commit_id.clone();
+                Some(Ok(rec))
+            }
+            Err(e) => Some(Err(e)),
+        }
+    }
+}
+
+impl Repository {
+    /// Walks the first-parent chain from commit `tip` (`None`: nothing),
+    /// tip first (git's `log --first-parent`). An item is
+    /// [`crate::Error::NotFound`] for a commit that is not stored (then the
+    /// walk ends), [`crate::Error::InvalidId`] for a malformed ID.
+    pub fn first_parent_walk(&self, tip: Option<&str>) -> FirstParentWalk {
+        FirstParentWalk { repo: self.clone(), next: tip.map(str::to_string) }
+    }
+
+    /// The commits of `branch`, tip first, following first parents, at most
+    /// `max_count` of them (`0` means [`crate::commits::DEFAULT_WALK_CAP`]).
+    /// An absent branch has no commits.
+    ///
+    /// # Errors
+    /// [`crate::Error::InvalidRefName`], [`crate::Error::NotFound`] for a
+    /// missing parent, [`crate::Error::Corrupt`], [`crate::Error::Io`].
+    pub fn first_parent_commits(&self, branch: &str, max_count: usize) -> Result<Vec<CommitRecord>> {
+        let cap = if max_count == 0 { crate::commits::DEFAULT_WALK_CAP } else { max_count };
+        let tip = self.branch_target(branch)?;
+        self.first_parent_walk(tip.as_deref()).take(cap).collect()
+    }
+
+    /// Commits reachable from `tip` (both parents) up to, not including,
+    /// `base` and what lies behind it, breadth-first, at most `max_commits`
+    /// ([`crate::commits::walk_between_with`]).
+    ///
+    /// # Errors
+    /// [`crate::Error::InvalidId`]; [`crate::Error::NotFound`] for a
+    /// missing commit; [`crate::Error::Corrupt`].
+    pub fn walk_between(
+        &self,
+        tip: &str,
+        base: Option<&str>,
+        max_commits: usize,
+    ) -> Result<crate::commits::WalkResult> {
+        crate::commits::walk_between_with(&mut |id| self.find_commit(id), tip, base, max_commits)
+    }
+}

@@ -37,7 +37,7 @@ pub fn read_merge_head(root: &Path) -> Result<Option<String>> {
     }
 }
 
-/// Outcome of [`merge`].
+/// Outcome of [`Repository::merge`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MergeOutcome {
     /// The other branch is already contained in HEAD.
@@ -56,7 +56,7 @@ pub enum MergeOutcome {
     /// the merged result with conflict markers in these files, the clean
     /// part of the merge is staged, and `.muse/MERGE_HEAD` names the other
     /// commit: resolve, `add`, `commit` (which records both parents), or
-    /// [`merge_abort`].
+    /// [`Repository::merge_abort`].
     Conflicts {
         /// The conflicting paths, sorted.
         paths: Vec<String>,
@@ -109,7 +109,7 @@ fn plan_merge(repo: &Repository, base: Option<&str>, ours_m: &Manifest, theirs: 
 impl Repository {
 /// Merges `branch` into HEAD's branch (SPEC §10): a fast-forward when HEAD
 /// is an ancestor, else a file-level three-way merge against
-/// [`crate::merge_base::find_merge_base`] (see [`plan_merge`]). Refuses a
+/// [`crate::merge_base::find_merge_base`] (see `plan_merge`). Refuses a
 /// dirty tree, a detached HEAD, a merge in progress, and (changing
 /// nothing) untracked files, symlinks or directories where the merge must
 /// write. The intent is journaled first ([`crate::operation`]); after a

@@ -95,7 +95,8 @@
 //!
 //! Then (pass 2) every object, snapshot (a [`SnapshotRecord`], stored as a
 //! delta on its entry's parent snapshot where possible, see
-//! [`crate::snapshots`]) and commit is staged in one [`Batch`] and made
+//! [`crate::snapshots`]) and commit is staged in one write batch
+//! ([`crate::store::WriteBatch`]) and made
 //! durable and visible by its single commit (SPEC §4). On any error the
 //! batch is dropped and nothing becomes visible; the error names the first
 //! bad entry (`"blob #3 sha256:…: content hashes to sha256:…"`,
@@ -117,15 +118,13 @@ use serde::de::{self, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::batch::Batch;
-use crate::commits::{has_commit, read_commit};
 use crate::error::{Error, Result};
 use crate::ids::{blob_id, hash_sorted_snapshot, validate_id};
-use crate::object_store::{has_object, read_object};
 use crate::paths::{check_no_file_dir_clash, validate_incoming_path};
 use crate::records::{now_iso, parse_iso_micros, CommitRecord, SnapshotRecord};
-use crate::refs::{list_branches, validate_branch_name};
-use crate::snapshots::{has_snapshot, read_snapshot};
+use crate::refs::validate_branch_name;
+use crate::store::Backend;
+use crate::ids::{BlobId, CommitId, SnapshotId};
 
 /// The MPack wire-format version this code writes and the only one it reads.
 pub const MPACK_FORMAT_VERSION: u32 = 1;
@@ -792,7 +791,7 @@ struct Node {
 
 /// The two-sided, newest-first walk of [`build_mpack`].
 struct Walk<'r> {
-    root: &'r Path,
+    store: &'r dyn Backend,
     nodes: HashMap<String, Node>,
     heap: BinaryHeap<(i64, String)>,
     /// Queued commits not (yet) known to be reachable from `have`.
@@ -805,7 +804,7 @@ impl<'r> Walk<'r> {
         if self.nodes.contains_key(id) {
             return Ok(true);
         }
-        let Some(rec) = read_commit(self.root, id)? else { return Ok(false) };
+        let Some(rec) = self.store.read_commit(&CommitId::parse(id)?)? else { return Ok(false) };
         let node = Node {
             flags: 0,
             time: parse_iso_micros(&rec.committed_at).unwrap_or(i64::MIN),
@@ -944,8 +943,13 @@ impl ManifestCache {
     }
 }
 
-fn load_manifest(root: &Path, sid: &str, why: impl FnOnce() -> String) -> Result<Manifest> {
-    match read_snapshot(root, sid)? {
+/// The stored snapshot `sid`, `None` when absent.
+fn snapshot(store: &dyn Backend, sid: &str) -> Result<Option<SnapshotRecord>> {
+    store.read_snapshot(&SnapshotId::parse(sid)?)
+}
+
+fn load_manifest(store: &dyn Backend, sid: &str, why: impl FnOnce() -> String) -> Result<Manifest> {
+    match snapshot(store, sid)? {
         Some(rec) => Ok(rec.manifest),
         None => Err(Error::NotFound { what: "snapshot", name: format!("{sid} ({})", why()) }),
     }
@@ -970,14 +974,22 @@ fn diff_sorted(base: &Manifest, manifest: &Manifest) -> (Manifest, Vec<String>) 
 ///
 /// # Errors
 /// [`Error::InvalidId`] for a malformed ID in `want` or `have`;
+/// [`Error::NotARepository`] when `root` has no `.muse/`;
 /// [`Error::NotFound`] for a `want` commit, a parent of a bundle commit, a
 /// snapshot or a blob missing from the repository; [`Error::Corrupt`] for a
 /// damaged record or object; [`Error::Io`].
 pub fn build_mpack(root: &Path, want: &[String], have: &[String]) -> Result<MPack> {
-    for id in want.iter().chain(have) {
-        validate_id(id)?;
-    }
-    let mut walk = Walk { root, nodes: HashMap::new(), heap: BinaryHeap::new(), pending: 0 };
+    let parse = |ids: &[String]| ids.iter().map(|id| CommitId::parse(id)).collect::<Result<Vec<_>>>();
+    let (want, have) = (parse(want)?, parse(have)?);
+    crate::Repository::open(root)?.build_mpack(&want, &have)
+}
+
+/// [`build_mpack`] from `store` ([`crate::Repository::build_mpack`]).
+pub(crate) fn build_from(store: &dyn Backend, want: &[CommitId], have: &[CommitId]) -> Result<MPack> {
+    let want: Vec<String> = want.iter().map(ToString::to_string).collect();
+    let have: Vec<String> = have.iter().map(ToString::to_string).collect();
+    let (want, have) = (want.as_slice(), have.as_slice());
+    let mut walk = Walk { store, nodes: HashMap::new(), heap: BinaryHeap::new(), pending: 0 };
     for id in want {
         if !walk.load(id)? {
             return Err(Error::NotFound { what: "commit", name: id.clone() });
@@ -1032,7 +1044,7 @@ pub fn build_mpack(root: &Path, want: &[String], have: &[String]) -> Result<MPac
     // Blobs the receiver has; keep those manifests that serve as bases.
     let mut have_blobs: HashSet<String> = HashSet::new();
     for sid in &receiver_snaps {
-        let Some(rec) = read_snapshot(root, sid)? else {
+        let Some(rec) = snapshot(store, sid)? else {
             if cache.needed(sid) {
                 return Err(Error::NotFound { what: "snapshot", name: format!("{sid} (delta base)") });
             }
@@ -1050,7 +1062,7 @@ pub fn build_mpack(root: &Path, want: &[String], have: &[String]) -> Result<MPac
     for chunk in plan.chunks(BUILD_READ_CHUNK) {
         let read: Vec<Result<Manifest>> = chunk
             .par_iter()
-            .map(|(sid, _)| load_manifest(root, sid, || "snapshot of a bundle commit".into()))
+            .map(|(sid, _)| load_manifest(store, sid, || "snapshot of a bundle commit".into()))
             .collect();
         for ((sid, base_id), manifest) in chunk.iter().zip(read) {
             let manifest = manifest?;
@@ -1059,7 +1071,7 @@ pub fn build_mpack(root: &Path, want: &[String], have: &[String]) -> Result<MPac
                 None => Manifest::new(),
                 Some(b) => {
                     if !cache.live.contains_key(b.as_str()) {
-                        let m = load_manifest(root, b, || "delta base".into())?;
+                        let m = load_manifest(store, b, || "delta base".into())?;
                         cache.live.insert(b.clone(), m);
                     }
                     cache.take(b).unwrap_or_default()
@@ -1081,7 +1093,7 @@ pub fn build_mpack(root: &Path, want: &[String], have: &[String]) -> Result<MPac
     let blobs = blob_ids
         .into_par_iter()
         .with_min_len(64)
-        .map(|oid| read_object(root, &oid).map(|content| MPackBlob { blob_id: oid, content }))
+        .map(|oid| store.read_blob(&BlobId::parse(&oid)?).map(|content| MPackBlob { blob_id: oid, content }))
         .collect::<Result<Vec<_>>>()?;
 
     let mut commits = Vec::with_capacity(order.len());
@@ -1093,7 +1105,12 @@ pub fn build_mpack(root: &Path, want: &[String], have: &[String]) -> Result<MPac
     }
 
     let want_set: HashSet<&str> = want.iter().map(String::as_str).collect();
-    let branch_heads = list_branches(root)?.into_iter().filter(|(_, id)| want_set.contains(id.as_str())).collect();
+    let branch_heads = store
+        .branches()?
+        .into_iter()
+        .map(|(name, id)| (name, id.to_string()))
+        .filter(|(_, id)| want_set.contains(id.as_str()))
+        .collect();
 
     Ok(MPack { version: MPACK_FORMAT_VERSION, commits, snapshots, blobs, branch_heads })
 }
@@ -1115,7 +1132,7 @@ struct Plan<'m> {
 /// ID, path, blob, hash and `max_rebuilt_entries` on the way (pass 1);
 /// without, trusts pass 1 (pass 2).
 fn rebuild_all(
-    root: &Path,
+    store: &dyn Backend,
     m: &MPack,
     plan: &Plan<'_>,
     verify: Option<&Limits>,
@@ -1147,7 +1164,7 @@ fn rebuild_all(
                 }
                 None => {
                     if !cache.live.contains_key(p) {
-                        let Some(rec) = read_snapshot(root, p)? else {
+                        let Some(rec) = snapshot(store, p)? else {
                             return Err(bad(format!(
                                 "{}: parent snapshot {p} is neither in the bundle nor in the repository",
                                 ctx()
@@ -1164,7 +1181,7 @@ fn rebuild_all(
                 validate_incoming_path(path).map_err(|e| bad(format!("{}: delta_upsert path {path:?}: {e}", ctx())))?;
                 validate_id(oid).map_err(|e| bad(format!("{}: delta_upsert path {path:?}: blob ID: {e}", ctx())))?;
                 if !plan.bundle_blobs.contains_key(oid.as_str()) && !repo_blobs.contains(oid.as_str()) {
-                    if !has_object(root, oid)? {
+                    if !store.has_blob(&BlobId::parse(oid)?)? {
                         return Err(bad(format!(
                             "{}: blob {oid} of path {path:?} is neither in the bundle nor in the repository",
                             ctx()
@@ -1209,7 +1226,7 @@ fn rebuild_all(
 }
 
 /// Pass 1 of [`apply_mpack`]: every check, no write.
-fn verify_bundle<'m>(root: &Path, m: &'m MPack, limits: &Limits) -> Result<Plan<'m>> {
+fn verify_bundle<'m>(store: &dyn Backend, m: &'m MPack, limits: &Limits) -> Result<Plan<'m>> {
     check_version(Some(u64::from(m.version)))?;
 
     // Limits (a bundle built in memory never went through decode_mpack).
@@ -1274,7 +1291,7 @@ fn verify_bundle<'m>(root: &Path, m: &'m MPack, limits: &Limits) -> Result<Plan<
         }
     }
     let plan = Plan { bundle_blobs, snap_index };
-    rebuild_all(root, m, &plan, Some(limits), |_, manifest| Ok(manifest))?;
+    rebuild_all(store, m, &plan, Some(limits), |_, manifest| Ok(manifest))?;
 
     // Commits: verify, no duplicates, snapshot present, parents earlier.
     let mut commit_index: HashMap<&str, usize> = HashMap::with_capacity(m.commits.len());
@@ -1288,7 +1305,7 @@ fn verify_bundle<'m>(root: &Path, m: &'m MPack, limits: &Limits) -> Result<Plan<
         let ctx = || format!("commit #{i} {}", c.commit_id);
         c.validate().map_err(|e| bad(format!("{}: {e}", ctx())))?;
         validate_id(&c.snapshot_id).map_err(|e| bad(format!("{}: snapshot_id: {e}", ctx())))?;
-        if !plan.snap_index.contains_key(c.snapshot_id.as_str()) && !has_snapshot(root, &c.snapshot_id)? {
+        if !plan.snap_index.contains_key(c.snapshot_id.as_str()) && !store.has_snapshot(&SnapshotId::parse(&c.snapshot_id)?)? {
             return Err(bad(format!(
                 "{}: snapshot {} is neither in the bundle nor in the repository",
                 ctx(),
@@ -1307,7 +1324,7 @@ fn verify_bundle<'m>(root: &Path, m: &'m MPack, limits: &Limits) -> Result<Plan<
                     )))
                 }
                 None => {
-                    if !has_commit(root, p)? {
+                    if !store.has_commit(&CommitId::parse(p)?)? {
                         return Err(bad(format!(
                             "{}: parent {p} is neither earlier in the bundle nor in the repository",
                             ctx()
@@ -1322,7 +1339,7 @@ fn verify_bundle<'m>(root: &Path, m: &'m MPack, limits: &Limits) -> Result<Plan<
     for (branch, id) in &m.branch_heads {
         validate_branch_name(branch).map_err(|e| bad(format!("branch_heads[{branch:?}]: {e}")))?;
         validate_id(id).map_err(|e| bad(format!("branch_heads[{branch:?}]: {e}")))?;
-        if !commit_index.contains_key(id.as_str()) && !has_commit(root, id)? {
+        if !commit_index.contains_key(id.as_str()) && !store.has_commit(&CommitId::parse(id)?)? {
             return Err(bad(format!(
                 "branch_heads[{branch:?}]: commit {id} is neither in the bundle nor in the repository"
             )));
@@ -1333,7 +1350,8 @@ fn verify_bundle<'m>(root: &Path, m: &'m MPack, limits: &Limits) -> Result<Plan<
 
 /// Verifies a bundle completely, then stores its blobs, snapshots (as
 /// deltas on their parent snapshots where possible, see
-/// [`crate::snapshots`]) and commits through one [`Batch`] (see the module docs).
+/// [`crate::snapshots`]) and commits through one write batch
+/// ([`crate::store::WriteBatch`]; see the module docs).
 /// Applying a bundle whose content is already stored writes nothing.
 ///
 /// Moves no ref and writes nothing at all unless every check passes; the
@@ -1355,20 +1373,22 @@ fn verify_bundle<'m>(root: &Path, m: &'m MPack, limits: &Limits) -> Result<Plan<
 /// reading the repository ([`Error::Corrupt`] of a stored record,
 /// [`Error::Io`]); [`Error::Io`] while writing (nothing visible).
 pub fn apply_mpack(root: &Path, m: &MPack, limits: &Limits) -> Result<ApplyStats> {
-    if !crate::paths::muse_dir(root).is_dir() {
-        return Err(Error::NotARepository { start: root.to_path_buf() });
-    }
-    let plan = verify_bundle(root, m, limits)?;
+    crate::Repository::open(root)?.apply_mpack(m, limits)
+}
 
-    let mut batch = Batch::begin(root)?;
+/// [`apply_mpack`] into `store` ([`crate::Repository::apply_mpack`]).
+pub(crate) fn apply_to(store: &dyn Backend, m: &MPack, limits: &Limits) -> Result<ApplyStats> {
+    let plan = verify_bundle(store, m, limits)?;
+
+    let mut batch = store.batch()?;
     // Everything below was verified by pass 1 (blob hashes, paths, IDs,
     // every rebuilt manifest's hash) and the bundle cannot change in
     // between: pass 2 stages without hashing again.
     for b in &m.blobs {
-        batch.write_verified_object(&b.blob_id, &b.content)?;
+        batch.write_verified_blob(&BlobId::parse(&b.blob_id)?, &b.content)?;
     }
     let created_at = now_iso();
-    rebuild_all(root, m, &plan, None, |d, manifest| {
+    rebuild_all(store, m, &plan, None, |d, manifest| {
         let rec = SnapshotRecord {
             snapshot_id: d.snapshot_id.clone(),
             manifest,
@@ -1378,7 +1398,8 @@ pub fn apply_mpack(root: &Path, m: &MPack, limits: &Limits) -> Result<ApplyStats
         // Stored as a delta on the entry's parent snapshot (SPEC §3); the
         // manifest is the parent's with exactly these paths changed.
         let changed: BTreeSet<String> = d.delta_upsert.keys().chain(&d.delta_remove).cloned().collect();
-        batch.write_computed_snapshot(&rec, d.parent_snapshot_id.as_deref(), &changed)?;
+        let base = d.parent_snapshot_id.as_deref().map(SnapshotId::parse).transpose()?;
+        batch.write_snapshot_delta(&rec, base.as_ref(), &changed)?;
         Ok(rec.manifest)
     })?;
     for c in &m.commits {
@@ -1388,10 +1409,33 @@ pub fn apply_mpack(root: &Path, m: &MPack, limits: &Limits) -> Result<ApplyStats
     Ok(ApplyStats {
         commits_written: stats.commits_written,
         snapshots_written: stats.snapshots_written,
-        blobs_written: stats.objects_written,
-        blobs_skipped: stats.objects_skipped,
+        blobs_written: stats.blobs_written,
+        blobs_skipped: stats.blobs_skipped,
         branch_heads: m.branch_heads.clone(),
     })
+}
+
+impl crate::Repository {
+    /// The bundle of every commit reachable from `want` and not from `have`
+    /// (SPEC §7; what is sent: the module docs), read from this
+    /// repository's store, whichever backend it is.
+    ///
+    /// # Errors
+    /// As [`build_mpack`] (without [`Error::NotARepository`]).
+    pub fn build_mpack(&self, want: &[CommitId], have: &[CommitId]) -> Result<MPack> {
+        build_from(self.store(), want, have)
+    }
+
+    /// Verifies bundle `m` completely, then stores its content in this
+    /// repository's store in one write batch; moves no ref (the verified
+    /// `branch_heads` are returned; [`crate::Repository::update_branch`]
+    /// applies git's fast-forward rule to them).
+    ///
+    /// # Errors
+    /// As [`apply_mpack`] (without [`Error::NotARepository`]).
+    pub fn apply_mpack(&self, m: &MPack, limits: &Limits) -> Result<ApplyStats> {
+        apply_to(self.store(), m, limits)
+    }
 }
 
 #[cfg(test)]

@@ -36,7 +36,7 @@
 //!    the call's return.
 //! 2. **Freshen** (git's rule): a writer that finds the item it was asked to
 //!    store already stored as a loose file sets that file's mtime to now
-//!    instead of writing it ([`freshen`]; `write_object`, and a batch's
+//!    instead of writing it ([`crate::atomic::freshen`]; `write_object`, and a batch's
 //!    skipped items). A lock cannot span several per-call writes (Python's
 //!    `write_object`, then `write_snapshot`, then `write_commit`, then
 //!    `write_branch_ref`), but with freshening every item such a sequence
@@ -384,4 +384,24 @@ fn prune_locked(root: &Path, unreachable: &Unreachable, grace: Duration) -> Resu
         }
     }
     Ok(removed)
+}
+
+impl crate::Repository {
+    /// Every stored commit, snapshot and object that no root reaches
+    /// ([`find_unreachable`]). Filesystem store only.
+    ///
+    /// # Errors
+    /// As [`find_unreachable`]; [`Error::InvalidInput`] on another store.
+    pub fn find_unreachable(&self) -> Result<Unreachable> {
+        find_unreachable(self.fs_store("gc")?.root())
+    }
+
+    /// Finds and removes unreachable items older than `grace`
+    /// ([`prune_unreachable`], `muse gc --prune`). Filesystem store only.
+    ///
+    /// # Errors
+    /// As [`prune_unreachable`]; [`Error::InvalidInput`] on another store.
+    pub fn prune_unreachable(&self, grace: Duration) -> Result<(Unreachable, usize)> {
+        prune_unreachable(self.fs_store("gc --prune")?.root(), grace)
+    }
 }

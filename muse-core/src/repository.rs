@@ -38,7 +38,8 @@ use crate::error::{Error, IoContext, Result};
 use crate::ids::{BlobId, CommitId, SnapshotId};
 use crate::manifest::Manifest;
 use crate::paths::muse_dir;
-use crate::records::CommitRecord;
+use crate::atomic::Durability;
+use crate::records::{CommitRecord, SnapshotRecord};
 use crate::store::{Backend, FsStore, Head, MemStore, RefEdit};
 
 /// An open repository. Cheap to clone (the store and configuration are
@@ -167,6 +168,54 @@ impl Repository {
         Ok(())
     }
 
+    /// This repository writing blobs, records and refs with `durability`
+    /// instead of its configured policy (SPEC §4; the filesystem store: a
+    /// caller that makes many writes durable together, as the seed
+    /// contract's `durable=False` does). Other stores are returned as they
+    /// are.
+    #[must_use]
+    pub fn with_durability(&self, durability: Durability) -> Repository {
+        let mut repo = self.clone();
+        if let Some(fs) = self.store.as_fs() {
+            repo.store = Arc::new(fs.clone().with_durability(durability));
+        }
+        repo
+    }
+
+    /// The filesystem store, for operations that exist only on the on-disk
+    /// format (`what` names the operation for the error).
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] for any other store.
+    pub fn fs_store(&self, what: &str) -> Result<&FsStore> {
+        self.store.as_fs().ok_or_else(|| {
+            Error::InvalidInput(format!(
+                "{what} works on the filesystem store; this repository's store is {:?}",
+                self.store.name()
+            ))
+        })
+    }
+
+    /// Removes the temporary files crashed writers left in `.muse/` (the
+    /// startup pass of SPEC §4, [`crate::repo::startup_gc`]; git's `gc
+    /// --auto` for temps). Filesystem store only.
+    ///
+    /// # Errors
+    /// [`Error::Io`]; [`Error::InvalidInput`] on another store.
+    pub fn startup_gc(&self) -> Result<crate::repo::GcReport> {
+        crate::repo::startup_gc(self.fs_store("startup gc")?.root())
+    }
+
+    /// Removes object temps older than `min_age` (default: one hour)
+    /// ([`crate::object_store::cleanup_stale_object_temps`]); returns how
+    /// many. Filesystem store only.
+    ///
+    /// # Errors
+    /// [`Error::Io`]; [`Error::InvalidInput`] on another store.
+    pub fn cleanup_stale_object_temps(&self, min_age: Option<std::time::Duration>) -> Result<usize> {
+        crate::object_store::cleanup_stale_object_temps(self.fs_store("cleaning object temps")?.root(), min_age)
+    }
+
     // ---- objects and records -------------------------------------------
 
     /// The bytes of blob `id` (`"sha256:<hex>"`), hash-verified.
@@ -183,6 +232,100 @@ impl Repository {
     /// Store errors.
     pub fn write_blob(&self, content: &[u8]) -> Result<BlobId> {
         Ok(self.store.write_blob(content)?.0)
+    }
+
+    /// True when blob `id` is stored.
+    ///
+    /// # Errors
+    /// [`Error::InvalidId`]; store errors.
+    pub fn has_blob(&self, id: &str) -> Result<bool> {
+        self.store.has_blob(&BlobId::parse(id)?)
+    }
+
+    /// Stores `content` as blob `id` (which it must hash to); returns
+    /// whether it was new.
+    ///
+    /// # Errors
+    /// [`Error::InvalidId`]; [`Error::HashMismatch`] (nothing stored);
+    /// store errors.
+    pub fn write_blob_as(&self, id: &str, content: &[u8]) -> Result<bool> {
+        self.store.write_blob_as(&BlobId::parse(id)?, content)
+    }
+
+    /// Writes blob `id` to the file `dest` (any path: a caller's export, not
+    /// a working-tree checkout, which goes through [`Self::checkout`]),
+    /// atomically, mode 0755 when `executable`; returns the bytes written.
+    /// Filesystem store only ([`crate::object_store::restore_object`]).
+    ///
+    /// # Errors
+    /// [`Error::InvalidId`], [`Error::NotFound`], [`Error::Corrupt`] (the
+    /// copy does not hash to `id`; nothing left at `dest`), [`Error::Io`];
+    /// [`Error::InvalidInput`] on another store.
+    pub fn restore_blob(&self, id: &str, dest: &Path, executable: bool) -> Result<u64> {
+        let fs = self.fs_store("restoring a blob to a file")?;
+        crate::object_store::restore_object(fs.root(), id, dest, executable, fs.durability())
+    }
+
+    /// True when commit `id` is stored.
+    ///
+    /// # Errors
+    /// [`Error::InvalidId`]; store errors.
+    pub fn has_commit(&self, id: &str) -> Result<bool> {
+        self.store.has_commit(&CommitId::parse(id)?)
+    }
+
+    /// True when snapshot `id` is stored.
+    ///
+    /// # Errors
+    /// [`Error::InvalidId`]; store errors.
+    pub fn has_snapshot(&self, id: &str) -> Result<bool> {
+        self.store.has_snapshot(&SnapshotId::parse(id)?)
+    }
+
+    /// The commit `id`, `None` when it is not stored.
+    ///
+    /// # Errors
+    /// [`Error::InvalidId`]; [`Error::Corrupt`].
+    pub fn read_commit(&self, id: &str) -> Result<Option<CommitRecord>> {
+        self.store.read_commit(&CommitId::parse(id)?)
+    }
+
+    /// Stores the commit record `rec` (its fields must hash to its
+    /// `commit_id`; parents and snapshot are not required to be stored);
+    /// returns whether it was new. [`Self::create_commit`] builds one.
+    ///
+    /// # Errors
+    /// [`Error::HashMismatch`] / [`Error::InvalidInput`]; store errors.
+    pub fn write_commit(&self, rec: &CommitRecord) -> Result<bool> {
+        self.store.write_commit(rec)
+    }
+
+    /// The snapshot `id` (its full manifest), `None` when not stored.
+    ///
+    /// # Errors
+    /// [`Error::InvalidId`]; [`Error::Corrupt`].
+    pub fn read_snapshot(&self, id: &str) -> Result<Option<SnapshotRecord>> {
+        self.store.read_snapshot(&SnapshotId::parse(id)?)
+    }
+
+    /// Stores the snapshot record `rec` (its manifest must hash to its
+    /// `snapshot_id`); returns whether it was new.
+    ///
+    /// # Errors
+    /// [`Error::HashMismatch`] / [`Error::InvalidPath`]; store errors.
+    pub fn write_snapshot(&self, rec: &SnapshotRecord) -> Result<bool> {
+        self.store.write_snapshot(rec, None)
+    }
+
+    /// Every stored commit ID, sorted.
+    ///
+    /// # Errors
+    /// Store errors.
+    pub fn commit_ids(&self) -> Result<Vec<String>> {
+        let mut ids: Vec<String> = self.store.commit_ids()?.iter().map(ToString::to_string).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        Ok(ids)
     }
 
     /// The commit `id`.
@@ -251,6 +394,65 @@ impl Repository {
         match id {
             None => Ok(None),
             Some(id) => self.find_commit(&id).map(Some).map_err(|e| missing_head(e, branch.as_deref())),
+        }
+    }
+
+    /// HEAD's commit: the current branch's tip, or the detached commit;
+    /// `None` on an unborn branch.
+    ///
+    /// # Errors
+    /// [`Error::Corrupt`].
+    pub fn resolve_head(&self) -> Result<Option<String>> {
+        Ok(self.head_ids()?.1)
+    }
+
+    /// Points branch `name` at commit `id` whatever it pointed at (made if
+    /// missing). [`Self::compare_and_swap_branch`] is the safe move.
+    ///
+    /// # Errors
+    /// [`Error::InvalidRefName`], [`Error::InvalidId`]; store errors.
+    pub fn set_branch(&self, name: &str, id: &str) -> Result<()> {
+        let new = Some(CommitId::parse(id)?);
+        self.store.transaction(&[RefEdit { branch: name.to_string(), expected: None, new }])
+    }
+
+    /// Deletes branch `name` (no porcelain rules: see
+    /// [`Self::delete_branch`]); with `expected`, only if it points there.
+    /// Returns whether it existed.
+    ///
+    /// # Errors
+    /// [`Error::RefConflict`] when `expected` is given and the branch
+    /// points elsewhere or is absent; [`Error::InvalidRefName`].
+    pub fn delete_branch_ref(&self, name: &str, expected: Option<&str>) -> Result<bool> {
+        let expected = expected.map(CommitId::parse).transpose()?;
+        loop {
+            let actual = self.store.branch(name)?;
+            if expected.is_some() && actual != expected {
+                return Err(Error::RefConflict {
+                    name: format!("refs/heads/{name}"),
+                    expected: expected.map(|c| c.to_string()),
+                    actual: actual.map(|c| c.to_string()),
+                });
+            }
+            let Some(actual) = actual else { return Ok(false) };
+            let edit = RefEdit { branch: name.to_string(), expected: Some(Some(actual)), new: None };
+            match self.store.transaction(&[edit]) {
+                // Moved in between without an expectation: delete what it is now.
+                Err(Error::RefConflict { .. }) if expected.is_none() => continue,
+                r => return r.map(|()| true),
+            }
+        }
+    }
+
+    /// Moves HEAD's commit to `id`: the current branch when HEAD is on one
+    /// (made if unborn), else the detached HEAD (git's `update-ref HEAD`).
+    ///
+    /// # Errors
+    /// [`Error::InvalidId`]; [`Error::Corrupt`]; store errors.
+    pub fn set_head_commit(&self, id: &str) -> Result<()> {
+        match self.store.head()? {
+            Head::Branch(b) => self.set_branch(&b, id),
+            Head::Detached(_) => self.set_head_detached(id),
         }
     }
 

@@ -94,7 +94,7 @@ pub fn pathspec_matches(spec: &str, path: &str) -> bool {
     spec.is_empty() || spec == "." || path == spec || (path.starts_with(spec) && path.as_bytes().get(spec.len()) == Some(&b'/'))
 }
 
-/// What [`add`] did.
+/// What [`Repository::add`] did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct AddReport {
     /// Paths staged as added or modified.

@@ -1233,7 +1233,7 @@ mod tests {
             }
             for k in &keys {
                 let n: u64 = k[1..].parse().unwrap();
-                if n % 3 != 0 {
+                if !n.is_multiple_of(3) {
                     c.entries.insert(k, st(n), [n as u8; 32]);
                 }
             }

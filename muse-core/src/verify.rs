@@ -167,3 +167,14 @@ pub fn verify_repo(root: &Path) -> Result<VerifyReport> {
     report.problems.sort();
     Ok(report)
 }
+
+impl crate::Repository {
+    /// Checks the whole store ([`verify_repo`]; `muse verify`, git's
+    /// `fsck`). Filesystem store only.
+    ///
+    /// # Errors
+    /// As [`verify_repo`]; [`Error::InvalidInput`] on another store.
+    pub fn verify(&self) -> Result<VerifyReport> {
+        verify_repo(self.fs_store("verify")?.root())
+    }
+}

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use common::{make_commit, new_repo, tree};
 use muse_core::batch::Batch;
-use muse_core::commits::{has_commit, load_commit, read_commit, walk_commits_between, write_commit};
+use muse_core::commits::{has_commit, load_commit, read_commit, write_commit};
 use muse_core::ids::{blob_id, fake_id};
 use muse_core::merge_base::find_merge_base;
 use muse_core::object_store::{has_object, object_path, object_size, read_object, restore_object, write_object};
@@ -78,8 +78,9 @@ fn malformed_ids_are_rejected_before_touching_the_disk() {
         assert_invalid_id("cas new", case, compare_and_swap_branch_ref(&root, "main", Some(&base.commit_id), &id));
         assert_invalid_id("cas expected", case, compare_and_swap_branch_ref(&root, "main", Some(&id), &good));
         assert_invalid_id("write_head_detached", case, write_head_detached(&root, &id));
-        assert_invalid_id("walk_commits_between tip", case, walk_commits_between(&root, &id, None, 10));
-        assert_invalid_id("walk_commits_between base", case, walk_commits_between(&root, &base.commit_id, Some(&id), 10));
+        let repo = muse_core::Repository::open(&root).unwrap();
+        assert_invalid_id("walk_between tip", case, repo.walk_between(&id, None, 10));
+        assert_invalid_id("walk_between base", case, repo.walk_between(&base.commit_id, Some(&id), 10));
         assert_invalid_id("find_merge_base", case, find_merge_base(&root, &id, &base.commit_id));
 
         // A commit record whose commit_id (or a parent) is malformed.

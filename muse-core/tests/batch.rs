@@ -233,7 +233,7 @@ fn a_large_batch_commits_every_file() {
 fn more_bytes_than_the_writers_may_hold_are_staged_and_committed() {
     // 48 objects of 1 MiB: the caller has to wait for the staging writers
     // (their queue holds at most PENDING_BYTES), and nothing is lost.
-    assert!(48 * 1024 * 1024 > muse_core::batch::PENDING_BYTES);
+    const { assert!(48 * 1024 * 1024 > muse_core::batch::PENDING_BYTES) };
     let (_tmp, root) = new_repo(true);
     let mut batch = Batch::begin(&root).unwrap();
     let mut ids = Vec::new();

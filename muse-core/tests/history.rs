@@ -3,11 +3,20 @@
 mod common;
 
 use common::{chain, commit, new_repo, set_config};
-use muse_core::commits::{get_commits_for_branch, walk_commits_between, walk_first_parent};
 use muse_core::ids::fake_id;
 use muse_core::merge_base::{find_merge_base, find_merge_base_capped};
 use muse_core::refs::write_branch_ref;
-use muse_core::Error;
+use muse_core::commits::WalkResult;
+use muse_core::records::CommitRecord;
+use muse_core::{Error, Repository};
+
+fn get_commits_for_branch(root: &std::path::Path, branch: &str, max: usize) -> muse_core::Result<Vec<CommitRecord>> {
+    Repository::open(root).unwrap().first_parent_commits(branch, max)
+}
+
+fn walk_commits_between(root: &std::path::Path, tip: &str, base: Option<&str>, max: usize) -> muse_core::Result<WalkResult> {
+    Repository::open(root).unwrap().walk_between(tip, base, max)
+}
 
 fn ids_of(recs: &[muse_core::records::CommitRecord]) -> Vec<String> {
     recs.iter().map(|r| r.commit_id.clone()).collect()
@@ -56,7 +65,7 @@ fn get_commits_for_branch_follows_first_parents_only_and_reports_a_missing_paren
     assert!(matches!(get_commits_for_branch(&root, "orphan", 0), Err(Error::NotFound { .. })));
     // ... unless the cap stops before it.
     assert_eq!(get_commits_for_branch(&root, "orphan", 1).unwrap().len(), 1);
-    let walked: Vec<_> = walk_first_parent(&root, Some(&orphan)).collect();
+    let walked: Vec<_> = Repository::open(&root).unwrap().first_parent_walk(Some(&orphan)).collect();
     assert_eq!(walked.len(), 2);
     assert!(walked[0].is_ok() && walked[1].is_err());
 }

@@ -19,7 +19,10 @@ use muse_core::Error;
 
 /// A linear history of `n` commits over 20 files, 2 changed per commit,
 /// written through one batch; returns (blobs, snapshots, commits).
-fn history(root: &Path, n: usize) -> (Vec<(String, Vec<u8>)>, Vec<SnapshotRecord>, Vec<CommitRecord>) {
+/// Blobs (ID, bytes), snapshots and commits of a generated history.
+type History = (Vec<(String, Vec<u8>)>, Vec<SnapshotRecord>, Vec<CommitRecord>);
+
+fn history(root: &Path, n: usize) -> History {
     let mut batch = Batch::begin(root).unwrap();
     let mut manifest = BTreeMap::new();
     let (mut blobs, mut snaps, mut commits) = (Vec::new(), Vec::new(), Vec::<CommitRecord>::new());

@@ -337,3 +337,100 @@ on_both_stores!(create_commit_from_parts, |repo: &Repository| {
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::InvalidInput);
 });
+
+/// Bundles move history between any two backends: the filesystem store to
+/// the in-memory store and back, incrementally, with the same counts and
+/// the same refusal of a bundle whose history the receiver lacks.
+#[test]
+fn bundles_cross_between_stores() {
+    use muse_core::mpack::Limits;
+    let (d1, d2, d3) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let fs_a = Repository::init(d1.path()).unwrap();
+    let mem = Repository::in_memory(d2.path()).unwrap();
+    let fs_b = Repository::init(d3.path()).unwrap();
+    write(&fs_a, "a.txt", "one\n");
+    write(&fs_a, "d/b.txt", "bee\n");
+    let c1: CommitId = commit(&fs_a, "first").parse().unwrap();
+    write(&fs_a, "a.txt", "two\n");
+    std::fs::remove_file(fs_a.workdir().join("d/b.txt")).unwrap();
+    let c2: CommitId = commit(&fs_a, "second").parse().unwrap();
+
+    // Whole history into memory.
+    let full = fs_a.build_mpack(&[c2], &[]).unwrap();
+    assert_eq!((full.commits.len(), full.blobs.len()), (2, 3));
+    assert_eq!(full.branch_heads.get("main"), Some(&c2.to_string()));
+    let limits = Limits::default();
+    let st = mem.apply_mpack(&full, &limits).unwrap();
+    assert_eq!((st.commits_written, st.snapshots_written, st.blobs_written, st.blobs_skipped), (2, 2, 3, 0));
+    assert!(mem.store().has_commit(&c1).unwrap() && mem.store().has_commit(&c2).unwrap());
+    assert_eq!(mem.read_blob(&full.blobs[0].blob_id).unwrap(), full.blobs[0].content);
+    // Applying again stores nothing new.
+    let again = mem.apply_mpack(&full, &limits).unwrap();
+    assert_eq!((again.commits_written, again.blobs_written, again.blobs_skipped), (0, 0, 3));
+
+    // From memory onward, incrementally: the second commit alone does not
+    // apply to a repository without the first...
+    let incremental = mem.build_mpack(&[c2], &[c1]).unwrap();
+    assert_eq!(incremental.commits.len(), 1);
+    let e = fs_b.apply_mpack(&incremental, &limits).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Integrity, "{e}");
+    assert!(e.to_string().contains("neither"), "{e}");
+    assert!(!fs_b.store().has_commit(&c2).unwrap());
+    // ...and does after the first.
+    fs_b.apply_mpack(&mem.build_mpack(&[c1], &[]).unwrap(), &limits).unwrap();
+    let st = fs_b.apply_mpack(&incremental, &limits).unwrap();
+    assert_eq!((st.commits_written, st.snapshots_written), (1, 1));
+    // The received history is whole on disk: fsck-clean, and its tree checks out.
+    assert!(muse_core::verify::verify_repo(fs_b.workdir()).unwrap().is_ok());
+    fs_b.compare_and_swap_branch("main", None, &c2.to_string()).unwrap();
+    fs_b.checkout("main", true).unwrap();
+    assert_eq!(read(&fs_b, "a.txt"), "two\n");
+    assert!(!fs_b.workdir().join("d/b.txt").exists());
+    // And, once its branch moves too, the in-memory store's bundle equals
+    // the filesystem's.
+    assert!(mem.build_mpack(&[c2], &[]).unwrap().branch_heads.is_empty());
+    mem.compare_and_swap_branch("main", None, &c2.to_string()).unwrap();
+    assert_eq!(mem.build_mpack(&[c2], &[]).unwrap(), full);
+}
+
+/// The operations of the on-disk format refuse another store by name
+/// instead of reaching for a directory the store does not use; the record
+/// and ref calls behave the same on both stores.
+#[test]
+fn filesystem_only_operations_name_the_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let mem = Repository::in_memory(dir.path()).unwrap();
+    let e = mem.verify().unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidInput);
+    assert!(e.to_string().contains("\"memory\""), "{e}");
+    assert!(mem.find_unreachable().is_err());
+    assert!(mem.startup_gc().is_err());
+    let opts = muse_core::import_git::ImportOptions::default();
+    assert!(mem.import_git(dir.path(), &opts, &mut |_| {}).unwrap_err().to_string().contains("import-git"));
+    assert_eq!(mem.with_durability(muse_core::atomic::Durability::Deferred).store().name(), "memory");
+
+    let fs_dir = tempfile::tempdir().unwrap();
+    for repo in [Repository::init(fs_dir.path()).unwrap(), mem] {
+        let fast = repo.with_durability(muse_core::atomic::Durability::Deferred);
+        let id = muse_core::ids::blob_id(b"payload");
+        assert!(fast.write_blob_as(&id, b"payload").unwrap());
+        assert!(!repo.write_blob_as(&id, b"payload").unwrap());
+        assert!(repo.has_blob(&id).unwrap());
+        let e = repo.write_blob_as(&muse_core::ids::blob_id(b"other"), b"payload").unwrap_err();
+        assert!(matches!(e, Error::HashMismatch { .. }), "{e}");
+        // Raw refs: set, delete with and without an expectation.
+        write(&repo, "f", "x");
+        let c = commit(&repo, "one");
+        repo.set_branch("side", &c).unwrap();
+        assert_eq!(repo.branch_target("side").unwrap(), Some(c.clone()));
+        let wrong = muse_core::ids::fake_id("elsewhere");
+        assert!(matches!(repo.delete_branch_ref("side", Some(&wrong)), Err(Error::RefConflict { .. })));
+        assert!(repo.delete_branch_ref("side", Some(&c)).unwrap());
+        assert!(!repo.delete_branch_ref("side", None).unwrap());
+        assert!(matches!(repo.delete_branch_ref("side", Some(&c)), Err(Error::RefConflict { .. })));
+        assert_eq!(repo.resolve_head().unwrap(), Some(c.clone()));
+        assert_eq!(repo.commit_ids().unwrap(), vec![c.clone()]);
+        assert_eq!(repo.first_parent_commits("main", 0).unwrap().len(), 1);
+        assert_eq!(repo.walk_between(&c, None, 10).unwrap().commits.len(), 1);
+    }
+}

@@ -2,7 +2,8 @@
 
 use std::ffi::c_char;
 
-use muse_core::mpack::{apply_mpack, build_mpack, decode_mpack, encode_mpack, Limits};
+use muse_core::ids::CommitId;
+use muse_core::mpack::{decode_mpack, encode_mpack, Limits};
 
 use crate::error::{guard, muse_status};
 use crate::manifest::muse_ref_list;
@@ -63,9 +64,8 @@ pub unsafe extern "C" fn muse_mpack_build(
                 cstr_array(have, have_len, "have")?,
             )
         };
-        let want: Vec<String> = want.into_iter().map(str::to_string).collect();
-        let have: Vec<String> = have.into_iter().map(str::to_string).collect();
-        let bundle = build_mpack(repo.root(), &want, &have)?;
+        let ids = |v: Vec<&str>| v.into_iter().map(CommitId::parse).collect::<muse_core::Result<Vec<_>>>();
+        let bundle = repo.repo().build_mpack(&ids(want)?, &ids(have)?)?;
         let data = encode_mpack(&bundle)?;
         // SAFETY: checked non-NULL, writable.
         unsafe { put(out, muse_bytes::from_vec(data)) };
@@ -115,7 +115,7 @@ pub unsafe extern "C" fn muse_mpack_apply(
         let (repo, data) = unsafe { (handle(repo, "repo")?, bytes(data, len, "data")?) };
         let limits = Limits::default();
         let bundle = decode_mpack(data, &limits)?;
-        let st = apply_mpack(repo.root(), &bundle, &limits)?;
+        let st = repo.repo().apply_mpack(&bundle, &limits)?;
         let stats = muse_mpack_stats {
             commits_written: st.commits_written,
             snapshots_written: st.snapshots_written,

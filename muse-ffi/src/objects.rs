@@ -3,7 +3,6 @@
 use std::ffi::c_char;
 
 use muse_core::ids::{blob_id, validate_id};
-use muse_core::object_store::{has_object, read_object, write_object};
 
 use crate::error::{guard, muse_status};
 use crate::repo::{muse_bytes, muse_repository};
@@ -80,7 +79,7 @@ pub unsafe extern "C" fn muse_object_write(
     guard(|| {
         // SAFETY: caller guarantees on every argument.
         let (repo, oid, content) = unsafe { (handle(repo, "repo")?, cstr(oid, "oid")?, bytes(data, len, "data")?) };
-        let created = write_object(repo.root(), oid, content, None)?;
+        let created = repo.repo().write_blob_as(oid, content)?;
         if !created_out.is_null() {
             // SAFETY: non-NULL and writable (caller).
             unsafe { put(created_out, created) };
@@ -111,7 +110,7 @@ pub unsafe extern "C" fn muse_object_read(
         need(out, "out")?;
         // SAFETY: caller guarantees.
         let (repo, oid) = unsafe { (handle(repo, "repo")?, cstr(oid, "oid")?) };
-        let data = read_object(repo.root(), oid)?;
+        let data = repo.repo().read_blob(oid)?;
         // SAFETY: out checked non-NULL, writable (caller).
         unsafe { put(out, muse_bytes::from_vec(data)) };
         Ok(())
@@ -134,7 +133,7 @@ pub unsafe extern "C" fn muse_object_has(repo: *const muse_repository, oid: *con
         need(out, "out")?;
         // SAFETY: caller guarantees.
         let (repo, oid) = unsafe { (handle(repo, "repo")?, cstr(oid, "oid")?) };
-        let has = has_object(repo.root(), oid)?;
+        let has = repo.repo().has_blob(oid)?;
         // SAFETY: out checked non-NULL, writable (caller).
         unsafe { put(out, has) };
         Ok(())

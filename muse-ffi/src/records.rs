@@ -10,12 +10,8 @@
 use std::ffi::{c_char, CString};
 use std::path::Path;
 
-use muse_core::commits::{has_commit, read_commit, write_commit};
 use muse_core::ids::validate_id;
-use muse_core::merge_base::find_merge_base;
 use muse_core::records::{CommitRecord, SnapshotRecord};
-use muse_core::refs::resolve_head;
-use muse_core::snapshots::{has_snapshot, read_snapshot, write_snapshot};
 use muse_core::Error;
 
 use crate::error::{guard, guard_value, muse_status, FfiError, FfiResult};
@@ -77,7 +73,7 @@ pub unsafe extern "C" fn muse_commit_write_msgpack(
         // SAFETY: caller guarantees.
         let (repo, data) = unsafe { (handle(repo, "repo")?, bytes(data, len, "data")?) };
         let rec = CommitRecord::from_msgpack(data, Path::new("<input>")).map_err(input_error)?;
-        let created = write_commit(repo.root(), &rec, None)?;
+        let created = repo.repo().write_commit(&rec)?;
         if !created_out.is_null() {
             // SAFETY: non-NULL, writable (caller).
             unsafe { put(created_out, created) };
@@ -111,7 +107,7 @@ pub unsafe extern "C" fn muse_commit_read_msgpack(
         need(out, "out")?;
         // SAFETY: caller guarantees.
         let (repo, id) = unsafe { (handle(repo, "repo")?, cstr(id, "id")?) };
-        let data = muse_core::commits::read_verified_commit_bytes(repo.root(), id)?.ok_or_else(|| not_found("commit", id))?;
+        let data = muse_core::commits::read_verified_commit_bytes(repo.repo().fs_store("raw commit bytes")?.root(), id)?.ok_or_else(|| not_found("commit", id))?;
         // SAFETY: out checked non-NULL, writable (caller).
         unsafe { put(out, muse_bytes::from_vec(data)) };
         Ok(())
@@ -189,7 +185,7 @@ pub unsafe extern "C" fn muse_commit_has(repo: *const muse_repository, id: *cons
         need(out, "out")?;
         // SAFETY: caller guarantees.
         let (repo, id) = unsafe { (handle(repo, "repo")?, cstr(id, "id")?) };
-        let has = has_commit(repo.root(), id)?;
+        let has = repo.repo().has_commit(id)?;
         // SAFETY: checked non-NULL, writable.
         unsafe { put(out, has) };
         Ok(())
@@ -254,7 +250,7 @@ pub unsafe extern "C" fn muse_commit_read(
         need(out, "out")?;
         // SAFETY: caller guarantees.
         let (repo, id) = unsafe { (handle(repo, "repo")?, cstr(id, "id")?) };
-        let rec = read_commit(repo.root(), id)?.ok_or_else(|| not_found("commit", id))?;
+        let rec = repo.repo().read_commit(id)?.ok_or_else(|| not_found("commit", id))?;
         // SAFETY: checked non-NULL, writable.
         unsafe { put(out, into_handle(muse_commit::from_record(&rec))) };
         Ok(())
@@ -407,7 +403,7 @@ pub unsafe extern "C" fn muse_commit_free(commit: *mut muse_commit) {
 /// independent of the repository handle. Not thread-safe: use one
 /// iterator from one thread at a time.
 pub struct muse_log_iter {
-    walk: muse_core::commits::FirstParentWalk,
+    walk: muse_core::log::FirstParentWalk,
 }
 
 /// Starts a first-parent walk at `tip`.
@@ -441,9 +437,9 @@ pub unsafe extern "C" fn muse_log_iter_new(
                 validate_id(t)?;
                 Some(t.to_string())
             }
-            None => resolve_head(repo.root())?,
+            None => repo.repo().resolve_head()?,
         };
-        let it = muse_log_iter { walk: muse_core::commits::walk_first_parent(repo.root(), start.as_deref()) };
+        let it = muse_log_iter { walk: repo.repo().first_parent_walk(start.as_deref()) };
         // SAFETY: checked non-NULL, writable.
         unsafe { put(out, into_handle(it)) };
         Ok(())
@@ -532,7 +528,7 @@ pub unsafe extern "C" fn muse_merge_base(
         need(found_out, "found_out")?;
         // SAFETY: caller guarantees.
         let (repo, a, b) = unsafe { (handle(repo, "repo")?, cstr(a, "a")?, cstr(b, "b")?) };
-        let base = find_merge_base(repo.root(), a, b)?;
+        let base = repo.repo().merge_base(a, b)?;
         // SAFETY: checked non-NULL; out_id has MUSE_ID_BUFSIZE bytes.
         unsafe {
             match &base {
@@ -549,8 +545,8 @@ pub unsafe extern "C" fn muse_merge_base(
 // Snapshots
 // ---------------------------------------------------------------------------
 
-fn store_snapshot(root: &Path, rec: &SnapshotRecord, out_id: *mut c_char) -> FfiResult {
-    write_snapshot(root, rec, None)?;
+fn store_snapshot(repo: &muse_core::Repository, rec: &SnapshotRecord, out_id: *mut c_char) -> FfiResult {
+    repo.write_snapshot(rec)?;
     // SAFETY: callers checked out_id non-NULL; MUSE_ID_BUFSIZE bytes.
     unsafe { put_id(out_id, &rec.snapshot_id) };
     Ok(())
@@ -581,7 +577,7 @@ pub unsafe extern "C" fn muse_snapshot_write_from_manifest(
         // SAFETY: caller guarantees.
         let (repo, m) = unsafe { (handle(repo, "repo")?, handle(m, "m")?) };
         let rec = SnapshotRecord::new(m.map().clone());
-        store_snapshot(repo.root(), &rec, out_id)
+        store_snapshot(repo.repo(), &rec, out_id)
     })
 }
 
@@ -606,7 +602,7 @@ pub unsafe extern "C" fn muse_snapshot_read(
         need(out, "out")?;
         // SAFETY: caller guarantees.
         let (repo, id) = unsafe { (handle(repo, "repo")?, cstr(id, "id")?) };
-        let rec = read_snapshot(repo.root(), id)?.ok_or_else(|| not_found("snapshot", id))?;
+        let rec = repo.repo().read_snapshot(id)?.ok_or_else(|| not_found("snapshot", id))?;
         let m = muse_manifest::from_map(rec.manifest)?;
         // SAFETY: checked non-NULL, writable.
         unsafe { put(out, into_handle(m)) };
@@ -639,7 +635,7 @@ pub unsafe extern "C" fn muse_snapshot_write_msgpack(
         // SAFETY: caller guarantees.
         let (repo, data) = unsafe { (handle(repo, "repo")?, bytes(data, len, "data")?) };
         let rec = SnapshotRecord::from_msgpack(data, Path::new("<input>")).map_err(input_error)?;
-        let created = write_snapshot(repo.root(), &rec, None)?;
+        let created = repo.repo().write_snapshot(&rec)?;
         if !created_out.is_null() {
             // SAFETY: non-NULL, writable.
             unsafe { put(created_out, created) };
@@ -669,7 +665,7 @@ pub unsafe extern "C" fn muse_snapshot_read_msgpack(
         need(out, "out")?;
         // SAFETY: caller guarantees.
         let (repo, id) = unsafe { (handle(repo, "repo")?, cstr(id, "id")?) };
-        let rec = read_snapshot(repo.root(), id)?.ok_or_else(|| not_found("snapshot", id))?;
+        let rec = repo.repo().read_snapshot(id)?.ok_or_else(|| not_found("snapshot", id))?;
         let data = rec.to_msgpack()?;
         // SAFETY: checked non-NULL, writable.
         unsafe { put(out, muse_bytes::from_vec(data)) };
@@ -690,7 +686,7 @@ pub unsafe extern "C" fn muse_snapshot_has(repo: *const muse_repository, id: *co
         need(out, "out")?;
         // SAFETY: caller guarantees.
         let (repo, id) = unsafe { (handle(repo, "repo")?, cstr(id, "id")?) };
-        let has = has_snapshot(repo.root(), id)?;
+        let has = repo.repo().has_snapshot(id)?;
         // SAFETY: checked non-NULL, writable.
         unsafe { put(out, has) };
         Ok(())

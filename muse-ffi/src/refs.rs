@@ -2,10 +2,6 @@
 
 use std::ffi::c_char;
 
-use muse_core::refs::{
-    compare_and_swap_branch_ref, list_branches, read_branch_ref, resolve_head, write_branch_ref,
-    write_head_branch,
-};
 
 use crate::error::{guard, muse_status};
 use crate::manifest::muse_ref_list;
@@ -53,7 +49,7 @@ pub unsafe extern "C" fn muse_ref_read(
         need(exists_out, "exists_out")?;
         // SAFETY: caller guarantees.
         let (repo, branch) = unsafe { (handle(repo, "repo")?, cstr(branch, "branch")?) };
-        let id = read_branch_ref(repo.root(), branch)?;
+        let id = repo.repo().branch_target(branch)?;
         // SAFETY: both checked non-NULL; buffer sizes per the caller.
         unsafe {
             put_opt_id(out_id, id.as_deref());
@@ -90,7 +86,7 @@ pub unsafe extern "C" fn muse_ref_write(
                 cstr(commit_id, "commit_id")?,
             )
         };
-        write_branch_ref(repo.root(), branch, id)?;
+        repo.repo().set_branch(branch, id)?;
         Ok(())
     })
 }
@@ -128,7 +124,7 @@ pub unsafe extern "C" fn muse_ref_compare_and_swap(
                 cstr(new_id, "new_id")?,
             )
         };
-        compare_and_swap_branch_ref(repo.root(), branch, expected, new_id)?;
+        repo.repo().compare_and_swap_branch(branch, expected, new_id)?;
         Ok(())
     })
 }
@@ -149,7 +145,7 @@ pub unsafe extern "C" fn muse_ref_list_branches(repo: *const muse_repository, ou
         need(out, "out")?;
         // SAFETY: caller guarantee.
         let repo = unsafe { handle(repo, "repo") }?;
-        let branches = list_branches(repo.root())?;
+        let branches = repo.repo().branches()?;
         let list = muse_ref_list::new(branches.iter().map(|(a, b)| (a.as_str(), b.as_str())));
         // SAFETY: checked non-NULL, writable.
         unsafe { put(out, into_handle(list)) };
@@ -181,7 +177,7 @@ pub unsafe extern "C" fn muse_head_commit(
         need(exists_out, "exists_out")?;
         // SAFETY: caller guarantee.
         let repo = unsafe { handle(repo, "repo") }?;
-        let id = resolve_head(repo.root())?;
+        let id = repo.repo().resolve_head()?;
         // SAFETY: both checked non-NULL; sizes per the caller.
         unsafe {
             put_opt_id(out_id, id.as_deref());
@@ -230,7 +226,7 @@ pub unsafe extern "C" fn muse_head_set_branch(repo: *const muse_repository, bran
     guard(|| {
         // SAFETY: caller guarantees.
         let (repo, branch) = unsafe { (handle(repo, "repo")?, cstr(branch, "branch")?) };
-        write_head_branch(repo.root(), branch)?;
+        repo.repo().set_head_branch(branch)?;
         Ok(())
     })
 }

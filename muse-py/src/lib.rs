@@ -15,7 +15,7 @@ mod records;
 mod repository;
 mod walk;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
@@ -23,7 +23,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList};
 
 use muse_core::atomic::Durability;
-use muse_core::{batch, commits, config, ids, merge_base, object_store, paths, refs, repo, snapshots};
+use muse_core::{batch, commits, config, ids, object_store, paths, refs, repo, Repository};
 
 use convert::IntoPy;
 
@@ -36,12 +36,13 @@ use convert::IntoPy;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use records::{commit_list, PyCommitRecord, PySnapshotRecord};
 
-/// `None` → follow the repository policy; `False` → no fsync for this call.
-fn dur(durable: Option<bool>) -> Option<Durability> {
-    match durable {
-        Some(false) => Some(Durability::Deferred),
-        _ => None,
-    }
+/// The repository at `root`, for the seed contract's path-taking functions
+/// (`../shared/seed-tests/API.md`): each below is one call into it.
+/// `durable=False` makes that call's writes skip fsync
+/// ([`Durability::Deferred`]); `None`/`True` follow the repository policy.
+pub(crate) fn repo_at(root: &Path, durable: Option<bool>) -> muse_core::Result<Repository> {
+    let repo = Repository::open(root)?;
+    Ok(if durable == Some(false) { repo.with_durability(Durability::Deferred) } else { repo })
 }
 
 // ---------------------------------------------------------------- ids
@@ -132,24 +133,24 @@ fn snapshot_path(root: PathBuf, sid: &str) -> PyResult<PathBuf> {
 #[pyfunction]
 #[pyo3(signature = (root, oid, content, durable=None))]
 fn write_object(py: Python<'_>, root: PathBuf, oid: &str, content: &[u8], durable: Option<bool>) -> PyResult<bool> {
-    py.detach(|| object_store::write_object(&root, oid, content, dur(durable))).py()
+    py.detach(|| repo_at(&root, durable)?.write_blob_as(oid, content)).py()
 }
 
 #[pyfunction]
 fn read_object<'py>(py: Python<'py>, root: PathBuf, oid: &str) -> PyResult<Bound<'py, PyBytes>> {
-    let data = py.detach(|| object_store::read_object(&root, oid)).py()?;
+    let data = py.detach(|| repo_at(&root, None)?.read_blob(oid)).py()?;
     Ok(PyBytes::new(py, &data))
 }
 
 #[pyfunction]
 fn has_object(py: Python<'_>, root: PathBuf, oid: &str) -> PyResult<bool> {
-    py.detach(|| object_store::has_object(&root, oid)).py()
+    py.detach(|| repo_at(&root, None)?.has_blob(oid)).py()
 }
 
 #[pyfunction]
 #[pyo3(signature = (root, oid, dest, executable=false, durable=None))]
 fn restore_object(py: Python<'_>, root: PathBuf, oid: &str, dest: PathBuf, executable: bool, durable: Option<bool>) -> PyResult<u64> {
-    py.detach(|| object_store::restore_object(&root, oid, &dest, executable, dur(durable))).py()
+    py.detach(|| repo_at(&root, durable)?.restore_blob(oid, &dest, executable)).py()
 }
 
 #[pyfunction]
@@ -160,7 +161,7 @@ fn cleanup_stale_object_temps(py: Python<'_>, root: PathBuf, min_age_secs: Optio
         Some(_) => return Err(PyValueError::new_err("min_age_secs must be a non-negative number")),
         None => None,
     };
-    py.detach(|| object_store::cleanup_stale_object_temps(&root, age)).py()
+    py.detach(|| repo_at(&root, None)?.cleanup_stale_object_temps(age)).py()
 }
 
 /// Live view of the process-wide cache of object shard directories known to
@@ -211,12 +212,12 @@ impl ShardCache {
 fn write_commit(py: Python<'_>, root: PathBuf, rec: PyRef<'_, PyCommitRecord>, durable: Option<bool>) -> PyResult<bool> {
     let inner = rec.inner.clone();
     drop(rec);
-    py.detach(|| commits::write_commit(&root, &inner, dur(durable))).py()
+    py.detach(|| repo_at(&root, durable)?.write_commit(&inner)).py()
 }
 
 #[pyfunction]
 fn read_commit(py: Python<'_>, root: PathBuf, cid: &str) -> PyResult<Option<PyCommitRecord>> {
-    let rec = py.detach(|| commits::read_commit(&root, cid)).py()?;
+    let rec = py.detach(|| repo_at(&root, None)?.read_commit(cid)).py()?;
     Ok(rec.map(|inner| PyCommitRecord { inner }))
 }
 
@@ -230,7 +231,8 @@ fn get_all_commits(py: Python<'_>, root: PathBuf) -> PyResult<Bound<'_, PyList>>
     let mut missing = 0usize;
     let mut py_err: Option<PyErr> = None;
     let walked = py.detach(|| {
-        commits::for_each_commit_slice(&root, |n, ranks, recs| {
+        let repo = repo_at(&root, None)?;
+        commits::for_each_commit_slice(repo.fs_store("get_all_commits")?.root(), |n, ranks, recs| {
             Python::attach(|py| -> PyResult<()> {
                 let list = match &list {
                     Some(l) => l.bind(py).clone(),
@@ -268,13 +270,13 @@ fn get_all_commits(py: Python<'_>, root: PathBuf) -> PyResult<Bound<'_, PyList>>
 
 #[pyfunction]
 fn list_commit_ids(py: Python<'_>, root: PathBuf) -> PyResult<Vec<String>> {
-    py.detach(|| commits::list_commit_ids(&root)).py()
+    py.detach(|| repo_at(&root, None)?.commit_ids()).py()
 }
 
 #[pyfunction]
 #[pyo3(signature = (root, branch, max_count=0))]
 fn get_commits_for_branch<'py>(py: Python<'py>, root: PathBuf, branch: &str, max_count: usize) -> PyResult<Bound<'py, PyList>> {
-    let recs = py.detach(|| commits::get_commits_for_branch(&root, branch, max_count)).py()?;
+    let recs = py.detach(|| repo_at(&root, None)?.first_parent_commits(branch, max_count)).py()?;
     commit_list(py, recs)
 }
 
@@ -287,7 +289,7 @@ fn walk_commits_between<'py>(
     base: Option<&str>,
     max_commits: usize,
 ) -> PyResult<(Bound<'py, PyList>, bool)> {
-    let res = py.detach(|| commits::walk_commits_between(&root, tip, base, max_commits)).py()?;
+    let res = py.detach(|| repo_at(&root, None)?.walk_between(tip, base, max_commits)).py()?;
     Ok((commit_list(py, res.commits)?, res.truncated))
 }
 
@@ -298,12 +300,12 @@ fn walk_commits_between<'py>(
 fn write_snapshot(py: Python<'_>, root: PathBuf, rec: PyRef<'_, PySnapshotRecord>, durable: Option<bool>) -> PyResult<bool> {
     let core = rec.to_core(py)?;
     drop(rec);
-    py.detach(|| snapshots::write_snapshot(&root, &core, dur(durable))).py()
+    py.detach(|| repo_at(&root, durable)?.write_snapshot(&core)).py()
 }
 
 #[pyfunction]
 fn read_snapshot(py: Python<'_>, root: PathBuf, sid: &str) -> PyResult<Option<PySnapshotRecord>> {
-    let rec = py.detach(|| snapshots::read_snapshot(&root, sid)).py()?;
+    let rec = py.detach(|| repo_at(&root, None)?.read_snapshot(sid)).py()?;
     rec.map(|r| PySnapshotRecord::from_core(py, r)).transpose()
 }
 
@@ -316,34 +318,34 @@ fn validate_branch_name(name: &str) -> PyResult<()> {
 
 #[pyfunction]
 fn write_branch_ref(py: Python<'_>, root: PathBuf, branch: &str, commit_id: &str) -> PyResult<()> {
-    py.detach(|| refs::write_branch_ref(&root, branch, commit_id)).py()
+    py.detach(|| repo_at(&root, None)?.set_branch(branch, commit_id)).py()
 }
 
 #[pyfunction]
 fn read_branch_ref(py: Python<'_>, root: PathBuf, branch: &str) -> PyResult<Option<String>> {
-    py.detach(|| refs::read_branch_ref(&root, branch)).py()
+    py.detach(|| repo_at(&root, None)?.branch_target(branch)).py()
 }
 
 #[pyfunction]
 #[pyo3(signature = (root, branch, expected, new))]
 fn compare_and_swap_branch_ref(py: Python<'_>, root: PathBuf, branch: &str, expected: Option<&str>, new: &str) -> PyResult<()> {
-    py.detach(|| refs::compare_and_swap_branch_ref(&root, branch, expected, new)).py()
+    py.detach(|| repo_at(&root, None)?.compare_and_swap_branch(branch, expected, new)).py()
 }
 
 #[pyfunction]
 #[pyo3(signature = (root, branch, expected=None))]
 fn delete_branch_ref(py: Python<'_>, root: PathBuf, branch: &str, expected: Option<&str>) -> PyResult<bool> {
-    py.detach(|| refs::delete_branch_ref(&root, branch, expected)).py()
+    py.detach(|| repo_at(&root, None)?.delete_branch_ref(branch, expected)).py()
 }
 
 #[pyfunction]
 fn list_branches(py: Python<'_>, root: PathBuf) -> PyResult<Vec<(String, String)>> {
-    py.detach(|| refs::list_branches(&root)).py()
+    py.detach(|| repo_at(&root, None)?.branches()).py()
 }
 
 #[pyfunction]
 fn read_head(py: Python<'_>, root: PathBuf) -> PyResult<(String, String)> {
-    Ok(match py.detach(|| refs::read_head(&root)).py()? {
+    Ok(match py.detach(|| repo_at(&root, None)?.head_ref()).py()? {
         refs::Head::Branch(b) => ("branch".into(), b),
         refs::Head::Detached(c) => ("detached".into(), c),
     })
@@ -351,22 +353,22 @@ fn read_head(py: Python<'_>, root: PathBuf) -> PyResult<(String, String)> {
 
 #[pyfunction]
 fn write_head_branch(py: Python<'_>, root: PathBuf, branch: &str) -> PyResult<()> {
-    py.detach(|| refs::write_head_branch(&root, branch)).py()
+    py.detach(|| repo_at(&root, None)?.set_head_branch(branch)).py()
 }
 
 #[pyfunction]
 fn write_head_commit(py: Python<'_>, root: PathBuf, commit_id: &str) -> PyResult<()> {
-    py.detach(|| refs::write_head_commit(&root, commit_id)).py()
+    py.detach(|| repo_at(&root, None)?.set_head_commit(commit_id)).py()
 }
 
 #[pyfunction]
 fn write_head_detached(py: Python<'_>, root: PathBuf, commit_id: &str) -> PyResult<()> {
-    py.detach(|| refs::write_head_detached(&root, commit_id)).py()
+    py.detach(|| repo_at(&root, None)?.set_head_detached(commit_id)).py()
 }
 
 #[pyfunction]
 fn resolve_head(py: Python<'_>, root: PathBuf) -> PyResult<Option<String>> {
-    py.detach(|| refs::resolve_head(&root)).py()
+    py.detach(|| repo_at(&root, None)?.resolve_head()).py()
 }
 
 // ---------------------------------------------------------------- repo, io, config
@@ -385,7 +387,7 @@ fn require_repo(py: Python<'_>, start: Option<PathBuf>) -> PyResult<PathBuf> {
 
 #[pyfunction]
 fn startup_gc<'py>(py: Python<'py>, root: PathBuf) -> PyResult<Bound<'py, PyDict>> {
-    let r = py.detach(|| repo::startup_gc(&root)).py()?;
+    let r = py.detach(|| repo_at(&root, None)?.startup_gc()).py()?;
     let d = PyDict::new(py);
     d.set_item("removed", r.removed)?;
     d.set_item("kept_live", r.kept_live)?;
@@ -438,7 +440,7 @@ fn init_logging(py: Python<'_>) -> PyResult<()> {
 
 #[pyfunction]
 fn find_merge_base(py: Python<'_>, root: PathBuf, a: &str, b: &str) -> PyResult<Option<String>> {
-    py.detach(|| merge_base::find_merge_base(&root, a, b)).py()
+    py.detach(|| repo_at(&root, None)?.merge_base(a, b)).py()
 }
 
 // ---------------------------------------------------------------- batch
@@ -461,7 +463,7 @@ impl PyBatch {
 impl PyBatch {
     #[new]
     fn new(py: Python<'_>, root: PathBuf) -> PyResult<Self> {
-        let b = py.detach(|| batch::Batch::begin(&root)).py()?;
+        let b = py.detach(|| batch::Batch::begin(repo_at(&root, None)?.fs_store("a write batch")?.root())).py()?;
         Ok(PyBatch { inner: Mutex::new(Some(b)) })
     }
     fn write_object(&self, py: Python<'_>, oid: &str, content: &[u8]) -> PyResult<bool> {

@@ -6,7 +6,9 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
 
+use muse_core::ids::CommitId;
 use muse_core::mpack::{self, Limits, MPack};
+use muse_core::Repository;
 
 use crate::convert::{py_to_value, value_to_py, IntoPy};
 
@@ -26,12 +28,21 @@ fn from_obj(obj: &Bound<'_, PyAny>) -> PyResult<MPack> {
     })
 }
 
+fn commit_ids(ids: &[String]) -> muse_core::Result<Vec<CommitId>> {
+    ids.iter().map(|id| CommitId::parse(id)).collect()
+}
+
+/// [`Repository::build_mpack`] with string IDs, as a dict.
+pub fn build<'py>(py: Python<'py>, repo: &Repository, want: &[String], have: &[String]) -> PyResult<Bound<'py, PyAny>> {
+    let m = py.detach(|| repo.build_mpack(&commit_ids(want)?, &commit_ids(have)?)).py()?;
+    to_dict(py, &m)
+}
+
 /// Builds the bundle of what `want` reaches and `have` does not (a dict).
 #[pyfunction]
 #[pyo3(signature = (root, want, have=Vec::new()))]
 pub fn build_mpack<'py>(py: Python<'py>, root: PathBuf, want: Vec<String>, have: Vec<String>) -> PyResult<Bound<'py, PyAny>> {
-    let m = py.detach(|| mpack::build_mpack(&root, &want, &have)).py()?;
-    to_dict(py, &m)
+    build(py, &Repository::open(&root).py()?, &want, &have)
 }
 
 /// Encodes a bundle dict to its wire bytes.
@@ -52,8 +63,19 @@ pub fn decode_mpack<'py>(py: Python<'py>, data: &[u8]) -> PyResult<Bound<'py, Py
 /// Verifies and stores a bundle (dict or wire bytes); returns the counts.
 #[pyfunction]
 pub fn apply_mpack<'py>(py: Python<'py>, root: PathBuf, bundle: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyDict>> {
+    // The bundle is read first: a malformed one is refused as such.
     let m = from_obj(bundle)?;
-    let s = py.detach(|| mpack::apply_mpack(&root, &m, &Limits::default())).py()?;
+    apply_parsed(py, &Repository::open(&root).py()?, &m)
+}
+
+/// [`Repository::apply_mpack`] of a bundle dict or wire bytes; the counts
+/// as a dict.
+pub fn apply<'py>(py: Python<'py>, repo: &Repository, bundle: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyDict>> {
+    apply_parsed(py, repo, &from_obj(bundle)?)
+}
+
+fn apply_parsed<'py>(py: Python<'py>, repo: &Repository, m: &MPack) -> PyResult<Bound<'py, PyDict>> {
+    let s = py.detach(|| repo.apply_mpack(m, &Limits::default())).py()?;
     let d = PyDict::new(py);
     d.set_item("commits_written", s.commits_written)?;
     d.set_item("snapshots_written", s.snapshots_written)?;

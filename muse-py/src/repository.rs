@@ -582,7 +582,7 @@ impl PyRepository {
     /// incomplete history.
     #[pyo3(signature = (want, have=Vec::new()))]
     fn build_mpack<'py>(&self, py: Python<'py>, want: Vec<String>, have: Vec<String>) -> PyResult<Bound<'py, PyAny>> {
-        crate::mpack::build_mpack(py, self.root(), want, have)
+        crate::mpack::build(py, &self.inner, &want, &have)
     }
 
     /// Verifies and stores an MPack bundle (a dict or its wire bytes), as
@@ -593,7 +593,7 @@ impl PyRepository {
     /// Raises ``IntegrityError`` subclasses for a bundle that does not
     /// verify (nothing is stored then).
     fn apply_mpack<'py>(&self, py: Python<'py>, mpack: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyDict>> {
-        crate::mpack::apply_mpack(py, self.root(), mpack)
+        crate::mpack::apply(py, &self.inner, mpack)
     }
 
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {

@@ -117,7 +117,7 @@ pub fn cli_main(py: Python<'_>, argv: Vec<std::ffi::OsString>) -> i32 {
 #[pyo3(signature = (root, git_dir, chunk_commits=5000))]
 pub fn import_git<'py>(py: Python<'py>, root: PathBuf, git_dir: PathBuf, chunk_commits: usize) -> PyResult<Bound<'py, PyDict>> {
     let opts = muse_core::import_git::ImportOptions { chunk_commits };
-    let r = py.detach(|| muse_core::import_git::import_git(&root, &git_dir, &opts, &mut |_| {})).py()?;
+    let r = py.detach(|| crate::repo_at(&root, None)?.import_git(&git_dir, &opts, &mut |_| {})).py()?;
     let d = PyDict::new(py);
     d.set_item("commits", r.commits)?;
     d.set_item("blobs_written", r.blobs_written)?;
@@ -134,5 +134,5 @@ pub fn import_git<'py>(py: Python<'py>, root: PathBuf, git_dir: PathBuf, chunk_c
 /// Checks every imported commit against git (see `muse.core.import_git`).
 #[pyfunction]
 pub fn verify_git_import(py: Python<'_>, root: PathBuf, git_dir: PathBuf) -> PyResult<Vec<String>> {
-    py.detach(|| muse_core::import_git::verify_git_import(&root, &git_dir)).py()
+    py.detach(|| crate::repo_at(&root, None)?.verify_git_import(&git_dir)).py()
 }

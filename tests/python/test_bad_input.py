@@ -198,9 +198,15 @@ def test_snapshot_that_does_not_hash_is_refused(repo: pathlib.Path) -> None:
 
 
 def test_io_errors_are_oserrors(tmp_path: pathlib.Path) -> None:
-    blocker = tmp_path / "file"
-    blocker.write_text("not a directory")
+    # A repository whose object directory is a file: the write fails in the OS.
+    (tmp_path / ".muse").mkdir()
+    (tmp_path / ".muse" / "objects").write_text("not a directory")
     with pytest.raises(errors.MuseIOError) as ei:
-        write_object(blocker, GOOD, b"payload")
+        write_object(tmp_path, GOOD, b"payload")
     assert isinstance(ei.value, OSError)
     assert ei.value.errno is not None
+    # A path that holds no repository at all is said to be one.
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    with pytest.raises(errors.NotARepositoryError):
+        write_object(blocker, GOOD, b"payload")

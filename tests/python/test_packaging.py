@@ -126,10 +126,11 @@ def test_engine_errors_raise_the_native_classes_and_pickle(tmp_path: pathlib.Pat
     back = pickle.loads(pickle.dumps(ei.value))
     assert type(back) is errors.InvalidIdError and back.args == ei.value.args
 
-    blocker = tmp_path / "file"
-    blocker.write_text("not a directory")
+    # A repository whose object directory is a file: the OS refuses the write.
+    (tmp_path / ".muse").mkdir()
+    (tmp_path / ".muse" / "objects").write_text("not a directory")
     with pytest.raises(OSError) as oi:
-        write_object(blocker, blob_id(b"x"), b"x")
+        write_object(tmp_path, blob_id(b"x"), b"x")
     e = oi.value
     assert isinstance(e, errors.MuseIOError) and isinstance(e, errors.MuseError)
     assert e.errno and e.filename

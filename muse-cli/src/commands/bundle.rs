@@ -8,6 +8,7 @@ use clap::{Args, Subcommand};
 use serde_json::json;
 
 use muse_core::checkout::BranchUpdate;
+use muse_core::ids::CommitId;
 use muse_core::{mpack, Repository};
 
 use crate::context::CommandContext;
@@ -82,9 +83,11 @@ pub fn run_create(a: CreateArgs, ctx: &CommandContext) -> CmdResult {
     let root = ctx.repo_root()?;
     let CreateArgs { file, want, have, json: as_json } = a;
     let repo = Repository::open(&root)?;
-    let want: Vec<String> = want.iter().map(|r| resolve_rev(&repo, r)).collect::<Result<_, _>>()?;
-    let have: Vec<String> = have.iter().map(|r| resolve_have(&repo, r)).collect::<Result<_, _>>()?;
-    let m = mpack::build_mpack(&root, &want, &have)?;
+    let want: Vec<CommitId> =
+        want.iter().map(|r| Ok(CommitId::parse(&resolve_rev(&repo, r)?)?)).collect::<Result<_, Fail>>()?;
+    let have: Vec<CommitId> =
+        have.iter().map(|r| Ok(CommitId::parse(&resolve_have(&repo, r)?)?)).collect::<Result<_, Fail>>()?;
+    let m = repo.build_mpack(&want, &have)?;
     let bytes = mpack::encode_mpack(&m)?;
     std::fs::write(&file, &bytes).map_err(|e| Fail(EXIT_INTERNAL, format!("write {}: {e}", file.display())))?;
     let v = json!({"file": file, "bytes": bytes.len(), "commits": m.commits.len(),
@@ -167,9 +170,10 @@ pub fn run_apply(a: ApplyArgs, ctx: &CommandContext) -> CmdResult {
     // What the bundle stores is unreachable until the refs move:
     // the write lock (shared) keeps `gc --prune` out until then.
     let _writing = muse_core::lock::write_lock(&root, muse_core::lock::LockMode::Shared)?;
-    let stats = mpack::apply_mpack(&root, &m, &limits)?;
+    let repo = Repository::open(&root)?;
+    let stats = repo.apply_mpack(&m, &limits)?;
     let RefUpdates { updated, refused, why } =
-        if update_refs { update_refs_from_bundle(&Repository::open(&root)?, &stats.branch_heads)? } else { RefUpdates::default() };
+        if update_refs { update_refs_from_bundle(&repo, &stats.branch_heads)? } else { RefUpdates::default() };
     let v = json!({"commits_written": stats.commits_written, "snapshots_written": stats.snapshots_written,
                    "blobs_written": stats.blobs_written, "blobs_skipped": stats.blobs_skipped,
                    "branch_heads": stats.branch_heads, "refs_updated": updated, "refs_not_fast_forward": refused,

@@ -4,7 +4,7 @@
 use clap::Args;
 use serde_json::json;
 
-use muse_core::repo;
+use muse_core::{repo, Repository};
 
 use crate::context::CommandContext;
 use crate::error::{CmdResult, EXIT_OK};
@@ -29,16 +29,16 @@ pub struct GcArgs {
 /// Runs `muse gc`.
 pub fn run(a: GcArgs, ctx: &CommandContext) -> CmdResult {
     let root = ctx.repo_root_without_startup_gc()?;
-    let report = repo::startup_gc(&root)?;
-    let full = muse_core::object_store::cleanup_stale_object_temps(&root, None)?
-        + repo::cleanup_muse_dir_temps(&root.join(".muse"))?;
+    let repository = Repository::open(&root)?;
+    let report = repository.startup_gc()?;
+    let full = repository.cleanup_stale_object_temps(None)? + repo::cleanup_muse_dir_temps(&root.join(".muse"))?;
     // With --prune, reachability is decided and the deletions made under
     // the write lock held exclusively (writers hold it shared until their
     // data is reachable); without, nothing is deleted and no lock is taken.
     let (unreachable, pruned) = if a.prune {
-        muse_core::reachability::prune_unreachable(&root, std::time::Duration::from_secs(a.grace))?
+        repository.prune_unreachable(std::time::Duration::from_secs(a.grace))?
     } else {
-        (muse_core::reachability::find_unreachable(&root)?, 0)
+        (repository.find_unreachable()?, 0)
     };
     if a.json {
         return print_json(&json!({

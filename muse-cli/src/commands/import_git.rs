@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 use serde_json::json;
 
-use muse_core::import_git::{import_git, verify_git_import, ImportOptions};
+use muse_core::import_git::ImportOptions;
 
 use crate::context::CommandContext;
 use crate::error::{CmdResult, EXIT_OK, EXIT_USER};
@@ -47,7 +47,7 @@ fn commits_to_import(path: &Path) -> u64 {
 
 /// Runs `muse import-git`: exit 1 when `--verify` found a problem.
 pub fn run(a: ImportGitArgs, ctx: &CommandContext) -> CmdResult {
-    let root = ctx.repo_root()?;
+    let repo = ctx.repository()?;
     // The number of commits to come, for the progress bar (terminal only).
     let total = commits_to_import(&a.path);
     let mut pb = progress_bar(total, "importing commits");
@@ -56,11 +56,11 @@ pub fn run(a: ImportGitArgs, ctx: &CommandContext) -> CmdResult {
             pb.set_position(n);
         }
     };
-    let report = import_git(&root, &a.path, &ImportOptions::default(), &mut progress)?;
+    let report = repo.import_git(&a.path, &ImportOptions::default(), &mut progress)?;
     if let Some(pb) = pb.take() {
         pb.finish_and_clear();
     }
-    let problems = if a.verify { Some(verify_git_import(&root, &a.path)?) } else { None };
+    let problems = if a.verify { Some(repo.verify_git_import(&a.path)?) } else { None };
     let ok = problems.as_ref().is_none_or(|p| p.is_empty());
     let per_s = if report.seconds > 0.0 { report.commits as f64 / report.seconds } else { 0.0 };
     if a.json {

@@ -20,8 +20,7 @@ pub struct VerifyArgs {
 /// Runs `muse verify`: exit 0 when everything verifies, 1 when a problem
 /// was found.
 pub fn run(a: VerifyArgs, ctx: &CommandContext) -> CmdResult {
-    let root = ctx.repo_root()?;
-    let report = muse_core::verify::verify_repo(&root)?;
+    let report = ctx.repository()?.verify()?;
     if a.json {
         print_json(&json!({
             "ok": report.is_ok(), "objects": report.objects, "commits": report.commits,

@@ -4,10 +4,12 @@
 //! [`crate::snapshots`], [`crate::refs`], [`crate::batch`]) read and write;
 //! this type is their one entry point for the porcelain.
 
+use std::collections::BTreeSet;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use super::{Backend, ContentStore, Head, RecordStore, RefEdit, RefStore, WriteBatch};
+use super::{Backend, ContentStore, Head, RecordStore, RefEdit, RefStore, WriteBatch, WriteStats};
+use crate::atomic::Durability;
 use crate::batch::Batch;
 use crate::error::Result;
 use crate::ids::{BlobId, CommitId, SnapshotId};
@@ -18,18 +20,35 @@ use crate::records::{CommitRecord, SnapshotRecord};
 #[derive(Debug, Clone)]
 pub struct FsStore {
     root: PathBuf,
+    /// `None`: the repository's `[core] fsync` setting (SPEC §4).
+    durability: Option<Durability>,
 }
 
 impl FsStore {
     /// The store of the repository at `root` (not checked: see
-    /// [`crate::Repository::open`]).
+    /// [`crate::Repository::open`]), writing with the durability of the
+    /// repository's configuration.
     pub fn new(root: impl Into<PathBuf>) -> FsStore {
-        FsStore { root: root.into() }
+        FsStore { root: root.into(), durability: None }
+    }
+
+    /// This store writing blobs, records and refs with `durability` instead
+    /// of the configured policy ([`Durability::Deferred`]: no fsync; the
+    /// caller makes the data durable, e.g. with a later batch or `sync`).
+    #[must_use]
+    pub fn with_durability(mut self, durability: Durability) -> FsStore {
+        self.durability = Some(durability);
+        self
     }
 
     /// The repository root (the directory holding `.muse/`).
     pub fn root(&self) -> &Path {
         &self.root
+    }
+
+    /// The durability override, `None` for the configured policy.
+    pub fn durability(&self) -> Option<Durability> {
+        self.durability
     }
 }
 
@@ -52,8 +71,12 @@ impl ContentStore for FsStore {
 
     fn write_blob(&self, content: &[u8]) -> Result<(BlobId, bool)> {
         let id = BlobId::of(content);
-        let new = crate::object_store::write_object(&self.root, &id.to_string(), content, None)?;
+        let new = crate::object_store::write_object(&self.root, &id.to_string(), content, self.durability)?;
         Ok((id, new))
+    }
+
+    fn write_blob_as(&self, id: &BlobId, content: &[u8]) -> Result<bool> {
+        crate::object_store::write_object(&self.root, &id.to_string(), content, self.durability)
     }
 }
 
@@ -63,7 +86,7 @@ impl RecordStore for FsStore {
     }
 
     fn write_commit(&self, rec: &CommitRecord) -> Result<bool> {
-        crate::commits::write_commit(&self.root, rec, None)
+        crate::commits::write_commit(&self.root, rec, self.durability)
     }
 
     fn read_snapshot(&self, id: &SnapshotId) -> Result<Option<SnapshotRecord>> {
@@ -72,11 +95,19 @@ impl RecordStore for FsStore {
 
     fn write_snapshot(&self, rec: &SnapshotRecord, base: Option<&SnapshotId>) -> Result<bool> {
         let base = base.map(ToString::to_string);
-        crate::snapshots::write_snapshot_with_base(&self.root, rec, base.as_deref(), None)
+        crate::snapshots::write_snapshot_with_base(&self.root, rec, base.as_deref(), self.durability)
     }
 
     fn commit_ids(&self) -> Result<Vec<CommitId>> {
         crate::commits::list_commit_ids(&self.root)?.into_iter().map(commit_id).collect()
+    }
+
+    fn has_commit(&self, id: &CommitId) -> Result<bool> {
+        crate::commits::has_commit(&self.root, &id.to_string())
+    }
+
+    fn has_snapshot(&self, id: &SnapshotId) -> Result<bool> {
+        crate::snapshots::has_snapshot(&self.root, &id.to_string())
     }
 }
 
@@ -136,12 +167,28 @@ impl WriteBatch for FsBatch {
         self.0.write_snapshot_with_base(rec, base.as_deref())
     }
 
+    fn write_snapshot_delta(
+        &mut self,
+        rec: &SnapshotRecord,
+        base: Option<&SnapshotId>,
+        changed: &BTreeSet<String>,
+    ) -> Result<bool> {
+        let base = base.map(ToString::to_string);
+        self.0.write_computed_snapshot(rec, base.as_deref(), changed)
+    }
+
     fn write_commit(&mut self, rec: &CommitRecord) -> Result<bool> {
         self.0.write_commit(rec)
     }
 
-    fn commit(self: Box<Self>) -> Result<()> {
-        self.0.commit().map(|_| ())
+    fn commit(self: Box<Self>) -> Result<WriteStats> {
+        let s = self.0.commit()?;
+        Ok(WriteStats {
+            blobs_written: s.objects_written,
+            blobs_skipped: s.objects_skipped,
+            commits_written: s.commits_written,
+            snapshots_written: s.snapshots_written,
+        })
     }
 }
 
@@ -156,6 +203,10 @@ impl Backend for FsStore {
 
     fn has_blob_cached(&self, id: &BlobId) -> Result<bool> {
         crate::object_store::has_object_known(&self.root, &id.to_string())
+    }
+
+    fn as_fs(&self) -> Option<&FsStore> {
+        Some(self)
     }
 
     fn clear_caches(&self) {

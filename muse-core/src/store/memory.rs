@@ -3,11 +3,12 @@
 //! porcelain depends on the storage traits only. Nothing survives the
 //! process; durability barriers are no-ops.
 
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::sync::{Arc, Mutex, RwLock};
 
-use super::{Backend, ContentStore, Head, RecordStore, RefEdit, RefStore, WriteBatch};
+use super::{Backend, ContentStore, Head, RecordStore, RefEdit, RefStore, WriteBatch, WriteStats};
 use crate::error::{Error, IoContext, Result};
 use crate::ids::{BlobId, CommitId, SnapshotId};
 use crate::records::{CommitRecord, SnapshotRecord};
@@ -115,6 +116,14 @@ impl RecordStore for MemStore {
     fn commit_ids(&self) -> Result<Vec<CommitId>> {
         Ok(read(&self.inner.commits).keys().copied().collect())
     }
+
+    fn has_commit(&self, id: &CommitId) -> Result<bool> {
+        Ok(read(&self.inner.commits).contains_key(id))
+    }
+
+    fn has_snapshot(&self, id: &SnapshotId) -> Result<bool> {
+        Ok(read(&self.inner.snapshots).contains_key(id))
+    }
 }
 
 impl RefStore for MemStore {
@@ -176,6 +185,8 @@ struct MemBatch<'a> {
     blobs: HashMap<BlobId, Arc<[u8]>>,
     snapshots: Vec<SnapshotRecord>,
     commits: Vec<CommitRecord>,
+    /// Blobs found stored (or added twice) when added.
+    skipped: usize,
 }
 
 impl WriteBatch for MemBatch<'_> {
@@ -189,6 +200,7 @@ impl WriteBatch for MemBatch<'_> {
 
     fn write_verified_blob(&mut self, id: &BlobId, content: &[u8]) -> Result<bool> {
         if self.store.has_blob(id)? || self.blobs.contains_key(id) {
+            self.skipped += 1;
             return Ok(false);
         }
         self.blobs.insert(*id, Arc::from(content));
@@ -214,24 +226,37 @@ impl WriteBatch for MemBatch<'_> {
         Ok(new)
     }
 
-    fn commit(self: Box<Self>) -> Result<()> {
+    fn commit(self: Box<Self>) -> Result<WriteStats> {
+        let mut stats = WriteStats { blobs_skipped: self.skipped, ..WriteStats::default() };
         {
             let mut blobs = write(&self.store.inner.blobs);
             for (id, b) in self.blobs {
-                blobs.entry(id).or_insert(b);
+                match blobs.entry(id) {
+                    Entry::Vacant(v) => {
+                        v.insert(b);
+                        stats.blobs_written += 1;
+                    }
+                    Entry::Occupied(_) => stats.blobs_skipped += 1,
+                }
             }
         }
         // Validated when added: stored as they are.
         let mut snaps = write(&self.store.inner.snapshots);
         for s in self.snapshots {
-            snaps.entry(SnapshotId::parse(&s.snapshot_id)?).or_insert(s);
+            if let Entry::Vacant(v) = snaps.entry(SnapshotId::parse(&s.snapshot_id)?) {
+                v.insert(s);
+                stats.snapshots_written += 1;
+            }
         }
         drop(snaps);
         let mut commits = write(&self.store.inner.commits);
         for c in self.commits {
-            commits.entry(CommitId::parse(&c.commit_id)?).or_insert(c);
+            if let Entry::Vacant(v) = commits.entry(CommitId::parse(&c.commit_id)?) {
+                v.insert(c);
+                stats.commits_written += 1;
+            }
         }
-        Ok(())
+        Ok(stats)
     }
 }
 
@@ -241,6 +266,6 @@ impl Backend for MemStore {
     }
 
     fn batch(&self) -> Result<Box<dyn WriteBatch + '_>> {
-        Ok(Box::new(MemBatch { store: self, blobs: HashMap::new(), snapshots: Vec::new(), commits: Vec::new() }))
+        Ok(Box::new(MemBatch { store: self, blobs: HashMap::new(), snapshots: Vec::new(), commits: Vec::new(), skipped: 0 }))
     }
 }

@@ -12,6 +12,7 @@
 mod fs;
 mod memory;
 
+use std::collections::BTreeSet;
 use std::io::Read;
 use std::path::Path;
 
@@ -53,6 +54,23 @@ pub trait ContentStore: Send + Sync {
     /// # Errors
     /// Backend failures.
     fn write_blob(&self, content: &[u8]) -> Result<(BlobId, bool)>;
+
+    /// Stores `content` as blob `id` after checking that it hashes to `id`;
+    /// returns whether it was new.
+    ///
+    /// # Errors
+    /// [`crate::Error::HashMismatch`] (nothing stored); backend failures.
+    fn write_blob_as(&self, id: &BlobId, content: &[u8]) -> Result<bool> {
+        let actual = BlobId::of(content);
+        if actual != *id {
+            return Err(crate::Error::HashMismatch {
+                what: "object",
+                expected: id.to_string(),
+                actual: actual.to_string(),
+            });
+        }
+        Ok(self.write_blob(content)?.1)
+    }
 }
 
 /// Commit and snapshot records (SPEC §3).
@@ -89,6 +107,22 @@ pub trait RecordStore: Send + Sync {
     /// # Errors
     /// Backend failures.
     fn commit_ids(&self) -> Result<Vec<CommitId>>;
+
+    /// True when commit `id` is stored. The default reads the record.
+    ///
+    /// # Errors
+    /// As [`Self::read_commit`].
+    fn has_commit(&self, id: &CommitId) -> Result<bool> {
+        Ok(self.read_commit(id)?.is_some())
+    }
+
+    /// True when snapshot `id` is stored. The default reads the record.
+    ///
+    /// # Errors
+    /// As [`Self::read_snapshot`].
+    fn has_snapshot(&self, id: &SnapshotId) -> Result<bool> {
+        Ok(self.read_snapshot(id)?.is_some())
+    }
 }
 
 /// One change of a [`RefStore::transaction`].
@@ -172,17 +206,51 @@ pub trait WriteBatch {
     /// As [`RecordStore::write_snapshot`].
     fn write_snapshot(&mut self, rec: &SnapshotRecord, base: Option<&SnapshotId>) -> Result<bool>;
 
+    /// Adds a snapshot whose `snapshot_id` the caller computed from its
+    /// manifest (or verified: an applied bundle's rebuilt manifests) and
+    /// whose manifest differs from `base`'s at most in the paths of
+    /// `changed`. Backends that store deltas use `changed` instead of
+    /// comparing manifests and skip hashing again; the default is
+    /// [`Self::write_snapshot`].
+    ///
+    /// # Errors
+    /// As [`Self::write_snapshot`].
+    fn write_snapshot_delta(
+        &mut self,
+        rec: &SnapshotRecord,
+        base: Option<&SnapshotId>,
+        changed: &BTreeSet<String>,
+    ) -> Result<bool> {
+        let _ = changed;
+        self.write_snapshot(rec, base)
+    }
+
     /// Adds a commit.
     ///
     /// # Errors
     /// As [`RecordStore::write_commit`].
     fn write_commit(&mut self, rec: &CommitRecord) -> Result<bool>;
 
-    /// Makes everything added durable and visible.
+    /// Makes everything added durable and visible; returns what was new.
     ///
     /// # Errors
     /// Backend failures (then nothing the batch added is referenced).
-    fn commit(self: Box<Self>) -> Result<()>;
+    fn commit(self: Box<Self>) -> Result<WriteStats>;
+}
+
+/// What a committed [`WriteBatch`] stored. Counts reflect the moment of the
+/// commit: an item another writer stored first counts as skipped (blobs) or
+/// not at all (records).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct WriteStats {
+    /// Blobs newly stored.
+    pub blobs_written: usize,
+    /// Blobs that were already stored (or added twice).
+    pub blobs_skipped: usize,
+    /// Commit records newly stored.
+    pub commits_written: usize,
+    /// Snapshot records newly stored.
+    pub snapshots_written: usize,
 }
 
 /// A whole store: the three traits, write batches and caches. A
@@ -206,6 +274,13 @@ pub trait Backend: ContentStore + RecordStore + RefStore {
     /// As [`ContentStore::has_blob`].
     fn has_blob_cached(&self, id: &BlobId) -> Result<bool> {
         self.has_blob(id)
+    }
+
+    /// This store as the filesystem store, for the operations that exist
+    /// only on the on-disk format (fsck, gc, git import, restoring a blob to
+    /// a file); `None` for every other backend.
+    fn as_fs(&self) -> Option<&FsStore> {
+        None
     }
 
     /// Drops in-memory caches (pack listings, known directories, config),
