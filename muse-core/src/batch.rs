@@ -414,10 +414,16 @@ impl Batch {
     /// Starts a batch on the repository at `root`.
     ///
     /// # Errors
+    /// [`Error::NotARepository`] when `root` has no `.muse/`;
     /// [`Error::Io`] when the staging directory cannot be made;
     /// [`Error::Locked`] when `gc --prune` holds the write lock for longer
     /// than `[core] lock_timeout`.
     pub fn begin(root: &Path) -> Result<Batch> {
+        // A repository whose `.muse/` vanished under an open handle is not
+        // written into (the staging directory would recreate it).
+        if !crate::paths::muse_dir(root).is_dir() {
+            return Err(Error::NotARepository { start: root.to_path_buf() });
+        }
         // First the write lock: no prune runs from here until the batch has
         // moved its refs (or is dropped).
         let write_lock = crate::lock::writer_lock(root)?;

@@ -42,13 +42,12 @@ use crate::atomic::Durability;
 use crate::records::{CommitRecord, SnapshotRecord};
 use crate::store::{Backend, FsStore, Head, MemStore, RefEdit};
 
-/// An open repository. Cheap to clone (the store and configuration are
+/// An open repository. Cheap to clone (the store is
 /// shared); `Send + Sync`, so one handle may serve many threads.
 #[derive(Clone)]
 pub struct Repository {
     root: PathBuf,
     store: Arc<dyn Backend>,
-    config: Arc<Config>,
 }
 
 impl std::fmt::Debug for Repository {
@@ -76,8 +75,10 @@ impl Repository {
         if !muse_dir(&root).is_dir() {
             return Err(Error::NotARepository { start: root });
         }
-        let config = Config::load(&root)?;
-        Ok(Repository { store: Arc::new(FsStore::new(root.clone())), root, config })
+        // A configuration that does not parse is refused at open (and again
+        // by any call that reads it).
+        Config::load(&root)?;
+        Ok(Repository { store: Arc::new(FsStore::new(root.clone())), root })
     }
 
     /// Creates a repository at `path` (made if missing) with HEAD on
@@ -119,8 +120,8 @@ impl Repository {
         let root = root.into();
         let dot = muse_dir(&root);
         std::fs::create_dir_all(&dot).ctx("create directory", &dot)?;
-        let config = Config::load(&root)?;
-        Ok(Repository { root, store, config })
+        Config::load(&root)?;
+        Ok(Repository { root, store })
     }
 
     /// [`Repository::with_store`] with a new, empty [`MemStore`].
@@ -146,26 +147,26 @@ impl Repository {
         self.store.clone()
     }
 
-    /// The configuration read when the handle was opened (`config.toml`).
-    pub fn config(&self) -> &Config {
-        &self.config
+    /// The configuration (`.muse/config.toml`), as the file is now: a
+    /// change made after the handle was opened applies to the next call,
+    /// as git reads its configuration per command (revalidated with one
+    /// `stat`; [`crate::config::Config::load`]).
+    ///
+    /// # Errors
+    /// [`Error::Config`] for a file that does not parse; [`Error::Io`].
+    pub fn config(&self) -> Result<Arc<Config>> {
+        Config::load(&self.root)
     }
 
     /// Drops every cache this repository's data sits in: the store's (pack
     /// listing, known shard directories), the kept stat cache of the
-    /// working tree, and the configuration, which is read again (after
-    /// another process or a tool changed the repository behind the handle,
-    /// or to bound a long-lived process's memory).
-    ///
-    /// # Errors
-    /// [`Error::Config`] for an invalid `config.toml` (the handle keeps its
-    /// previous configuration).
-    pub fn clear_caches(&mut self) -> Result<()> {
+    /// working tree, and the cached configuration (after another process or
+    /// a tool changed the repository behind the handle in a way a file
+    /// stamp cannot show, or to bound a long-lived process's memory).
+    pub fn clear_caches(&self) {
         self.store.clear_caches();
         crate::stat_cache::StatCache::forget(&self.root);
         crate::config::forget(&self.root);
-        self.config = Config::load(&self.root)?;
-        Ok(())
     }
 
     /// This repository writing blobs, records and refs with `durability`
@@ -528,9 +529,10 @@ impl Repository {
     /// `[limits] max_ancestors` cap of SPEC §6).
     ///
     /// # Errors
-    /// [`Error::CapExceeded`], [`Error::NotFound`], [`Error::InvalidId`].
+    /// [`Error::CapExceeded`], [`Error::NotFound`], [`Error::InvalidId`];
+    /// [`Error::Config`] when `config.toml` does not parse.
     pub fn merge_base(&self, a: &str, b: &str) -> Result<Option<String>> {
-        crate::merge_base::merge_base_in(&*self.store, a, b, self.config.max_ancestors)
+        crate::merge_base::merge_base_in(&*self.store, a, b, self.config()?.max_ancestors)
     }
 
     /// The repository's default branch: `default_branch` of

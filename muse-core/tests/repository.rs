@@ -273,19 +273,26 @@ fn stores_share_one_seam() {
 }
 
 #[test]
-fn clear_caches_rereads_the_configuration() {
+fn the_configuration_follows_the_file() {
     let dir = tempfile::tempdir().unwrap();
-    let mut repo = Repository::init(dir.path()).unwrap();
-    assert_eq!(repo.config().max_ancestors, muse_core::config::DEFAULT_MAX_ANCESTORS);
+    let repo = Repository::init(dir.path()).unwrap();
+    assert_eq!(repo.config().unwrap().max_ancestors, muse_core::config::DEFAULT_MAX_ANCESTORS);
+    // A change made after the handle was opened applies to the next call,
+    // as git reads its configuration per command...
     std::fs::write(dir.path().join(".muse/config.toml"), "[limits]\nmax_ancestors = 7\n").unwrap();
-    // The handle keeps the configuration it was opened with...
-    assert_eq!(repo.config().max_ancestors, muse_core::config::DEFAULT_MAX_ANCESTORS);
-    repo.clear_caches().unwrap();
-    // ...until its caches are dropped.
-    assert_eq!(repo.config().max_ancestors, 7);
+    assert_eq!(repo.config().unwrap().max_ancestors, 7);
+    write(&repo, "a", "1");
+    let c = commit(&repo, "one");
+    assert_eq!(repo.merge_base(&c, &c).unwrap(), Some(c.clone()));
+    // ...and a file that does not parse is an error of every call that
+    // reads it, and of opening.
     std::fs::write(dir.path().join(".muse/config.toml"), "[limits]\nmax_ancestors = -1\n").unwrap();
-    assert!(matches!(repo.clear_caches(), Err(Error::Config { .. })));
-    assert_eq!(repo.config().max_ancestors, 7);
+    assert!(matches!(repo.config(), Err(Error::Config { .. })));
+    assert!(matches!(repo.merge_base(&c, &c), Err(Error::Config { .. })));
+    assert!(matches!(Repository::open(dir.path()), Err(Error::Config { .. })));
+    repo.clear_caches();
+    std::fs::write(dir.path().join(".muse/config.toml"), "").unwrap();
+    assert_eq!(repo.config().unwrap().max_ancestors, muse_core::config::DEFAULT_MAX_ANCESTORS);
 }
 
 #[test]
