@@ -231,7 +231,7 @@ int main(int argc, char **argv) {
     printf("   conflict: %s\n", conflict);
     expect(strcmp(conflict, "README") == 0, "README conflicts");
     muse_path_list_free(conflicts);
-    expect(file_contains("README", "<<<<<<< ours\n"), "README holds conflict markers");
+    expect(file_contains("README", "<<<<<<< HEAD\n"), "README holds conflict markers");
     expect(file_is("feature.txt", "feature\n"), "the clean part of the merge is in the tree");
     print_status(repo);
 

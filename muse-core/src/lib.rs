@@ -20,6 +20,7 @@
 //! | [`commit`] | commit: the stage recorded on top of HEAD; commits with two parents |
 //! | [`checkout`] | checkout of a branch or commit; the bundle branch update (fast-forward rule) |
 //! | [`merge`] | merge (fast-forward or three-way) and `--abort` |
+//! | [`merge_file`] | the three-way merge of one file's lines (git's `merge-file`, diff3 markers) |
 //! | [`merge_base`] | merge bases (SPEC §6) |
 //! | [`revision`] | revision syntax: `HEAD`, branches, short IDs, `~n`, `^n` |
 //! | [`branch`] | branch create/delete rules |
@@ -76,6 +77,7 @@ pub mod log;
 pub mod manifest;
 pub mod merge;
 pub mod merge_base;
+pub mod merge_file;
 pub mod mpack;
 pub mod object_store;
 pub mod operation;

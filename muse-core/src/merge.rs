@@ -1,8 +1,12 @@
 //! Merge (git's `merge`): fast-forward, or a three-way merge against the
 //! merge base ([`crate::merge_base`]), journaled so a killed merge is
 //! finished by running it again or undone by [`Repository::merge_abort`]
-//! (SPEC §12). The merge is file-level: a path changed on both sides is a
-//! conflict, written with git's markers.
+//! (SPEC §12). A path changed on one side takes that side; a text file
+//! changed on both sides is merged line by line ([`crate::merge_file`]):
+//! a conflict only where the two sides' edits overlap, marked around that
+//! hunk with the base section (git's `diff3` style); a binary file changed
+//! on both sides, or one side's change against the other's deletion,
+//! conflicts whole.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -13,6 +17,7 @@ use crate::config::durability_for;
 use crate::error::{Error, IoContext, Result};
 use crate::ids::{BlobId, SnapshotId};
 use crate::manifest::{diff_manifests, ChangeKind, Manifest};
+use crate::merge_file::{merge_file, FileMerge, Labels};
 use crate::operation::{Operation, OperationKind, Phase};
 use crate::paths::{merge_head_path, validate_rel_path};
 use crate::records::{now_iso, CommitRecord, SnapshotRecord};
@@ -76,12 +81,20 @@ impl MergeOutcome {
     }
 }
 
-/// The file-level three-way merge of `ours` and `theirs` over `base`: a
-/// path changed on one side only takes that side; changed on both sides
-/// to different content is a conflict (the merged manifest then holds
+/// The three-way merge of `ours` and `theirs` over `base`: a path changed
+/// on one side only takes that side; a text file changed on both sides is
+/// merged line by line, and a clean result is stored as a new blob (with
+/// `store_merged`; a dry run for `--abort` skips the writes); anything else
+/// changed on both sides is a conflict (the merged manifest then holds
 /// ours, or theirs where ours removed it). Deterministic, so a resumed or
 /// aborted merge recomputes exactly what the first run wrote.
-fn plan_merge(repo: &Repository, base: Option<&str>, ours_m: &Manifest, theirs: &str) -> Result<(Manifest, Vec<String>)> {
+fn plan_merge(
+    repo: &Repository,
+    base: Option<&str>,
+    ours_m: &Manifest,
+    theirs: &str,
+    store_merged: bool,
+) -> Result<(Manifest, Vec<String>)> {
     let theirs_m = repo.commit_manifest(theirs)?;
     let base_m = repo.manifest_of(base)?;
     let mut merged = Manifest::new();
@@ -90,20 +103,48 @@ fn plan_merge(repo: &Repository, base: Option<&str>, ours_m: &Manifest, theirs: 
     for p in paths {
         let (b, o, t) = (base_m.get(p), ours_m.get(p), theirs_m.get(p));
         let pick = if o == t {
-            o
+            o.cloned()
         } else if o == b {
-            t
+            t.cloned()
         } else if t == b {
-            o
+            o.cloned()
+        } else if let (Some(o), Some(t)) = (o, t) {
+            match merge_contents(repo, b, o, t, &NO_LABELS)? {
+                FileMerge::Clean(content) => {
+                    let id = crate::ids::blob_id(&content);
+                    if store_merged {
+                        repo.store().write_blob(&content)?;
+                    }
+                    Some(id)
+                }
+                FileMerge::Conflict(_) | FileMerge::Binary => {
+                    conflicts.push(p.clone());
+                    Some(o.clone())
+                }
+            }
         } else {
             conflicts.push(p.clone());
-            o.or(t)
+            o.or(t).cloned()
         };
         if let Some(oid) = pick {
-            merged.insert(p.clone(), oid.clone());
+            merged.insert(p.clone(), oid);
         }
     }
     Ok((merged, conflicts))
+}
+
+/// Labels for a merge whose markers are not written.
+const NO_LABELS: Labels<'static> = Labels { ours: "", base: "", theirs: "" };
+
+/// [`crate::merge_file::merge_file`] of three stored blobs (`base` absent:
+/// empty, git's add/add).
+fn merge_contents(repo: &Repository, base: Option<&String>, ours: &str, theirs: &str, labels: &Labels<'_>) -> Result<FileMerge> {
+    let read = |oid: &str| repo.store().read_blob(&BlobId::parse(oid)?);
+    let base = match base {
+        Some(b) => read(b)?,
+        None => Vec::new(),
+    };
+    Ok(merge_file(&base, &read(ours)?, &read(theirs)?, labels))
 }
 
 impl Repository {
@@ -155,11 +196,15 @@ pub fn merge(&self, branch: &str, author: &str) -> Result<MergeOutcome> {
         return Ok(MergeOutcome::UpToDate);
     }
     let ours_m = self.commit_manifest(&ours)?;
+    // Line-merged blobs and the merge commit are unreachable until the
+    // journal names them: hold the write lock (shared) so that `gc --prune`
+    // cannot run in between.
+    let _writing = self.write_lock()?;
     let fast_forward = base.as_deref() == Some(ours.as_str());
     let (merged, conflicts) = if fast_forward {
         (self.commit_manifest(&theirs)?, Vec::new())
     } else {
-        plan_merge(self, base.as_deref(), &ours_m, &theirs)?
+        plan_merge(self, base.as_deref(), &ours_m, &theirs, true)?
     };
     for p in merged.keys() {
         validate_rel_path(p)?;
@@ -174,9 +219,6 @@ pub fn merge(&self, branch: &str, author: &str) -> Result<MergeOutcome> {
         )));
     }
     check_obstacles(&WorkDir::open(root)?, &ours_m, &merged, &conflicts, "merge")?;
-    // The merge commit is unreachable until the journal names it: hold the
-    // write lock (shared) so that `gc --prune` cannot run in between.
-    let _writing = self.write_lock()?;
     let to = if fast_forward {
         Some(theirs.clone())
     } else if conflicts.is_empty() {
@@ -210,8 +252,25 @@ pub fn merge(&self, branch: &str, author: &str) -> Result<MergeOutcome> {
 
 }
 
-/// The conflict-marker file for `p`: ours and theirs in git's markers.
-fn conflict_body(repo: &Repository, ours: Option<&String>, theirs: Option<&String>, label: &str) -> Result<Vec<u8>> {
+/// What the working tree holds for conflicted path `p`: a text file
+/// changed on both sides is the line merge with markers around the
+/// conflicting hunks; a binary one keeps ours (as git does); one side's
+/// change against the other's deletion is the surviving side wrapped in
+/// git's markers.
+fn conflict_body(
+    repo: &Repository,
+    base: Option<&String>,
+    ours: Option<&String>,
+    theirs: Option<&String>,
+    label: &str,
+) -> Result<Vec<u8>> {
+    if let (Some(o), Some(t)) = (ours, theirs) {
+        let labels = Labels { ours: "HEAD", base: "base", theirs: label };
+        return Ok(match merge_contents(repo, base, o, t, &labels)? {
+            FileMerge::Conflict(body) | FileMerge::Clean(body) => body,
+            FileMerge::Binary => repo.store().read_blob(&BlobId::parse(o)?)?,
+        });
+    }
     let read = |oid: Option<&String>| -> Result<Vec<u8>> {
         match oid {
             Some(o) => repo.store().read_blob(&BlobId::parse(o)?),
@@ -220,7 +279,7 @@ fn conflict_body(repo: &Repository, ours: Option<&String>, theirs: Option<&Strin
     };
     let (o, t) = (read(ours)?, read(theirs)?);
     let mut body = Vec::with_capacity(o.len() + t.len() + 64);
-    body.extend_from_slice(b"<<<<<<< ours\n");
+    body.extend_from_slice(b"<<<<<<< HEAD\n");
     body.extend_from_slice(&o);
     if !o.is_empty() && !o.ends_with(b"\n") {
         body.push(b'\n');
@@ -254,12 +313,13 @@ fn apply_merge(repo: &Repository, mut op: Operation, _author: &str) -> Result<Me
         return Ok(if to == theirs { MergeOutcome::FastForward { commit: to } } else { MergeOutcome::Merged { commit: to } });
     }
     let base = repo.merge_base(&ours, &theirs)?;
-    let (merged, conflicts) = plan_merge(repo, base.as_deref(), &ours_m, &theirs)?;
+    let (merged, conflicts) = plan_merge(repo, base.as_deref(), &ours_m, &theirs, true)?;
     update_worktree(repo, &ours_m, &merged, false, false)?;
     let theirs_m = repo.commit_manifest(&theirs)?;
+    let base_m = repo.manifest_of(base.as_deref())?;
     let wd = WorkDir::open(root)?;
     for p in &conflicts {
-        let body = conflict_body(repo, ours_m.get(p), theirs_m.get(p), &op.target)?;
+        let body = conflict_body(repo, base_m.get(p), ours_m.get(p), theirs_m.get(p), &op.target)?;
         wd.write_bytes(p, &body, false)?;
     }
     let conflicted: BTreeSet<&String> = conflicts.iter().collect();
@@ -304,7 +364,7 @@ pub fn merge_abort(&self) -> Result<()> {
                 Some(to) => touched.extend(diff_manifests(&ours_m, &self.commit_manifest(to)?).into_iter().map(|(p, _)| p)),
                 None => {
                     let base = self.merge_base(&ours, &theirs)?;
-                    let (merged, conflicts) = plan_merge(self, base.as_deref(), &ours_m, &theirs)?;
+                    let (merged, conflicts) = plan_merge(self, base.as_deref(), &ours_m, &theirs, false)?;
                     touched.extend(diff_manifests(&ours_m, &merged).into_iter().map(|(p, _)| p));
                     touched.extend(conflicts);
                 }

@@ -206,7 +206,8 @@ on_both_stores!(merges, |repo: &Repository| {
     let m2 = commit(repo, "main 2");
     assert_eq!(repo.merge("topic", "me").unwrap(), MergeOutcome::Conflicts { paths: vec!["a.txt".into()] });
     let text = read(repo, "a.txt");
-    assert!(text.starts_with("<<<<<<< ours\na main again\n=======\na topic\n>>>>>>> topic"), "{text}");
+    assert!(text.starts_with("<<<<<<< HEAD\na main again\n||||||| base\n"), "{text}");
+    assert!(text.ends_with("=======\na topic\n>>>>>>> topic\n"), "{text}");
     assert!(repo.status().unwrap().operation.is_some());
     // A second merge is refused; abort restores the pre-merge tree.
     assert!(repo.merge("topic", "me").is_err());
@@ -225,6 +226,62 @@ on_both_stores!(merges, |repo: &Repository| {
     assert_eq!(rec.parent2_commit_id.as_deref(), Some(t3.as_str()));
     assert!(repo.status().unwrap().operation.is_none());
     assert_eq!(repo.revparse("HEAD^2").unwrap(), t3);
+});
+
+/// Twenty numbered lines, with `edits` (line number, new text) applied.
+fn lines(edits: &[(usize, &str)]) -> String {
+    (1..=20)
+        .map(|i| edits.iter().find(|(n, _)| *n == i).map_or(format!("line {i}\n"), |(_, t)| format!("{t}\n")))
+        .collect()
+}
+
+on_both_stores!(line_level_merge, |repo: &Repository| {
+    write(repo, "f.txt", &lines(&[]));
+    write(repo, "img.bin", "\0base");
+    commit(repo, "base");
+    repo.create_branch("topic", None).unwrap();
+    // Two edits of one file, far apart: merged cleanly (git does too).
+    repo.checkout("topic", false).unwrap();
+    write(repo, "f.txt", &lines(&[(1, "topic's first line")]));
+    commit(repo, "topic: line 1");
+    repo.checkout("main", false).unwrap();
+    write(repo, "f.txt", &lines(&[(20, "main's last line")]));
+    commit(repo, "main: line 20");
+    let MergeOutcome::Merged { commit: merged } = repo.merge("topic", "me").unwrap() else { panic!("not merged") };
+    let both = lines(&[(1, "topic's first line"), (20, "main's last line")]);
+    assert_eq!(read(repo, "f.txt"), both);
+    assert!(repo.status().unwrap().is_clean());
+    // The merged content is stored: the merge commit checks out anywhere.
+    let manifest = repo.commit_manifest(&merged).unwrap();
+    assert_eq!(repo.read_blob(&manifest["f.txt"]).unwrap(), both.as_bytes());
+
+    // Overlapping edits: markers around that hunk only, with the base.
+    repo.checkout("topic", false).unwrap();
+    write(repo, "f.txt", &lines(&[(1, "topic's first line"), (10, "ten from topic")]));
+    write(repo, "img.bin", "\0topic");
+    let t = commit(repo, "topic: line 10");
+    repo.checkout("main", false).unwrap();
+    write(repo, "f.txt", &lines(&[(1, "topic's first line"), (10, "ten from main"), (20, "main's last line")]));
+    write(repo, "img.bin", "\0main");
+    let m = commit(repo, "main: line 10");
+    let out = repo.merge("topic", "me").unwrap();
+    assert_eq!(out, MergeOutcome::Conflicts { paths: vec!["f.txt".into(), "img.bin".into()] });
+    let expected = lines(&[(1, "topic's first line"), (20, "main's last line")]).replace(
+        "line 10\n",
+        "<<<<<<< HEAD\nten from main\n||||||| base\nline 10\n=======\nten from topic\n>>>>>>> topic\n",
+    );
+    assert_eq!(read(repo, "f.txt"), expected);
+    // A binary file is not merged: ours stays, whole.
+    assert_eq!(read(repo, "img.bin"), "\0main");
+    // Abort puts the pre-merge files back; resolving records both parents.
+    repo.merge_abort().unwrap();
+    assert_eq!(read(repo, "f.txt"), lines(&[(1, "topic's first line"), (10, "ten from main"), (20, "main's last line")]));
+    assert!(repo.status().unwrap().is_clean());
+    assert!(matches!(repo.merge("topic", "me").unwrap(), MergeOutcome::Conflicts { .. }));
+    write(repo, "f.txt", &lines(&[(10, "ten, resolved")]));
+    let resolved = commit(repo, "resolved");
+    let rec = repo.find_commit(&resolved).unwrap();
+    assert_eq!((rec.parent_commit_id, rec.parent2_commit_id), (Some(m), Some(t)));
 });
 
 on_both_stores!(ref_transactions, |repo: &Repository| {

@@ -158,7 +158,9 @@ def test_merge_conflict_and_abort(wt: pathlib.Path) -> None:
     assert r.returncode == 1
     assert json.loads(r.stdout) == {"result": "conflicts", "paths": ["a.txt"]}
     text = (wt / "a.txt").read_text()
-    assert text.startswith("<<<<<<< ours\nours\n=======\ntheirs\n>>>>>>> other")
+    # git's diff3 style: ours, the merge base's line, theirs
+    assert text.startswith("<<<<<<< HEAD\nours\n||||||| base\n"), text
+    assert text.endswith("=======\ntheirs\n>>>>>>> other\n"), text
     assert (wt / "c.txt").exists()  # the clean part is applied and staged
     assert (wt / ".muse" / "MERGE_HEAD").exists()
     assert muse(wt, "merge", "other").returncode == 1  # one merge at a time

@@ -430,3 +430,31 @@ def test_result_class_equality(repo: Repository) -> None:
     assert repr(a) == "<MergeResult kind='up-to-date' conflicts=[] commit=None>"
     with pytest.raises(TypeError):
         hash(a)
+
+
+def test_merge_is_line_level(tmp_path: pathlib.Path) -> None:
+    """Two branches editing different lines of one file merge cleanly (as
+    in git); overlapping edits get markers around that hunk only, with the
+    base section (git's diff3 style)."""
+    repo = Repository.init(tmp_path)
+    numbered = "".join(f"line {i}\n" for i in range(1, 21))
+    commit_file(repo, "f.txt", numbered, "base")
+    repo.create_branch("topic")
+    repo.checkout("topic")
+    commit_file(repo, "f.txt", numbered.replace("line 1\n", "first, from topic\n"), "topic")
+    repo.checkout("main")
+    commit_file(repo, "f.txt", numbered.replace("line 20\n", "last, from main\n"), "main")
+    result = repo.merge("topic")
+    assert result.kind == "merged" and result.conflicts == []
+    merged = numbered.replace("line 1\n", "first, from topic\n").replace("line 20\n", "last, from main\n")
+    assert (tmp_path / "f.txt").read_text() == merged
+    assert repo.status() == []
+
+    repo.checkout("topic")
+    commit_file(repo, "f.txt", merged.replace("line 10\n", "ten, topic\n"), "topic 10")
+    repo.checkout("main")
+    commit_file(repo, "f.txt", merged.replace("line 10\n", "ten, main\n"), "main 10")
+    result = repo.merge("topic")
+    assert (result.kind, result.conflicts) == ("conflicts", ["f.txt"])
+    hunk = "<<<<<<< HEAD\nten, main\n||||||| base\nline 10\n=======\nten, topic\n>>>>>>> topic\n"
+    assert (tmp_path / "f.txt").read_text() == merged.replace("line 10\n", hunk)
