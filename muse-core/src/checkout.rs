@@ -13,7 +13,7 @@ use crate::manifest::Manifest;
 use crate::operation::{Operation, OperationKind};
 use crate::paths::{merge_head_path, validate_rel_path};
 use crate::repository::Repository;
-use crate::stage::{write_stage, Stage};
+use crate::stage::{read_stage, write_stage, Stage};
 use crate::store::Head;
 use crate::workdir::WorkDir;
 
@@ -168,6 +168,114 @@ fn checkout_impl(&self, target: &str, branch: Option<&str>, create: bool, force:
     Ok(report)
 }
 
+}
+
+impl Repository {
+/// The branch a first checkout takes after history arrived in a repository
+/// that had none: `preferred` when it exists, else the branch HEAD is on,
+/// else the only branch, else `main`, else `master`, else the first by
+/// name; `None` without branches.
+///
+/// # Errors
+/// Store errors.
+pub fn arrived_branch(&self, preferred: Option<&str>) -> Result<Option<String>> {
+    let branches: Vec<String> = self.branches()?.into_iter().map(|(b, _)| b).collect();
+    let has = |b: &str| branches.iter().any(|x| x == b);
+    let head = self.head_branch()?;
+    let pick = preferred
+        .filter(|b| has(b))
+        .or(head.as_deref().filter(|b| has(b)))
+        .or(if branches.len() == 1 { branches.first().map(String::as_str) } else { None })
+        .or(["main", "master"].into_iter().find(|b| has(b)))
+        .or(branches.first().map(String::as_str));
+    Ok(pick.map(str::to_string))
+}
+
+/// Takes in branches that arrived (a bundle's `branch_heads`: branch →
+/// commit, all stored) in a repository without any branch: each is
+/// created by compare-and-swap on its absence, then the first checkout
+/// ([`Self::checkout_arrived`]) of [`Self::arrived_branch`] runs. Returns
+/// the branches created and, when there was one to check out, its name and
+/// the checkout's outcome (a refused checkout leaves the branches created:
+/// the history is in, the user moves the obstacle and checks out).
+///
+/// # Errors
+/// [`Error::InvalidInput`] when the repository already has a branch;
+/// [`Error::RefConflict`] when a branch appeared meanwhile; store errors.
+#[allow(clippy::type_complexity)]
+pub fn adopt_branches(
+    &self,
+    heads: &std::collections::BTreeMap<String, String>,
+) -> Result<(Vec<String>, Option<(String, Result<CheckoutReport>)>)> {
+    if !self.branches()?.is_empty() {
+        return Err(Error::InvalidInput("the repository has branches: update them with the fast-forward rule instead".into()));
+    }
+    let mut created = Vec::new();
+    for (b, id) in heads {
+        self.compare_and_swap_branch(b, None, id)?;
+        created.push(b.clone());
+    }
+    let checkout = match self.arrived_branch(None)? {
+        Some(b) => {
+            let r = self.checkout_arrived(&b);
+            Some((b, r))
+        }
+        None => None,
+    };
+    Ok((created, checkout))
+}
+
+/// The first checkout of history that arrived in a repository that had no
+/// commit (`import-git`, `bundle apply`: git's checkout after `clone`): HEAD
+/// goes to `branch` and its files are written. Files of the working tree
+/// that already hold the branch's content are left as they are (importing
+/// a git repository from inside its own checkout writes nothing); any
+/// other file or directory in the way refuses the checkout, with nothing
+/// changed (HEAD stays where it was: `checkout --force` overwrites).
+/// Journaled and locked like [`Self::checkout_branch`].
+///
+/// Call it only when the repository had no commit before the history
+/// arrived: the working tree is compared with the branch, not with HEAD.
+///
+/// # Errors
+/// [`Error::InvalidInput`] naming the files in the way, for a non-empty
+/// stage or an operation in progress; [`Error::NotFound`] for an unknown
+/// branch; [`Error::Locked`]; store and walker errors.
+pub fn checkout_arrived(&self, branch: &str) -> Result<CheckoutReport> {
+    let root = self.workdir();
+    crate::refs::validate_branch_name(branch)?;
+    let _index = crate::lock::index_lock(root)?;
+    if let Some(op) = crate::operation::read(root)? {
+        return Err(Error::InvalidInput(op.describe()));
+    }
+    if !read_stage(root)?.entries.is_empty() {
+        return Err(Error::InvalidInput("the stage is not empty, so the arrived history was not checked out".into()));
+    }
+    let target = self.branch_target(branch)?.ok_or_else(|| Error::NotFound { what: "branch", name: branch.to_string() })?;
+    let to_m = self.commit_manifest(&target)?;
+    for p in to_m.keys() {
+        validate_rel_path(p)?;
+    }
+    let present = crate::status::worktree_manifest(root)?;
+    let differing: Vec<&str> =
+        to_m.iter().filter(|(p, id)| present.get(*p).is_some_and(|h| h != *id)).map(|(p, _)| p.as_str()).collect();
+    if !differing.is_empty() {
+        let more = if differing.len() > 10 { format!(" (and {} more)", differing.len() - 10) } else { String::new() };
+        return Err(Error::InvalidInput(format!(
+            "files in the working tree differ from branch {branch:?}, so it was not checked out: {}{more}; \
+             move them away, or run `muse checkout --force {branch}`",
+            differing[..differing.len().min(10)].join(", ")
+        )));
+    }
+    // Files that already hold the content need no write: they are where
+    // the checkout starts from.
+    let from: Manifest = to_m.iter().filter(|(p, id)| present.get(*p) == Some(*id)).map(|(p, id)| (p.clone(), id.clone())).collect();
+    check_obstacles(&WorkDir::open(root)?, &from, &to_m, &[], "checkout")?;
+    let report = update_worktree(self, &from, &to_m, false, false)?;
+    write_stage(root, &Stage::default())?;
+    self.set_head_branch(branch)?;
+    Ok(report)
+}
 }
 
 /// Carries out a journaled checkout (first run or resume): the tree goes

@@ -108,6 +108,10 @@ pub struct ImportReport {
     pub branches: u64,
     /// Tags written.
     pub tags: u64,
+    /// The branch the git repository's HEAD is on (`git symbolic-ref
+    /// HEAD`), when it is one of the imported branches: what a first
+    /// checkout follows ([`crate::Repository::checkout_arrived`]).
+    pub head_branch: Option<String>,
     /// Wall time in seconds.
     pub seconds: f64,
 }
@@ -777,8 +781,24 @@ pub fn import_git(root: &Path, git_dir: &Path, opts: &ImportOptions, progress: &
     write_text_atomic(&git_tips_path(root), &text, Durability::Full)?;
     imp.report.branches = imp.refs.keys().filter(|r| r.starts_with("refs/heads/")).count() as u64;
     imp.report.tags = imp.refs.keys().filter(|r| r.starts_with("refs/tags/")).count() as u64;
+    imp.report.head_branch = git_head_branch(git_dir)
+        .filter(|b| imp.refs.contains_key(&format!("refs/heads/{b}")) || crate::refs::read_branch_ref(root, b).ok().flatten().is_some());
     imp.report.seconds = start.elapsed().as_secs_f64();
     Ok(imp.report)
+}
+
+/// The branch `git_dir`'s HEAD is on, `None` when detached or unreadable.
+fn git_head_branch(git_dir: &Path) -> Option<String> {
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(git_dir)
+        .args(["symbolic-ref", "-q", "--short", "HEAD"])
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output()
+        .ok()?;
+    let b = String::from_utf8(out.stdout).ok()?.trim().to_string();
+    (out.status.success() && crate::refs::validate_branch_name(&b).is_ok()).then_some(b)
 }
 
 fn run_stream(imp: &mut Importer<'_>, s: &mut Stream<impl BufRead>, progress: &mut dyn FnMut(u64)) -> Result<()> {

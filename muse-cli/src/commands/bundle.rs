@@ -171,13 +171,26 @@ pub fn run_apply(a: ApplyArgs, ctx: &CommandContext) -> CmdResult {
     // the write lock (shared) keeps `gc --prune` out until then.
     let _writing = muse_core::lock::write_lock(&root, muse_core::lock::LockMode::Shared)?;
     let repo = Repository::open(&root)?;
+    // A repository without branches takes the bundle's branches and checks
+    // one out (git's first checkout after a clone), --update-refs or not.
+    let first_contact = repo.branches()?.is_empty() && repo.head()?.is_none();
     let stats = repo.apply_mpack(&m, &limits)?;
-    let RefUpdates { updated, refused, why } =
-        if update_refs { update_refs_from_bundle(&repo, &stats.branch_heads)? } else { RefUpdates::default() };
+    let mut checkout = None;
+    let RefUpdates { updated, refused, why } = if first_contact && !stats.branch_heads.is_empty() {
+        let (created, c) = repo.adopt_branches(&stats.branch_heads)?;
+        checkout = c;
+        RefUpdates { updated: created, ..RefUpdates::default() }
+    } else if update_refs {
+        update_refs_from_bundle(&repo, &stats.branch_heads)?
+    } else {
+        RefUpdates::default()
+    };
     let v = json!({"commits_written": stats.commits_written, "snapshots_written": stats.snapshots_written,
                    "blobs_written": stats.blobs_written, "blobs_skipped": stats.blobs_skipped,
                    "branch_heads": stats.branch_heads, "refs_updated": updated, "refs_not_fast_forward": refused,
-                   "refs_refused": why.iter().map(|(b, r)| json!({"branch": b, "reason": r})).collect::<Vec<_>>()});
+                   "refs_refused": why.iter().map(|(b, r)| json!({"branch": b, "reason": r})).collect::<Vec<_>>(),
+                   "checked_out": checkout.as_ref().and_then(|(b, r)| r.is_ok().then_some(b)),
+                   "checkout_refused": checkout.as_ref().and_then(|(_, r)| r.as_ref().err().map(ToString::to_string))});
     if as_json {
         print_json(&v)?;
     } else {
@@ -194,6 +207,11 @@ pub fn run_apply(a: ApplyArgs, ctx: &CommandContext) -> CmdResult {
         }
         for (b, reason) in &why {
             eprintln!("muse: not updating {b}: {reason}");
+        }
+        match &checkout {
+            Some((b, Ok(r))) => println!("checked out branch {b} ({} file(s) written)", r.written),
+            Some((_, Err(e))) => eprintln!("muse: {e}"),
+            None => {}
         }
     }
     Ok(if refused.is_empty() { EXIT_OK } else { EXIT_USER })

@@ -56,10 +56,18 @@ pub fn run(a: ImportGitArgs, ctx: &CommandContext) -> CmdResult {
             pb.set_position(n);
         }
     };
+    // A repository without commits follows the imported HEAD branch and
+    // checks it out (git's first checkout after a clone).
+    let first_contact = repo.head()?.is_none();
     let report = repo.import_git(&a.path, &ImportOptions::default(), &mut progress)?;
     if let Some(pb) = pb.take() {
         pb.finish_and_clear();
     }
+    let arrived = if first_contact { repo.arrived_branch(report.head_branch.as_deref())? } else { None };
+    let checkout = arrived.map(|b| {
+        let r = repo.checkout_arrived(&b);
+        (b, r)
+    });
     let problems = if a.verify { Some(repo.verify_git_import(&a.path)?) } else { None };
     let ok = problems.as_ref().is_none_or(|p| p.is_empty());
     let per_s = if report.seconds > 0.0 { report.commits as f64 / report.seconds } else { 0.0 };
@@ -69,6 +77,8 @@ pub fn run(a: ImportGitArgs, ctx: &CommandContext) -> CmdResult {
             "seconds": report.seconds, "commits_per_s": per_s,
             "symlinks_skipped": report.symlinks_skipped, "submodules_skipped": report.submodules_skipped,
             "paths_skipped": report.paths_skipped, "branches": report.branches, "tags": report.tags,
+            "checked_out": checkout.as_ref().and_then(|(b, r)| r.is_ok().then_some(b)),
+            "checkout_refused": checkout.as_ref().and_then(|(_, r)| r.as_ref().err().map(ToString::to_string)),
         });
         if let Some(p) = &problems {
             v["verified"] = json!(p.is_empty());
@@ -88,6 +98,11 @@ pub fn run(a: ImportGitArgs, ctx: &CommandContext) -> CmdResult {
                 "skipped {} symlink(s), {} submodule(s), {} unrepresentable path(s)",
                 report.symlinks_skipped, report.submodules_skipped, report.paths_skipped
             )?;
+        }
+        match &checkout {
+            Some((b, Ok(r))) => writeln!(o, "checked out branch {b} ({} file(s) written)", r.written)?,
+            Some((_, Err(e))) => eprintln!("muse: {e}"),
+            None => {}
         }
         if let Some(p) = &problems {
             for line in p {
