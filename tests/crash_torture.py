@@ -408,7 +408,7 @@ class Merge(Kind):
                 self._back_to_pre(br, "after merge --abort of the conflicts")
                 no_temps(root)
                 m.ok(root, "checkout", "main")
-                m.ok(root, "branch", "-d", br)
+                m.ok(root, "branch", "-D", br)
                 return killed, elapsed
         else:
             # The merge commit landed; a recorded operation is finished by the rerun.
@@ -421,7 +421,7 @@ class Merge(Kind):
         porcelain_clean(self.m, root, "after the merge")
         no_temps(root)
         m.ok(root, "checkout", "main")
-        m.ok(root, "branch", "-d", br)
+        m.ok(root, "branch", "-D", br)
         expect_tree(root, self.pre_files, "back on main")
         return killed, elapsed
 

@@ -28,13 +28,16 @@ impl Repository {
         Ok(commit)
     }
 
-    /// Deletes branch `name`; returns the commit it pointed at.
+    /// Deletes branch `name`; returns the commit it pointed at. Unless
+    /// `force` (git's `branch -D`), a branch whose commit HEAD does not
+    /// contain is refused (git's `branch -d`: "not fully merged"), so no
+    /// history is lost by accident.
     ///
     /// # Errors
-    /// [`Error::InvalidInput`] for the branch HEAD is on;
-    /// [`Error::NotFound`] when it does not exist; [`Error::RefConflict`]
-    /// when it moved meanwhile.
-    pub fn delete_branch(&self, name: &str) -> Result<String> {
+    /// [`Error::InvalidInput`] for the branch HEAD is on, or an unmerged
+    /// branch without `force`; [`Error::NotFound`] when it does not exist;
+    /// [`Error::RefConflict`] when it moved meanwhile.
+    pub fn delete_branch(&self, name: &str, force: bool) -> Result<String> {
         crate::refs::validate_branch_name(name)?;
         if self.head_branch()?.as_deref() == Some(name) {
             return Err(Error::InvalidInput(format!("cannot delete the branch {name:?} that HEAD is on")));
@@ -42,6 +45,18 @@ impl Repository {
         let Some(cur) = self.store().branch(name)? else {
             return Err(Error::NotFound { what: "branch", name: name.to_string() });
         };
+        if !force {
+            let tip = cur.to_string();
+            let merged = match self.head_ids()?.1 {
+                Some(head) => self.merge_base(&tip, &head)?.as_deref() == Some(tip.as_str()),
+                None => false,
+            };
+            if !merged {
+                return Err(Error::InvalidInput(format!(
+                    "the branch {name:?} is not fully merged into HEAD; `branch -D {name}` deletes it anyway"
+                )));
+            }
+        }
         self.store().transaction(&[crate::store::RefEdit { branch: name.to_string(), expected: Some(Some(cur)), new: None }])?;
         Ok(cur.to_string())
     }

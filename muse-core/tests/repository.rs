@@ -159,10 +159,15 @@ on_both_stores!(branches_checkout_and_revisions, |repo: &Repository| {
     assert_eq!(d.len(), 1);
     assert_eq!((d[0].path.as_str(), d[0].status), ("a.txt", ChangeKind::Modified));
     // Branch deletion rules.
-    let err = repo.delete_branch("main").unwrap_err();
+    let err = repo.delete_branch("main", true).unwrap_err();
     assert!(err.to_string().contains("HEAD is on"), "{err}");
-    assert_eq!(repo.delete_branch("feature").unwrap(), f1);
-    assert!(repo.delete_branch("feature").unwrap_err().kind() == ErrorKind::NotFound);
+    // Not merged into HEAD: refused unless forced (git's -d / -D).
+    let err = repo.delete_branch("feature", false).unwrap_err();
+    assert!(err.to_string().contains("not fully merged"), "{err}");
+    repo.create_branch("behind", Some("HEAD")).unwrap();
+    assert_eq!(repo.delete_branch("behind", false).unwrap(), repo.revparse("HEAD").unwrap());
+    assert_eq!(repo.delete_branch("feature", true).unwrap(), f1);
+    assert!(repo.delete_branch("feature", true).unwrap_err().kind() == ErrorKind::NotFound);
 });
 
 on_both_stores!(merges, |repo: &Repository| {

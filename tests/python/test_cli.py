@@ -163,6 +163,9 @@ def test_merge_conflict_and_abort(wt: pathlib.Path) -> None:
     assert text.endswith("=======\ntheirs\n>>>>>>> other\n"), text
     assert (wt / "c.txt").exists()  # the clean part is applied and staged
     assert (wt / ".muse" / "MERGE_HEAD").exists()
+    assert "UU a.txt" in muse(wt, "status", "--short").stdout.splitlines()
+    long = muse(wt, "status").stdout
+    assert "Unmerged paths:" in long and "both modified: a.txt" in long, long
     assert muse(wt, "merge", "other").returncode == 1  # one merge at a time
     r = muse(wt, "commit", "-m", "too early")
     assert r.returncode == 1 and "resolve" in r.stderr
@@ -202,7 +205,9 @@ def test_merge_fast_forward_and_clean_three_way(wt: pathlib.Path) -> None:
 def test_gc_reports_and_prunes_unreachable_data(wt: pathlib.Path) -> None:
     muse.commit_on_branch(wt, "doomed", {"d.txt": "only on doomed\n"}, "doomed", "d.txt")
     assert json.loads(muse(wt, "gc", "--json").stdout)["unreachable"]["commits"] == []
-    assert muse(wt, "branch", "-d", "doomed").returncode == 0
+    r = muse(wt, "branch", "-d", "doomed")  # not merged: refused, as in git
+    assert r.returncode == 1 and "not fully merged" in r.stderr, r.stderr
+    assert muse(wt, "branch", "-D", "doomed").returncode == 0
     gc = json.loads(muse(wt, "gc", "--json").stdout)
     assert len(gc["unreachable"]["commits"]) == 1 and len(gc["unreachable"]["objects"]) == 1
     # Young data is kept by the grace period; --grace 0 prunes it.

@@ -242,7 +242,7 @@ def test_workflow(tmp_path: pathlib.Path) -> None:
     repo.checkout("main")
     assert (root / "a.txt").read_text() == "resolved\n"
 
-    # Branch deletion.
+    # Branch deletion (topic is merged into HEAD).
     assert repo.delete_branch("topic") == c_topic.id
     assert repo.branches == ["feature", "main"]
 

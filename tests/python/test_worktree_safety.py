@@ -345,7 +345,7 @@ def test_killed_merge_is_reported_and_undone_by_abort(tmp_path: pathlib.Path) ->
     typical = time.monotonic() - t0
     assert json.loads(r.stdout)["result"] == "merged" and read_tree(root) == merged_files
     ok(root, "checkout", "main")
-    ok(root, "branch", "-d", "try0")
+    ok(root, "branch", "-D", "try0")
 
     for n, frac in enumerate(FRACTIONS, start=1):
         br = f"try{n}"
@@ -357,7 +357,7 @@ def test_killed_merge_is_reported_and_undone_by_abort(tmp_path: pathlib.Path) ->
         muse(root, "merge", "--abort")  # may have nothing to abort
         r = muse(root, "checkout", "-f", "main")
         assert r.returncode == 0 and read_tree(root) == main_files, (r.stdout, r.stderr)
-        ok(root, "branch", "-d", br)
+        ok(root, "branch", "-D", br)
     else:
         pytest.fail(f"no SIGKILL landed mid-merge (typical duration {typical:.3f} s)")
 

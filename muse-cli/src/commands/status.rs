@@ -67,6 +67,10 @@ pub fn run(a: StatusArgs, ctx: &CommandContext) -> CmdResult {
         for (p, k) in &st.unstaged {
             lines.entry(p).or_insert([' ', ' '])[1] = k.letter();
         }
+        // Unmerged paths of a conflicted merge: git's `UU`.
+        for p in st.operation.iter().flat_map(|op| op.conflicts.iter()) {
+            lines.insert(p, ['U', 'U']);
+        }
         for (p, [x, y]) in lines {
             writeln!(o, "{x}{y} {p}")?;
         }
