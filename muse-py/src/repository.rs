@@ -419,12 +419,16 @@ impl PyRepository {
         py.detach(|| self.inner.create_branch(name, start)).py()
     }
 
-    /// Deletes branch ``name``; returns the commit ID it pointed at.
+    /// Deletes branch ``name``; returns the commit ID it pointed at. A
+    /// branch whose commit HEAD does not contain is refused unless
+    /// ``force`` (git's ``branch -d`` / ``-D``).
     ///
-    /// Raises ``InvalidInputError`` for the branch HEAD is on,
-    /// ``NotFoundError`` when it does not exist.
-    fn delete_branch(&self, py: Python<'_>, name: &str) -> PyResult<String> {
-        py.detach(|| self.inner.delete_branch(name)).py()
+    /// Raises ``InvalidInputError`` for the branch HEAD is on or an
+    /// unmerged branch without ``force``, ``NotFoundError`` when it does
+    /// not exist.
+    #[pyo3(signature = (name, force=false))]
+    fn delete_branch(&self, py: Python<'_>, name: &str, force: bool) -> PyResult<String> {
+        py.detach(|| self.inner.delete_branch(name, force)).py()
     }
 
     /// Stages what the working tree holds for ``paths`` (one pathspec or a

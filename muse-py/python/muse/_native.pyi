@@ -469,8 +469,9 @@ class Repository:
         """Every branch name, sorted."""
     def create_branch(self, name: str, start: Optional[str] = None) -> str:
         """Create branch ``name`` at revision ``start`` (default HEAD); return its commit ID."""
-    def delete_branch(self, name: str) -> str:
-        """Delete branch ``name``; return the commit ID it pointed at."""
+    def delete_branch(self, name: str, force: bool = False) -> str:
+        """Delete branch ``name``; return the commit ID it pointed at. An
+        unmerged branch (HEAD does not contain it) needs ``force``."""
     def add(self, paths: str | Sequence[str]) -> None:
         """Stage the working tree's content for one pathspec or several."""
     def add_all(self) -> None:
