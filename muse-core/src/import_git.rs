@@ -680,12 +680,7 @@ fn short_ref(r: &str) -> &str {
 
 /// Writes `.muse/tags/<name>` = `<commit id>\n`.
 fn write_tag(root: &Path, name: &str, commit: &str) -> Result<()> {
-    crate::refs::validate_branch_name(name)?;
-    let p = crate::paths::tags_dir(root).join(name);
-    if let Some(d) = p.parent() {
-        std::fs::create_dir_all(d).ctx("create directory", d)?;
-    }
-    write_text_atomic(&p, &format!("{commit}\n"), Durability::Full)
+    crate::refs::update_tag(root, name, None, Some(commit))
 }
 
 /// Imports the history of the git repository at `git_dir` into the muse

@@ -24,6 +24,7 @@
 //! | [`merge_base`] | merge bases (SPEC §6) |
 //! | [`revision`] | revision syntax: `HEAD`, branches, short IDs, `~n`, `^n` |
 //! | [`branch`] | branch create/delete rules |
+//! | [`tag`] | tags: list, create, delete |
 //! | [`log`] | history walks: by commit time, first parents, between two commits |
 //! | [`diff`] | diffs between revisions and the working tree |
 //! | [`mpack`] | MPack bundles: build, encode, decode, verify-and-apply (any store to any store) |
@@ -94,6 +95,7 @@ pub mod stage;
 pub mod stat_cache;
 pub mod status;
 pub mod store;
+pub mod tag;
 pub mod verify;
 pub mod walk;
 pub mod workdir;

@@ -348,40 +348,46 @@ pub type RefUpdate<'a> = (&'a str, Option<Option<&'a str>>, Option<&'a str>);
 /// (nothing written); [`Error::InvalidRefName`], [`Error::InvalidId`],
 /// [`Error::Io`].
 pub fn transaction(root: &Path, updates: &[RefUpdate<'_>]) -> Result<()> {
-    let mut sorted: Vec<&RefUpdate<'_>> = updates.iter().collect();
-    sorted.sort_by(|a, b| a.0.cmp(b.0));
-    let mut paths = Vec::with_capacity(sorted.len());
-    for (branch, expected, new) in &sorted {
+    let mut items = Vec::with_capacity(updates.len());
+    for (branch, expected, new) in updates {
+        items.push((format!("refs/heads/{branch}"), branch_ref_path(root, branch)?, *expected, *new));
+    }
+    apply_updates(root, items)
+}
+
+/// One ref change for [`apply_updates`]: the ref's name (for messages),
+/// its file, what it must be and what it becomes (as [`RefUpdate`]).
+type PathUpdate<'a> = (String, PathBuf, Option<Option<&'a str>>, Option<&'a str>);
+
+/// The all-or-nothing application of [`transaction`] over ref files of any
+/// namespace (branches, tags): locks in path order, checks, writes.
+fn apply_updates(root: &Path, mut items: Vec<PathUpdate<'_>>) -> Result<()> {
+    items.sort_by(|a, b| a.1.cmp(&b.1));
+    for (i, (name, path, expected, new)) in items.iter().enumerate() {
         if let Some(n) = new {
             validate_id(n)?;
         }
         if let Some(Some(e)) = expected {
             validate_id(e)?;
         }
-        let path = branch_ref_path(root, branch)?;
-        if paths.contains(&path) {
-            return Err(Error::InvalidInput(format!("ref transaction names refs/heads/{branch} twice")));
+        if i > 0 && items[i - 1].1 == *path {
+            return Err(Error::InvalidInput(format!("ref transaction names {name} twice")));
         }
-        paths.push(path);
     }
     let durability = durability_for(root, None)?;
-    let mut locks = Vec::with_capacity(paths.len());
-    for p in &paths {
-        locks.push(RefLock::acquire(p)?);
+    let mut locks = Vec::with_capacity(items.len());
+    for (_, path, _, _) in &items {
+        locks.push(RefLock::acquire(path)?);
     }
-    for ((branch, expected, _), path) in sorted.iter().zip(&paths) {
+    for (name, path, expected, _) in &items {
         if let Some(expected) = expected {
             let actual = read_ref_file(path)?;
             if actual.as_deref() != *expected {
-                return Err(Error::RefConflict {
-                    name: format!("refs/heads/{branch}"),
-                    expected: expected.map(str::to_string),
-                    actual,
-                });
+                return Err(Error::RefConflict { name: name.clone(), expected: expected.map(str::to_string), actual });
             }
         }
     }
-    for ((_, _, new), path) in sorted.iter().zip(&paths) {
+    for (_, path, _, new) in &items {
         match new {
             Some(id) => store_ref(root, path, id, durability)?,
             None => {
@@ -396,15 +402,55 @@ pub fn transaction(root: &Path, updates: &[RefUpdate<'_>]) -> Result<()> {
     Ok(())
 }
 
+/// Path of tag `name`'s file: `<root>/.muse/tags/<name>` (tag names follow
+/// the branch-name rules; `import-git` writes git's tags there).
+///
+/// # Errors
+/// [`Error::InvalidRefName`].
+pub fn tag_ref_path(root: &Path, name: &str) -> Result<PathBuf> {
+    validate_branch_name(name)?;
+    Ok(crate::paths::tags_dir(root).join(name))
+}
+
+/// The commit tag `name` points at, `None` when there is no such tag.
+///
+/// # Errors
+/// [`Error::InvalidRefName`], [`Error::Corrupt`], [`Error::Io`].
+pub fn read_tag(root: &Path, name: &str) -> Result<Option<String>> {
+    read_ref_file(&tag_ref_path(root, name)?)
+}
+
+/// Every tag as `(name, commit ID)`, sorted by name.
+///
+/// # Errors
+/// [`Error::Corrupt`] for a tag file that does not hold an ID, [`Error::Io`].
+pub fn list_tags(root: &Path) -> Result<Vec<(String, String)>> {
+    list_ref_dir(&crate::paths::tags_dir(root))
+}
+
+/// Creates, moves or deletes tag `name` under its lock: it must currently
+/// be `expected` (as in [`RefUpdate`]) and becomes `new` (`None`: deleted).
+///
+/// # Errors
+/// [`Error::RefConflict`] (nothing written), [`Error::InvalidRefName`],
+/// [`Error::InvalidId`], [`Error::Io`].
+pub fn update_tag(root: &Path, name: &str, expected: Option<Option<&str>>, new: Option<&str>) -> Result<()> {
+    apply_updates(root, vec![(format!("refs/tags/{name}"), tag_ref_path(root, name)?, expected, new)])
+}
+
 /// All branches as `(name, commit_id)`, sorted by name. Lock files and
 /// temps are skipped; a ref file that does not hold a valid ID is an error.
 ///
 /// # Errors
 /// [`Error::Corrupt`], [`Error::Io`].
 pub fn list_branches(root: &Path) -> Result<Vec<(String, String)>> {
-    let base = heads_dir(root);
+    list_ref_dir(&heads_dir(root))
+}
+
+/// Every ref file below `base` (any depth) as `(relative name, ID)`, sorted.
+fn list_ref_dir(base: &Path) -> Result<Vec<(String, String)>> {
     let mut out = Vec::new();
-    let mut stack = vec![(base.clone(), String::new())];
+    let mut stack = vec![(base.to_path_buf(), String::new())];
     while let Some((dir, prefix)) = stack.pop() {
         let rd = match std::fs::read_dir(&dir) {
             Ok(rd) => rd,

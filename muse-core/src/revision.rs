@@ -75,6 +75,10 @@ impl Repository {
             return Ok(base.to_string());
         }
         if crate::refs::validate_branch_name(base).is_ok() {
+            // git's lookup order: refs/tags/<name> before refs/heads/<name>.
+            if let Some(c) = self.tag_target(base)? {
+                return Ok(c);
+            }
             if let Some(c) = self.branch_target(base)? {
                 return Ok(c);
             }
@@ -86,10 +90,17 @@ impl Repository {
                 let s = c.to_string();
                 if s[ID_PREFIX.len()..].starts_with(hex) {
                     hits.push(s);
-                    if hits.len() > 1 {
-                        return Err(bad(spec, "the short ID is ambiguous; give more digits"));
-                    }
                 }
+            }
+            if hits.len() > 1 {
+                // git's "short object ID is ambiguous" with the candidates.
+                hits.sort_unstable();
+                let listed: Vec<&str> = hits.iter().take(10).map(|h| &h[ID_PREFIX.len()..ID_PREFIX.len() + 12]).collect();
+                let more = if hits.len() > 10 { format!(" and {} more", hits.len() - 10) } else { String::new() };
+                return Err(bad(
+                    spec,
+                    &format!("the short ID is ambiguous (candidates: {}{more}); give more digits", listed.join(", ")),
+                ));
             }
             if let Some(h) = hits.pop() {
                 return Ok(h);

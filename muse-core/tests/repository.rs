@@ -289,6 +289,53 @@ on_both_stores!(line_level_merge, |repo: &Repository| {
     assert_eq!((rec.parent_commit_id, rec.parent2_commit_id), (Some(m), Some(t)));
 });
 
+on_both_stores!(tags, |repo: &Repository| {
+    write(repo, "a.txt", "1\n");
+    let c1 = commit(repo, "one");
+    write(repo, "a.txt", "2\n");
+    let c2 = commit(repo, "two");
+    assert!(repo.tags().unwrap().is_empty());
+    assert_eq!(repo.create_tag("v1", Some("HEAD~1"), false).unwrap(), c1);
+    assert_eq!(repo.create_tag("v2", None, false).unwrap(), c2);
+    assert_eq!(repo.tags().unwrap(), vec![("v1".to_string(), c1.clone()), ("v2".to_string(), c2.clone())]);
+    // Tags are revisions, with ~ and ^, and win over a branch of the same
+    // name (git's ref lookup order).
+    assert_eq!(repo.revparse("v2~1").unwrap(), c1);
+    repo.create_branch("v1", Some("v2")).unwrap();
+    assert_eq!(repo.revparse("v1").unwrap(), c1);
+    // An existing tag is refused unless forced; delete returns the commit.
+    let e = repo.create_tag("v1", Some("v2"), false).unwrap_err();
+    assert!(e.to_string().contains("already exists"), "{e}");
+    assert_eq!(repo.create_tag("v1", Some("v2"), true).unwrap(), c2);
+    assert_eq!(repo.delete_tag("v1").unwrap(), c2);
+    assert_eq!(repo.delete_tag("v1").unwrap_err().kind(), ErrorKind::NotFound);
+    assert!(matches!(repo.create_tag("bad name", None, false), Err(Error::InvalidRefName { .. })));
+    assert_eq!(repo.revparse("v1").unwrap(), c2, "the branch v1 remains");
+});
+
+#[test]
+fn an_ambiguous_short_id_lists_the_candidates() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = Repository::init(dir.path()).unwrap();
+    // Commits until two share their first four hex digits.
+    let mut seen = std::collections::HashMap::new();
+    let mut i = 0;
+    let (a, b) = loop {
+        write(&repo, "f", &i.to_string());
+        let c = commit(&repo, &format!("c{i}"));
+        if let Some(prev) = seen.insert(c[7..11].to_string(), c.clone()) {
+            break (prev, c);
+        }
+        i += 1;
+    };
+    let e = repo.revparse(&a[7..11]).unwrap_err();
+    let msg = e.to_string();
+    assert!(msg.contains("ambiguous") && msg.contains(&a[7..19]) && msg.contains(&b[7..19]), "{msg}");
+    // More digits resolve it.
+    let n = (0..64).find(|&n| a[7..7 + n] != b[7..7 + n]).unwrap() + 1;
+    assert_eq!(repo.revparse(&a[7..7 + n.max(4)]).unwrap(), a);
+}
+
 on_both_stores!(ref_transactions, |repo: &Repository| {
     write(repo, "a.txt", "a\n");
     let c1 = CommitId::parse(&commit(repo, "one")).unwrap();

@@ -19,6 +19,7 @@ pub mod init;
 pub mod log;
 pub mod merge;
 pub mod status;
+pub mod tag;
 pub mod verify;
 
 /// The command line: one subcommand.
@@ -47,15 +48,18 @@ pub enum Command {
     Commit(commit::CommitArgs),
     /// Show staged, modified, deleted and untracked files.
     Status(status::StatusArgs),
-    /// Show the history of HEAD (first parents), newest first.
+    /// Show the history of a revision (every ancestor), newest first.
     Log(log::LogArgs),
     /// List, create or delete branches.
     Branch(branch::BranchArgs),
+    /// List, create or delete tags.
+    Tag(tag::TagArgs),
     /// Switch branches (restoring the working tree), or create one with -b.
     Checkout(checkout::CheckoutArgs),
     /// Show changed paths between commits or against the working tree.
     Diff(diff::DiffArgs),
-    /// Merge a branch into HEAD's branch (fast-forward or three-way).
+    /// Merge a branch or commit into HEAD's branch (fast-forward, or a
+    /// three-way merge, line by line).
     Merge(merge::MergeArgs),
     /// Move history between repositories as MPack bundle files.
     Bundle {
@@ -81,6 +85,7 @@ pub fn run_command(cmd: Command, ctx: &CommandContext) -> CmdResult {
         Command::Status(a) => status::run(a, ctx),
         Command::Log(a) => log::run(a, ctx),
         Command::Branch(a) => branch::run(a, ctx),
+        Command::Tag(a) => tag::run(a, ctx),
         Command::Checkout(a) => checkout::run(a, ctx),
         Command::Diff(a) => diff::run(a, ctx),
         Command::Merge(a) => merge::run(a, ctx),

@@ -144,6 +144,20 @@ impl RefStore for FsStore {
             .collect();
         crate::refs::transaction(&self.root, &updates)
     }
+
+    fn tag(&self, name: &str) -> Result<Option<CommitId>> {
+        crate::refs::read_tag(&self.root, name)?.map(commit_id).transpose()
+    }
+
+    fn tags(&self) -> Result<Vec<(String, CommitId)>> {
+        crate::refs::list_tags(&self.root)?.into_iter().map(|(n, c)| Ok((n, commit_id(c)?))).collect()
+    }
+
+    fn update_tag(&self, name: &str, expected: Option<Option<CommitId>>, new: Option<CommitId>) -> Result<()> {
+        let expected = expected.map(|e| e.map(|c| c.to_string()));
+        let new = new.map(|c| c.to_string());
+        crate::refs::update_tag(&self.root, name, expected.as_ref().map(|e| e.as_deref()), new.as_deref())
+    }
 }
 
 /// A [`Batch`] as a [`WriteBatch`].

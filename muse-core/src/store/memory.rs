@@ -31,11 +31,12 @@ struct Inner {
 struct Refs {
     head: Head,
     branches: BTreeMap<String, CommitId>,
+    tags: BTreeMap<String, CommitId>,
 }
 
 impl Default for Refs {
     fn default() -> Self {
-        Refs { head: Head::Branch("main".into()), branches: BTreeMap::new() }
+        Refs { head: Head::Branch("main".into()), branches: BTreeMap::new(), tags: BTreeMap::new() }
     }
 }
 
@@ -175,6 +176,36 @@ impl RefStore for MemStore {
                 None => refs.branches.remove(&e.branch),
             };
         }
+        Ok(())
+    }
+
+    fn tag(&self, name: &str) -> Result<Option<CommitId>> {
+        crate::refs::validate_branch_name(name)?;
+        Ok(self.inner.refs.lock().unwrap_or_else(|p| p.into_inner()).tags.get(name).copied())
+    }
+
+    fn tags(&self) -> Result<Vec<(String, CommitId)>> {
+        let refs = self.inner.refs.lock().unwrap_or_else(|p| p.into_inner());
+        Ok(refs.tags.iter().map(|(n, c)| (n.clone(), *c)).collect())
+    }
+
+    fn update_tag(&self, name: &str, expected: Option<Option<CommitId>>, new: Option<CommitId>) -> Result<()> {
+        crate::refs::validate_branch_name(name)?;
+        let mut refs = self.inner.refs.lock().unwrap_or_else(|p| p.into_inner());
+        let actual = refs.tags.get(name).copied();
+        if let Some(expected) = expected {
+            if actual != expected {
+                return Err(Error::RefConflict {
+                    name: format!("refs/tags/{name}"),
+                    expected: expected.map(|c| c.to_string()),
+                    actual: actual.map(|c| c.to_string()),
+                });
+            }
+        }
+        match new {
+            Some(c) => refs.tags.insert(name.to_string(), c),
+            None => refs.tags.remove(name),
+        };
         Ok(())
     }
 }

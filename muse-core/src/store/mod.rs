@@ -171,6 +171,27 @@ pub trait RefStore: Send + Sync {
     /// [`crate::Error::RefConflict`] naming the first ref whose value is not
     /// the expected one (nothing written); [`crate::Error::InvalidRefName`].
     fn transaction(&self, edits: &[RefEdit]) -> Result<()>;
+
+    /// The commit tag `name` points at, `None` when there is no such tag.
+    ///
+    /// # Errors
+    /// [`crate::Error::InvalidRefName`], [`crate::Error::Corrupt`].
+    fn tag(&self, name: &str) -> Result<Option<CommitId>>;
+
+    /// Every tag as `(name, commit)`, sorted by name.
+    ///
+    /// # Errors
+    /// [`crate::Error::Corrupt`], backend failures.
+    fn tags(&self) -> Result<Vec<(String, CommitId)>>;
+
+    /// Creates, moves or deletes tag `name`: it must currently be
+    /// `expected` (as [`RefEdit::expected`]) and becomes `new` (`None`:
+    /// deleted).
+    ///
+    /// # Errors
+    /// [`crate::Error::RefConflict`] (nothing written);
+    /// [`crate::Error::InvalidRefName`].
+    fn update_tag(&self, name: &str, expected: Option<Option<CommitId>>, new: Option<CommitId>) -> Result<()>;
 }
 
 /// Writes collected and made durable together by [`WriteBatch::commit`]
