@@ -282,7 +282,7 @@ pub fn checkout_arrived(&self, branch: &str) -> Result<CheckoutReport> {
 /// from `op.from` to `op.to`, the stage is emptied, HEAD (or, with
 /// `move_branch`, the branch) is set, then the journal is removed. Every
 /// step is idempotent.
-fn apply_checkout(repo: &Repository, op: &Operation) -> Result<CheckoutReport> {
+pub(crate) fn apply_checkout(repo: &Repository, op: &Operation) -> Result<CheckoutReport> {
     let root = repo.workdir();
     let to = op.to.as_deref().ok_or_else(|| Error::InvalidInput("checkout journal without a target".into()))?;
     let from_m = repo.manifest_of(op.from.as_deref())?;

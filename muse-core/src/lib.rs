@@ -25,6 +25,8 @@
 //! | [`revision`] | revision syntax: `HEAD`, branches, short IDs, `~n`, `^n` |
 //! | [`branch`] | branch create/delete rules |
 //! | [`tag`] | tags: list, create, delete |
+//! | [`reset`] | `reset` (soft, mixed, hard) and `restore` |
+//! | [`remove`] | `rm` and `mv` |
 //! | [`log`] | history walks: by commit time, first parents, between two commits |
 //! | [`diff`] | diffs between revisions and the working tree |
 //! | [`mpack`] | MPack bundles: build, encode, decode, verify-and-apply (any store to any store) |
@@ -87,8 +89,10 @@ pub mod paths;
 pub mod reachability;
 pub mod records;
 pub mod refs;
+pub mod remove;
 pub mod repo;
 pub mod repository;
+pub mod reset;
 pub mod revision;
 pub mod snapshots;
 pub mod stage;

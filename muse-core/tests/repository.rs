@@ -336,6 +336,77 @@ fn an_ambiguous_short_id_lists_the_candidates() {
     assert_eq!(repo.revparse(&a[7..7 + n.max(4)]).unwrap(), a);
 }
 
+on_both_stores!(reset_restore_rm_mv, |repo: &Repository| {
+    use muse_core::reset::{ResetMode, RestoreOptions};
+    write(repo, "a.txt", "1\n");
+    write(repo, "d/b.txt", "b\n");
+    let c1 = commit(repo, "one");
+    write(repo, "a.txt", "2\n");
+    let c2 = commit(repo, "two");
+    // --soft: HEAD moves, the difference shows as staged.
+    repo.reset(Some(&c1), ResetMode::Soft).unwrap();
+    assert_eq!(repo.revparse("HEAD").unwrap(), c1);
+    assert_eq!(repo.status().unwrap().staged, vec![("a.txt".to_string(), ChangeKind::Modified)]);
+    // --mixed: the stage empties, the working tree keeps "2".
+    repo.reset(Some(&c2), ResetMode::Soft).unwrap();
+    repo.reset(Some(&c1), ResetMode::Mixed).unwrap();
+    let st = repo.status().unwrap();
+    assert!(st.staged.is_empty() && st.unstaged == vec![("a.txt".to_string(), ChangeKind::Modified)]);
+    assert_eq!(read(repo, "a.txt"), "2\n");
+    // --hard: tracked files rewritten; a staged new file goes, an untracked one stays.
+    write(repo, "new.txt", "staged new\n");
+    repo.add(&["new.txt".to_string()], &mut |_, _| {}).unwrap();
+    write(repo, "untracked.txt", "keep\n");
+    repo.reset(Some(&c2), ResetMode::Hard).unwrap();
+    assert_eq!(repo.revparse("main").unwrap(), c2);
+    assert_eq!(read(repo, "a.txt"), "2\n");
+    assert!(!repo.workdir().join("new.txt").exists());
+    assert_eq!(read(repo, "untracked.txt"), "keep\n");
+    std::fs::remove_file(repo.workdir().join("untracked.txt")).unwrap();
+    assert!(repo.status().unwrap().is_clean());
+
+    // restore: the working tree from the stage, the stage from HEAD, or a revision.
+    write(repo, "a.txt", "edited\n");
+    repo.add_all().unwrap();
+    write(repo, "a.txt", "edited again\n");
+    let wt = RestoreOptions::default();
+    assert_eq!(repo.restore(&["a.txt".into()], &wt).unwrap(), vec!["a.txt".to_string()]);
+    assert_eq!(read(repo, "a.txt"), "edited\n");
+    repo.restore(&["a.txt".into()], &RestoreOptions { staged: true, ..Default::default() }).unwrap();
+    let st = repo.status().unwrap();
+    assert!(st.staged.is_empty() && st.unstaged.len() == 1);
+    repo.restore(&[".".into()], &RestoreOptions { source: Some(c1.clone()), ..Default::default() }).unwrap();
+    assert_eq!(read(repo, "a.txt"), "1\n");
+    let e = repo.restore(&["nope".into()], &wt).unwrap_err();
+    assert!(e.to_string().contains("did not match"), "{e}");
+    repo.restore(&["a.txt".into()], &RestoreOptions { source: Some(c2.clone()), ..Default::default() }).unwrap();
+    assert!(repo.status().unwrap().is_clean());
+
+    // rm: refused over local edits, --cached keeps the file, else deleted.
+    write(repo, "a.txt", "local edit\n");
+    assert!(repo.remove(&["a.txt".into()], false, false).unwrap_err().to_string().contains("local modifications"));
+    assert_eq!(repo.remove(&["a.txt".into()], true, false).unwrap(), vec!["a.txt".to_string()]);
+    assert_eq!(read(repo, "a.txt"), "local edit\n");
+    assert_eq!(repo.status().unwrap().staged, vec![("a.txt".to_string(), ChangeKind::Deleted)]);
+    repo.reset(None, ResetMode::Hard).unwrap();
+    assert_eq!(repo.remove(&["d".into()], false, false).unwrap(), vec!["d/b.txt".to_string()]);
+    assert!(!repo.workdir().join("d").exists());
+    repo.reset(None, ResetMode::Hard).unwrap();
+    assert_eq!(read(repo, "d/b.txt"), "b\n");
+
+    // mv: a file, and a directory into another directory.
+    assert_eq!(repo.rename("a.txt", "z.txt").unwrap(), vec![("a.txt".to_string(), "z.txt".to_string())]);
+    assert!(!repo.workdir().join("a.txt").exists() && read(repo, "z.txt") == "2\n");
+    std::fs::create_dir_all(repo.workdir().join("e")).unwrap();
+    assert_eq!(repo.rename("d", "e").unwrap(), vec![("d/b.txt".to_string(), "e/d/b.txt".to_string())]);
+    assert!(repo.rename("z.txt", "e").is_ok());
+    assert!(repo.rename("missing", "x").unwrap_err().to_string().contains("not tracked"));
+    assert!(matches!(repo.rename("e/z.txt", ".muse/x"), Err(Error::InvalidPath { .. })));
+    let c3 = commit(repo, "moved");
+    let m = repo.commit_manifest(&c3).unwrap();
+    assert_eq!(m.keys().cloned().collect::<Vec<_>>(), vec!["e/d/b.txt".to_string(), "e/z.txt".to_string()]);
+});
+
 on_both_stores!(ref_transactions, |repo: &Repository| {
     write(repo, "a.txt", "a\n");
     let c1 = CommitId::parse(&commit(repo, "one")).unwrap();

@@ -44,7 +44,7 @@ fn normalize(p: &Path) -> PathBuf {
 /// a repository-relative pathspec (`.` for the root).
 // TODO(core): which paths are valid pathspecs (inside the repository,
 // UTF-8, not under `.muse/`) is policy; the core should check it.
-fn pathspec(root: &Path, p: &Path, ctx: &CommandContext) -> Result<String, Fail> {
+pub(crate) fn pathspec(root: &Path, p: &Path, ctx: &CommandContext) -> Result<String, Fail> {
     let cwd = ctx.current_dir()?;
     let abs_root = normalize(&if root.is_absolute() { root.to_path_buf() } else { cwd.join(root) });
     let abs = normalize(&cwd.join(p));

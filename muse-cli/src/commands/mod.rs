@@ -18,6 +18,10 @@ pub mod import_git;
 pub mod init;
 pub mod log;
 pub mod merge;
+pub mod mv;
+pub mod reset;
+pub mod restore;
+pub mod rm;
 pub mod status;
 pub mod tag;
 pub mod verify;
@@ -44,6 +48,14 @@ pub enum Command {
         #[command(subcommand)]
         cmd: code::CodeCommand,
     },
+    /// Stop tracking files and delete them (--cached: keep the files).
+    Rm(rm::RmArgs),
+    /// Move or rename a tracked file or directory.
+    Mv(mv::MvArgs),
+    /// Put paths of the working tree (or, with --staged, the stage) back.
+    Restore(restore::RestoreArgs),
+    /// Move HEAD's branch to a commit (--soft, --mixed, --hard).
+    Reset(reset::ResetArgs),
     /// Record the stage on top of HEAD.
     Commit(commit::CommitArgs),
     /// Show staged, modified, deleted and untracked files.
@@ -81,6 +93,10 @@ pub fn run_command(cmd: Command, ctx: &CommandContext) -> CmdResult {
         Command::Init(a) => init::run(a, ctx),
         Command::Add(a) => add::run(a, ctx),
         Command::Code { cmd } => code::run(cmd, ctx),
+        Command::Rm(a) => rm::run(a, ctx),
+        Command::Mv(a) => mv::run(a, ctx),
+        Command::Restore(a) => restore::run(a, ctx),
+        Command::Reset(a) => reset::run(a, ctx),
         Command::Commit(a) => commit::run(a, ctx),
         Command::Status(a) => status::run(a, ctx),
         Command::Log(a) => log::run(a, ctx),
