@@ -112,13 +112,17 @@ pub fn commit(&self, opts: &CommitOptions) -> Result<CommitRecord> {
     let stage = read_stage(root)?;
     let manifest = stage.apply_to(&head_manifest);
     let merge_head = crate::merge::read_merge_head(root)?;
-    if merge_head.is_some() {
+    // A merge, cherry-pick or revert stopped on conflicts: only resolved
+    // files may be committed.
+    let stopped = op.as_ref().is_some_and(|o| o.phase == crate::operation::Phase::Conflicts);
+    if merge_head.is_some() || stopped {
         let wt = crate::status::worktree_manifest(root)?;
         let unresolved: Vec<&String> = manifest.iter().filter(|(p, o)| wt.get(*p) != Some(*o)).map(|(p, _)| p).collect();
         if !unresolved.is_empty() && !opts.all {
             let names: Vec<&str> = unresolved.iter().map(|s| s.as_str()).collect();
             return Err(Error::InvalidInput(format!(
-                "merge in progress: resolve and add these paths first: {}",
+                "{} in progress: resolve and add these paths first: {}",
+                op.as_ref().map_or("merge", |o| o.kind.as_str()),
                 names.join(", ")
             )));
         }

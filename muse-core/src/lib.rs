@@ -20,6 +20,7 @@
 //! | [`commit`] | commit: the stage recorded on top of HEAD; commits with two parents |
 //! | [`checkout`] | checkout of a branch or commit; the bundle branch update (fast-forward rule) |
 //! | [`merge`] | merge (fast-forward or three-way) and `--abort` |
+//! | [`pick`] | `cherry-pick` and `revert` (three-way, like merge) |
 //! | [`merge_file`] | the three-way merge of one file's lines (git's `merge-file`, diff3 markers) |
 //! | [`merge_base`] | merge bases (SPEC §6) |
 //! | [`revision`] | revision syntax: `HEAD`, branches, short IDs, `~n`, `^n` |
@@ -86,6 +87,7 @@ pub mod object_store;
 pub mod operation;
 pub mod pack;
 pub mod paths;
+pub mod pick;
 pub mod reachability;
 pub mod records;
 pub mod refs;

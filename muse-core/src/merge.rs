@@ -88,15 +88,13 @@ impl MergeOutcome {
 /// changed on both sides is a conflict (the merged manifest then holds
 /// ours, or theirs where ours removed it). Deterministic, so a resumed or
 /// aborted merge recomputes exactly what the first run wrote.
-fn plan_merge(
+pub(crate) fn plan_merge(
     repo: &Repository,
-    base: Option<&str>,
+    base_m: &Manifest,
     ours_m: &Manifest,
-    theirs: &str,
+    theirs_m: &Manifest,
     store_merged: bool,
 ) -> Result<(Manifest, Vec<String>)> {
-    let theirs_m = repo.commit_manifest(theirs)?;
-    let base_m = repo.manifest_of(base)?;
     let mut merged = Manifest::new();
     let mut conflicts = Vec::new();
     let paths: BTreeSet<&String> = ours_m.keys().chain(theirs_m.keys()).chain(base_m.keys()).collect();
@@ -131,6 +129,26 @@ fn plan_merge(
         }
     }
     Ok((merged, conflicts))
+}
+
+/// The merge base's and their side's manifests of a three-way operation:
+/// a merge's merge base and other commit; a cherry-pick's commit's parent
+/// and the commit; a revert's commit and its parent (the change undone).
+pub(crate) fn sides(repo: &Repository, op: &Operation) -> Result<(Manifest, Manifest)> {
+    let (Some(ours), Some(theirs)) = (op.from.as_deref(), op.theirs.as_deref()) else {
+        return Err(Error::InvalidInput(format!("{} journal without its commits", op.kind.as_str())));
+    };
+    match op.kind {
+        OperationKind::CherryPick | OperationKind::Revert => {
+            let parent = repo.find_commit(theirs)?.parent_commit_id;
+            let (parent_m, theirs_m) = (repo.manifest_of(parent.as_deref())?, repo.commit_manifest(theirs)?);
+            Ok(if op.kind == OperationKind::CherryPick { (parent_m, theirs_m) } else { (theirs_m, parent_m) })
+        }
+        _ => {
+            let base = repo.merge_base(ours, theirs)?;
+            Ok((repo.manifest_of(base.as_deref())?, repo.commit_manifest(theirs)?))
+        }
+    }
 }
 
 /// Labels for a merge whose markers are not written.
@@ -196,15 +214,16 @@ pub fn merge(&self, branch: &str, author: &str) -> Result<MergeOutcome> {
         return Ok(MergeOutcome::UpToDate);
     }
     let ours_m = self.commit_manifest(&ours)?;
+    let theirs_m = self.commit_manifest(&theirs)?;
     // Line-merged blobs and the merge commit are unreachable until the
     // journal names them: hold the write lock (shared) so that `gc --prune`
     // cannot run in between.
     let _writing = self.write_lock()?;
     let fast_forward = base.as_deref() == Some(ours.as_str());
     let (merged, conflicts) = if fast_forward {
-        (self.commit_manifest(&theirs)?, Vec::new())
+        (theirs_m, Vec::new())
     } else {
-        plan_merge(self, base.as_deref(), &ours_m, &theirs, true)?
+        plan_merge(self, &self.manifest_of(base.as_deref())?, &ours_m, &theirs_m, true)?
     };
     for p in merged.keys() {
         validate_rel_path(p)?;
@@ -257,7 +276,7 @@ pub fn merge(&self, branch: &str, author: &str) -> Result<MergeOutcome> {
 /// conflicting hunks; a binary one keeps ours (as git does); one side's
 /// change against the other's deletion is the surviving side wrapped in
 /// git's markers.
-fn conflict_body(
+pub(crate) fn conflict_body(
     repo: &Repository,
     base: Option<&String>,
     ours: Option<&String>,
@@ -298,7 +317,7 @@ fn conflict_body(
 /// moves, the journal is removed. With conflicts: the clean part and the
 /// conflict markers are written, the clean part staged, `MERGE_HEAD` set,
 /// and the journal kept in [`Phase::Conflicts`].
-fn apply_merge(repo: &Repository, mut op: Operation, _author: &str) -> Result<MergeOutcome> {
+pub(crate) fn apply_merge(repo: &Repository, mut op: Operation, _author: &str) -> Result<MergeOutcome> {
     let root = repo.workdir();
     let (Some(ours), Some(theirs), Some(branch)) = (op.from.clone(), op.theirs.clone(), op.branch.clone()) else {
         return Err(Error::InvalidInput("merge journal without its commits".into()));
@@ -312,11 +331,9 @@ fn apply_merge(repo: &Repository, mut op: Operation, _author: &str) -> Result<Me
         crate::operation::clear(root)?;
         return Ok(if to == theirs { MergeOutcome::FastForward { commit: to } } else { MergeOutcome::Merged { commit: to } });
     }
-    let base = repo.merge_base(&ours, &theirs)?;
-    let (merged, conflicts) = plan_merge(repo, base.as_deref(), &ours_m, &theirs, true)?;
+    let (base_m, theirs_m) = sides(repo, &op)?;
+    let (merged, conflicts) = plan_merge(repo, &base_m, &ours_m, &theirs_m, true)?;
     update_worktree(repo, &ours_m, &merged, false, false)?;
-    let theirs_m = repo.commit_manifest(&theirs)?;
-    let base_m = repo.manifest_of(base.as_deref())?;
     let wd = WorkDir::open(root)?;
     for p in &conflicts {
         let body = conflict_body(repo, base_m.get(p), ours_m.get(p), theirs_m.get(p), &op.target)?;
@@ -332,8 +349,11 @@ fn apply_merge(repo: &Repository, mut op: Operation, _author: &str) -> Result<Me
         stage.entries.insert(p, v);
     }
     write_stage(root, &stage)?;
-    let d = durability_for(root, None)?;
-    write_atomic(&merge_head_path(root), MUSE_TMP_PREFIX, format!("{theirs}\n").as_bytes(), MODE_MUTABLE, d, Replace::Overwrite)?;
+    if op.kind == OperationKind::Merge {
+        // The second parent of the commit that concludes the merge.
+        let d = durability_for(root, None)?;
+        write_atomic(&merge_head_path(root), MUSE_TMP_PREFIX, format!("{theirs}\n").as_bytes(), MODE_MUTABLE, d, Replace::Overwrite)?;
+    }
     op.phase = Phase::Conflicts;
     op.conflicts = conflicts.clone();
     crate::operation::write(root, &op)?;
@@ -354,17 +374,17 @@ pub fn merge_abort(&self) -> Result<()> {
     let root = self.workdir();
     let _index = crate::lock::index_lock(root)?;
     match crate::operation::read(root)? {
-        Some(op) if op.kind == OperationKind::Merge => {
-            let (Some(ours), Some(theirs), Some(branch)) = (op.from.clone(), op.theirs.clone(), op.branch.clone()) else {
-                return Err(Error::InvalidInput("merge journal without its commits".into()));
+        Some(op) if op.kind.is_three_way() => {
+            let (Some(ours), Some(branch)) = (op.from.clone(), op.branch.clone()) else {
+                return Err(Error::InvalidInput(format!("{} journal without its commits", op.kind.as_str())));
             };
             let ours_m = self.commit_manifest(&ours)?;
             let mut touched: BTreeSet<String> = BTreeSet::new();
             match &op.to {
                 Some(to) => touched.extend(diff_manifests(&ours_m, &self.commit_manifest(to)?).into_iter().map(|(p, _)| p)),
                 None => {
-                    let base = self.merge_base(&ours, &theirs)?;
-                    let (merged, conflicts) = plan_merge(self, base.as_deref(), &ours_m, &theirs, false)?;
+                    let (base_m, theirs_m) = sides(self, &op)?;
+                    let (merged, conflicts) = plan_merge(self, &base_m, &ours_m, &theirs_m, false)?;
                     touched.extend(diff_manifests(&ours_m, &merged).into_iter().map(|(p, _)| p));
                     touched.extend(conflicts);
                 }
@@ -389,7 +409,7 @@ pub fn merge_abort(&self) -> Result<()> {
             remove_if_present(&merge_head_path(root))?;
             crate::operation::clear(root)
         }
-        Some(op) => Err(Error::InvalidInput(format!("there is no merge to abort; {}", op.describe()))),
+        Some(op) => Err(Error::InvalidInput(format!("there is nothing to abort; {}", op.describe()))),
         None => merge_abort_unjournaled(self),
     }
 }

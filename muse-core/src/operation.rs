@@ -38,15 +38,27 @@ pub enum OperationKind {
     Checkout,
     /// `merge`.
     Merge,
+    /// `cherry-pick`: a commit's change applied on top of HEAD.
+    CherryPick,
+    /// `revert`: a commit's change undone on top of HEAD.
+    Revert,
 }
 
 impl OperationKind {
-    /// `"checkout"` or `"merge"`.
+    /// `"checkout"`, `"merge"`, `"cherry-pick"` or `"revert"` (the command).
     pub fn as_str(self) -> &'static str {
         match self {
             OperationKind::Checkout => "checkout",
             OperationKind::Merge => "merge",
+            OperationKind::CherryPick => "cherry-pick",
+            OperationKind::Revert => "revert",
         }
+    }
+
+    /// True for the three-way operations (merge, cherry-pick, revert),
+    /// which can stop on conflicts.
+    pub fn is_three_way(self) -> bool {
+        self != OperationKind::Checkout
     }
 }
 
@@ -91,6 +103,13 @@ pub struct Operation {
     pub force: bool,
     /// Where it is.
     pub phase: Phase,
+    /// The message of the commit a cherry-pick or revert makes (kept for
+    /// the commit that concludes it after conflicts).
+    #[serde(default)]
+    pub message: Option<String>,
+    /// The author of that commit.
+    #[serde(default)]
+    pub author: Option<String>,
 }
 
 impl Operation {
@@ -110,6 +129,8 @@ impl Operation {
             move_branch,
             force,
             phase: Phase::Applying,
+            message: None,
+            author: None,
         }
     }
 
@@ -128,6 +149,39 @@ impl Operation {
             move_branch: true,
             force: false,
             phase: Phase::Applying,
+            message: None,
+            author: None,
+        }
+    }
+
+    /// A cherry-pick or revert (`kind`) of commit `theirs` (named `target`)
+    /// onto `ours` on `branch`, about to start: `to` is the commit it makes
+    /// (`None` when it stops on conflicts), `message` and `author` that
+    /// commit's.
+    #[allow(clippy::too_many_arguments)]
+    pub fn pick(
+        kind: OperationKind,
+        target: &str,
+        branch: String,
+        ours: String,
+        to: Option<String>,
+        theirs: String,
+        message: String,
+        author: String,
+    ) -> Operation {
+        Operation {
+            kind,
+            target: target.to_string(),
+            branch: Some(branch),
+            from: Some(ours),
+            to,
+            theirs: Some(theirs),
+            conflicts: Vec::new(),
+            move_branch: true,
+            force: false,
+            phase: Phase::Applying,
+            message: Some(message),
+            author: Some(author),
         }
     }
 
@@ -145,6 +199,16 @@ impl Operation {
             (OperationKind::Merge, Phase::Conflicts) => {
                 "fix the conflicts, `muse add` the files and `muse commit`; or `muse merge --abort`".to_string()
             }
+            (k, Phase::Applying) => format!(
+                "run `muse {k} --abort` to go back to {}, or `muse {k} {}` to finish it",
+                self.from.as_deref().map(short).unwrap_or("HEAD"),
+                self.target,
+                k = k.as_str()
+            ),
+            (k, Phase::Conflicts) => format!(
+                "fix the conflicts, `muse add` the files and `muse {k} --continue`; or `muse {k} --abort`",
+                k = k.as_str()
+            ),
         }
     }
 
@@ -153,7 +217,14 @@ impl Operation {
     pub fn describe(&self) -> String {
         match self.phase {
             Phase::Applying => format!("a {} of {} was interrupted; {}", self.kind.as_str(), self.target, self.resume_hint()),
-            Phase::Conflicts => format!("merging {} with conflicts; {}", self.target, self.resume_hint()),
+            Phase::Conflicts => {
+                let doing = match self.kind {
+                    OperationKind::CherryPick => "cherry-picking",
+                    OperationKind::Revert => "reverting",
+                    _ => "merging",
+                };
+                format!("{doing} {} with conflicts; {}", self.target, self.resume_hint())
+            }
         }
     }
 }

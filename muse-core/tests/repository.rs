@@ -407,6 +407,58 @@ on_both_stores!(reset_restore_rm_mv, |repo: &Repository| {
     assert_eq!(m.keys().cloned().collect::<Vec<_>>(), vec!["e/d/b.txt".to_string(), "e/z.txt".to_string()]);
 });
 
+on_both_stores!(cherry_pick_and_revert, |repo: &Repository| {
+    write(repo, "f.txt", &lines(&[]));
+    commit(repo, "base");
+    repo.create_branch("topic", None).unwrap();
+    repo.checkout("topic", false).unwrap();
+    write(repo, "f.txt", &lines(&[(2, "two on topic")]));
+    let t1 = commit(repo, "topic: line 2");
+    write(repo, "f.txt", &lines(&[(2, "two on topic"), (19, "nineteen on topic")]));
+    write(repo, "new.txt", "added on topic\n");
+    let t2 = commit(repo, "topic: line 19 and new.txt");
+    repo.checkout("main", false).unwrap();
+    write(repo, "f.txt", &lines(&[(10, "ten on main")]));
+    let m1 = commit(repo, "main: line 10");
+    // Only t2's change comes over (not t1's line 2), as one new commit.
+    let MergeOutcome::Merged { commit: picked } = repo.cherry_pick(&t2).unwrap() else { panic!("not picked") };
+    let rec = repo.find_commit(&picked).unwrap();
+    assert_eq!((rec.parent_commit_id.as_deref(), rec.parent2_commit_id.as_deref()), (Some(m1.as_str()), None));
+    assert_eq!((rec.message.as_str(), rec.author.as_str()), ("topic: line 19 and new.txt", "tester"));
+    assert_eq!(read(repo, "f.txt"), lines(&[(10, "ten on main"), (19, "nineteen on topic")]));
+    assert_eq!(read(repo, "new.txt"), "added on topic\n");
+    // Picking it again changes nothing.
+    assert_eq!(repo.cherry_pick(&t2).unwrap(), MergeOutcome::UpToDate);
+    // Revert undoes it: a new commit, the message says so.
+    let MergeOutcome::Merged { commit: reverted } = repo.revert(&picked, "me").unwrap() else { panic!("not reverted") };
+    let rec = repo.find_commit(&reverted).unwrap();
+    assert!(rec.message.starts_with("Revert \"topic: line 19 and new.txt\""), "{}", rec.message);
+    assert_eq!(read(repo, "f.txt"), lines(&[(10, "ten on main")]));
+    assert!(!repo.workdir().join("new.txt").exists());
+    assert!(repo.status().unwrap().is_clean());
+
+    // A conflicting pick stops; --abort goes back; --continue commits.
+    write(repo, "f.txt", &lines(&[(2, "two on main"), (10, "ten on main")]));
+    let m2 = commit(repo, "main: line 2");
+    let out = repo.cherry_pick(&t1).unwrap();
+    assert_eq!(out, MergeOutcome::Conflicts { paths: vec!["f.txt".into()] });
+    assert!(read(repo, "f.txt").contains("<<<<<<< HEAD\ntwo on main\n||||||| base\nline 2\n=======\ntwo on topic\n>>>>>>> "));
+    let op = repo.status().unwrap().operation.unwrap();
+    assert!(op.describe().starts_with("cherry-picking"), "{}", op.describe());
+    assert!(repo.merge("topic", "me").is_err(), "one operation at a time");
+    repo.merge_abort().unwrap();
+    assert_eq!(read(repo, "f.txt"), lines(&[(2, "two on main"), (10, "ten on main")]));
+    assert!(repo.status().unwrap().is_clean());
+    assert!(matches!(repo.cherry_pick(&t1).unwrap(), MergeOutcome::Conflicts { .. }));
+    assert!(repo.pick_continue().unwrap_err().to_string().contains("resolve"), "unresolved");
+    write(repo, "f.txt", &lines(&[(2, "two, both"), (10, "ten on main")]));
+    repo.add_all().unwrap();
+    let done = repo.pick_continue().unwrap();
+    assert_eq!((done.message.as_str(), done.parent_commit_id.as_deref(), done.parent2_commit_id), ("topic: line 2", Some(m2.as_str()), None));
+    assert!(repo.status().unwrap().operation.is_none());
+    assert!(repo.pick_continue().is_err());
+});
+
 on_both_stores!(ref_transactions, |repo: &Repository| {
     write(repo, "a.txt", "a\n");
     let c1 = CommitId::parse(&commit(repo, "one")).unwrap();

@@ -19,6 +19,7 @@ pub mod init;
 pub mod log;
 pub mod merge;
 pub mod mv;
+pub mod pick;
 pub mod reset;
 pub mod restore;
 pub mod rm;
@@ -73,6 +74,10 @@ pub enum Command {
     /// Merge a branch or commit into HEAD's branch (fast-forward, or a
     /// three-way merge, line by line).
     Merge(merge::MergeArgs),
+    /// Apply a commit's change on top of HEAD as a new commit.
+    CherryPick(pick::PickArgs),
+    /// Undo a commit's change on top of HEAD as a new commit.
+    Revert(pick::PickArgs),
     /// Move history between repositories as MPack bundle files.
     Bundle {
         /// The `bundle` subcommand.
@@ -105,6 +110,8 @@ pub fn run_command(cmd: Command, ctx: &CommandContext) -> CmdResult {
         Command::Checkout(a) => checkout::run(a, ctx),
         Command::Diff(a) => diff::run(a, ctx),
         Command::Merge(a) => merge::run(a, ctx),
+        Command::CherryPick(a) => pick::run(a, false, ctx),
+        Command::Revert(a) => pick::run(a, true, ctx),
         Command::Bundle { cmd } => bundle::run(cmd, ctx),
         Command::Gc(a) => gc::run(a, ctx),
         Command::Verify(a) => verify::run(a, ctx),
