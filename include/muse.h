@@ -229,7 +229,7 @@ typedef struct muse_commit_list muse_commit_list;
 
 /**
  * The changed paths between two trees (`muse_repository_diff`), sorted by
- * path (byte order). Freed with `muse_diff_list_free`; independent of the
+ * path (byte order), each with its unified patch. Freed with `muse_diff_list_free`; independent of the
  * repository handle. Read-only: may be read from several threads at once.
  */
 typedef struct muse_diff_list muse_diff_list;
@@ -1499,7 +1499,9 @@ void muse_status_list_free(struct muse_status_list *list);
 
 /**
  * The changes from tree `a` to tree `b` (git's `diff --name-status`
- * shape: one entry per added, modified or deleted file, with its blob IDs).
+ * shape: one entry per added, modified or deleted file, with its blob IDs
+ * and its unified patch, `muse_diff_list_get_patch`, made here with 3
+ * lines of context).
  *
  * - `a`: optional; a revision (as `muse_repository_revparse` takes). NULL
  *   means HEAD's commit (no files on an unborn branch).
@@ -1511,7 +1513,8 @@ void muse_status_list_free(struct muse_status_list *list);
  *
  * Errors: `MUSE_E_NULL_ARG`, `MUSE_E_UTF8`, `MUSE_E_NOT_FOUND` (unknown
  * revision), `MUSE_E_INVALID_INPUT` (malformed revision, ambiguous short
- * ID), `MUSE_E_INTEGRITY`, `MUSE_E_IO`.
+ * ID, a working-tree file changed while the diff was made),
+ * `MUSE_E_INTEGRITY`, `MUSE_E_IO`.
  *
  * Thread-safe.
  *
@@ -1557,6 +1560,34 @@ enum muse_status muse_diff_list_get(const struct muse_diff_list *list,
                                     enum muse_file_status *status_out,
                                     const char **old_id_out,
                                     const char **new_id_out);
+
+/**
+ * The unified patch of the entry at `index` (0-based, in path order), in
+ * git's `diff` format (`git apply` and `patch -p1` accept it): the
+ * `diff --git a/P b/P` header, `new file mode` / `deleted file mode`,
+ * `--- a/P` / `+++ b/P` (or `/dev/null`) and the `@@` hunks, or
+ * `Binary files a/P and b/P differ` for a binary file (a NUL byte in the
+ * first 8000 bytes of a side). No `index` line.
+ *
+ * - `patch_out`: receives the patch, NUL-terminated: the files' lines as
+ *   they are (UTF-8 when the files are).
+ * - `len_out`: optional (NULL to skip); receives the patch's length in
+ *   bytes, without the terminator (a text file may hold a NUL byte after
+ *   its first 8000 bytes, which ends the C string early).
+ *
+ * The string is borrowed from the list (valid until
+ * `muse_diff_list_free`; do not free it).
+ *
+ * Errors: `MUSE_E_NULL_ARG`, `MUSE_E_INVALID_INPUT` (`index` >= length).
+ *
+ * # Safety
+ * `list` must be NULL or a live list; `patch_out` NULL or writable;
+ * `len_out` NULL or writable.
+ */
+enum muse_status muse_diff_list_get_patch(const struct muse_diff_list *list,
+                                          size_t index,
+                                          const char **patch_out,
+                                          size_t *len_out);
 
 /**
  * Frees a diff list. NULL is a no-op.

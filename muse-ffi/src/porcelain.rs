@@ -369,17 +369,22 @@ struct DiffItem {
     status: muse_file_status,
     old_id: Option<CString>,
     new_id: Option<CString>,
+    /// The unified patch, NUL-terminated (the terminator not counted in
+    /// the patch's length).
+    patch: Vec<u8>,
 }
 
 /// The changed paths between two trees (`muse_repository_diff`), sorted by
-/// path (byte order). Freed with `muse_diff_list_free`; independent of the
+/// path (byte order), each with its unified patch. Freed with `muse_diff_list_free`; independent of the
 /// repository handle. Read-only: may be read from several threads at once.
 pub struct muse_diff_list {
     entries: Vec<DiffItem>,
 }
 
 /// The changes from tree `a` to tree `b` (git's `diff --name-status`
-/// shape: one entry per added, modified or deleted file, with its blob IDs).
+/// shape: one entry per added, modified or deleted file, with its blob IDs
+/// and its unified patch, `muse_diff_list_get_patch`, made here with 3
+/// lines of context).
 ///
 /// - `a`: optional; a revision (as `muse_repository_revparse` takes). NULL
 ///   means HEAD's commit (no files on an unborn branch).
@@ -391,7 +396,8 @@ pub struct muse_diff_list {
 ///
 /// Errors: `MUSE_E_NULL_ARG`, `MUSE_E_UTF8`, `MUSE_E_NOT_FOUND` (unknown
 /// revision), `MUSE_E_INVALID_INPUT` (malformed revision, ambiguous short
-/// ID), `MUSE_E_INTEGRITY`, `MUSE_E_IO`.
+/// ID, a working-tree file changed while the diff was made),
+/// `MUSE_E_INTEGRITY`, `MUSE_E_IO`.
 ///
 /// Thread-safe.
 ///
@@ -409,17 +415,23 @@ pub unsafe extern "C" fn muse_repository_diff(
         need(out, "out")?;
         // SAFETY: caller guarantees.
         let (repo, a, b) = unsafe { (handle(repo, "repo")?, opt_cstr(a, "a")?, opt_cstr(b, "b")?) };
+        let repo = repo.repo();
+        let opts = muse_core::diff::PatchOptions::default();
         let entries = repo
-            .repo()
             .diff(a, b)?
             .into_iter()
-            .map(|e| DiffItem {
-                path: c_lossy(&e.path),
-                status: e.status.into(),
-                old_id: e.old_id.as_deref().map(c_lossy),
-                new_id: e.new_id.as_deref().map(c_lossy),
+            .map(|e| {
+                let mut patch = repo.file_patch(&e, &opts)?.bytes;
+                patch.push(0);
+                Ok(DiffItem {
+                    path: c_lossy(&e.path),
+                    status: e.status.into(),
+                    old_id: e.old_id.as_deref().map(c_lossy),
+                    new_id: e.new_id.as_deref().map(c_lossy),
+                    patch,
+                })
             })
-            .collect();
+            .collect::<muse_core::Result<Vec<_>>>()?;
         // SAFETY: checked non-NULL, writable (caller).
         unsafe { put(out, into_handle(muse_diff_list { entries })) };
         Ok(())
@@ -479,6 +491,51 @@ pub unsafe extern "C" fn muse_diff_list_get(
             put(status_out, e.status);
             put(old_id_out, opt(&e.old_id));
             put(new_id_out, opt(&e.new_id));
+        }
+        Ok(())
+    })
+}
+
+/// The unified patch of the entry at `index` (0-based, in path order), in
+/// git's `diff` format (`git apply` and `patch -p1` accept it): the
+/// `diff --git a/P b/P` header, `new file mode` / `deleted file mode`,
+/// `--- a/P` / `+++ b/P` (or `/dev/null`) and the `@@` hunks, or
+/// `Binary files a/P and b/P differ` for a binary file (a NUL byte in the
+/// first 8000 bytes of a side). No `index` line.
+///
+/// - `patch_out`: receives the patch, NUL-terminated: the files' lines as
+///   they are (UTF-8 when the files are).
+/// - `len_out`: optional (NULL to skip); receives the patch's length in
+///   bytes, without the terminator (a text file may hold a NUL byte after
+///   its first 8000 bytes, which ends the C string early).
+///
+/// The string is borrowed from the list (valid until
+/// `muse_diff_list_free`; do not free it).
+///
+/// Errors: `MUSE_E_NULL_ARG`, `MUSE_E_INVALID_INPUT` (`index` >= length).
+///
+/// # Safety
+/// `list` must be NULL or a live list; `patch_out` NULL or writable;
+/// `len_out` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn muse_diff_list_get_patch(
+    list: *const muse_diff_list,
+    index: usize,
+    patch_out: *mut *const c_char,
+    len_out: *mut usize,
+) -> muse_status {
+    guard(|| {
+        need(patch_out, "patch_out")?;
+        // SAFETY: caller guarantee.
+        let list = unsafe { handle(list, "list") }?;
+        let e = list.entries.get(index).ok_or_else(|| out_of_range(index, list.entries.len()))?;
+        // SAFETY: `patch_out` checked non-NULL, writable; `len_out` NULL
+        // or writable (caller).
+        unsafe {
+            put(patch_out, e.patch.as_ptr().cast::<c_char>());
+            if !len_out.is_null() {
+                put(len_out, e.patch.len() - 1);
+            }
         }
         Ok(())
     })

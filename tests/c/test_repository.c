@@ -97,6 +97,17 @@ static void check_diff_entry(const muse_diff_list *d, size_t i, const char *path
     if (new_id) CHECK_STR(n, new_id); else CHECK(n == NULL);
 }
 
+/* Checks the unified patch of the diff entry at `i` (and its length). */
+static void check_diff_patch(const muse_diff_list *d, size_t i, const char *want) {
+    const char *patch = NULL;
+    size_t len = 0;
+    CHECK_OK(muse_diff_list_get_patch(d, i, &patch, &len));
+    CHECK_STR(patch, want);
+    CHECK(len == strlen(want));
+    CHECK_OK(muse_diff_list_get_patch(d, i, &patch, NULL)); /* the length is optional */
+    CHECK_STR(patch, want);
+}
+
 /* The commit at `i` of the log of `rev`; the list is returned for freeing. */
 static const muse_commit *log_at(muse_commit_list *list, size_t i) {
     const muse_commit *c = NULL;
@@ -232,6 +243,19 @@ static void test_workflow(void) {
     check_diff_entry(d, 0, "README", MUSE_FILE_MODIFIED, b_hello, b_feature);
     check_diff_entry(d, 1, "new.txt", MUSE_FILE_ADDED, NULL, b_new);
     check_diff_entry(d, 2, "notes.txt", MUSE_FILE_DELETED, b_notes, NULL);
+    /* the patches: the working-tree side of new.txt is read from the file (never added) */
+    check_diff_patch(d, 0, "diff --git a/README b/README\n--- a/README\n+++ b/README\n"
+                           "@@ -1 +1 @@\n-hello\n+hello feature\n");
+    check_diff_patch(d, 1, "diff --git a/new.txt b/new.txt\nnew file mode 100644\n--- /dev/null\n"
+                           "+++ b/new.txt\n@@ -0,0 +1 @@\n+new\n");
+    check_diff_patch(d, 2, "diff --git a/notes.txt b/notes.txt\ndeleted file mode 100644\n--- a/notes.txt\n"
+                           "+++ /dev/null\n@@ -1 +0,0 @@\n-notes\n");
+    {
+        const char *patch = SENTINEL;
+        CHECK(muse_diff_list_get_patch(d, 3, &patch, NULL) == MUSE_E_INVALID_INPUT);
+        CHECK(muse_diff_list_get_patch(d, 0, NULL, NULL) == MUSE_E_NULL_ARG);
+        CHECK(muse_diff_list_get_patch(NULL, 0, &patch, NULL) == MUSE_E_NULL_ARG);
+    }
     muse_diff_list_free(d);
 
     /* stage and commit the edits on the branch */
@@ -257,6 +281,8 @@ static void test_workflow(void) {
     CHECK(muse_diff_list_len(d) == 3);
     check_diff_entry(d, 0, "README", MUSE_FILE_MODIFIED, b_feature, b_hello);
     check_diff_entry(d, 1, "new.txt", MUSE_FILE_DELETED, b_new, NULL);
+    check_diff_patch(d, 0, "diff --git a/README b/README\n--- a/README\n+++ b/README\n"
+                           "@@ -1 +1 @@\n-hello feature\n+hello\n");
     muse_diff_list_free(d);
     CHECK_OK(muse_repository_diff(repo, NULL, NULL, &d)); /* clean tree */
     CHECK(muse_diff_list_len(d) == 0);
@@ -290,7 +316,9 @@ static void test_workflow(void) {
     CHECK_ERR(muse_path_list_get(conflicts, 1, &cp), MUSE_E_INVALID_INPUT);
     muse_path_list_free(conflicts);
     char *body = get_file("README");
-    CHECK(body != NULL && strstr(body, "<<<<<<< ours\nhello main\n=======\nhello feature\n>>>>>>> feature\n") != NULL);
+    /* git's diff3 style: ours, the merge base's line, theirs */
+    CHECK(body != NULL && strstr(body, "<<<<<<< HEAD\nhello main\n||||||| base\n") != NULL);
+    CHECK(body != NULL && strstr(body, "=======\nhello feature\n>>>>>>> feature\n") != NULL);
     free(body);
     check_file("new.txt", "new\n"); /* the clean part of the merge */
     CHECK(!exists("notes.txt"));
