@@ -9,10 +9,26 @@ use crate::error::Result;
 use crate::records::{parse_iso_micros, CommitRecord};
 use crate::repository::Repository;
 
+/// Options of [`Repository::log_with`] (git's `log` flags of the same
+/// names).
+#[derive(Debug, Clone, Default)]
+pub struct LogOptions {
+    /// Follow only first parents (`--first-parent`: a branch's own
+    /// history, merges seen as single steps).
+    pub first_parent: bool,
+    /// Show only commits that change a path matching one of these (`--
+    /// paths`: a path or a directory prefix; empty: every commit). A
+    /// commit qualifies when the paths differ from every parent's (a merge
+    /// that took one side's content as is is left out, as git's history
+    /// simplification does).
+    pub paths: Vec<String>,
+}
+
 /// The iterator of [`Repository::log`]. Holds the commits queued and the
 /// IDs seen (memory grows with the commits visited, as in git).
 pub struct Log {
     repo: Repository,
+    opts: LogOptions,
     heap: BinaryHeap<(i64, Reverse<u64>, String)>,
     /// Who named each queued commit (for [`crate::Error::Missing`]).
     named_by: std::collections::HashMap<String, String>,
@@ -36,8 +52,19 @@ impl Repository {
     /// [`crate::Error::Missing`] (an integrity error) when a commit in the
     /// history is not stored, after which the iterator ends.
     pub fn log(&self, rev: &str) -> Result<Log> {
+        self.log_with(rev, &LogOptions::default())
+    }
+
+    /// [`Self::log`] with `opts`: first parents only, or only the commits
+    /// that change given paths.
+    ///
+    /// # Errors
+    /// As [`Self::log`]; items as there, plus store errors reading the
+    /// snapshots a path filter compares.
+    pub fn log_with(&self, rev: &str, opts: &LogOptions) -> Result<Log> {
         let mut log = Log {
             repo: self.clone(),
+            opts: opts.clone(),
             heap: BinaryHeap::new(),
             named_by: std::collections::HashMap::new(),
             loaded: std::collections::HashMap::new(),
@@ -67,6 +94,47 @@ impl Iterator for Log {
     type Item = Result<CommitRecord>;
 
     fn next(&mut self) -> Option<Result<CommitRecord>> {
+        loop {
+            let rec = match self.step()? {
+                Ok(r) => r,
+                Err(e) => return Some(Err(e)),
+            };
+            match self.shown(&rec) {
+                Ok(true) => return Some(Ok(rec)),
+                Ok(false) => continue,
+                Err(e) => {
+                    self.failed = true;
+                    return Some(Err(e));
+                }
+            }
+        }
+    }
+}
+
+impl Log {
+    /// True when `rec` passes the path filter.
+    fn shown(&self, rec: &CommitRecord) -> Result<bool> {
+        if self.opts.paths.is_empty() {
+            return Ok(true);
+        }
+        let pick = |m: crate::manifest::Manifest| -> crate::manifest::Manifest {
+            m.into_iter().filter(|(p, _)| self.opts.paths.iter().any(|s| crate::stage::pathspec_matches(s, p))).collect()
+        };
+        let mine = pick(self.repo.commit_manifest(&rec.commit_id)?);
+        let parents: Vec<&str> = if self.opts.first_parent { rec.parent_commit_id.as_deref().into_iter().collect() } else { rec.parents().collect() };
+        if parents.is_empty() {
+            return Ok(!mine.is_empty());
+        }
+        for p in parents {
+            if pick(self.repo.commit_manifest(p)?) == mine {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    /// The next commit of the walk, unfiltered.
+    fn step(&mut self) -> Option<Result<CommitRecord>> {
         if self.failed {
             return None;
         }
@@ -88,7 +156,9 @@ impl Iterator for Log {
                 }));
             }
         };
-        for p in rec.parents() {
+        let parents: Vec<&str> =
+            if self.opts.first_parent { rec.parent_commit_id.as_deref().into_iter().collect() } else { rec.parents().collect() };
+        for p in parents {
             // Parents are ordered by their own time once read; until then
             // by the child's time (a parent is never newer in sane history).
             if self.seen.contains(p) {

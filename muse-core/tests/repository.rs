@@ -459,6 +459,32 @@ on_both_stores!(cherry_pick_and_revert, |repo: &Repository| {
     assert!(repo.pick_continue().is_err());
 });
 
+on_both_stores!(log_first_parent_and_paths, |repo: &Repository| {
+    use muse_core::log::LogOptions;
+    write(repo, "a.txt", "1\n");
+    write(repo, "d/b.txt", "b\n");
+    commit(repo, "base");
+    repo.create_branch("topic", None).unwrap();
+    repo.checkout("topic", false).unwrap();
+    write(repo, "d/b.txt", "b topic\n");
+    commit(repo, "topic: d/b");
+    repo.checkout("main", false).unwrap();
+    write(repo, "a.txt", "2\n");
+    commit(repo, "main: a");
+    repo.merge("topic", "me").unwrap();
+    let msgs = |opts: &LogOptions| -> Vec<String> {
+        repo.log_with("HEAD", opts).unwrap().map(|c| c.unwrap().message).collect()
+    };
+    let all = msgs(&LogOptions::default());
+    assert_eq!(all.len(), 4);
+    let fp = msgs(&LogOptions { first_parent: true, ..Default::default() });
+    assert_eq!(fp.len(), 3);
+    assert!(!fp.contains(&"topic: d/b".to_string()));
+    // Paths: only the commits that changed them (the merge took topic's d/b as is).
+    assert_eq!(msgs(&LogOptions { paths: vec!["d".into()], ..Default::default() }), vec!["topic: d/b", "base"]);
+    assert_eq!(msgs(&LogOptions { paths: vec!["a.txt".into()], ..Default::default() }), vec!["main: a", "base"]);
+});
+
 on_both_stores!(ref_transactions, |repo: &Repository| {
     write(repo, "a.txt", "a\n");
     let c1 = CommitId::parse(&commit(repo, "one")).unwrap();

@@ -159,6 +159,8 @@ fn an_interrupted_checkout_is_finished_by_running_it_again() {
         move_branch: false,
         force: false,
         phase: Phase::Applying,
+        message: None,
+        author: None,
     };
     operation::write(&root, &op).unwrap();
     for i in 0..25 {
@@ -215,6 +217,8 @@ fn an_interrupted_merge_is_aborted_back_to_head() {
         move_branch: true,
         force: false,
         phase: Phase::Applying,
+        message: None,
+        author: None,
     };
     operation::write(&root, &op).unwrap();
     // Half of what the merge writes.
@@ -247,6 +251,8 @@ fn an_interrupted_merge_is_finished_by_running_it_again() {
         move_branch: true,
         force: false,
         phase: Phase::Applying,
+        message: None,
+        author: None,
     };
     operation::write(&root, &op).unwrap();
     write(&root, "f0.txt", "topic 0\n");

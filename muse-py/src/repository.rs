@@ -163,23 +163,34 @@ impl PyStatusEntry {
 /// One changed path of ``Repository.diff()``: ``status`` is ``"added"``,
 /// ``"modified"`` or ``"deleted"`` (old side → new side); ``old_id`` /
 /// ``new_id`` are the blob IDs on each side (``None`` on the side where the
-/// path does not exist). A plain value: constructible, comparable, hashable.
-#[pyclass(frozen, eq, hash, name = "DiffEntry", module = "muse")]
-#[derive(Clone, PartialEq, Eq, Hash)]
+/// path does not exist); ``patch`` is the file's unified diff (git's
+/// format). A plain value: constructible, comparable, hashable. Equality,
+/// hash and repr use the path, status and IDs only: the patch follows from
+/// them (and the context size it was made with).
+#[pyclass(frozen, name = "DiffEntry", module = "muse")]
+#[derive(Clone)]
 pub struct PyDiffEntry {
     path: String,
     status: String,
     old_id: Option<String>,
     new_id: Option<String>,
+    patch: String,
+}
+
+impl PyDiffEntry {
+    /// The fields equality and hashing compare (all but the patch).
+    fn key(&self) -> (&str, &str, Option<&str>, Option<&str>) {
+        (&self.path, &self.status, self.old_id.as_deref(), self.new_id.as_deref())
+    }
 }
 
 #[pymethods]
 impl PyDiffEntry {
-    /// ``DiffEntry(path, status, old_id=None, new_id=None)``.
+    /// ``DiffEntry(path, status, old_id=None, new_id=None, patch="")``.
     #[new]
-    #[pyo3(signature = (path, status, old_id=None, new_id=None))]
-    fn py_new(path: String, status: String, old_id: Option<String>, new_id: Option<String>) -> Self {
-        PyDiffEntry { path, status, old_id, new_id }
+    #[pyo3(signature = (path, status, old_id=None, new_id=None, patch=String::new()), text_signature = "(path, status, old_id=None, new_id=None, patch='')")]
+    fn py_new(path: String, status: String, old_id: Option<String>, new_id: Option<String>, patch: String) -> Self {
+        PyDiffEntry { path, status, old_id, new_id, patch }
     }
     /// The repository-relative POSIX path.
     #[getter]
@@ -200,6 +211,21 @@ impl PyDiffEntry {
     #[getter]
     fn new_id(&self) -> Option<&str> {
         self.new_id.as_deref()
+    }
+    /// The unified diff of this file (git's ``diff`` format, from
+    /// ``diff --git`` to the last hunk line; ``Binary files … differ`` for
+    /// a binary file); ``""`` for an entry constructed without one.
+    #[getter]
+    fn patch(&self) -> &str {
+        &self.patch
+    }
+    fn __eq__(&self, other: &Bound<'_, PyDiffEntry>) -> bool {
+        self.key() == other.get().key()
+    }
+    fn __hash__(&self) -> u64 {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        self.key().hash(&mut h);
+        h.finish()
     }
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
         Ok(format!(
@@ -323,6 +349,32 @@ pub struct PyRepository {
 impl PyRepository {
     fn root(&self) -> PathBuf {
         self.inner.workdir().to_path_buf()
+    }
+
+    /// Runs a three-way operation (merge, cherry-pick, revert) without the
+    /// GIL and shapes its outcome as a ``MergeResult``.
+    fn three_way(
+        &self,
+        py: Python<'_>,
+        run: impl FnOnce(&muse_core::Repository) -> muse_core::Result<MergeOutcome> + Send,
+    ) -> PyResult<PyMergeResult> {
+        let (outcome, record) = py
+            .detach(|| -> muse_core::Result<_> {
+                let outcome = run(&self.inner)?;
+                let record = match &outcome {
+                    MergeOutcome::FastForward { commit } | MergeOutcome::Merged { commit } => Some(self.inner.find_commit(commit)?),
+                    MergeOutcome::UpToDate | MergeOutcome::Conflicts { .. } => None,
+                };
+                Ok((outcome, record))
+            })
+            .py()?;
+        let kind = outcome.word();
+        let conflicts = match outcome {
+            MergeOutcome::Conflicts { paths } => paths,
+            _ => Vec::new(),
+        };
+        let commit = record.map(|r| Py::new(py, PyCommit::new(r))).transpose()?;
+        Ok(PyMergeResult { kind, conflicts, commit })
     }
 }
 
@@ -481,16 +533,50 @@ impl PyRepository {
     }
 
     /// The changes from revision ``a`` to revision ``b`` as ``DiffEntry``
-    /// objects sorted by path. ``b=None`` is the working tree, ``a=None``
-    /// is HEAD's commit: ``diff()`` is git's ``diff HEAD``.
+    /// objects sorted by path, each with its unified ``patch``
+    /// (``context_lines`` unchanged lines around each change). ``b=None``
+    /// is the working tree, ``a=None`` is HEAD's commit: ``diff()`` is
+    /// git's ``diff HEAD``. With ``cached=True`` the new side is the index
+    /// (HEAD with the stage applied) and the old side ``a`` (default HEAD):
+    /// git's ``diff --cached [a]``; ``b`` must then be ``None``.
     ///
-    /// Raises ``NotFoundError`` for an unknown revision.
-    #[pyo3(signature = (a=None, b=None))]
-    fn diff(&self, py: Python<'_>, a: Option<&str>, b: Option<&str>) -> PyResult<Vec<PyDiffEntry>> {
-        let d = py.detach(|| self.inner.diff(a, b)).py()?;
-        Ok(d.into_iter()
-            .map(|e| PyDiffEntry { path: e.path, status: e.status.word().to_string(), old_id: e.old_id, new_id: e.new_id })
-            .collect())
+    /// Raises ``NotFoundError`` for an unknown revision, ``ValueError``
+    /// (``InvalidInputError``) for ``cached=True`` with ``b``.
+    #[pyo3(signature = (a=None, b=None, *, context_lines=3, cached=false))]
+    fn diff(
+        &self,
+        py: Python<'_>,
+        a: Option<&str>,
+        b: Option<&str>,
+        context_lines: usize,
+        cached: bool,
+    ) -> PyResult<Vec<PyDiffEntry>> {
+        let opts = muse_core::diff::PatchOptions { context_lines };
+        let d = py
+            .detach(|| -> muse_core::Result<Vec<PyDiffEntry>> {
+                let entries = match (cached, b) {
+                    (true, Some(_)) => {
+                        return Err(muse_core::Error::InvalidInput("diff(cached=True) takes no revision b".into()))
+                    }
+                    (true, None) => self.inner.diff_cached(a)?,
+                    (false, _) => self.inner.diff(a, b)?,
+                };
+                entries
+                    .into_iter()
+                    .map(|e| {
+                        let patch = self.inner.diff_patch(&e, &opts)?;
+                        Ok(PyDiffEntry {
+                            path: e.path,
+                            status: e.status.word().to_string(),
+                            old_id: e.old_id,
+                            new_id: e.new_id,
+                            patch,
+                        })
+                    })
+                    .collect()
+            })
+            .py()?;
+        Ok(d)
     }
 
     /// Checks out ``rev``: a branch name switches HEAD to that branch, any
@@ -516,23 +602,136 @@ impl PyRepository {
     /// for an unknown ``rev``, ``LockedError``.
     #[pyo3(signature = (rev, author=""))]
     fn merge(&self, py: Python<'_>, rev: &str, author: &str) -> PyResult<PyMergeResult> {
-        let (outcome, record) = py
+        self.three_way(py, |r| r.merge(rev, author))
+    }
+
+    /// Applies the change commit ``rev`` made (against its first parent)
+    /// on top of HEAD as a new commit with its message and author (git's
+    /// ``cherry-pick``), merging line by line. Returns a ``MergeResult``:
+    /// ``kind`` ``"merged"`` (``.commit`` the new commit), ``"conflicts"``
+    /// (resolve, ``add``, then ``pick_continue()``, or ``merge_abort()``),
+    /// or ``"up-to-date"`` when HEAD already has the change.
+    ///
+    /// Raises ``InvalidInputError`` (dirty tree, detached HEAD, a merge
+    /// commit, an operation in progress), ``NotFoundError``.
+    fn cherry_pick(&self, py: Python<'_>, rev: &str) -> PyResult<PyMergeResult> {
+        self.three_way(py, |r| r.cherry_pick(rev))
+    }
+
+    /// Undoes the change commit ``rev`` made, on top of HEAD, as a new
+    /// commit by ``author`` (git's ``revert``). As ``cherry_pick``.
+    #[pyo3(signature = (rev, author=""))]
+    fn revert(&self, py: Python<'_>, rev: &str, author: &str) -> PyResult<PyMergeResult> {
+        self.three_way(py, |r| r.revert(rev, author))
+    }
+
+    /// Concludes a cherry-pick or revert stopped on conflicts (resolved and
+    /// added): commits with the recorded message; returns the ``Commit``.
+    ///
+    /// Raises ``InvalidInputError`` when none waits or paths are unresolved.
+    fn pick_continue(&self, py: Python<'_>) -> PyResult<PyCommit> {
+        py.detach(|| self.inner.pick_continue()).py().map(PyCommit::new)
+    }
+
+    /// The tags, sorted: ``[(name, commit_id)]``.
+    #[getter]
+    fn tags(&self, py: Python<'_>) -> PyResult<Vec<(String, String)>> {
+        py.detach(|| self.inner.tags()).py()
+    }
+
+    /// Creates tag ``name`` at revision ``target`` (default HEAD); returns
+    /// the commit ID. An existing tag is refused unless ``force``.
+    ///
+    /// Raises ``InvalidRefNameError``, ``InvalidInputError`` (exists),
+    /// ``NotFoundError``.
+    #[pyo3(signature = (name, target=None, force=false))]
+    fn create_tag(&self, py: Python<'_>, name: &str, target: Option<&str>, force: bool) -> PyResult<String> {
+        py.detach(|| self.inner.create_tag(name, target, force)).py()
+    }
+
+    /// Deletes tag ``name``; returns the commit ID it named.
+    ///
+    /// Raises ``NotFoundError``.
+    fn delete_tag(&self, py: Python<'_>, name: &str) -> PyResult<String> {
+        py.detach(|| self.inner.delete_tag(name)).py()
+    }
+
+    /// Moves HEAD's branch to revision ``rev`` (default HEAD) (git's
+    /// ``reset``): ``mode`` ``"soft"`` keeps the stage's content,
+    /// ``"mixed"`` (default) empties the stage, ``"hard"`` also rewrites
+    /// every tracked file (local changes to them are lost). Returns the
+    /// commit ID HEAD now names.
+    ///
+    /// Raises ``ValueError`` for another mode, ``InvalidInputError`` (a
+    /// soft reset during a merge), ``NotFoundError``.
+    #[pyo3(signature = (rev=None, mode="mixed"))]
+    fn reset(&self, py: Python<'_>, rev: Option<&str>, mode: &str) -> PyResult<String> {
+        use muse_core::reset::ResetMode;
+        let mode = match mode {
+            "soft" => ResetMode::Soft,
+            "mixed" => ResetMode::Mixed,
+            "hard" => ResetMode::Hard,
+            m => return Err(pyo3::exceptions::PyValueError::new_err(format!("mode must be soft, mixed or hard, not {m:?}"))),
+        };
+        py.detach(|| self.inner.reset(rev, mode)).py().map(|(id, _)| id)
+    }
+
+    /// Restores ``paths`` (paths or directories; ``"."`` everything)
+    /// (git's ``restore``): with ``staged``, unstages them (their staged
+    /// content becomes ``source``'s, default HEAD); with ``worktree``
+    /// (the default without ``staged``), rewrites the files from
+    /// ``source`` (default: the stage). Returns the paths restored.
+    ///
+    /// Raises ``InvalidInputError`` for a path matching nothing tracked.
+    #[pyo3(signature = (paths, *, staged=false, worktree=false, source=None))]
+    fn restore(&self, py: Python<'_>, paths: Vec<String>, staged: bool, worktree: bool, source: Option<String>) -> PyResult<Vec<String>> {
+        let opts = muse_core::reset::RestoreOptions { source, staged, worktree };
+        py.detach(|| self.inner.restore(&paths, &opts)).py()
+    }
+
+    /// Stops tracking ``paths`` and deletes them unless ``cached`` (git's
+    /// ``rm``); returns the paths removed. Files with local or staged-only
+    /// edits are refused unless ``force``.
+    ///
+    /// Raises ``InvalidInputError``.
+    #[pyo3(signature = (paths, *, cached=false, force=false))]
+    fn remove(&self, py: Python<'_>, paths: Vec<String>, cached: bool, force: bool) -> PyResult<Vec<String>> {
+        py.detach(|| self.inner.remove(&paths, cached, force)).py()
+    }
+
+    /// Moves the tracked file or directory ``source`` to ``destination``
+    /// (into it when it is an existing directory) (git's ``mv``); returns
+    /// ``[(old, new)]`` per file moved.
+    ///
+    /// Raises ``InvalidInputError`` (not tracked, destination exists),
+    /// ``InvalidPathError``.
+    fn move_path(&self, py: Python<'_>, source: &str, destination: &str) -> PyResult<Vec<(String, String)>> {
+        py.detach(|| self.inner.rename(source, destination)).py()
+    }
+
+    /// What commit ``rev`` changed (git's ``show``): its ``Commit`` and the
+    /// ``DiffEntry`` list (with patches) against its first parent.
+    ///
+    /// Raises ``NotFoundError``.
+    #[pyo3(signature = (rev="HEAD", context_lines=3))]
+    fn show(&self, py: Python<'_>, rev: &str, context_lines: usize) -> PyResult<(PyCommit, Vec<PyDiffEntry>)> {
+        let opts = muse_core::diff::PatchOptions { context_lines };
+        let (rec, entries) = py
             .detach(|| -> muse_core::Result<_> {
-                let outcome = self.inner.merge(rev, author)?;
-                let record = match &outcome {
-                    MergeOutcome::FastForward { commit } | MergeOutcome::Merged { commit } => Some(self.inner.find_commit(commit)?),
-                    MergeOutcome::UpToDate | MergeOutcome::Conflicts { .. } => None,
-                };
-                Ok((outcome, record))
+                let (rec, changes) = self.inner.commit_changes(rev)?;
+                let mut out = Vec::with_capacity(changes.len());
+                for c in changes {
+                    let patch = self.inner.diff_patch(&c, &opts)?;
+                    out.push((c, patch));
+                }
+                Ok((rec, out))
             })
             .py()?;
-        let kind = outcome.word();
-        let conflicts = match outcome {
-            MergeOutcome::Conflicts { paths } => paths,
-            _ => Vec::new(),
-        };
-        let commit = record.map(|r| Py::new(py, PyCommit::new(r))).transpose()?;
-        Ok(PyMergeResult { kind, conflicts, commit })
+        let entries = entries
+            .into_iter()
+            .map(|(e, patch)| PyDiffEntry { path: e.path, status: e.status.word().to_string(), old_id: e.old_id, new_id: e.new_id, patch })
+            .collect();
+        Ok((PyCommit::new(rec), entries))
     }
 
     /// Abandons the merge in progress: the files, the branch and the stage
@@ -544,14 +743,17 @@ impl PyRepository {
     }
 
     /// The commits reachable from ``rev``, newest first (each once, every
-    /// parent followed), as an iterator of ``Commit``; at most
-    /// ``max_count`` of them. An unborn HEAD yields nothing.
+    /// parent followed; only first parents with ``first_parent``), as an
+    /// iterator of ``Commit``; at most ``max_count`` of them; with
+    /// ``paths``, only the commits that change them. An unborn HEAD yields
+    /// nothing.
     ///
     /// Raises ``NotFoundError`` for an unknown ``rev`` (here, not on the
     /// first ``next()``).
-    #[pyo3(signature = (rev="HEAD", max_count=None))]
-    fn log(&self, py: Python<'_>, rev: &str, max_count: Option<usize>) -> PyResult<PyCommitIterator> {
-        let walk = py.detach(|| self.inner.log(rev)).py()?;
+    #[pyo3(signature = (rev="HEAD", max_count=None, *, first_parent=false, paths=None))]
+    fn log(&self, py: Python<'_>, rev: &str, max_count: Option<usize>, first_parent: bool, paths: Option<Vec<String>>) -> PyResult<PyCommitIterator> {
+        let opts = muse_core::log::LogOptions { first_parent, paths: paths.unwrap_or_default() };
+        let walk = py.detach(|| self.inner.log_with(rev, &opts)).py()?;
         Ok(PyCommitIterator { walk: Mutex::new(walk.take(max_count.unwrap_or(usize::MAX))) })
     }
 

@@ -458,3 +458,50 @@ def test_merge_is_line_level(tmp_path: pathlib.Path) -> None:
     assert (result.kind, result.conflicts) == ("conflicts", ["f.txt"])
     hunk = "<<<<<<< HEAD\nten, main\n||||||| base\nline 10\n=======\nten, topic\n>>>>>>> topic\n"
     assert (tmp_path / "f.txt").read_text() == merged.replace("line 10\n", hunk)
+
+
+def test_tags_reset_restore_remove_move_pick_show(tmp_path: pathlib.Path) -> None:
+    """The everyday commands beyond merge, through ``muse.Repository``."""
+    repo = Repository.init(tmp_path)
+    numbered = "".join(f"line {i}\n" for i in range(1, 21))
+    c1 = commit_file(repo, "f.txt", numbered, "one")
+    c2 = commit_file(repo, "f.txt", numbered.replace("line 5\n", "five\n"), "two")
+    # Tags.
+    assert repo.create_tag("v1", "HEAD~1") == c1.id
+    assert repo.tags == [("v1", c1.id)] and repo.revparse("v1") == c1.id
+    with pytest.raises(InvalidInputError):
+        repo.create_tag("v1")
+    assert repo.delete_tag("v1") == c1.id and repo.tags == []
+    # show: the commit and its patch.
+    commit, changes = repo.show()
+    assert commit == c2 and [c.path for c in changes] == ["f.txt"]
+    assert "-line 5\n+five\n" in changes[0].patch
+    # log with paths and first_parent.
+    assert [c.message for c in repo.log(paths=["f.txt"])] == ["two", "one"]
+    assert [c.message for c in repo.log(first_parent=True)] == ["two", "one"]
+    # reset / restore.
+    assert repo.reset("HEAD~1", mode="soft") == c1.id
+    assert [(e.path, e.index) for e in repo.status()] == [("f.txt", "modified")]
+    repo.restore(["f.txt"], staged=True)
+    assert [(e.path, e.index, e.worktree) for e in repo.status()] == [("f.txt", None, "modified")]
+    repo.restore(["f.txt"])
+    assert (tmp_path / "f.txt").read_text() == numbered and repo.status() == []
+    assert repo.reset(c2.id, mode="hard") == c2.id
+    with pytest.raises(ValueError):
+        repo.reset(mode="medium")
+    # remove / move_path.
+    commit_file(repo, "g.txt", "gee\n", "g")
+    assert repo.remove(["g.txt"]) == ["g.txt"] and not (tmp_path / "g.txt").exists()
+    repo.commit("drop g")
+    assert repo.move_path("f.txt", "h.txt") == [("f.txt", "h.txt")]
+    moved = repo.commit("move")
+    # cherry-pick / revert.
+    reverted = repo.revert(moved.id)
+    assert reverted.kind == "merged" and reverted.commit is not None
+    assert reverted.commit.message.startswith('Revert "move"')
+    assert (tmp_path / "f.txt").exists() and not (tmp_path / "h.txt").exists()
+    picked = repo.cherry_pick(moved.id)
+    assert picked.kind == "merged" and (tmp_path / "h.txt").exists()
+    assert repo.cherry_pick(moved.id).kind == "up-to-date"
+    with pytest.raises(InvalidInputError):
+        repo.pick_continue()

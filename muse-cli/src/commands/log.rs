@@ -23,8 +23,17 @@ pub struct LogArgs {
     /// Stream `{"commits": [...]}`, one record at a time.
     #[arg(long)]
     json: bool,
-    /// Revision to start from: a branch, a commit ID, `HEAD~2`, ... (default: HEAD).
+    /// Follow only first parents (a branch's own history; merges as
+    /// single steps).
+    #[arg(long)]
+    first_parent: bool,
+    /// Revision to start from: a branch, a tag, a commit ID, `HEAD~2`, ...
+    /// (default: HEAD).
     branch: Option<String>,
+    /// Only commits that change these paths (files or directories), given
+    /// after `--`.
+    #[arg(last = true)]
+    paths: Vec<std::path::PathBuf>,
 }
 
 /// Runs `muse log`.
@@ -35,7 +44,10 @@ pub fn run(a: LogArgs, ctx: &CommandContext) -> CmdResult {
         None => "HEAD".to_string(),
     };
     let limit = a.max_count.unwrap_or(usize::MAX);
-    let walk = repo.log(&start)?.take(limit);
+    let root = ctx.repo_root()?;
+    let paths = a.paths.iter().map(|p| crate::commands::add::pathspec(&root, p, ctx)).collect::<Result<Vec<_>, _>>()?;
+    let opts = muse_core::log::LogOptions { first_parent: a.first_parent, paths };
+    let walk = repo.log_with(&start, &opts)?.take(limit);
     let mut o = out();
     if a.json {
         // Streamed: one record at a time, never the whole history in memory.

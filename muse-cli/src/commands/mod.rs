@@ -23,6 +23,7 @@ pub mod pick;
 pub mod reset;
 pub mod restore;
 pub mod rm;
+pub mod show;
 pub mod status;
 pub mod tag;
 pub mod verify;
@@ -63,13 +64,16 @@ pub enum Command {
     Status(status::StatusArgs),
     /// Show the history of a revision (every ancestor), newest first.
     Log(log::LogArgs),
+    /// Show a commit: its header and the patch of what it changed.
+    Show(show::ShowArgs),
     /// List, create or delete branches.
     Branch(branch::BranchArgs),
     /// List, create or delete tags.
     Tag(tag::TagArgs),
     /// Switch branches (restoring the working tree), or create one with -b.
     Checkout(checkout::CheckoutArgs),
-    /// Show changed paths between commits or against the working tree.
+    /// Show changes as a unified patch (or --stat, --name-status, ...):
+    /// stage vs working tree, --cached, or between revisions.
     Diff(diff::DiffArgs),
     /// Merge a branch or commit into HEAD's branch (fast-forward, or a
     /// three-way merge, line by line).
@@ -105,6 +109,7 @@ pub fn run_command(cmd: Command, ctx: &CommandContext) -> CmdResult {
         Command::Commit(a) => commit::run(a, ctx),
         Command::Status(a) => status::run(a, ctx),
         Command::Log(a) => log::run(a, ctx),
+        Command::Show(a) => show::run(a, ctx),
         Command::Branch(a) => branch::run(a, ctx),
         Command::Tag(a) => tag::run(a, ctx),
         Command::Checkout(a) => checkout::run(a, ctx),

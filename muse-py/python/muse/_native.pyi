@@ -398,9 +398,11 @@ class StatusEntry:
 @final
 class DiffEntry:
     """One changed path of ``Repository.diff()``: ``status`` is ``"added"``,
-    ``"modified"`` or ``"deleted"``; blob IDs on each side (``None`` where absent)."""
+    ``"modified"`` or ``"deleted"``; blob IDs on each side (``None`` where absent);
+    ``patch``, the file's unified diff. Equality, hash and repr leave the patch out."""
 
-    def __new__(cls, path: str, status: str, old_id: Optional[str] = None, new_id: Optional[str] = None) -> DiffEntry: ...
+    def __new__(cls, path: str, status: str, old_id: Optional[str] = None, new_id: Optional[str] = None,
+                patch: str = "") -> DiffEntry: ...
     @property
     def path(self) -> str:
         """The repository-relative POSIX path."""
@@ -413,6 +415,9 @@ class DiffEntry:
     @property
     def new_id(self) -> Optional[str]:
         """The blob ID on the new side (``None`` when deleted)."""
+    @property
+    def patch(self) -> str:
+        """The unified diff of this file (git's format); ``""`` when constructed without one."""
     def __eq__(self, other: object, /) -> bool: ...
     def __hash__(self) -> int: ...
 
@@ -480,15 +485,40 @@ class Repository:
         """Record the stage on top of HEAD; return the new commit."""
     def status(self) -> list[StatusEntry]:
         """One entry per changed or untracked path, sorted by path."""
-    def diff(self, a: Optional[str] = None, b: Optional[str] = None) -> list[DiffEntry]:
-        """Changes from revision ``a`` (default HEAD) to ``b`` (default the working tree)."""
+    def diff(self, a: Optional[str] = None, b: Optional[str] = None, *, context_lines: int = 3,
+             cached: bool = False) -> list[DiffEntry]:
+        """Changes from revision ``a`` (default HEAD) to ``b`` (default the working tree),
+        each with its patch; ``cached=True``: ``a`` (default HEAD) against the index."""
     def checkout(self, rev: str, force: bool = False) -> None:
         """Switch to a branch, or detach HEAD at any other revision."""
     def merge(self, rev: str, author: str = "") -> MergeResult:
         """Merge ``rev`` into HEAD's branch."""
     def merge_abort(self) -> None:
-        """Abandon the merge in progress."""
-    def log(self, rev: str = "HEAD", max_count: Optional[int] = None) -> CommitIterator:
+        """Abandon the merge, cherry-pick or revert in progress."""
+    def cherry_pick(self, rev: str) -> MergeResult:
+        """Apply commit ``rev``'s change on top of HEAD as a new commit."""
+    def revert(self, rev: str, author: str = "") -> MergeResult:
+        """Undo commit ``rev``'s change on top of HEAD as a new commit."""
+    def pick_continue(self) -> Commit:
+        """Conclude a cherry-pick or revert stopped on (resolved) conflicts."""
+    @property
+    def tags(self) -> list[tuple[str, str]]:
+        """The tags, sorted, as ``(name, commit_id)``."""
+    def create_tag(self, name: str, target: Optional[str] = None, force: bool = False) -> str:
+        """Create tag ``name`` at ``target`` (default HEAD); return its commit ID."""
+    def delete_tag(self, name: str) -> str:
+        """Delete tag ``name``; return the commit ID it named."""
+    def reset(self, rev: Optional[str] = None, mode: str = "mixed") -> str:
+        """Move HEAD's branch to ``rev`` (``mode``: soft, mixed, hard)."""
+    def restore(self, paths: Sequence[str], *, staged: bool = False, worktree: bool = False, source: Optional[str] = None) -> list[str]:
+        """Restore ``paths`` in the stage and/or the working tree."""
+    def remove(self, paths: Sequence[str], *, cached: bool = False, force: bool = False) -> list[str]:
+        """Stop tracking ``paths`` (and delete them unless ``cached``)."""
+    def move_path(self, source: str, destination: str) -> list[tuple[str, str]]:
+        """Move a tracked file or directory; return ``[(old, new)]``."""
+    def show(self, rev: str = "HEAD", context_lines: int = 3) -> tuple[Commit, list[DiffEntry]]:
+        """Commit ``rev`` and its changes (with patches) against its first parent."""
+    def log(self, rev: str = "HEAD", max_count: Optional[int] = None, *, first_parent: bool = False, paths: Optional[Sequence[str]] = None) -> CommitIterator:
         """The commits reachable from ``rev``, newest first."""
     def revparse(self, spec: str) -> str:
         """Resolve a revision (``HEAD~1``, a branch, a hex prefix, …) to a commit ID."""

@@ -1,0 +1,86 @@
+//! `muse show`: a commit's header and the patch of what it changed (git's
+//! `show`; a merge against its first parent).
+
+use std::io::{IsTerminal, Write};
+
+use clap::Args;
+use serde_json::json;
+
+use muse_core::diff::PatchOptions;
+
+use crate::commands::diff::{write_patch, write_stat, COLOR, PLAIN};
+use crate::context::CommandContext;
+use crate::error::{CmdResult, EXIT_OK};
+use crate::revision::resolve_rev;
+use crate::ui::{out, print_json};
+
+/// Arguments of `muse show`.
+#[derive(Args, Debug)]
+pub struct ShowArgs {
+    /// The commit to show: any revision (default HEAD).
+    rev: Option<String>,
+    /// Show `path | N ++--` per file instead of the patch.
+    #[arg(long)]
+    stat: bool,
+    /// Show `<letter>\t<path>` per changed file instead of the patch.
+    #[arg(long)]
+    name_status: bool,
+    /// Lines of context around each change (git's -U<n>).
+    #[arg(short = 'U', long = "unified", value_name = "N", default_value_t = 3)]
+    unified: usize,
+    /// Print the commit record and its changes (with patches) as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Runs `muse show`.
+pub fn run(a: ShowArgs, ctx: &CommandContext) -> CmdResult {
+    let repo = ctx.repository()?;
+    let rev = match &a.rev {
+        Some(r) => resolve_rev(&repo, r)?,
+        None => "HEAD".to_string(),
+    };
+    let (rec, changes) = repo.commit_changes(&rev)?;
+    let opts = PatchOptions { context_lines: a.unified };
+    let patches = changes.iter().map(|c| repo.file_patch(c, &opts)).collect::<Result<Vec<_>, _>>()?;
+    if a.json {
+        let files: Vec<_> = changes
+            .iter()
+            .zip(&patches)
+            .map(|(c, p)| json!({"path": c.path, "status": c.status.word(), "old": c.old_id, "new": c.new_id, "patch": p.text()}))
+            .collect();
+        return print_json(&json!({"commit": rec, "changes": files}));
+    }
+    let pal = if std::io::stdout().is_terminal() { &COLOR } else { &PLAIN };
+    let mut o = out();
+    writeln!(o, "{}commit {}{}", pal.meta_color(), rec.commit_id, pal.reset_color())?;
+    if let Some(p2) = &rec.parent2_commit_id {
+        writeln!(o, "Merge: {} {}", short12(rec.parent_commit_id.as_deref().unwrap_or("")), short12(p2))?;
+    }
+    if !rec.author.is_empty() {
+        writeln!(o, "Author: {}", rec.author)?;
+    }
+    writeln!(o, "Date:   {}\n", rec.committed_at)?;
+    for line in rec.message.lines() {
+        writeln!(o, "    {line}")?;
+    }
+    writeln!(o)?;
+    if a.name_status {
+        for c in &changes {
+            writeln!(o, "{}\t{}", c.status.letter(), c.path)?;
+        }
+    } else if a.stat {
+        write_stat(&mut o, &changes, &patches, pal)?;
+    } else {
+        for p in &patches {
+            write_patch(&mut o, p, pal)?;
+        }
+    }
+    o.flush()?;
+    Ok(EXIT_OK)
+}
+
+/// The first 12 hex digits of an ID.
+fn short12(id: &str) -> &str {
+    id.get(7..19).unwrap_or(id)
+}
