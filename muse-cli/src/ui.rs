@@ -49,3 +49,40 @@ pub fn capitalize(s: &str) -> String {
 pub fn short(id: &str) -> &str {
     id.strip_prefix("sha256:").map(|h| &h[..12.min(h.len())]).unwrap_or(id)
 }
+
+/// Writes a commit the way `log` and `show` print it (git's medium
+/// format): `commit <id>` (wrapped in `color`/`reset` escapes, empty for
+/// none), `Merge:` for two parents, `Author:`, `Date:`, the indented
+/// message and a blank line.
+pub fn write_commit(
+    o: &mut impl std::io::Write,
+    rec: &muse_core::records::CommitRecord,
+    color: &str,
+    reset: &str,
+) -> std::io::Result<()> {
+    writeln!(o, "{color}commit {}{reset}", rec.commit_id)?;
+    if let (Some(p1), Some(p2)) = (&rec.parent_commit_id, &rec.parent2_commit_id) {
+        writeln!(o, "Merge: {} {}", short(p1), short(p2))?;
+    }
+    if !rec.author.is_empty() {
+        writeln!(o, "Author: {}", rec.author)?;
+    }
+    writeln!(o, "Date:   {}\n", rec.committed_at)?;
+    for line in rec.message.lines() {
+        writeln!(o, "    {line}")?;
+    }
+    writeln!(o)
+}
+
+/// Prints a command's outcome: `v` as JSON with `json`, else `text` on
+/// stdout (exit code 0) or stderr (any other `code`); returns `code`.
+pub fn report(json: bool, v: &Value, code: i32, text: &str) -> CmdResult {
+    if json {
+        print_json(v)?;
+    } else if code == crate::error::EXIT_OK {
+        println!("{text}");
+    } else {
+        eprintln!("{text}");
+    }
+    Ok(code)
+}

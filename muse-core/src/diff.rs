@@ -335,9 +335,7 @@ impl Repository {
     /// Store errors; [`crate::error::Error::Corrupt`] for an undecodable
     /// stage.
     pub fn index_manifest(&self) -> Result<Manifest> {
-        let (_, _, head) = self.head_state()?;
-        let stage = crate::stage::read_stage(self.workdir())?;
-        Ok(stage.view(&head).into_owned())
+        Ok(self.rev_and_index(None)?.1)
     }
 
     /// git's plain `diff`: the index ([`Self::index_manifest`]) against
@@ -360,14 +358,20 @@ impl Repository {
     /// # Errors
     /// As [`Self::tree`] and [`Self::index_manifest`].
     pub fn diff_cached(&self, rev: Option<&str>) -> Result<Vec<DiffEntry>> {
+        let (old, index) = self.rev_and_index(rev)?;
+        Ok(diff_entries(&old, &index))
+    }
+
+    /// The manifest of `rev` (default HEAD) and the index.
+    fn rev_and_index(&self, rev: Option<&str>) -> Result<(Manifest, Manifest)> {
         let (_, _, head) = self.head_state()?;
         let stage = crate::stage::read_stage(self.workdir())?;
+        let index = stage.apply_to(&head);
         let old = match rev {
             Some(r) => self.tree(Some(r))?,
-            None => head.clone(),
+            None => head,
         };
-        let index = stage.view(&head);
-        Ok(diff_entries(&old, &index))
+        Ok((old, index))
     }
 
     /// git's `diff <rev>`: revision `rev` (default HEAD) against the
@@ -379,13 +383,7 @@ impl Repository {
     /// # Errors
     /// As [`Self::tree`] and [`Self::index_manifest`].
     pub fn diff_worktree(&self, rev: Option<&str>) -> Result<Vec<DiffEntry>> {
-        let (_, _, head) = self.head_state()?;
-        let stage = crate::stage::read_stage(self.workdir())?;
-        let old = match rev {
-            Some(r) => self.tree(Some(r))?,
-            None => head.clone(),
-        };
-        let index = stage.view(&head);
+        let (old, index) = self.rev_and_index(rev)?;
         let mut wt = self.tree(None)?;
         wt.retain(|p, _| index.contains_key(p));
         Ok(diff_entries(&old, &wt))

@@ -138,24 +138,14 @@ impl Operation {
     /// about to start; `to` is the fast-forward target or the merge commit,
     /// `None` when it stops on conflicts.
     pub fn merge(target: &str, branch: String, ours: String, to: Option<String>, theirs: String) -> Operation {
-        Operation {
-            kind: OperationKind::Merge,
-            target: target.to_string(),
-            branch: Some(branch),
-            from: Some(ours),
-            to,
-            theirs: Some(theirs),
-            conflicts: Vec::new(),
-            move_branch: true,
-            force: false,
-            phase: Phase::Applying,
-            message: None,
-            author: None,
-        }
+        let mut op = Operation::pick(OperationKind::Merge, target, branch, ours, to, theirs, String::new(), String::new());
+        (op.message, op.author) = (None, None);
+        op
     }
 
-    /// A cherry-pick or revert (`kind`) of commit `theirs` (named `target`)
-    /// onto `ours` on `branch`, about to start: `to` is the commit it makes
+    /// A three-way operation (`kind`: cherry-pick, revert; merge through
+    /// [`Operation::merge`]) of commit `theirs` (named `target`) onto
+    /// `ours` on `branch`, about to start: `to` is the commit it makes
     /// (`None` when it stops on conflicts), `message` and `author` that
     /// commit's.
     #[allow(clippy::too_many_arguments)]
@@ -191,11 +181,6 @@ impl Operation {
             (OperationKind::Checkout, _) => {
                 format!("run `muse checkout {}` to finish it", self.target)
             }
-            (OperationKind::Merge, Phase::Applying) => format!(
-                "run `muse merge --abort` to go back to {}, or `muse merge {}` to finish it",
-                self.from.as_deref().map(short).unwrap_or("HEAD"),
-                self.target
-            ),
             (OperationKind::Merge, Phase::Conflicts) => {
                 "fix the conflicts, `muse add` the files and `muse commit`; or `muse merge --abort`".to_string()
             }

@@ -70,15 +70,7 @@ pub fn run(a: LogArgs, ctx: &CommandContext) -> CmdResult {
         if a.oneline {
             writeln!(o, "{} {}", short(&rec.commit_id), rec.message.lines().next().unwrap_or(""))?;
         } else {
-            writeln!(o, "commit {}", rec.commit_id)?;
-            if !rec.author.is_empty() {
-                writeln!(o, "Author: {}", rec.author)?;
-            }
-            writeln!(o, "Date:   {}\n", rec.committed_at)?;
-            for line in rec.message.lines() {
-                writeln!(o, "    {line}")?;
-            }
-            writeln!(o)?;
+            crate::ui::write_commit(&mut o, &rec, "", "")?;
         }
     }
     if !any {

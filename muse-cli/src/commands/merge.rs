@@ -59,12 +59,5 @@ pub fn run(a: MergeArgs, ctx: &CommandContext) -> CmdResult {
             ),
         ),
     };
-    if a.json {
-        print_json(&v)?;
-    } else if code == EXIT_OK {
-        println!("{text}");
-    } else {
-        eprintln!("{text}");
-    }
-    Ok(code)
+    crate::ui::report(a.json, &v, code, &text)
 }

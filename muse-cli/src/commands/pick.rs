@@ -80,12 +80,5 @@ pub fn run(a: PickArgs, revert: bool, ctx: &CommandContext) -> CmdResult {
             ),
         ),
     };
-    if a.json {
-        print_json(&v)?;
-    } else if code == EXIT_OK {
-        println!("{text}");
-    } else {
-        eprintln!("{text}");
-    }
-    Ok(code)
+    crate::ui::report(a.json, &v, code, &text)
 }

@@ -53,18 +53,7 @@ pub fn run(a: ShowArgs, ctx: &CommandContext) -> CmdResult {
     }
     let pal = if std::io::stdout().is_terminal() { &COLOR } else { &PLAIN };
     let mut o = out();
-    writeln!(o, "{}commit {}{}", pal.meta_color(), rec.commit_id, pal.reset_color())?;
-    if let Some(p2) = &rec.parent2_commit_id {
-        writeln!(o, "Merge: {} {}", short12(rec.parent_commit_id.as_deref().unwrap_or("")), short12(p2))?;
-    }
-    if !rec.author.is_empty() {
-        writeln!(o, "Author: {}", rec.author)?;
-    }
-    writeln!(o, "Date:   {}\n", rec.committed_at)?;
-    for line in rec.message.lines() {
-        writeln!(o, "    {line}")?;
-    }
-    writeln!(o)?;
+    crate::ui::write_commit(&mut o, &rec, pal.meta_color(), pal.reset_color())?;
     if a.name_status {
         for c in &changes {
             writeln!(o, "{}\t{}", c.status.letter(), c.path)?;
@@ -78,9 +67,4 @@ pub fn run(a: ShowArgs, ctx: &CommandContext) -> CmdResult {
     }
     o.flush()?;
     Ok(EXIT_OK)
-}
-
-/// The first 12 hex digits of an ID.
-fn short12(id: &str) -> &str {
-    id.get(7..19).unwrap_or(id)
 }
