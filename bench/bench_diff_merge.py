@@ -8,8 +8,9 @@ Usage::
 A git history is generated (untimed): ``--files`` text files of 40 lines
 (default 2,000; ``--quick`` 200), a main line of 60 commits (``--quick``
 12) each rewriting lines of 25 files, and 6 topic branches (``--quick`` 2)
-forked along it, 10 commits each, editing lines of files main edits too
-(mostly different lines, so most merge cleanly line by line; some overlap).
+forked along it, 10 commits each, editing lines of files main edits too:
+other lines (they merge cleanly, line by line), except the first topic,
+whose edits overlap main's (it conflicts).
 It is imported into muse (``muse import-git``, untimed). Then, alternating
 muse and git, each step a fresh process (``--reps`` times, default 3):
 
@@ -83,13 +84,15 @@ def make_history(root: str, files: int, main_commits: int, branches: int, seed: 
             topics.append(f"topic{len(topics)}")
             git(root, "branch", topics[-1])
         # main edits the first half of the lines of hot files, and others
-        edit(root, rng, files, f"main{c}", rng.sample(hot, 10) + rng.sample(range(files), 15), range(0, 22))
+        edit(root, rng, files, f"main{c}", rng.sample(hot, 10) + rng.sample(range(files), 15), range(0, 18))
         git(root, "commit", "-q", "-am", f"main {c}")
-    for t in topics:
+    for n, t in enumerate(topics):
         git(root, "checkout", "-q", t)
+        # Topics edit the second half of the lines (clean line merges); the
+        # first topic also the first half's end (overlaps: conflicts).
+        lines = range(12, 30) if n == 0 else range(22, 40)
         for c in range(10):
-            # topics edit mostly the second half: clean line merges, a few overlaps
-            edit(root, rng, files, f"{t}.{c}", rng.sample(hot, 8) + rng.sample(range(files), 4), range(18, 40))
+            edit(root, rng, files, f"{t}.{c}", rng.sample(hot, 8) + rng.sample(range(files), 4), lines)
             git(root, "commit", "-q", "-am", f"{t} {c}")
     git(root, "checkout", "-q", "main")
     return topics

@@ -189,7 +189,8 @@ typedef enum muse_merge_kind {
     /**
      * Both sides changed some paths differently (the conflict paths are
      * returned). The working tree holds the merge with git-style conflict
-     * markers (`<<<<<<< ours`, `=======`, `>>>>>>> <rev>`) in those files,
+     * markers around each conflicting hunk (`<<<<<<< HEAD`, `|||||||
+     * base`, `=======`, `>>>>>>> <rev>`: git's diff3 style) in those files,
      * the clean part of the merge is staged and the merge is in progress:
      * resolve the files, `muse_repository_add` them, then
      * `muse_repository_commit` records a commit with two parents; or
@@ -197,6 +198,26 @@ typedef enum muse_merge_kind {
      */
     MUSE_MERGE_CONFLICTS = 3,
 } muse_merge_kind;
+
+/**
+ * How much `muse_repository_reset` resets (git's `--soft`, `--mixed`,
+ * `--hard`). The values are part of the ABI.
+ */
+typedef enum muse_reset_mode {
+    /**
+     * Only HEAD's branch moves; the stage keeps its content.
+     */
+    MUSE_RESET_SOFT = 0,
+    /**
+     * HEAD's branch moves and the stage is emptied (git's default).
+     */
+    MUSE_RESET_MIXED = 1,
+    /**
+     * HEAD's branch moves, the stage is emptied and every tracked file is
+     * rewritten: local changes to tracked files are lost.
+     */
+    MUSE_RESET_HARD = 2,
+} muse_reset_mode;
 
 /**
  * An owned, immutable byte buffer returned by libmuse (object contents,
@@ -1700,8 +1721,9 @@ enum muse_status muse_repository_head_branch(const struct muse_repository *repo,
 /**
  * Merges `rev` (a branch name or any revision) into HEAD's branch (git's
  * `merge`): a fast-forward when HEAD is an ancestor of it, else a
- * file-level three-way merge against the merge base (a path changed on
- * both sides to different content is a conflict). Refuses, changing
+ * three-way merge against the merge base, text files line by line (edits
+ * that overlap conflict; a binary file changed on both sides conflicts
+ * whole). Refuses, changing
  * nothing, a dirty stage or working tree, a detached or unborn HEAD, a
  * merge already in progress, and untracked files, symlinks or
  * directories where the merge must write. The intent is journaled first:
@@ -1874,6 +1896,143 @@ enum muse_status muse_commit_list_get(const struct muse_commit_list *list,
  * `list` must be NULL or a live list, not used afterwards.
  */
 void muse_commit_list_free(struct muse_commit_list *list);
+
+/**
+ * Applies the change commit `rev` made (against its first parent) on top
+ * of HEAD as a new commit with `rev`'s message and author (git's
+ * `cherry-pick`), text files merged line by line. The out-parameters are
+ * those of `muse_repository_merge`: `MUSE_MERGE_MERGED` (the new commit in
+ * `out_id`), `MUSE_MERGE_CONFLICTS` (a success: resolve, add, then
+ * `muse_repository_pick_continue`, or `muse_repository_merge_abort`), or
+ * `MUSE_MERGE_UP_TO_DATE` (HEAD already has the change; no commit).
+ *
+ * Errors: `MUSE_E_NULL_ARG`, `MUSE_E_UTF8`, `MUSE_E_NOT_FOUND` (unknown
+ * `rev`), `MUSE_E_INVALID_INPUT` (dirty tree, detached or unborn HEAD, a
+ * merge commit, an operation in progress, obstacles), `MUSE_E_CONFLICT`
+ * (index lock busy), `MUSE_E_INTEGRITY`, `MUSE_E_IO`.
+ *
+ * Thread-safe (serialised by the index lock).
+ *
+ * # Safety
+ * `repo` must be NULL or a live handle; `rev` NULL or NUL-terminated;
+ * `kind_out`, `conflicts_out` NULL or writable; `out_id` NULL or
+ * `MUSE_ID_BUFSIZE` writable bytes.
+ */
+enum muse_status muse_repository_cherry_pick(const struct muse_repository *repo,
+                                             const char *rev,
+                                             enum muse_merge_kind *kind_out,
+                                             char *out_id,
+                                             struct muse_path_list **conflicts_out);
+
+/**
+ * Undoes the change commit `rev` made, on top of HEAD, as a new commit by
+ * `author` (NULL means `""`) whose message says `Revert "<subject>"`
+ * (git's `revert`). Out-parameters, errors and thread safety as
+ * `muse_repository_cherry_pick`.
+ *
+ * # Safety
+ * As `muse_repository_cherry_pick`; `author` NULL or NUL-terminated.
+ */
+enum muse_status muse_repository_revert(const struct muse_repository *repo,
+                                        const char *rev,
+                                        const char *author,
+                                        enum muse_merge_kind *kind_out,
+                                        char *out_id,
+                                        struct muse_path_list **conflicts_out);
+
+/**
+ * Concludes a cherry-pick or revert that stopped on conflicts, once they
+ * are resolved and added: commits with the recorded message and author.
+ *
+ * - `out_id`: optional (may be NULL); `MUSE_ID_BUFSIZE` bytes that receive
+ *   the new commit's ID.
+ *
+ * Errors: `MUSE_E_NULL_ARG`, `MUSE_E_INVALID_INPUT` (none waits, or paths
+ * are unresolved), `MUSE_E_CONFLICT`, `MUSE_E_INTEGRITY`, `MUSE_E_IO`.
+ *
+ * # Safety
+ * `repo` must be NULL or a live handle; `out_id` NULL or
+ * `MUSE_ID_BUFSIZE` writable bytes.
+ */
+enum muse_status muse_repository_pick_continue(const struct muse_repository *repo, char *out_id);
+
+/**
+ * Moves HEAD's branch (or a detached HEAD) to revision `rev` (NULL means
+ * HEAD) as `mode` says (git's `reset`). A hard reset is journaled like a
+ * checkout (run it again after a crash); mixed and hard abandon a
+ * conflicted merge; soft refuses during one.
+ *
+ * - `mode`: a `muse_reset_mode` value.
+ * - `out_id`: optional (may be NULL); `MUSE_ID_BUFSIZE` bytes that receive
+ *   the commit HEAD now names.
+ *
+ * Errors: `MUSE_E_NULL_ARG`, `MUSE_E_UTF8`, `MUSE_E_NOT_FOUND` (unknown
+ * `rev`), `MUSE_E_INVALID_INPUT` (soft reset during a merge, another
+ * operation interrupted, a mode value out of range), `MUSE_E_CONFLICT`,
+ * `MUSE_E_INTEGRITY`, `MUSE_E_IO`.
+ *
+ * # Safety
+ * `repo` must be NULL or a live handle; `rev` NULL or NUL-terminated;
+ * `out_id` NULL or `MUSE_ID_BUFSIZE` writable bytes.
+ */
+enum muse_status muse_repository_reset(const struct muse_repository *repo,
+                                       const char *rev,
+                                       uint32_t mode,
+                                       char *out_id);
+
+/**
+ * Creates tag `name` at revision `target` (NULL means HEAD); with `force`
+ * an existing tag is moved, else refused.
+ *
+ * - `out_id`: optional (may be NULL); `MUSE_ID_BUFSIZE` bytes that receive
+ *   the tagged commit's ID.
+ *
+ * Errors: `MUSE_E_NULL_ARG`, `MUSE_E_UTF8`, `MUSE_E_INVALID_INPUT` (bad
+ * name, the tag exists without `force`), `MUSE_E_NOT_FOUND` (unknown
+ * `target`), `MUSE_E_IO`.
+ *
+ * Thread-safe (compare-and-swap on the tag).
+ *
+ * # Safety
+ * `repo` must be NULL or a live handle; `name`, `target` NULL or
+ * NUL-terminated; `out_id` NULL or `MUSE_ID_BUFSIZE` writable bytes.
+ */
+enum muse_status muse_repository_create_tag(const struct muse_repository *repo,
+                                            const char *name,
+                                            const char *target,
+                                            bool force,
+                                            char *out_id);
+
+/**
+ * Deletes tag `name`.
+ *
+ * - `out_id`: optional (may be NULL); `MUSE_ID_BUFSIZE` bytes that receive
+ *   the commit it named.
+ *
+ * Errors: `MUSE_E_NULL_ARG`, `MUSE_E_UTF8`, `MUSE_E_INVALID_INPUT` (bad
+ * name), `MUSE_E_NOT_FOUND` (no such tag), `MUSE_E_CONFLICT` (it moved
+ * meanwhile), `MUSE_E_IO`.
+ *
+ * # Safety
+ * `repo` must be NULL or a live handle; `name` NULL or NUL-terminated;
+ * `out_id` NULL or `MUSE_ID_BUFSIZE` writable bytes.
+ */
+enum muse_status muse_repository_delete_tag(const struct muse_repository *repo,
+                                            const char *name,
+                                            char *out_id);
+
+/**
+ * The tags as a new `muse_ref_list` of `(name, commit_id)`, sorted by
+ * name; free it with `muse_ref_list_free`.
+ *
+ * Errors: `MUSE_E_NULL_ARG`, `MUSE_E_INTEGRITY` (a damaged tag),
+ * `MUSE_E_IO`.
+ *
+ * # Safety
+ * `repo` must be NULL or a live handle; `out` NULL or writable.
+ */
+enum muse_status muse_repository_tags(const struct muse_repository *repo,
+                                      struct muse_ref_list **out);
 
 /**
  * Builds the MPack bundle of everything reachable from the `want` commits

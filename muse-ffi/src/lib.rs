@@ -62,6 +62,8 @@ pub mod refs;
 
 pub mod porcelain;
 
+pub mod history;
+
 pub mod mpack;
 
 pub use error::muse_status;

@@ -79,7 +79,8 @@ pub enum muse_merge_kind {
     MUSE_MERGE_MERGED = 2,
     /// Both sides changed some paths differently (the conflict paths are
     /// returned). The working tree holds the merge with git-style conflict
-    /// markers (`<<<<<<< ours`, `=======`, `>>>>>>> <rev>`) in those files,
+    /// markers around each conflicting hunk (`<<<<<<< HEAD`, `|||||||
+    /// base`, `=======`, `>>>>>>> <rev>`: git's diff3 style) in those files,
     /// the clean part of the merge is staged and the merge is in progress:
     /// resolve the files, `muse_repository_add` them, then
     /// `muse_repository_commit` records a commit with two parents; or
@@ -710,8 +711,9 @@ pub struct muse_path_list {
 
 /// Merges `rev` (a branch name or any revision) into HEAD's branch (git's
 /// `merge`): a fast-forward when HEAD is an ancestor of it, else a
-/// file-level three-way merge against the merge base (a path changed on
-/// both sides to different content is a conflict). Refuses, changing
+/// three-way merge against the merge base, text files line by line (edits
+/// that overlap conflict; a binary file changed on both sides conflicts
+/// whole). Refuses, changing
 /// nothing, a dirty stage or working tree, a detached or unborn HEAD, a
 /// merge already in progress, and untracked files, symlinks or
 /// directories where the merge must write. The intent is journaled first:
@@ -756,30 +758,45 @@ pub unsafe extern "C" fn muse_repository_merge(
         // SAFETY: caller guarantees.
         let (repo, rev, author) = unsafe { (handle(repo, "repo")?, cstr(rev, "rev")?, opt_cstr(author, "author")?) };
         let outcome = repo.repo().merge(rev, author.unwrap_or(""))?;
-        let (kind, commit, conflicts) = match outcome {
-            MergeOutcome::UpToDate => (muse_merge_kind::MUSE_MERGE_UP_TO_DATE, None, Vec::new()),
-            MergeOutcome::FastForward { commit } => (muse_merge_kind::MUSE_MERGE_FAST_FORWARD, Some(commit), Vec::new()),
-            MergeOutcome::Merged { commit } => (muse_merge_kind::MUSE_MERGE_MERGED, Some(commit), Vec::new()),
-            MergeOutcome::Conflicts { paths } => (muse_merge_kind::MUSE_MERGE_CONFLICTS, None, paths),
-        };
-        // SAFETY: kind_out checked non-NULL; the optional out-parameters
-        // are written only when non-NULL; sizes and writability per the
-        // caller.
-        unsafe {
-            put(kind_out, kind);
-            if !out_id.is_null() {
-                match &commit {
-                    Some(c) => put_id(out_id, c),
-                    None => put(out_id, 0),
-                }
-            }
-            if !conflicts_out.is_null() {
-                let items = conflicts.iter().map(|p| c_lossy(p)).collect();
-                put(conflicts_out, into_handle(muse_path_list { items }));
-            }
-        }
+        // SAFETY: forwarded caller guarantees on the out-parameters.
+        unsafe { put_outcome(outcome, kind_out, out_id, conflicts_out) };
         Ok(())
     })
+}
+
+/// Writes a three-way outcome (merge, cherry-pick, revert) to the
+/// out-parameters of `muse_repository_merge` and its siblings.
+///
+/// # Safety
+/// `kind_out` non-NULL and writable; `out_id` NULL or `MUSE_ID_BUFSIZE`
+/// writable bytes; `conflicts_out` NULL or writable.
+pub(crate) unsafe fn put_outcome(
+    outcome: MergeOutcome,
+    kind_out: *mut muse_merge_kind,
+    out_id: *mut c_char,
+    conflicts_out: *mut *mut muse_path_list,
+) {
+    let (kind, commit, conflicts) = match outcome {
+        MergeOutcome::UpToDate => (muse_merge_kind::MUSE_MERGE_UP_TO_DATE, None, Vec::new()),
+        MergeOutcome::FastForward { commit } => (muse_merge_kind::MUSE_MERGE_FAST_FORWARD, Some(commit), Vec::new()),
+        MergeOutcome::Merged { commit } => (muse_merge_kind::MUSE_MERGE_MERGED, Some(commit), Vec::new()),
+        MergeOutcome::Conflicts { paths } => (muse_merge_kind::MUSE_MERGE_CONFLICTS, None, paths),
+    };
+    // SAFETY: kind_out non-NULL; the optional out-parameters are written
+    // only when non-NULL; sizes and writability per the caller.
+    unsafe {
+        put(kind_out, kind);
+        if !out_id.is_null() {
+            match &commit {
+                Some(c) => put_id(out_id, c),
+                None => put(out_id, 0),
+            }
+        }
+        if !conflicts_out.is_null() {
+            let items = conflicts.iter().map(|p| c_lossy(p)).collect();
+            put(conflicts_out, into_handle(muse_path_list { items }));
+        }
+    }
 }
 
 /// Abandons the merge in progress (one stopped on conflicts, or one

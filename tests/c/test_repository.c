@@ -634,12 +634,85 @@ static void test_errors(void) {
     muse_repository_free(repo);
 }
 
+/* cherry-pick, revert, reset and tags through muse.h */
+static void test_history(void) {
+    char *saved = g_root;
+    g_root = path_join(g_tmp, "history");
+    muse_repository *repo = NULL;
+    CHECK_OK(muse_repository_init(g_root, NULL, &repo));
+    muse_add_stats as;
+    char c1[MUSE_ID_BUFSIZE], c2[MUSE_ID_BUFSIZE], t1[MUSE_ID_BUFSIZE], id[MUSE_ID_BUFSIZE];
+    put_file("f.txt", "1\n2\n3\n4\n5\n6\n7\n8\n");
+    CHECK_OK(muse_repository_add_all(repo, &as));
+    CHECK_OK(muse_repository_commit(repo, "base", "alice", c1));
+    CHECK_OK(muse_repository_create_branch(repo, "topic", NULL, NULL));
+    CHECK_OK(muse_repository_checkout_branch(repo, "topic", false, false));
+    put_file("f.txt", "1\ntwo\n3\n4\n5\n6\n7\n8\n");
+    CHECK_OK(muse_repository_add_all(repo, &as));
+    CHECK_OK(muse_repository_commit(repo, "topic two", "bob", t1));
+    CHECK_OK(muse_repository_checkout_branch(repo, "main", false, false));
+    put_file("f.txt", "1\n2\n3\n4\n5\n6\n7\neight\n");
+    CHECK_OK(muse_repository_add_all(repo, &as));
+    CHECK_OK(muse_repository_commit(repo, "main eight", "alice", c2));
+
+    /* cherry-pick: line 2 comes over, line 8 stays */
+    muse_merge_kind kind = MUSE_MERGE_CONFLICTS;
+    muse_path_list *conflicts = NULL;
+    CHECK_OK(muse_repository_cherry_pick(repo, "topic", &kind, id, &conflicts));
+    CHECK(kind == MUSE_MERGE_MERGED);
+    CHECK(muse_path_list_len(conflicts) == 0);
+    muse_path_list_free(conflicts);
+    check_file("f.txt", "1\ntwo\n3\n4\n5\n6\n7\neight\n");
+    CHECK_OK(muse_repository_cherry_pick(repo, "topic", &kind, NULL, NULL));
+    CHECK(kind == MUSE_MERGE_UP_TO_DATE);
+    /* revert it again */
+    CHECK_OK(muse_repository_revert(repo, "HEAD", "carol", &kind, id, NULL));
+    CHECK(kind == MUSE_MERGE_MERGED);
+    check_file("f.txt", "1\n2\n3\n4\n5\n6\n7\neight\n");
+    CHECK_ERR(muse_repository_pick_continue(repo, NULL), MUSE_E_INVALID_INPUT);
+    CHECK_ERR(muse_repository_cherry_pick(repo, "nope", &kind, NULL, NULL), MUSE_E_NOT_FOUND);
+    CHECK_ERR(muse_repository_cherry_pick(repo, "topic", NULL, NULL, NULL), MUSE_E_NULL_ARG);
+
+    /* tags */
+    CHECK_OK(muse_repository_create_tag(repo, "v1", "HEAD~2", false, id));
+    CHECK_STR(id, c2);
+    CHECK_ERR(muse_repository_create_tag(repo, "v1", NULL, false, NULL), MUSE_E_INVALID_INPUT);
+    CHECK_ERR(muse_repository_create_tag(repo, "bad name", NULL, false, NULL), MUSE_E_INVALID_INPUT);
+    muse_ref_list *tags = NULL;
+    CHECK_OK(muse_repository_tags(repo, &tags));
+    CHECK(muse_ref_list_len(tags) == 1);
+    const char *tn = NULL, *tc = NULL;
+    CHECK_OK(muse_ref_list_get(tags, 0, &tn, &tc));
+    CHECK_STR(tn, "v1");
+    CHECK_STR(tc, c2);
+    muse_ref_list_free(tags);
+
+    /* reset --hard to the tag, then a bad mode */
+    CHECK_OK(muse_repository_reset(repo, "v1", MUSE_RESET_HARD, id));
+    CHECK_STR(id, c2);
+    check_file("f.txt", "1\n2\n3\n4\n5\n6\n7\neight\n");
+    CHECK_ERR(muse_repository_reset(repo, NULL, 7, NULL), MUSE_E_INVALID_INPUT);
+    CHECK_OK(muse_repository_reset(repo, c1, MUSE_RESET_SOFT, NULL));
+    muse_status_list *st = NULL;
+    CHECK_OK(muse_repository_status(repo, &st));
+    CHECK_STATUS_ENTRY(st, "f.txt", MUSE_FILE_MODIFIED, MUSE_FILE_UNCHANGED);
+    muse_status_list_free(st);
+    CHECK_OK(muse_repository_delete_tag(repo, "v1", id));
+    CHECK_STR(id, c2);
+    CHECK_ERR(muse_repository_delete_tag(repo, "v1", NULL), MUSE_E_NOT_FOUND);
+    (void)t1;
+    muse_repository_free(repo);
+    free(g_root);
+    g_root = saved;
+}
+
 int main(void) {
     g_tmp = make_tmpdir("repository");
     g_root = path_join(g_tmp, "work");
     test_workflow();
     test_open_and_discover();
     test_errors();
+    test_history();
     rm_rf(g_tmp);
     free(g_root);
     free(g_tmp);
