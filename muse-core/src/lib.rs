@@ -28,6 +28,7 @@
 //! | [`tag`] | tags: list, create, delete |
 //! | [`reset`] | `reset` (soft, mixed, hard) and `restore` |
 //! | [`remove`] | `rm` and `mv` |
+//! | [`stash`] | the stash: push, list, apply, pop, drop |
 //! | [`log`] | history walks: by commit time, first parents, between two commits |
 //! | [`diff`] | diffs between revisions and the working tree |
 //! | [`mpack`] | MPack bundles: build, encode, decode, verify-and-apply (any store to any store) |
@@ -98,6 +99,7 @@ pub mod reset;
 pub mod revision;
 pub mod snapshots;
 pub mod stage;
+pub mod stash;
 pub mod stat_cache;
 pub mod status;
 pub mod store;

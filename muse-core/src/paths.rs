@@ -86,6 +86,11 @@ pub fn head_path(root: &Path) -> PathBuf {
 pub fn refs_dir(root: &Path) -> PathBuf {
     muse_dir(root).join("refs")
 }
+/// `<root>/.muse/refs/stash`: the stash entries (commit IDs, newest
+/// first, one per line).
+pub fn stash_path(root: &Path) -> PathBuf {
+    refs_dir(root).join("stash")
+}
 /// `<root>/.muse/refs/heads`
 pub fn heads_dir(root: &Path) -> PathBuf {
     refs_dir(root).join("heads")

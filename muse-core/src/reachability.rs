@@ -3,7 +3,8 @@
 //! # Roots
 //!
 //! Every branch, HEAD (when detached), the tags in `.muse/tags/` (files
-//! holding a commit ID, written by `import-git`), `MERGE_HEAD`, the blobs
+//! holding a commit ID, written by `import-git`), the stash entries
+//! (`.muse/refs/stash`), `MERGE_HEAD`, the blobs
 //! of the stage (`.muse/index.msgpack`), and the commits and snapshots an
 //! in-progress operation journal names. From each root commit every parent
 //! is followed; a reachable commit keeps its snapshot, a snapshot keeps its
@@ -95,6 +96,8 @@ fn roots(root: &Path) -> Result<(Vec<String>, Vec<String>, Vec<String>)> {
         commits.push(m);
     }
     commits.extend(tag_targets(root)?);
+    // Stashed work is kept until the entry is dropped.
+    commits.extend(crate::refs::read_stash(root)?);
     // --- operation journal roots: the commits an interrupted or conflicted
     // checkout/merge (`.muse/OPERATION`) still needs to finish or abort. A
     // commit it names that is not stored yet (a merge commit about to be

@@ -402,6 +402,57 @@ fn apply_updates(root: &Path, mut items: Vec<PathUpdate<'_>>) -> Result<()> {
     Ok(())
 }
 
+/// The stash entries (commit IDs, newest first); empty when there is no
+/// stash.
+///
+/// # Errors
+/// [`Error::Corrupt`] for a line that is not an ID, [`Error::Io`].
+pub fn read_stash(root: &Path) -> Result<Vec<String>> {
+    let path = crate::paths::stash_path(root);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(Error::io("read", &path, e)),
+    };
+    text.lines()
+        .filter(|l| !l.is_empty())
+        .map(|l| match validate_id(l) {
+            Ok(_) => Ok(l.to_string()),
+            Err(e) => Err(Error::corrupt("stash", &path, e.to_string())),
+        })
+        .collect()
+}
+
+/// Replaces the stash entries with `new` under the stash's lock, if they
+/// are still `expected` (compare-and-swap); an empty list removes the file.
+///
+/// # Errors
+/// [`Error::RefConflict`] when the stash changed meanwhile (nothing
+/// written), [`Error::InvalidId`], [`Error::Io`].
+pub fn update_stash(root: &Path, expected: &[String], new: &[String]) -> Result<()> {
+    for id in new {
+        validate_id(id)?;
+    }
+    let path = crate::paths::stash_path(root);
+    let _lock = RefLock::acquire(&path)?;
+    let actual = read_stash(root)?;
+    if actual != expected {
+        return Err(Error::RefConflict {
+            name: "refs/stash".into(),
+            expected: expected.first().cloned(),
+            actual: actual.first().cloned(),
+        });
+    }
+    let durability = durability_for(root, None)?;
+    if new.is_empty() {
+        crate::atomic::remove_if_present(&path)?;
+        return Ok(());
+    }
+    let text: String = new.iter().map(|id| format!("{id}\n")).collect();
+    write_atomic(&path, MUSE_TMP_PREFIX, text.as_bytes(), MODE_MUTABLE, durability, Replace::Overwrite)?;
+    Ok(())
+}
+
 /// Path of tag `name`'s file: `<root>/.muse/tags/<name>` (tag names follow
 /// the branch-name rules; `import-git` writes git's tags there).
 ///

@@ -485,6 +485,50 @@ on_both_stores!(log_first_parent_and_paths, |repo: &Repository| {
     assert_eq!(msgs(&LogOptions { paths: vec!["a.txt".into()], ..Default::default() }), vec!["main: a", "base"]);
 });
 
+on_both_stores!(stash_push_apply_pop_drop, |repo: &Repository| {
+    write(repo, "f.txt", &lines(&[]));
+    write(repo, "g.txt", "gee\n");
+    commit(repo, "base");
+    assert_eq!(repo.stash_push(None).unwrap(), None, "nothing to stash");
+    // Local changes: one staged, one not, one staged new file; an untracked file stays.
+    write(repo, "f.txt", &lines(&[(3, "three, local")]));
+    write(repo, "g.txt", "gee, staged\n");
+    write(repo, "new.txt", "new, staged\n");
+    repo.add(&["g.txt".into(), "new.txt".into()], &mut |_, _| {}).unwrap();
+    write(repo, "untracked.txt", "stays\n");
+    let w = repo.stash_push(Some("my work")).unwrap().unwrap();
+    assert_eq!(read(repo, "f.txt"), lines(&[]));
+    assert_eq!(read(repo, "g.txt"), "gee\n");
+    assert!(!repo.workdir().join("new.txt").exists());
+    assert_eq!(read(repo, "untracked.txt"), "stays\n");
+    let st = repo.status().unwrap();
+    assert!(st.staged.is_empty() && st.unstaged.is_empty());
+    let list = repo.stash_list().unwrap();
+    assert_eq!(list.len(), 1);
+    assert_eq!((list[0].commit.as_str(), list[0].message.as_str()), (w.as_str(), "On main: my work"));
+    // Meanwhile HEAD moves on, touching another line of f.txt.
+    write(repo, "f.txt", &lines(&[(18, "eighteen, committed")]));
+    commit(repo, "more");
+    // pop: merged line by line with HEAD; the entry is dropped.
+    assert!(matches!(repo.stash_pop(0).unwrap(), MergeOutcome::Merged { .. }));
+    assert_eq!(read(repo, "f.txt"), lines(&[(3, "three, local"), (18, "eighteen, committed")]));
+    assert_eq!(read(repo, "g.txt"), "gee, staged\n");
+    assert_eq!(read(repo, "new.txt"), "new, staged\n");
+    assert!(repo.stash_list().unwrap().is_empty());
+    // A conflicting apply keeps the entry; drop removes it.
+    repo.stash_push(None).unwrap().unwrap();
+    write(repo, "f.txt", &lines(&[(3, "three, other"), (18, "eighteen, committed")]));
+    commit(repo, "conflicting");
+    assert_eq!(repo.stash_pop(0).unwrap(), MergeOutcome::Conflicts { paths: vec!["f.txt".into()] });
+    assert!(read(repo, "f.txt").contains("<<<<<<< HEAD\nthree, other\n"));
+    assert_eq!(repo.stash_list().unwrap().len(), 1);
+    assert!(repo.stash_apply(0).is_err(), "the tree has the conflicted changes");
+    repo.reset(None, muse_core::reset::ResetMode::Hard).unwrap();
+    repo.stash_drop(0).unwrap();
+    assert!(repo.stash_list().unwrap().is_empty());
+    assert_eq!(repo.stash_drop(0).unwrap_err().kind(), ErrorKind::NotFound);
+});
+
 on_both_stores!(ref_transactions, |repo: &Repository| {
     write(repo, "a.txt", "a\n");
     let c1 = CommitId::parse(&commit(repo, "one")).unwrap();
@@ -698,4 +742,24 @@ fn filesystem_only_operations_name_the_store() {
         assert_eq!(repo.first_parent_commits("main", 0).unwrap().len(), 1);
         assert_eq!(repo.walk_between(&c, None, 10).unwrap().commits.len(), 1);
     }
+}
+
+/// `gc --prune` keeps stashed work: the entries are roots until dropped.
+#[test]
+fn prune_keeps_the_stash() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = Repository::init(dir.path()).unwrap();
+    write(&repo, "f.txt", "one\n");
+    commit(&repo, "one");
+    write(&repo, "f.txt", "stashed edit\n");
+    let w = repo.stash_push(None).unwrap().unwrap();
+    let (unreachable, _) = repo.prune_unreachable(std::time::Duration::ZERO).unwrap();
+    assert!(!unreachable.commits.contains(&w), "the stash entry is reachable");
+    assert!(matches!(repo.stash_pop(0).unwrap(), MergeOutcome::Merged { .. }));
+    assert_eq!(read(&repo, "f.txt"), "stashed edit\n");
+    // Dropped, it is garbage.
+    repo.stash_push(None).unwrap().unwrap();
+    let dropped = repo.stash_drop(0).unwrap();
+    let (unreachable, _) = repo.prune_unreachable(std::time::Duration::ZERO).unwrap();
+    assert!(unreachable.commits.contains(&dropped));
 }

@@ -625,6 +625,46 @@ impl PyRepository {
         self.three_way(py, |r| r.revert(rev, author))
     }
 
+    /// Puts the local changes to tracked files aside as a stash entry and
+    /// resets the stage and tree to HEAD (git's ``stash push``; untracked
+    /// files stay). Returns the entry's commit ID, ``None`` when there was
+    /// nothing to stash.
+    #[pyo3(signature = (message=None))]
+    fn stash(&self, py: Python<'_>, message: Option<&str>) -> PyResult<Option<String>> {
+        py.detach(|| self.inner.stash_push(message)).py()
+    }
+
+    /// The stash entries, newest first: ``[(index, commit_id, message)]``.
+    fn stash_list(&self, py: Python<'_>) -> PyResult<Vec<(usize, String, String)>> {
+        let list = py.detach(|| self.inner.stash_list()).py()?;
+        Ok(list.into_iter().map(|e| (e.index, e.commit, e.message)).collect())
+    }
+
+    /// Re-applies stash entry ``index`` to the working tree, merged line by
+    /// line with HEAD (``MergeResult`` ``"merged"`` or ``"conflicts"``);
+    /// the entry is kept.
+    ///
+    /// Raises ``NotFoundError`` (no such entry), ``InvalidInputError``
+    /// (local changes).
+    #[pyo3(signature = (index=0))]
+    fn stash_apply(&self, py: Python<'_>, index: usize) -> PyResult<PyMergeResult> {
+        self.three_way(py, |r| r.stash_apply(index))
+    }
+
+    /// ``stash_apply``, then drops the entry unless it conflicted.
+    #[pyo3(signature = (index=0))]
+    fn stash_pop(&self, py: Python<'_>, index: usize) -> PyResult<PyMergeResult> {
+        self.three_way(py, |r| r.stash_pop(index))
+    }
+
+    /// Removes stash entry ``index``; returns its commit ID.
+    ///
+    /// Raises ``NotFoundError``.
+    #[pyo3(signature = (index=0))]
+    fn stash_drop(&self, py: Python<'_>, index: usize) -> PyResult<String> {
+        py.detach(|| self.inner.stash_drop(index)).py()
+    }
+
     /// Concludes a cherry-pick or revert stopped on conflicts (resolved and
     /// added): commits with the recorded message; returns the ``Commit``.
     ///

@@ -505,3 +505,18 @@ def test_tags_reset_restore_remove_move_pick_show(tmp_path: pathlib.Path) -> Non
     assert repo.cherry_pick(moved.id).kind == "up-to-date"
     with pytest.raises(InvalidInputError):
         repo.pick_continue()
+
+
+def test_stash(tmp_path: pathlib.Path) -> None:
+    repo = Repository.init(tmp_path)
+    commit_file(repo, "a.txt", "1\n", "one")
+    assert repo.stash() is None
+    write(tmp_path, "a.txt", "local\n")
+    entry = repo.stash("wip")
+    assert entry is not None and (tmp_path / "a.txt").read_text() == "1\n"
+    assert repo.stash_list() == [(0, entry, "On main: wip")]
+    result = repo.stash_pop()
+    assert result.kind == "merged" and (tmp_path / "a.txt").read_text() == "local\n"
+    assert repo.stash_list() == []
+    with pytest.raises(NotFoundError):
+        repo.stash_drop()

@@ -75,3 +75,27 @@ def test_rm_and_mv(wt: pathlib.Path) -> None:
     r = muse(wt, "mv", "c.txt", ".muse/c.txt")
     assert r.returncode == 1
     assert (wt / "c.txt").read_text() == "2\n"
+
+
+def test_stash_push_list_pop_apply_drop(wt: pathlib.Path) -> None:
+    assert muse.ok(wt, "stash").stdout.strip() == "No local changes to save"
+    (wt / "a.txt").write_text("local\n")
+    (wt / "u.txt").write_text("untracked\n")
+    muse.ok(wt, "stash", "-m", "first try")
+    assert (wt / "a.txt").read_text() == "2\n" and (wt / "u.txt").exists()
+    assert muse.ok(wt, "stash", "list").stdout.strip() == "stash@{0}: On main: first try"
+    (wt / "a.txt").write_text("second\n")
+    muse.ok(wt, "stash", "push")
+    entries = json.loads(muse.ok(wt, "stash", "list", "--json").stdout)["entries"]
+    assert [e["index"] for e in entries] == [0, 1] and entries[1]["message"] == "On main: first try"
+    muse.ok(wt, "stash", "apply", "stash@{1}")
+    assert (wt / "a.txt").read_text() == "local\n"
+    assert len(json.loads(muse.ok(wt, "stash", "list", "--json").stdout)["entries"]) == 2
+    muse.ok(wt, "reset", "--hard")
+    muse.ok(wt, "stash", "pop")
+    assert (wt / "a.txt").read_text() == "second\n"
+    assert muse.ok(wt, "stash", "list").stdout.strip() == "stash@{0}: On main: first try"
+    muse.ok(wt, "stash", "drop", "0")
+    assert muse.ok(wt, "stash", "list").stdout == ""
+    r = muse(wt, "stash", "drop")
+    assert r.returncode == 1 and "stash@{0}" in r.stderr

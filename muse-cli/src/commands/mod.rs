@@ -24,6 +24,7 @@ pub mod reset;
 pub mod restore;
 pub mod rm;
 pub mod show;
+pub mod stash;
 pub mod status;
 pub mod tag;
 pub mod verify;
@@ -56,6 +57,8 @@ pub enum Command {
     Mv(mv::MvArgs),
     /// Put paths of the working tree (or, with --staged, the stage) back.
     Restore(restore::RestoreArgs),
+    /// Put local changes aside (push, list, pop, apply, drop).
+    Stash(stash::StashArgs),
     /// Move HEAD's branch to a commit (--soft, --mixed, --hard).
     Reset(reset::ResetArgs),
     /// Record the stage on top of HEAD.
@@ -105,6 +108,7 @@ pub fn run_command(cmd: Command, ctx: &CommandContext) -> CmdResult {
         Command::Rm(a) => rm::run(a, ctx),
         Command::Mv(a) => mv::run(a, ctx),
         Command::Restore(a) => restore::run(a, ctx),
+        Command::Stash(a) => stash::run(a, ctx),
         Command::Reset(a) => reset::run(a, ctx),
         Command::Commit(a) => commit::run(a, ctx),
         Command::Status(a) => status::run(a, ctx),

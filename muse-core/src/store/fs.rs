@@ -158,6 +158,15 @@ impl RefStore for FsStore {
         let new = new.map(|c| c.to_string());
         crate::refs::update_tag(&self.root, name, expected.as_ref().map(|e| e.as_deref()), new.as_deref())
     }
+
+    fn stash(&self) -> Result<Vec<CommitId>> {
+        crate::refs::read_stash(&self.root)?.into_iter().map(commit_id).collect()
+    }
+
+    fn update_stash(&self, expected: &[CommitId], new: &[CommitId]) -> Result<()> {
+        let s = |ids: &[CommitId]| ids.iter().map(ToString::to_string).collect::<Vec<_>>();
+        crate::refs::update_stash(&self.root, &s(expected), &s(new))
+    }
 }
 
 /// A [`Batch`] as a [`WriteBatch`].

@@ -32,11 +32,12 @@ struct Refs {
     head: Head,
     branches: BTreeMap<String, CommitId>,
     tags: BTreeMap<String, CommitId>,
+    stash: Vec<CommitId>,
 }
 
 impl Default for Refs {
     fn default() -> Self {
-        Refs { head: Head::Branch("main".into()), branches: BTreeMap::new(), tags: BTreeMap::new() }
+        Refs { head: Head::Branch("main".into()), branches: BTreeMap::new(), tags: BTreeMap::new(), stash: Vec::new() }
     }
 }
 
@@ -206,6 +207,23 @@ impl RefStore for MemStore {
             Some(c) => refs.tags.insert(name.to_string(), c),
             None => refs.tags.remove(name),
         };
+        Ok(())
+    }
+
+    fn stash(&self) -> Result<Vec<CommitId>> {
+        Ok(self.inner.refs.lock().unwrap_or_else(|p| p.into_inner()).stash.clone())
+    }
+
+    fn update_stash(&self, expected: &[CommitId], new: &[CommitId]) -> Result<()> {
+        let mut refs = self.inner.refs.lock().unwrap_or_else(|p| p.into_inner());
+        if refs.stash != expected {
+            return Err(Error::RefConflict {
+                name: "refs/stash".into(),
+                expected: expected.first().map(ToString::to_string),
+                actual: refs.stash.first().map(ToString::to_string),
+            });
+        }
+        refs.stash = new.to_vec();
         Ok(())
     }
 }

@@ -192,6 +192,18 @@ pub trait RefStore: Send + Sync {
     /// [`crate::Error::RefConflict`] (nothing written);
     /// [`crate::Error::InvalidRefName`].
     fn update_tag(&self, name: &str, expected: Option<Option<CommitId>>, new: Option<CommitId>) -> Result<()>;
+
+    /// The stash entries (commits), newest first.
+    ///
+    /// # Errors
+    /// [`crate::Error::Corrupt`], backend failures.
+    fn stash(&self) -> Result<Vec<CommitId>>;
+
+    /// Replaces the stash entries with `new` if they are still `expected`.
+    ///
+    /// # Errors
+    /// [`crate::Error::RefConflict`] (nothing written), backend failures.
+    fn update_stash(&self, expected: &[CommitId], new: &[CommitId]) -> Result<()>;
 }
 
 /// Writes collected and made durable together by [`WriteBatch::commit`]

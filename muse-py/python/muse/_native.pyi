@@ -499,6 +499,16 @@ class Repository:
         """Apply commit ``rev``'s change on top of HEAD as a new commit."""
     def revert(self, rev: str, author: str = "") -> MergeResult:
         """Undo commit ``rev``'s change on top of HEAD as a new commit."""
+    def stash(self, message: Optional[str] = None) -> Optional[str]:
+        """Put local changes aside; return the entry's commit ID (``None``: nothing to stash)."""
+    def stash_list(self) -> list[tuple[int, str, str]]:
+        """The stash entries, newest first: ``(index, commit_id, message)``."""
+    def stash_apply(self, index: int = 0) -> MergeResult:
+        """Re-apply a stash entry (kept)."""
+    def stash_pop(self, index: int = 0) -> MergeResult:
+        """Re-apply a stash entry and drop it unless it conflicted."""
+    def stash_drop(self, index: int = 0) -> str:
+        """Remove a stash entry; return its commit ID."""
     def pick_continue(self) -> Commit:
         """Conclude a cherry-pick or revert stopped on (resolved) conflicts."""
     @property
