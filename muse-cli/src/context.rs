@@ -25,9 +25,20 @@ impl CommandContext {
         repo_root()
     }
 
-    /// The repository handle for this command: [`Self::repo_root`], opened.
+    /// The repository handle for this command: [`Self::repo_root`], opened,
+    /// reporting long operations as a progress bar on a terminal.
     pub fn repository(&self) -> Result<Repository, Fail> {
-        Ok(Repository::open(repo_root()?)?)
+        self.open(&repo_root()?)
+    }
+
+    /// The repository at `root` (already discovered), opened with the
+    /// terminal progress bar of [`Self::repository`].
+    pub fn open(&self, root: &Path) -> Result<Repository, Fail> {
+        let repo = Repository::open(root)?;
+        Ok(match crate::ui::terminal_progress() {
+            Some(p) => repo.with_progress(p),
+            None => repo,
+        })
     }
 
     /// The repository for this command, with its `config.toml` checked,

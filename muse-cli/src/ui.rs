@@ -86,3 +86,28 @@ pub fn report(json: bool, v: &Value, code: i32, text: &str) -> CmdResult {
     }
     Ok(code)
 }
+
+/// A progress sink for the core's long operations ([`muse_core::repository::Progress`])
+/// that draws one bar per phase on stderr when it is a terminal (none for
+/// jobs under 200 items); finished bars are cleared.
+pub fn terminal_progress() -> Option<muse_core::repository::Progress> {
+    if !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let bar: std::sync::Mutex<Option<(String, indicatif::ProgressBar)>> = std::sync::Mutex::new(None);
+    Some(std::sync::Arc::new(move |what: &str, done: u64, total: u64| {
+        let mut g = bar.lock().unwrap_or_else(|p| p.into_inner());
+        if g.as_ref().is_none_or(|(w, pb)| w != what || pb.length() != Some(total)) {
+            if let Some((_, old)) = g.take() {
+                old.finish_and_clear();
+            }
+            *g = progress_bar(total, what).map(|pb| (what.to_string(), pb));
+        }
+        if let Some((_, pb)) = g.as_ref() {
+            pb.set_position(done);
+            if done >= total {
+                pb.finish_and_clear();
+            }
+        }
+    }))
+}

@@ -415,6 +415,8 @@ pub(crate) fn update_worktree(
     // directory: the manifest is sorted) per task, each task with its own
     // directory handle.
     let paths: Vec<&str> = paths_to_write(from, to, rewrite_all).collect();
+    let total = paths.len() as u64;
+    let done = std::sync::atomic::AtomicU64::new(0);
     let written: Vec<Result<usize>> = paths
         .par_chunks(WRITE_CHUNK)
         .map(|chunk| {
@@ -422,6 +424,8 @@ pub(crate) fn update_worktree(
             for p in chunk {
                 wd.write_blob(repo.store(), p, &to[*p], replace_obstacles)?;
             }
+            let n = done.fetch_add(chunk.len() as u64, std::sync::atomic::Ordering::Relaxed) + chunk.len() as u64;
+            repo.report_progress("writing files", n, total);
             Ok(chunk.len())
         })
         .collect();

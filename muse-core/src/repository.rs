@@ -48,7 +48,14 @@ use crate::store::{Backend, FsStore, Head, MemStore, RefEdit};
 pub struct Repository {
     root: PathBuf,
     store: Arc<dyn Backend>,
+    progress: Option<Progress>,
 }
+
+/// A progress sink: called with what is being done (`"writing files"`),
+/// how many items are done and how many there are, from any thread, as
+/// long operations go (checkout, merge, reset, stash, cherry-pick). Set
+/// with [`Repository::with_progress`]; the CLI draws a bar on a terminal.
+pub type Progress = Arc<dyn Fn(&str, u64, u64) + Send + Sync>;
 
 impl std::fmt::Debug for Repository {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -78,7 +85,7 @@ impl Repository {
         // A configuration that does not parse is refused at open (and again
         // by any call that reads it).
         Config::load(&root)?;
-        Ok(Repository { store: Arc::new(FsStore::new(root.clone())), root })
+        Ok(Repository { store: Arc::new(FsStore::new(root.clone())), root, progress: None })
     }
 
     /// Creates a repository at `path` (made if missing) with HEAD on
@@ -121,7 +128,7 @@ impl Repository {
         let dot = muse_dir(&root);
         std::fs::create_dir_all(&dot).ctx("create directory", &dot)?;
         Config::load(&root)?;
-        Ok(Repository { root, store })
+        Ok(Repository { root, store, progress: None })
     }
 
     /// [`Repository::with_store`] with a new, empty [`MemStore`].
@@ -130,6 +137,20 @@ impl Repository {
     /// As [`Repository::with_store`].
     pub fn in_memory(root: impl Into<PathBuf>) -> Result<Repository> {
         Repository::with_store(root, Arc::new(MemStore::new()))
+    }
+
+    /// This repository reporting the progress of long operations to
+    /// `progress` ([`Progress`]).
+    #[must_use]
+    pub fn with_progress(&self, progress: Progress) -> Repository {
+        Repository { progress: Some(progress), ..self.clone() }
+    }
+
+    /// Reports progress to the sink, if any.
+    pub(crate) fn report_progress(&self, what: &str, done: u64, total: u64) {
+        if let Some(p) = &self.progress {
+            p(what, done, total);
+        }
     }
 
     /// The working tree's root (the directory holding `.muse/`).

@@ -763,3 +763,32 @@ fn prune_keeps_the_stash() {
     let (unreachable, _) = repo.prune_unreachable(std::time::Duration::ZERO).unwrap();
     assert!(unreachable.commits.contains(&dropped));
 }
+
+/// Long operations report progress to the handle's sink: the files a
+/// checkout writes, ending at the total.
+#[test]
+fn checkout_reports_progress() {
+    use std::sync::{Arc, Mutex};
+    let dir = tempfile::tempdir().unwrap();
+    let repo = Repository::init(dir.path()).unwrap();
+    for i in 0..300 {
+        write(&repo, &format!("d/f{i}.txt"), "one\n");
+    }
+    commit(&repo, "one");
+    repo.create_branch("two", None).unwrap();
+    repo.checkout("two", false).unwrap();
+    for i in 0..300 {
+        write(&repo, &format!("d/f{i}.txt"), "two\n");
+    }
+    commit(&repo, "two");
+    let seen: Arc<Mutex<Vec<(String, u64, u64)>>> = Arc::default();
+    let sink = seen.clone();
+    let watched = repo.with_progress(Arc::new(move |what: &str, done, total| {
+        sink.lock().unwrap().push((what.to_string(), done, total));
+    }));
+    watched.checkout("main", false).unwrap();
+    let seen = seen.lock().unwrap();
+    assert!(!seen.is_empty());
+    assert!(seen.iter().all(|(w, d, t)| w == "writing files" && *t == 300 && d <= t));
+    assert_eq!(seen.iter().map(|s| s.1).max(), Some(300));
+}

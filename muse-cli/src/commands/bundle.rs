@@ -170,7 +170,7 @@ pub fn run_apply(a: ApplyArgs, ctx: &CommandContext) -> CmdResult {
     // What the bundle stores is unreachable until the refs move:
     // the write lock (shared) keeps `gc --prune` out until then.
     let _writing = muse_core::lock::write_lock(&root, muse_core::lock::LockMode::Shared)?;
-    let repo = Repository::open(&root)?;
+    let repo = ctx.open(&root)?;
     // A repository without branches takes the bundle's branches and checks
     // one out (git's first checkout after a clone), --update-refs or not.
     let first_contact = repo.branches()?.is_empty() && repo.head()?.is_none();
