@@ -19,6 +19,7 @@ use clap::Parser;
 mod commands;
 mod context;
 mod error;
+mod graph;
 mod revision;
 mod ui;
 

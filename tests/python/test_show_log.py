@@ -49,3 +49,21 @@ def test_log_first_parent_and_paths(tmp_path: pathlib.Path) -> None:
     assert "topic d" not in subjects("--first-parent") and len(subjects("--first-parent")) == 3
     assert subjects("--", "d") == ["topic d", "base"]
     assert subjects("main", "--", "a.txt") == ["main a", "base"]
+
+
+def test_log_graph(tmp_path: pathlib.Path) -> None:
+    muse.ok(tmp_path, "init")
+    muse.commit_files(tmp_path, {"a.txt": "1\n"}, "base")
+    muse.ok(tmp_path, "checkout", "-b", "topic")
+    muse.commit_files(tmp_path, {"b.txt": "b\n"}, "topic 1")
+    muse.ok(tmp_path, "checkout", "main")
+    muse.commit_files(tmp_path, {"c.txt": "c\n"}, "main 1")
+    muse.ok(tmp_path, "merge", "topic")
+    text = muse.ok(tmp_path, "log", "--graph", "--oneline").stdout.splitlines()
+    assert len(text) == 6, text
+    assert text[0].startswith("* ") and text[0].endswith("Merge branch 'topic' into main")
+    assert text[1] == "| \\"
+    assert text[2].startswith("* | ") and text[2].endswith("main 1")
+    assert text[3].startswith("| * ") and text[3].endswith("topic 1")
+    assert text[4] == "| /"
+    assert text[5].startswith("* ") and text[5].endswith("base")

@@ -27,6 +27,10 @@ pub struct LogArgs {
     /// single steps).
     #[arg(long)]
     first_parent: bool,
+    /// Draw the history as a graph beside the commits (`*` a commit, `|`
+    /// a line of descent, `\` a merge's second parent, `/` lines joining).
+    #[arg(long)]
+    graph: bool,
     /// Revision to start from: a branch, a tag, a commit ID, `HEAD~2`, ...
     /// (default: HEAD).
     branch: Option<String>,
@@ -64,13 +68,34 @@ pub fn run(a: LogArgs, ctx: &CommandContext) -> CmdResult {
         return Ok(EXIT_OK);
     }
     let mut any = false;
+    let mut graph = a.graph.then(crate::graph::Graph::new);
     for rec in walk {
         let rec = rec?;
         any = true;
+        let (prefix, after) = match graph.as_mut() {
+            Some(g) => {
+                let parents: Vec<&str> =
+                    if a.first_parent { rec.parent_commit_id.as_deref().into_iter().collect() } else { rec.parents().collect() };
+                let (row, after) = g.commit(&rec.commit_id, &parents);
+                (format!("{row} "), after)
+            }
+            None => (String::new(), Vec::new()),
+        };
         if a.oneline {
-            writeln!(o, "{} {}", short(&rec.commit_id), rec.message.lines().next().unwrap_or(""))?;
+            writeln!(o, "{prefix}{} {}", short(&rec.commit_id), rec.message.lines().next().unwrap_or(""))?;
+        } else if let Some(g) = graph.as_ref() {
+            let mut text = Vec::new();
+            crate::ui::write_commit(&mut text, &rec, "", "")?;
+            let cont = g.continuation();
+            for (i, line) in String::from_utf8_lossy(&text).lines().enumerate() {
+                let p = if i == 0 { prefix.clone() } else if cont.is_empty() { String::new() } else { format!("{cont} ") };
+                writeln!(o, "{}", format!("{p}{line}").trim_end())?;
+            }
         } else {
             crate::ui::write_commit(&mut o, &rec, "", "")?;
+        }
+        for line in after {
+            writeln!(o, "{line}")?;
         }
     }
     if !any {
