@@ -286,9 +286,12 @@ typedef struct muse_manifest muse_manifest;
 typedef struct muse_path_list muse_path_list;
 
 /**
- * A list of `(name, commit_id)` pairs sorted by name: the branches of a
- * repository (`muse_ref_list_branches`) or the branch heads of an applied
- * MPack bundle (`muse_mpack_apply`). Freed with `muse_ref_list_free`.
+ * A list of `(name, commit_id)` pairs: sorted by name for the branches of
+ * a repository (`muse_ref_list_branches`), its tags
+ * (`muse_repository_tags`) and the branch heads of an applied MPack bundle
+ * (`muse_mpack_apply`); newest first, with the message as the name, for
+ * the stash (`muse_repository_stash_list`). Freed with
+ * `muse_ref_list_free`.
  */
 typedef struct muse_ref_list muse_ref_list;
 
@@ -2033,6 +2036,102 @@ enum muse_status muse_repository_delete_tag(const struct muse_repository *repo,
  */
 enum muse_status muse_repository_tags(const struct muse_repository *repo,
                                       struct muse_ref_list **out);
+
+/**
+ * What commit `rev` (NULL means HEAD) changed (git's `show`): its ID in
+ * `out_id` and a new `muse_diff_list` of the changes against its first
+ * parent (from nothing for a root commit), each with its patch; free it
+ * with `muse_diff_list_free`. Read the commit itself with
+ * `muse_commit_read`.
+ *
+ * Errors: `MUSE_E_NULL_ARG`, `MUSE_E_UTF8`, `MUSE_E_NOT_FOUND` (unknown
+ * `rev`), `MUSE_E_INTEGRITY`, `MUSE_E_IO`.
+ *
+ * # Safety
+ * `repo` must be NULL or a live handle; `rev` NULL or NUL-terminated;
+ * `out_id` NULL or `MUSE_ID_BUFSIZE` writable bytes; `out` NULL or
+ * writable.
+ */
+enum muse_status muse_repository_show(const struct muse_repository *repo,
+                                      const char *rev,
+                                      char *out_id,
+                                      struct muse_diff_list **out);
+
+/**
+ * Puts the local changes to tracked files aside as a new stash entry and
+ * resets the stage and working tree to HEAD (git's `stash push`;
+ * untracked files stay).
+ *
+ * - `message`: optional (NULL: "WIP on <branch>: <commit> <subject>").
+ * - `stashed_out`: receives whether there was anything to stash.
+ * - `out_id`: optional (may be NULL); `MUSE_ID_BUFSIZE` bytes that receive
+ *   the entry's commit (`""` when nothing was stashed).
+ *
+ * Errors: `MUSE_E_NULL_ARG`, `MUSE_E_UTF8`, `MUSE_E_INVALID_INPUT`
+ * (unborn HEAD, an operation in progress), `MUSE_E_CONFLICT`,
+ * `MUSE_E_INTEGRITY`, `MUSE_E_IO`.
+ *
+ * # Safety
+ * `repo` must be NULL or a live handle; `message` NULL or
+ * NUL-terminated; `stashed_out` NULL or writable; `out_id` NULL or
+ * `MUSE_ID_BUFSIZE` writable bytes.
+ */
+enum muse_status muse_repository_stash(const struct muse_repository *repo,
+                                       const char *message,
+                                       bool *stashed_out,
+                                       char *out_id);
+
+/**
+ * The stash entries, newest first, as a new `muse_ref_list` of
+ * `(message, commit_id)` (entry `i` of the list is `stash@{i}`); free it
+ * with `muse_ref_list_free`.
+ *
+ * Errors: `MUSE_E_NULL_ARG`, `MUSE_E_INTEGRITY`, `MUSE_E_IO`.
+ *
+ * # Safety
+ * `repo` must be NULL or a live handle; `out` NULL or writable.
+ */
+enum muse_status muse_repository_stash_list(const struct muse_repository *repo,
+                                            struct muse_ref_list **out);
+
+/**
+ * Re-applies stash entry `index` (0: the newest) to the working tree,
+ * merged line by line with HEAD; with `drop`, the entry is then removed
+ * unless it conflicted (git's `stash pop`; without: `stash apply`).
+ * `kind_out` is `MUSE_MERGE_MERGED` or `MUSE_MERGE_CONFLICTS` (a success:
+ * the conflicts are in the files, the entry is kept); `conflicts_out` as
+ * in `muse_repository_merge`.
+ *
+ * Errors: `MUSE_E_NULL_ARG`, `MUSE_E_NOT_FOUND` (no such entry),
+ * `MUSE_E_INVALID_INPUT` (local changes, unborn HEAD), `MUSE_E_CONFLICT`,
+ * `MUSE_E_INTEGRITY`, `MUSE_E_IO`.
+ *
+ * # Safety
+ * `repo` must be NULL or a live handle; `kind_out`, `conflicts_out` NULL
+ * or writable.
+ */
+enum muse_status muse_repository_stash_apply(const struct muse_repository *repo,
+                                             size_t index,
+                                             bool drop,
+                                             enum muse_merge_kind *kind_out,
+                                             struct muse_path_list **conflicts_out);
+
+/**
+ * Removes stash entry `index`.
+ *
+ * - `out_id`: optional (may be NULL); `MUSE_ID_BUFSIZE` bytes that receive
+ *   the entry's commit.
+ *
+ * Errors: `MUSE_E_NULL_ARG`, `MUSE_E_NOT_FOUND` (no such entry),
+ * `MUSE_E_CONFLICT` (the stash changed meanwhile), `MUSE_E_IO`.
+ *
+ * # Safety
+ * `repo` must be NULL or a live handle; `out_id` NULL or
+ * `MUSE_ID_BUFSIZE` writable bytes.
+ */
+enum muse_status muse_repository_stash_drop(const struct muse_repository *repo,
+                                            size_t index,
+                                            char *out_id);
 
 /**
  * Builds the MPack bundle of everything reachable from the `want` commits

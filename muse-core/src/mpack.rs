@@ -1377,15 +1377,26 @@ pub fn apply_mpack(root: &Path, m: &MPack, limits: &Limits) -> Result<ApplyStats
 }
 
 /// [`apply_mpack`] into `store` ([`crate::Repository::apply_mpack`]).
-pub(crate) fn apply_to(store: &dyn Backend, m: &MPack, limits: &Limits) -> Result<ApplyStats> {
+pub(crate) fn apply_to(
+    store: &dyn Backend,
+    m: &MPack,
+    limits: &Limits,
+    progress: &dyn Fn(&str, u64, u64),
+) -> Result<ApplyStats> {
+    let items = (m.blobs.len() + m.snapshots.len() + m.commits.len()) as u64;
+    progress("verifying the bundle", 0, 1);
     let plan = verify_bundle(store, m, limits)?;
+    progress("verifying the bundle", 1, 1);
 
     let mut batch = store.batch()?;
     // Everything below was verified by pass 1 (blob hashes, paths, IDs,
     // every rebuilt manifest's hash) and the bundle cannot change in
     // between: pass 2 stages without hashing again.
-    for b in &m.blobs {
+    for (i, b) in m.blobs.iter().enumerate() {
         batch.write_verified_blob(&BlobId::parse(&b.blob_id)?, &b.content)?;
+        if i % 256 == 255 {
+            progress("storing the bundle", i as u64 + 1, items);
+        }
     }
     let created_at = now_iso();
     rebuild_all(store, m, &plan, None, |d, manifest| {
@@ -1406,6 +1417,7 @@ pub(crate) fn apply_to(store: &dyn Backend, m: &MPack, limits: &Limits) -> Resul
         batch.write_commit(c)?;
     }
     let stats = batch.commit()?;
+    progress("storing the bundle", items, items);
     Ok(ApplyStats {
         commits_written: stats.commits_written,
         snapshots_written: stats.snapshots_written,
@@ -1434,7 +1446,7 @@ impl crate::Repository {
     /// # Errors
     /// As [`apply_mpack`] (without [`Error::NotARepository`]).
     pub fn apply_mpack(&self, m: &MPack, limits: &Limits) -> Result<ApplyStats> {
-        apply_to(self.store(), m, limits)
+        apply_to(self.store(), m, limits, &|what, done, total| self.report_progress(what, done, total))
     }
 }
 

@@ -246,3 +246,165 @@ pub unsafe extern "C" fn muse_repository_tags(repo: *const muse_repository, out:
         Ok(())
     })
 }
+
+/// What commit `rev` (NULL means HEAD) changed (git's `show`): its ID in
+/// `out_id` and a new `muse_diff_list` of the changes against its first
+/// parent (from nothing for a root commit), each with its patch; free it
+/// with `muse_diff_list_free`. Read the commit itself with
+/// `muse_commit_read`.
+///
+/// Errors: `MUSE_E_NULL_ARG`, `MUSE_E_UTF8`, `MUSE_E_NOT_FOUND` (unknown
+/// `rev`), `MUSE_E_INTEGRITY`, `MUSE_E_IO`.
+///
+/// # Safety
+/// `repo` must be NULL or a live handle; `rev` NULL or NUL-terminated;
+/// `out_id` NULL or `MUSE_ID_BUFSIZE` writable bytes; `out` NULL or
+/// writable.
+#[no_mangle]
+pub unsafe extern "C" fn muse_repository_show(
+    repo: *const muse_repository,
+    rev: *const c_char,
+    out_id: *mut c_char,
+    out: *mut *mut crate::porcelain::muse_diff_list,
+) -> muse_status {
+    guard(|| {
+        need(out, "out")?;
+        // SAFETY: caller guarantees.
+        let (repo, rev) = unsafe { (handle(repo, "repo")?, opt_cstr(rev, "rev")?) };
+        let (rec, changes) = repo.repo().commit_changes(rev.unwrap_or("HEAD"))?;
+        let list = crate::porcelain::diff_list(repo.repo(), changes)?;
+        // SAFETY: out checked non-NULL and writable; out_id written only
+        // when non-NULL (MUSE_ID_BUFSIZE bytes, caller).
+        unsafe {
+            if !out_id.is_null() {
+                put_id(out_id, &rec.commit_id);
+            }
+            put(out, into_handle(list));
+        }
+        Ok(())
+    })
+}
+
+/// Puts the local changes to tracked files aside as a new stash entry and
+/// resets the stage and working tree to HEAD (git's `stash push`;
+/// untracked files stay).
+///
+/// - `message`: optional (NULL: "WIP on <branch>: <commit> <subject>").
+/// - `stashed_out`: receives whether there was anything to stash.
+/// - `out_id`: optional (may be NULL); `MUSE_ID_BUFSIZE` bytes that receive
+///   the entry's commit (`""` when nothing was stashed).
+///
+/// Errors: `MUSE_E_NULL_ARG`, `MUSE_E_UTF8`, `MUSE_E_INVALID_INPUT`
+/// (unborn HEAD, an operation in progress), `MUSE_E_CONFLICT`,
+/// `MUSE_E_INTEGRITY`, `MUSE_E_IO`.
+///
+/// # Safety
+/// `repo` must be NULL or a live handle; `message` NULL or
+/// NUL-terminated; `stashed_out` NULL or writable; `out_id` NULL or
+/// `MUSE_ID_BUFSIZE` writable bytes.
+#[no_mangle]
+pub unsafe extern "C" fn muse_repository_stash(
+    repo: *const muse_repository,
+    message: *const c_char,
+    stashed_out: *mut bool,
+    out_id: *mut c_char,
+) -> muse_status {
+    guard(|| {
+        need(stashed_out, "stashed_out")?;
+        // SAFETY: caller guarantees.
+        let (repo, message) = unsafe { (handle(repo, "repo")?, opt_cstr(message, "message")?) };
+        let entry = repo.repo().stash_push(message)?;
+        // SAFETY: stashed_out checked non-NULL; out_id written only when
+        // non-NULL (MUSE_ID_BUFSIZE bytes, caller).
+        unsafe {
+            put(stashed_out, entry.is_some());
+            if !out_id.is_null() {
+                match &entry {
+                    Some(id) => put_id(out_id, id),
+                    None => put(out_id, 0),
+                }
+            }
+        }
+        Ok(())
+    })
+}
+
+/// The stash entries, newest first, as a new `muse_ref_list` of
+/// `(message, commit_id)` (entry `i` of the list is `stash@{i}`); free it
+/// with `muse_ref_list_free`.
+///
+/// Errors: `MUSE_E_NULL_ARG`, `MUSE_E_INTEGRITY`, `MUSE_E_IO`.
+///
+/// # Safety
+/// `repo` must be NULL or a live handle; `out` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn muse_repository_stash_list(repo: *const muse_repository, out: *mut *mut muse_ref_list) -> muse_status {
+    guard(|| {
+        need(out, "out")?;
+        // SAFETY: caller guarantee.
+        let repo = unsafe { handle(repo, "repo") }?;
+        let list = repo.repo().stash_list()?;
+        let refs = muse_ref_list::new(list.iter().map(|e| (e.message.as_str(), e.commit.as_str())));
+        // SAFETY: out checked non-NULL and writable.
+        unsafe { put(out, into_handle(refs)) };
+        Ok(())
+    })
+}
+
+/// Re-applies stash entry `index` (0: the newest) to the working tree,
+/// merged line by line with HEAD; with `drop`, the entry is then removed
+/// unless it conflicted (git's `stash pop`; without: `stash apply`).
+/// `kind_out` is `MUSE_MERGE_MERGED` or `MUSE_MERGE_CONFLICTS` (a success:
+/// the conflicts are in the files, the entry is kept); `conflicts_out` as
+/// in `muse_repository_merge`.
+///
+/// Errors: `MUSE_E_NULL_ARG`, `MUSE_E_NOT_FOUND` (no such entry),
+/// `MUSE_E_INVALID_INPUT` (local changes, unborn HEAD), `MUSE_E_CONFLICT`,
+/// `MUSE_E_INTEGRITY`, `MUSE_E_IO`.
+///
+/// # Safety
+/// `repo` must be NULL or a live handle; `kind_out`, `conflicts_out` NULL
+/// or writable.
+#[no_mangle]
+pub unsafe extern "C" fn muse_repository_stash_apply(
+    repo: *const muse_repository,
+    index: usize,
+    drop: bool,
+    kind_out: *mut muse_merge_kind,
+    conflicts_out: *mut *mut muse_path_list,
+) -> muse_status {
+    guard(|| {
+        need(kind_out, "kind_out")?;
+        // SAFETY: caller guarantee.
+        let repo = unsafe { handle(repo, "repo") }?;
+        let outcome = if drop { repo.repo().stash_pop(index)? } else { repo.repo().stash_apply(index)? };
+        // SAFETY: kind_out checked non-NULL; the rest per the caller.
+        unsafe { put_outcome(outcome, kind_out, std::ptr::null_mut(), conflicts_out) };
+        Ok(())
+    })
+}
+
+/// Removes stash entry `index`.
+///
+/// - `out_id`: optional (may be NULL); `MUSE_ID_BUFSIZE` bytes that receive
+///   the entry's commit.
+///
+/// Errors: `MUSE_E_NULL_ARG`, `MUSE_E_NOT_FOUND` (no such entry),
+/// `MUSE_E_CONFLICT` (the stash changed meanwhile), `MUSE_E_IO`.
+///
+/// # Safety
+/// `repo` must be NULL or a live handle; `out_id` NULL or
+/// `MUSE_ID_BUFSIZE` writable bytes.
+#[no_mangle]
+pub unsafe extern "C" fn muse_repository_stash_drop(repo: *const muse_repository, index: usize, out_id: *mut c_char) -> muse_status {
+    guard(|| {
+        // SAFETY: caller guarantee.
+        let repo = unsafe { handle(repo, "repo") }?;
+        let id = repo.repo().stash_drop(index)?;
+        if !out_id.is_null() {
+            // SAFETY: non-NULL; MUSE_ID_BUFSIZE writable bytes (caller).
+            unsafe { put_id(out_id, &id) };
+        }
+        Ok(())
+    })
+}

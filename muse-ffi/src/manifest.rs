@@ -331,9 +331,12 @@ pub unsafe extern "C" fn muse_build_snapshot_manifest_at(
     })
 }
 
-/// A list of `(name, commit_id)` pairs sorted by name: the branches of a
-/// repository (`muse_ref_list_branches`) or the branch heads of an applied
-/// MPack bundle (`muse_mpack_apply`). Freed with `muse_ref_list_free`.
+/// A list of `(name, commit_id)` pairs: sorted by name for the branches of
+/// a repository (`muse_ref_list_branches`), its tags
+/// (`muse_repository_tags`) and the branch heads of an applied MPack bundle
+/// (`muse_mpack_apply`); newest first, with the message as the name, for
+/// the stash (`muse_repository_stash_list`). Freed with
+/// `muse_ref_list_free`.
 pub struct muse_ref_list {
     items: Pairs,
 }

@@ -416,27 +416,31 @@ pub unsafe extern "C" fn muse_repository_diff(
         need(out, "out")?;
         // SAFETY: caller guarantees.
         let (repo, a, b) = unsafe { (handle(repo, "repo")?, opt_cstr(a, "a")?, opt_cstr(b, "b")?) };
-        let repo = repo.repo();
-        let opts = muse_core::diff::PatchOptions::default();
-        let entries = repo
-            .diff(a, b)?
-            .into_iter()
-            .map(|e| {
-                let mut patch = repo.file_patch(&e, &opts)?.bytes;
-                patch.push(0);
-                Ok(DiffItem {
-                    path: c_lossy(&e.path),
-                    status: e.status.into(),
-                    old_id: e.old_id.as_deref().map(c_lossy),
-                    new_id: e.new_id.as_deref().map(c_lossy),
-                    patch,
-                })
-            })
-            .collect::<muse_core::Result<Vec<_>>>()?;
+        let list = diff_list(repo.repo(), repo.repo().diff(a, b)?)?;
         // SAFETY: checked non-NULL, writable (caller).
-        unsafe { put(out, into_handle(muse_diff_list { entries })) };
+        unsafe { put(out, into_handle(list)) };
         Ok(())
     })
+}
+
+/// A `muse_diff_list` of `entries`, each with its patch (3 lines of context).
+pub(crate) fn diff_list(repo: &muse_core::Repository, entries: Vec<muse_core::diff::DiffEntry>) -> muse_core::Result<muse_diff_list> {
+    let opts = muse_core::diff::PatchOptions::default();
+    let entries = entries
+        .into_iter()
+        .map(|e| {
+            let mut patch = repo.file_patch(&e, &opts)?.bytes;
+            patch.push(0);
+            Ok(DiffItem {
+                path: c_lossy(&e.path),
+                status: e.status.into(),
+                old_id: e.old_id.as_deref().map(c_lossy),
+                new_id: e.new_id.as_deref().map(c_lossy),
+                patch,
+            })
+        })
+        .collect::<muse_core::Result<Vec<_>>>()?;
+    Ok(muse_diff_list { entries })
 }
 
 /// Number of entries; 0 when `list` is NULL.

@@ -700,7 +700,41 @@ static void test_history(void) {
     CHECK_OK(muse_repository_delete_tag(repo, "v1", id));
     CHECK_STR(id, c2);
     CHECK_ERR(muse_repository_delete_tag(repo, "v1", NULL), MUSE_E_NOT_FOUND);
-    (void)t1;
+
+    /* show: the commit and its patch against the first parent */
+    muse_diff_list *d = NULL;
+    CHECK_OK(muse_repository_show(repo, "topic", id, &d));
+    CHECK_STR(id, t1);
+    CHECK(muse_diff_list_len(d) == 1);
+    const char *patch = NULL;
+    CHECK_OK(muse_diff_list_get_patch(d, 0, &patch, NULL));
+    CHECK(patch != NULL && strstr(patch, "-2\n+two\n") != NULL);
+    muse_diff_list_free(d);
+    CHECK_ERR(muse_repository_show(repo, "nope", NULL, &d), MUSE_E_NOT_FOUND);
+
+    /* stash: push, list, pop, drop */
+    bool stashed = true;
+    CHECK_OK(muse_repository_reset(repo, NULL, MUSE_RESET_HARD, NULL));
+    CHECK_OK(muse_repository_stash(repo, NULL, &stashed, id));
+    CHECK(!stashed);
+    CHECK_STR(id, "");
+    put_file("f.txt", "1\n2\n3\nfour\n5\n6\n7\neight\n");
+    CHECK_OK(muse_repository_stash(repo, "mine", &stashed, id));
+    CHECK(stashed);
+    check_file("f.txt", "1\n2\n3\n4\n5\n6\n7\n8\n");
+    muse_ref_list *sl = NULL;
+    CHECK_OK(muse_repository_stash_list(repo, &sl));
+    CHECK(muse_ref_list_len(sl) == 1);
+    CHECK_OK(muse_ref_list_get(sl, 0, &tn, &tc));
+    CHECK_STR(tn, "On main: mine");
+    CHECK_STR(tc, id);
+    muse_ref_list_free(sl);
+    CHECK_OK(muse_repository_stash_apply(repo, 0, true, &kind, &conflicts));
+    CHECK(kind == MUSE_MERGE_MERGED);
+    muse_path_list_free(conflicts);
+    check_file("f.txt", "1\n2\n3\nfour\n5\n6\n7\neight\n");
+    CHECK_ERR(muse_repository_stash_drop(repo, 0, NULL), MUSE_E_NOT_FOUND);
+    CHECK_ERR(muse_repository_stash_apply(repo, 0, false, &kind, NULL), MUSE_E_NOT_FOUND);
     muse_repository_free(repo);
     free(g_root);
     g_root = saved;
