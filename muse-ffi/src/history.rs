@@ -9,7 +9,7 @@ use crate::error::{guard, muse_status};
 use crate::manifest::muse_ref_list;
 use crate::porcelain::{muse_merge_kind, muse_path_list, put_outcome};
 use crate::repo::muse_repository;
-use crate::util::{cstr, handle, into_handle, need, opt_cstr, put, put_id};
+use crate::util::{cstr, handle, into_handle, need, opt_cstr, put, put_id, put_opt_id};
 
 /// How much `muse_repository_reset` resets (git's `--soft`, `--mixed`,
 /// `--hard`). The values are part of the ABI.
@@ -108,10 +108,8 @@ pub unsafe extern "C" fn muse_repository_pick_continue(repo: *const muse_reposit
         // SAFETY: caller guarantee.
         let repo = unsafe { handle(repo, "repo") }?;
         let rec = repo.repo().pick_continue()?;
-        if !out_id.is_null() {
-            // SAFETY: non-NULL; MUSE_ID_BUFSIZE writable bytes (caller).
-            unsafe { put_id(out_id, &rec.commit_id) };
-        }
+        // SAFETY: out_id is NULL or MUSE_ID_BUFSIZE writable bytes (caller).
+        unsafe { put_opt_id(out_id, &rec.commit_id) };
         Ok(())
     })
 }
@@ -152,10 +150,8 @@ pub unsafe extern "C" fn muse_repository_reset(
             m => return Err(muse_core::Error::InvalidInput(format!("reset mode {m} is not a muse_reset_mode")).into()),
         };
         let (id, _) = repo.repo().reset(rev, mode)?;
-        if !out_id.is_null() {
-            // SAFETY: non-NULL; MUSE_ID_BUFSIZE writable bytes (caller).
-            unsafe { put_id(out_id, &id) };
-        }
+        // SAFETY: out_id is NULL or MUSE_ID_BUFSIZE writable bytes (caller).
+        unsafe { put_opt_id(out_id, &id) };
         Ok(())
     })
 }
@@ -187,10 +183,8 @@ pub unsafe extern "C" fn muse_repository_create_tag(
         // SAFETY: caller guarantees.
         let (repo, name, target) = unsafe { (handle(repo, "repo")?, cstr(name, "name")?, opt_cstr(target, "target")?) };
         let id = repo.repo().create_tag(name, target, force)?;
-        if !out_id.is_null() {
-            // SAFETY: non-NULL; MUSE_ID_BUFSIZE writable bytes (caller).
-            unsafe { put_id(out_id, &id) };
-        }
+        // SAFETY: out_id is NULL or MUSE_ID_BUFSIZE writable bytes (caller).
+        unsafe { put_opt_id(out_id, &id) };
         Ok(())
     })
 }
@@ -217,10 +211,8 @@ pub unsafe extern "C" fn muse_repository_delete_tag(
         // SAFETY: caller guarantees.
         let (repo, name) = unsafe { (handle(repo, "repo")?, cstr(name, "name")?) };
         let id = repo.repo().delete_tag(name)?;
-        if !out_id.is_null() {
-            // SAFETY: non-NULL; MUSE_ID_BUFSIZE writable bytes (caller).
-            unsafe { put_id(out_id, &id) };
-        }
+        // SAFETY: out_id is NULL or MUSE_ID_BUFSIZE writable bytes (caller).
+        unsafe { put_opt_id(out_id, &id) };
         Ok(())
     })
 }
@@ -401,10 +393,8 @@ pub unsafe extern "C" fn muse_repository_stash_drop(repo: *const muse_repository
         // SAFETY: caller guarantee.
         let repo = unsafe { handle(repo, "repo") }?;
         let id = repo.repo().stash_drop(index)?;
-        if !out_id.is_null() {
-            // SAFETY: non-NULL; MUSE_ID_BUFSIZE writable bytes (caller).
-            unsafe { put_id(out_id, &id) };
-        }
+        // SAFETY: out_id is NULL or MUSE_ID_BUFSIZE writable bytes (caller).
+        unsafe { put_opt_id(out_id, &id) };
         Ok(())
     })
 }

@@ -17,6 +17,7 @@ use crate::records::muse_commit;
 use crate::repo::muse_repository;
 use crate::util::{
     c_lossy, copy_to_buffer, cstr, cstr_array, free_handle, handle, into_handle, need, opt_cstr, put, put_id,
+    put_opt_id,
 };
 
 // ---------------------------------------------------------------------------
@@ -656,10 +657,8 @@ pub unsafe extern "C" fn muse_repository_create_branch(
         // SAFETY: caller guarantees.
         let (repo, name, start) = unsafe { (handle(repo, "repo")?, cstr(name, "name")?, opt_cstr(start, "start")?) };
         let id = repo.repo().create_branch(name, start)?;
-        if !out_id.is_null() {
-            // SAFETY: non-NULL; MUSE_ID_BUFSIZE writable bytes (caller).
-            unsafe { put_id(out_id, &id) };
-        }
+        // SAFETY: out_id is NULL or MUSE_ID_BUFSIZE writable bytes (caller).
+        unsafe { put_opt_id(out_id, &id) };
         Ok(())
     })
 }

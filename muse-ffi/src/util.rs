@@ -153,6 +153,17 @@ pub(crate) unsafe fn put_id(out: *mut c_char, id: &str) {
     }
 }
 
+/// [`put_id`] into an optional buffer: nothing when `out` is NULL.
+///
+/// # Safety
+/// `out` is NULL or points to `MUSE_ID_BUFSIZE` writable bytes.
+pub(crate) unsafe fn put_opt_id(out: *mut c_char, id: &str) {
+    if !out.is_null() {
+        // SAFETY: non-NULL; MUSE_ID_BUFSIZE writable bytes (caller).
+        unsafe { put_id(out, id) };
+    }
+}
+
 /// Copies `s` NUL-terminated into a caller buffer of `cap` bytes, with the
 /// size needed (NUL included) reported in `needed` when non-NULL.
 ///
