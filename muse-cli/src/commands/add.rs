@@ -18,8 +18,7 @@ pub struct AddArgs {
     /// Stage every change in the working tree (same as `add .`).
     #[arg(short = 'A', long = "all")]
     all: bool,
-    // `--json`: print machine-readable JSON. No `///` here: clap would
-    // make it the (so far empty) help text of the flag.
+    /// Print machine-readable JSON.
     #[arg(long)]
     json: bool,
 }

@@ -27,8 +27,7 @@ pub struct BranchArgs {
     /// Delete the named branch even when it is not merged.
     #[arg(short = 'D', value_name = "NAME")]
     force_delete: Option<String>,
-    // `--json`: print machine-readable JSON. No `///` here: clap would
-    // make it the (so far empty) help text of the flag.
+    /// Print machine-readable JSON.
     #[arg(long)]
     json: bool,
 }

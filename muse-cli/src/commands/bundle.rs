@@ -37,8 +37,7 @@ pub struct CreateArgs {
     /// Branches or commit IDs the receiver already has.
     #[arg(long)]
     have: Vec<String>,
-    // `--json`: print machine-readable JSON. No `///` here: clap would
-    // make it the (so far empty) help text of the flag.
+    /// Print machine-readable JSON.
     #[arg(long)]
     json: bool,
 }
@@ -51,8 +50,7 @@ pub struct ApplyArgs {
     /// Also create the bundle's branches, or fast-forward existing ones.
     #[arg(long)]
     update_refs: bool,
-    // `--json`: print machine-readable JSON. No `///` here: clap would
-    // make it the (so far empty) help text of the flag.
+    /// Print machine-readable JSON.
     #[arg(long)]
     json: bool,
 }

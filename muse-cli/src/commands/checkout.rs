@@ -19,8 +19,7 @@ pub struct CheckoutArgs {
     /// Discard local changes.
     #[arg(short, long)]
     force: bool,
-    // `--json`: print machine-readable JSON. No `///` here: clap would
-    // make it the (so far empty) help text of the flag.
+    /// Print machine-readable JSON.
     #[arg(long)]
     json: bool,
 }

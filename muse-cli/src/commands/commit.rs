@@ -36,8 +36,7 @@ pub struct CommitArgs {
     /// Provenance: hash of the prompt.
     #[arg(long, default_value = "")]
     prompt_hash: String,
-    // `--json`: print machine-readable JSON. No `///` here: clap would
-    // make it the (so far empty) help text of the flag.
+    /// Print machine-readable JSON.
     #[arg(long)]
     json: bool,
 }

@@ -20,8 +20,7 @@ pub struct GcArgs {
     /// concurrent writer may be about to reference it).
     #[arg(long, default_value_t = 3600)]
     grace: u64,
-    // `--json`: print machine-readable JSON. No `///` here: clap would
-    // make it the (so far empty) help text of the flag.
+    /// Print machine-readable JSON.
     #[arg(long)]
     json: bool,
 }

@@ -21,8 +21,7 @@ pub struct ImportGitArgs {
     /// Then check every imported commit's manifest against `git ls-tree`.
     #[arg(long)]
     verify: bool,
-    // `--json`: print machine-readable JSON. No `///` here: clap would
-    // make it the (so far empty) help text of the flag.
+    /// Print machine-readable JSON.
     #[arg(long)]
     json: bool,
 }

@@ -19,8 +19,7 @@ pub struct InitArgs {
     /// Branch HEAD starts on.
     #[arg(long, default_value = "main")]
     default_branch: String,
-    // `--json`: print machine-readable JSON. No `///` here: clap would
-    // make it the (so far empty) help text of the flag.
+    /// Print machine-readable JSON.
     #[arg(long)]
     json: bool,
 }

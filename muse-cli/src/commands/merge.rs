@@ -18,8 +18,7 @@ pub struct MergeArgs {
     /// Abandon a conflicted merge: back to HEAD.
     #[arg(long)]
     abort: bool,
-    // `--json`: print machine-readable JSON. No `///` here: clap would
-    // make it the (so far empty) help text of the flag.
+    /// Print machine-readable JSON.
     #[arg(long)]
     json: bool,
 }

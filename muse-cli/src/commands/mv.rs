@@ -17,8 +17,7 @@ pub struct MvArgs {
     source: PathBuf,
     /// The new path, or an existing directory to move it into.
     destination: PathBuf,
-    // `--json`: print machine-readable JSON. No `///` here: clap would
-    // make it the (so far empty) help text of the flag.
+    /// Print machine-readable JSON.
     #[arg(long)]
     json: bool,
 }

@@ -24,8 +24,7 @@ pub struct PickArgs {
     /// Give up: back to the commit HEAD was on.
     #[arg(long, conflicts_with = "rev")]
     abort: bool,
-    // `--json`: print machine-readable JSON. No `///` here: clap would
-    // make it the (so far empty) help text of the flag.
+    /// Print machine-readable JSON.
     #[arg(long)]
     json: bool,
 }

@@ -25,8 +25,7 @@ pub struct ResetArgs {
     /// tracked files are lost (untracked files stay).
     #[arg(long, group = "mode")]
     hard: bool,
-    // `--json`: print machine-readable JSON. No `///` here: clap would
-    // make it the (so far empty) help text of the flag.
+    /// Print machine-readable JSON.
     #[arg(long)]
     json: bool,
 }

@@ -32,8 +32,7 @@ pub struct RestoreArgs {
     /// tree, HEAD for the stage).
     #[arg(short, long, value_name = "REV")]
     source: Option<String>,
-    // `--json`: print machine-readable JSON. No `///` here: clap would
-    // make it the (so far empty) help text of the flag.
+    /// Print machine-readable JSON.
     #[arg(long)]
     json: bool,
 }

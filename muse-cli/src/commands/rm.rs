@@ -22,8 +22,7 @@ pub struct RmArgs {
     /// Remove even files with local or staged modifications.
     #[arg(short, long)]
     force: bool,
-    // `--json`: print machine-readable JSON. No `///` here: clap would
-    // make it the (so far empty) help text of the flag.
+    /// Print machine-readable JSON.
     #[arg(long)]
     json: bool,
 }

@@ -21,8 +21,7 @@ pub struct StashArgs {
     /// With no subcommand: the message of the new entry.
     #[arg(short, long)]
     message: Option<String>,
-    // `--json`: print machine-readable JSON. No `///` here: clap would
-    // make it the (so far empty) help text of the flag.
+    /// Print machine-readable JSON.
     #[arg(long, global = true)]
     json: bool,
 }

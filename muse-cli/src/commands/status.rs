@@ -22,8 +22,7 @@ pub struct StatusArgs {
     /// Stable short format for scripts (same as --short).
     #[arg(long)]
     porcelain: bool,
-    // `--json`: print machine-readable JSON. No `///` here: clap would
-    // make it the (so far empty) help text of the flag.
+    /// Print machine-readable JSON.
     #[arg(long)]
     json: bool,
 }

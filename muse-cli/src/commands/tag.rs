@@ -27,8 +27,7 @@ pub struct TagArgs {
     /// Move an existing tag instead of refusing.
     #[arg(short, long)]
     force: bool,
-    // `--json`: print machine-readable JSON. No `///` here: clap would
-    // make it the (so far empty) help text of the flag.
+    /// Print machine-readable JSON.
     #[arg(long)]
     json: bool,
 }
