@@ -167,7 +167,7 @@ fn merge_contents(repo: &Repository, base: Option<&String>, ours: &str, theirs: 
 
 impl Repository {
 /// Merges `branch` into HEAD's branch (SPEC §10): a fast-forward when HEAD
-/// is an ancestor, else a file-level three-way merge against
+/// is an ancestor, else a three-way merge (text files line by line) against
 /// [`crate::merge_base::find_merge_base`] (see `plan_merge`). Refuses a
 /// dirty tree, a detached HEAD, a merge in progress, and (changing
 /// nothing) untracked files, symlinks or directories where the merge must

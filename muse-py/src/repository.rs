@@ -594,7 +594,8 @@ impl PyRepository {
     }
 
     /// Merges ``rev`` (a branch, or any revision) into HEAD's branch: a
-    /// fast-forward when possible, else a file-level three-way merge.
+    /// fast-forward when possible, else a three-way merge, text files
+    /// line by line (conflict markers around overlapping edits only).
     /// Returns a ``MergeResult``; conflicts are a result, not an error.
     ///
     /// Raises ``InvalidInputError`` (dirty tree, detached HEAD, no commits,
