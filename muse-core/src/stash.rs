@@ -54,8 +54,24 @@ impl Repository {
         };
         let index_m = read_stage(root)?.apply_to(&head_m);
         let present = crate::status::worktree_manifest(root)?;
-        // The working tree's tracked files: the index's paths, as they are now.
-        let work_m: Manifest = index_m.keys().filter_map(|p| present.get(p).map(|id| (p.clone(), id.clone()))).collect();
+        // The working tree's tracked files: the index's paths, as they are
+        // now. A tracked file the walk left out (a `.museignore` pattern
+        // matches it) is read directly: its edits are stashed, not lost.
+        let mut work_m = Manifest::new();
+        for p in index_m.keys() {
+            let id = match present.get(p) {
+                Some(id) => Some(id.clone()),
+                None => match std::fs::symlink_metadata(root.join(p)) {
+                    Ok(m) if m.is_file() => Some(crate::ids::blob_id(
+                        &std::fs::read(root.join(p)).map_err(|e| Error::io("read", root.join(p), e))?,
+                    )),
+                    _ => None,
+                },
+            };
+            if let Some(id) = id {
+                work_m.insert(p.clone(), id);
+            }
+        }
         if index_m == head_m && work_m == index_m {
             return Ok(None);
         }

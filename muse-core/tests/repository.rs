@@ -792,3 +792,21 @@ fn checkout_reports_progress() {
     assert!(seen.iter().all(|(w, d, t)| w == "writing files" && *t == 300 && d <= t));
     assert_eq!(seen.iter().map(|s| s.1).max(), Some(300));
 }
+
+/// A tracked file that a `.museignore` pattern matches is stashed with its
+/// edits, not dropped (git never ignores tracked files).
+#[test]
+fn stash_keeps_edits_of_a_tracked_file_the_ignore_rules_match() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = Repository::init(dir.path()).unwrap();
+    write(&repo, "a.log", "one\n");
+    write(&repo, "b.txt", "bee\n");
+    commit(&repo, "one");
+    write(&repo, ".museignore", "*.log\n");
+    write(&repo, "a.log", "edited\n");
+    repo.stash_push(None).unwrap().unwrap();
+    assert_eq!(read(&repo, "a.log"), "one\n");
+    let w = repo.stash_list().unwrap()[0].commit.clone();
+    let m = repo.commit_manifest(&w).unwrap();
+    assert_eq!(repo.read_blob(&m["a.log"]).unwrap(), b"edited\n");
+}
