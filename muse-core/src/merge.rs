@@ -151,6 +151,71 @@ pub(crate) fn sides(repo: &Repository, op: &Operation) -> Result<(Manifest, Mani
     }
 }
 
+/// Refuses (changing nothing) a three-way result (`what`: merge,
+/// cherry-pick, stash apply) that names a path muse refuses, would
+/// overwrite an untracked file, or would write beyond a symlink or over a
+/// directory ([`check_obstacles`]).
+///
+/// # Errors
+/// [`Error::InvalidPath`], [`Error::InvalidInput`] naming the paths.
+pub(crate) fn check_targets(
+    repo: &Repository,
+    untracked: &[String],
+    ours_m: &Manifest,
+    merged: &Manifest,
+    conflicts: &[String],
+    what: &str,
+) -> Result<()> {
+    for p in merged.keys() {
+        validate_rel_path(p)?;
+    }
+    let untracked: BTreeSet<&String> = untracked.iter().collect();
+    let clobbered: Vec<&str> =
+        merged.keys().filter(|p| untracked.contains(p) && !ours_m.contains_key(*p)).map(String::as_str).collect();
+    if !clobbered.is_empty() {
+        return Err(Error::InvalidInput(format!(
+            "untracked files would be overwritten by {what}; move them first: {}",
+            clobbered.join(", ")
+        )));
+    }
+    check_obstacles(&WorkDir::open(repo.workdir())?, ours_m, merged, conflicts, what)
+}
+
+/// Stores `manifest` as a snapshot (a delta on `ours`' snapshot, SPEC §3)
+/// and a commit of it on `ours` (and `theirs`, a merge) in one batch;
+/// returns the commit's ID. No ref moves.
+///
+/// # Errors
+/// Store errors.
+pub(crate) fn store_commit_on(
+    repo: &Repository,
+    manifest: Manifest,
+    branch: &str,
+    ours: &str,
+    theirs: Option<&str>,
+    message: &str,
+    author: &str,
+) -> Result<String> {
+    let snap = SnapshotRecord::new(manifest);
+    let mut rec = CommitRecord {
+        branch: branch.to_string(),
+        snapshot_id: snap.snapshot_id.clone(),
+        message: message.to_string(),
+        committed_at: now_iso(),
+        parent_commit_id: Some(ours.to_string()),
+        parent2_commit_id: theirs.map(str::to_string),
+        author: author.to_string(),
+        ..Default::default()
+    };
+    rec.commit_id = rec.compute_id();
+    let base_snapshot = SnapshotId::parse(&repo.find_commit(ours)?.snapshot_id)?;
+    let mut batch = repo.store().batch()?;
+    batch.write_snapshot(&snap, Some(&base_snapshot))?;
+    batch.write_commit(&rec)?;
+    batch.commit()?;
+    Ok(rec.commit_id)
+}
+
 /// Labels for a merge whose markers are not written.
 const NO_LABELS: Labels<'static> = Labels { ours: "", base: "", theirs: "" };
 
@@ -225,41 +290,12 @@ pub fn merge(&self, branch: &str, author: &str) -> Result<MergeOutcome> {
     } else {
         plan_merge(self, &self.manifest_of(base.as_deref())?, &ours_m, &theirs_m, true)?
     };
-    for p in merged.keys() {
-        validate_rel_path(p)?;
-    }
-    let untracked: BTreeSet<&String> = st.untracked.iter().collect();
-    let clobbered: Vec<&str> =
-        merged.keys().filter(|p| untracked.contains(p) && !ours_m.contains_key(*p)).map(String::as_str).collect();
-    if !clobbered.is_empty() {
-        return Err(Error::InvalidInput(format!(
-            "untracked files would be overwritten by merge; move them first: {}",
-            clobbered.join(", ")
-        )));
-    }
-    check_obstacles(&WorkDir::open(root)?, &ours_m, &merged, &conflicts, "merge")?;
+    check_targets(self, &st.untracked, &ours_m, &merged, &conflicts, "merge")?;
     let to = if fast_forward {
         Some(theirs.clone())
     } else if conflicts.is_empty() {
-        let snap = SnapshotRecord::new(merged);
-        let mut rec = CommitRecord {
-            branch: current.clone(),
-            snapshot_id: snap.snapshot_id.clone(),
-            message: format!("Merge branch '{branch}' into {current}"),
-            committed_at: now_iso(),
-            parent_commit_id: Some(ours.clone()),
-            parent2_commit_id: Some(theirs.clone()),
-            author: author.to_string(),
-            ..Default::default()
-        };
-        rec.commit_id = rec.compute_id();
-        // Stored as a delta on the first parent's snapshot (SPEC §3).
-        let base_snapshot = SnapshotId::parse(&self.find_commit(&ours)?.snapshot_id)?;
-        let mut batch = self.store().batch()?;
-        batch.write_snapshot(&snap, Some(&base_snapshot))?;
-        batch.write_commit(&rec)?;
-        batch.commit()?;
-        Some(rec.commit_id)
+        let message = format!("Merge branch '{branch}' into {current}");
+        Some(store_commit_on(self, merged, &current, &ours, Some(&theirs), &message, author)?)
     } else {
         None
     };

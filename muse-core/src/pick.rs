@@ -5,15 +5,12 @@
 //! against the commit. Conflicts stop them like a merge's; `--continue`
 //! (or `commit`) concludes with the recorded message, `--abort` goes back.
 
-use crate::checkout::check_obstacles;
 use crate::commit::CommitOptions;
 use crate::error::{Error, Result};
-use crate::merge::{apply_merge, plan_merge, sides, MergeOutcome};
+use crate::merge::{apply_merge, check_targets, plan_merge, sides, store_commit_on, MergeOutcome};
 use crate::operation::{Operation, OperationKind, Phase};
-use crate::paths::validate_rel_path;
-use crate::records::{now_iso, CommitRecord, SnapshotRecord};
+use crate::records::CommitRecord;
 use crate::repository::Repository;
-use crate::workdir::WorkDir;
 
 impl Repository {
     /// Applies the change commit `rev` made (against its first parent) on
@@ -111,40 +108,10 @@ impl Repository {
         if conflicts.is_empty() && merged == ours_m {
             return Ok(MergeOutcome::UpToDate);
         }
-        for p in merged.keys() {
-            validate_rel_path(p)?;
-        }
-        let clobbered: Vec<&str> = merged
-            .keys()
-            .filter(|p| st.untracked.contains(*p) && !ours_m.contains_key(*p))
-            .map(String::as_str)
-            .collect();
-        if !clobbered.is_empty() {
-            return Err(Error::InvalidInput(format!(
-                "untracked files would be overwritten by {}; move them first: {}",
-                kind.as_str(),
-                clobbered.join(", ")
-            )));
-        }
-        check_obstacles(&WorkDir::open(root)?, &ours_m, &merged, &conflicts, kind.as_str())?;
+        check_targets(self, &st.untracked, &ours_m, &merged, &conflicts, kind.as_str())?;
         if conflicts.is_empty() {
-            let snap = SnapshotRecord::new(merged);
-            let mut new = CommitRecord {
-                branch: current,
-                snapshot_id: snap.snapshot_id.clone(),
-                message: op.message.clone().unwrap_or_default(),
-                committed_at: now_iso(),
-                parent_commit_id: Some(ours.clone()),
-                author: op.author.clone().unwrap_or_default(),
-                ..Default::default()
-            };
-            new.commit_id = new.compute_id();
-            let base_snapshot = crate::ids::SnapshotId::parse(&self.find_commit(&ours)?.snapshot_id)?;
-            let mut batch = self.store().batch()?;
-            batch.write_snapshot(&snap, Some(&base_snapshot))?;
-            batch.write_commit(&new)?;
-            batch.commit()?;
-            op.to = Some(new.commit_id);
+            let (message, author) = (op.message.clone().unwrap_or_default(), op.author.clone().unwrap_or_default());
+            op.to = Some(store_commit_on(self, merged, &current, &ours, None, &message, &author)?);
         }
         crate::operation::write(root, &op)?;
         drop(writing);

@@ -5,7 +5,7 @@ use crate::error::{Error, Result};
 use crate::manifest::Manifest;
 use crate::paths::validate_rel_path;
 use crate::repository::Repository;
-use crate::stage::{pathspec_matches, read_stage, write_stage, Stage};
+use crate::stage::{check_pathspecs, pathspec_matches, read_stage, stage_entry, write_stage};
 use crate::workdir::WorkDir;
 
 impl Repository {
@@ -23,7 +23,7 @@ impl Repository {
     pub fn remove(&self, pathspecs: &[String], cached: bool, force: bool) -> Result<Vec<String>> {
         let root = self.workdir();
         let _index = crate::lock::index_lock(root)?;
-        refuse_interrupted(self)?;
+        crate::operation::refuse_if_interrupted(root)?;
         let (_, head) = self.head_ids()?;
         let head_m = self.manifest_of(head.as_deref())?;
         let mut stage = read_stage(root)?;
@@ -47,7 +47,7 @@ impl Repository {
             }
         }
         for p in &paths {
-            set_entry(&mut stage, &head_m, p, None);
+            stage_entry(&mut stage, &head_m, p, None);
         }
         write_stage(root, &stage)?;
         if !cached {
@@ -76,7 +76,7 @@ impl Repository {
         let mut to = to.trim_end_matches('/').to_string();
         validate_rel_path(from)?;
         let _index = crate::lock::index_lock(root)?;
-        refuse_interrupted(self)?;
+        crate::operation::refuse_if_interrupted(root)?;
         if std::fs::symlink_metadata(root.join(&to)).is_ok_and(|m| m.is_dir()) {
             let leaf = from.rsplit('/').next().unwrap_or(from);
             to = if to.is_empty() || to == "." { leaf.to_string() } else { format!("{to}/{leaf}") };
@@ -110,45 +110,17 @@ impl Repository {
         }
         for (old, new) in &moves {
             let id = index_m[old].clone();
-            set_entry(&mut stage, &head_m, old, None);
-            set_entry(&mut stage, &head_m, new, Some(id));
+            stage_entry(&mut stage, &head_m, old, None);
+            stage_entry(&mut stage, &head_m, new, Some(id));
         }
         write_stage(root, &stage)?;
         Ok(moves)
     }
 }
 
-/// Sets the stage entry of `p` so that the index holds `v` there (no entry
-/// when that is HEAD's content).
-fn set_entry(stage: &mut Stage, head: &Manifest, p: &str, v: Option<String>) {
-    if head.get(p) == v.as_ref() {
-        stage.entries.remove(p);
-    } else {
-        stage.entries.insert(p.to_string(), v);
-    }
-}
-
 /// The tracked paths (of `index`) matching `pathspecs`; each pathspec must
 /// match one.
 fn tracked_matches(index: &Manifest, pathspecs: &[String]) -> Result<Vec<String>> {
-    let mut out = Vec::new();
-    for s in pathspecs {
-        let before = out.len();
-        out.extend(index.keys().filter(|p| pathspec_matches(s, p)).cloned());
-        if out.len() == before {
-            return Err(Error::InvalidInput(format!("pathspec {s:?} did not match any tracked file")));
-        }
-    }
-    out.sort_unstable();
-    out.dedup();
-    Ok(out)
-}
-
-/// Refuses while a checkout or merge is interrupted (it must be finished
-/// or aborted first).
-fn refuse_interrupted(repo: &Repository) -> Result<()> {
-    match crate::operation::read(repo.workdir())? {
-        Some(op) if op.phase == crate::operation::Phase::Applying => Err(Error::InvalidInput(op.describe())),
-        _ => Ok(()),
-    }
+    check_pathspecs(pathspecs, index.keys())?;
+    Ok(index.keys().filter(|p| pathspecs.iter().any(|s| pathspec_matches(s, p))).cloned().collect())
 }

@@ -11,7 +11,7 @@ use crate::manifest::Manifest;
 use crate::operation::{Operation, OperationKind, Phase};
 use crate::paths::merge_head_path;
 use crate::repository::Repository;
-use crate::stage::{pathspec_matches, read_stage, write_stage, Stage};
+use crate::stage::{check_pathspecs, pathspec_matches, read_stage, write_stage, Stage};
 use crate::workdir::WorkDir;
 
 /// How much [`Repository::reset`] resets (git's `--soft`, `--mixed`,
@@ -134,11 +134,7 @@ impl Repository {
     pub fn restore(&self, pathspecs: &[String], opts: &RestoreOptions) -> Result<Vec<String>> {
         let root = self.workdir();
         let _index = crate::lock::index_lock(root)?;
-        if let Some(op) = crate::operation::read(root)? {
-            if op.phase == Phase::Applying {
-                return Err(Error::InvalidInput(op.describe()));
-            }
-        }
+        crate::operation::refuse_if_interrupted(root)?;
         let (_, head) = self.head_ids()?;
         let head_m = self.manifest_of(head.as_deref())?;
         let mut stage = read_stage(root)?;
@@ -152,7 +148,7 @@ impl Repository {
         let mut restored: BTreeSet<String> = BTreeSet::new();
         if opts.staged {
             let src = source_m.as_ref().unwrap_or(&head_m);
-            check_matches(pathspecs, src.keys().chain(index_m.keys()))?;
+            check_pathspecs(pathspecs, src.keys().chain(index_m.keys()))?;
             let wanted = overlay(&index_m, src, &selected);
             stage = relative_stage(&head_m, &wanted, |_| true);
             restored.extend(index_m.keys().chain(src.keys()).filter(|p| selected(p)).cloned());
@@ -161,7 +157,7 @@ impl Repository {
         if worktree {
             let index_now = stage.apply_to(&head_m);
             let src = source_m.as_ref().unwrap_or(&index_now);
-            check_matches(pathspecs, src.keys().chain(index_now.keys()))?;
+            check_pathspecs(pathspecs, src.keys().chain(index_now.keys()))?;
             let wd = WorkDir::open(root)?;
             for (p, id) in src.iter().filter(|(p, _)| selected(p)) {
                 let current = std::fs::read(root.join(p)).ok().map(|b| crate::ids::blob_id(&b));
@@ -197,14 +193,4 @@ fn relative_stage(head: &Manifest, wanted: &Manifest, keep: impl Fn(&str) -> boo
         }
     }
     stage
-}
-
-/// git's "pathspec did not match any file(s)" check.
-fn check_matches<'a>(pathspecs: &[String], paths: impl Iterator<Item = &'a String> + Clone) -> Result<()> {
-    for s in pathspecs {
-        if !paths.clone().any(|p| pathspec_matches(s, p)) {
-            return Err(Error::InvalidInput(format!("pathspec {s:?} did not match any tracked file")));
-        }
-    }
-    Ok(())
 }

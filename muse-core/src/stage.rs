@@ -94,6 +94,20 @@ pub fn pathspec_matches(spec: &str, path: &str) -> bool {
     spec.is_empty() || spec == "." || path == spec || (path.starts_with(spec) && path.as_bytes().get(spec.len()) == Some(&b'/'))
 }
 
+/// git's "pathspec did not match" check: each of `pathspecs` must select
+/// one of `paths` (the tracked paths the command works on).
+///
+/// # Errors
+/// [`Error::InvalidInput`] naming the first pathspec that matches nothing.
+pub(crate) fn check_pathspecs<'a>(pathspecs: &[String], paths: impl Iterator<Item = &'a String> + Clone) -> Result<()> {
+    for s in pathspecs {
+        if !paths.clone().any(|p| pathspec_matches(s, p)) {
+            return Err(Error::InvalidInput(format!("pathspec {s:?} did not match any tracked file")));
+        }
+    }
+    Ok(())
+}
+
 /// What [`Repository::add`] did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct AddReport {

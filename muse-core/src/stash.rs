@@ -14,7 +14,7 @@ use crate::checkout::update_worktree;
 use crate::error::{Error, Result};
 use crate::ids::{BlobId, CommitId, SnapshotId};
 use crate::manifest::Manifest;
-use crate::merge::{conflict_body, plan_merge, MergeOutcome};
+use crate::merge::{check_targets, conflict_body, plan_merge, MergeOutcome};
 use crate::records::{now_iso, CommitRecord, SnapshotRecord};
 use crate::repository::Repository;
 use crate::reset::ResetMode;
@@ -53,25 +53,7 @@ impl Repository {
             return Err(Error::InvalidInput("nothing to stash: HEAD has no commit yet".into()));
         };
         let index_m = read_stage(root)?.apply_to(&head_m);
-        let present = crate::status::worktree_manifest(root)?;
-        // The working tree's tracked files: the index's paths, as they are
-        // now. A tracked file the walk left out (a `.museignore` pattern
-        // matches it) is read directly: its edits are stashed, not lost.
-        let mut work_m = Manifest::new();
-        for p in index_m.keys() {
-            let id = match present.get(p) {
-                Some(id) => Some(id.clone()),
-                None => match std::fs::symlink_metadata(root.join(p)) {
-                    Ok(m) if m.is_file() => Some(crate::ids::blob_id(
-                        &std::fs::read(root.join(p)).map_err(|e| Error::io("read", root.join(p), e))?,
-                    )),
-                    _ => None,
-                },
-            };
-            if let Some(id) = id {
-                work_m.insert(p.clone(), id);
-            }
-        }
+        let work_m = crate::status::tracked_worktree(root, &index_m)?;
         if index_m == head_m && work_m == index_m {
             return Ok(None);
         }
@@ -164,15 +146,7 @@ impl Repository {
         let ours_m = self.commit_manifest(&head)?;
         let writing = self.write_lock()?;
         let (merged, conflicts) = plan_merge(self, &base_m, &ours_m, &theirs_m, true)?;
-        let clobbered: Vec<&str> =
-            merged.keys().filter(|p| st.untracked.contains(*p) && !ours_m.contains_key(*p)).map(String::as_str).collect();
-        if !clobbered.is_empty() {
-            return Err(Error::InvalidInput(format!(
-                "untracked files would be overwritten by stash apply; move them first: {}",
-                clobbered.join(", ")
-            )));
-        }
-        crate::checkout::check_obstacles(&WorkDir::open(root)?, &ours_m, &merged, &conflicts, "stash apply")?;
+        check_targets(self, &st.untracked, &ours_m, &merged, &conflicts, "stash apply")?;
         update_worktree(self, &ours_m, &merged, false, false)?;
         drop(writing);
         let wd = WorkDir::open(root)?;

@@ -16,6 +16,31 @@ pub fn worktree_manifest(root: &Path) -> Result<Manifest> {
     crate::walk::build_snapshot_manifest(root, &crate::walk::WalkOptions::default())
 }
 
+/// The working tree's content of the `tracked` paths (the index's), as it
+/// is now: the walk's IDs, and for a tracked file the walk leaves out (a
+/// `.museignore` pattern matches it: git never ignores a tracked file) its
+/// content read directly. Paths missing from the tree are absent.
+///
+/// # Errors
+/// Walker errors; [`crate::Error::Io`] reading a file.
+pub(crate) fn tracked_worktree(root: &Path, tracked: &Manifest) -> Result<Manifest> {
+    let present = worktree_manifest(root)?;
+    let mut out = Manifest::new();
+    for p in tracked.keys() {
+        let id = match present.get(p) {
+            Some(id) => id.clone(),
+            None => match std::fs::symlink_metadata(root.join(p)) {
+                Ok(m) if m.is_file() => crate::ids::blob_id(
+                    &std::fs::read(root.join(p)).map_err(|e| crate::Error::io("read", root.join(p), e))?,
+                ),
+                _ => continue,
+            },
+        };
+        out.insert(p.clone(), id);
+    }
+    Ok(out)
+}
+
 /// The state of the working tree against HEAD.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Status {

@@ -133,31 +133,71 @@ pub fn run(a: DiffArgs, ctx: &CommandContext) -> CmdResult {
         print_json(&json!({ "changes": files }))?;
         return Ok(status);
     }
-    let mut o = out();
-    if a.name_only || a.name_status {
-        for c in &changes {
-            let name = quote_path("", &c.path);
-            if a.name_status {
-                writeln!(o, "{}\t{name}", c.status.letter())?;
-            } else {
-                writeln!(o, "{name}")?;
-            }
-        }
+    let listing = if a.name_only {
+        Listing::NameOnly
+    } else if a.name_status {
+        Listing::NameStatus
     } else if a.stat {
-        let patches = changes.iter().map(|c| repo.file_patch(c, &opts)).collect::<Result<Vec<_>, _>>()?;
-        write_stat(&mut o, &changes, &patches, pal)?;
+        Listing::Stat
     } else {
-        for c in &changes {
-            write_patch(&mut o, &repo.file_patch(c, &opts)?, pal)?;
-        }
-    }
+        Listing::Patch
+    };
+    let mut o = out();
+    write_changes(&mut o, &repo, &changes, &opts, listing, pal)?;
     o.flush()?;
     Ok(status)
 }
 
+/// How `diff` and `show` list changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Listing {
+    /// The paths (`--name-only`).
+    NameOnly,
+    /// `<letter>\t<path>` (`--name-status`).
+    NameStatus,
+    /// `path | N ++--` and a summary (`--stat`).
+    Stat,
+    /// The unified patch (the default).
+    Patch,
+}
+
+/// Writes `changes` as `listing` says, patches with `opts`, coloured by
+/// `pal`.
+pub(crate) fn write_changes(
+    o: &mut impl Write,
+    repo: &Repository,
+    changes: &[DiffEntry],
+    opts: &PatchOptions,
+    listing: Listing,
+    pal: &Palette,
+) -> Result<(), Fail> {
+    match listing {
+        Listing::NameOnly | Listing::NameStatus => {
+            for c in changes {
+                let name = quote_path("", &c.path);
+                if listing == Listing::NameStatus {
+                    writeln!(o, "{}\t{name}", c.status.letter())?;
+                } else {
+                    writeln!(o, "{name}")?;
+                }
+            }
+        }
+        Listing::Stat => {
+            let patches = changes.iter().map(|c| repo.file_patch(c, opts)).collect::<Result<Vec<_>, _>>()?;
+            write_stat(o, changes, &patches, pal)?;
+        }
+        Listing::Patch => {
+            for c in changes {
+                write_patch(o, &repo.file_patch(c, opts)?, pal)?;
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Writes one file's patch, coloured by `pal` (git's scheme: header lines
 /// bold, `@@ … @@` cyan, removed lines red, added lines green).
-pub(crate) fn write_patch(o: &mut impl Write, p: &FilePatch, pal: &Palette) -> std::io::Result<()> {
+fn write_patch(o: &mut impl Write, p: &FilePatch, pal: &Palette) -> std::io::Result<()> {
     if pal.reset.is_empty() {
         return o.write_all(&p.bytes);
     }
@@ -216,7 +256,7 @@ fn decimal_width(n: usize) -> usize {
 /// Writes git's `--stat`: ` path | N ++--` per file (binary files:
 /// ` path | Bin <old> -> <new> bytes`), scaled to `$COLUMNS` (default 80)
 /// as git does, then ` N files changed, X insertions(+), Y deletions(-)`.
-pub(crate) fn write_stat(o: &mut impl Write, changes: &[DiffEntry], patches: &[FilePatch], pal: &Palette) -> std::io::Result<()> {
+fn write_stat(o: &mut impl Write, changes: &[DiffEntry], patches: &[FilePatch], pal: &Palette) -> std::io::Result<()> {
     if changes.is_empty() {
         return Ok(());
     }

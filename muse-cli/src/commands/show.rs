@@ -8,7 +8,7 @@ use serde_json::json;
 
 use muse_core::diff::PatchOptions;
 
-use crate::commands::diff::{write_patch, write_stat, COLOR, PLAIN};
+use crate::commands::diff::{write_changes, Listing, COLOR, PLAIN};
 use crate::context::CommandContext;
 use crate::error::{CmdResult, EXIT_OK};
 use crate::revision::resolve_rev;
@@ -42,29 +42,25 @@ pub fn run(a: ShowArgs, ctx: &CommandContext) -> CmdResult {
     };
     let (rec, changes) = repo.commit_changes(&rev)?;
     let opts = PatchOptions { context_lines: a.unified };
-    let patches = changes.iter().map(|c| repo.file_patch(c, &opts)).collect::<Result<Vec<_>, _>>()?;
     if a.json {
-        let files: Vec<_> = changes
-            .iter()
-            .zip(&patches)
-            .map(|(c, p)| json!({"path": c.path, "status": c.status.word(), "old": c.old_id, "new": c.new_id, "patch": p.text()}))
-            .collect();
+        let mut files = Vec::with_capacity(changes.len());
+        for c in &changes {
+            let p = repo.file_patch(c, &opts)?;
+            files.push(json!({"path": c.path, "status": c.status.word(), "old": c.old_id, "new": c.new_id, "patch": p.text()}));
+        }
         return print_json(&json!({"commit": rec, "changes": files}));
     }
     let pal = if std::io::stdout().is_terminal() { &COLOR } else { &PLAIN };
     let mut o = out();
     crate::ui::write_commit(&mut o, &rec, pal.meta_color(), pal.reset_color())?;
-    if a.name_status {
-        for c in &changes {
-            writeln!(o, "{}\t{}", c.status.letter(), c.path)?;
-        }
+    let listing = if a.name_status {
+        Listing::NameStatus
     } else if a.stat {
-        write_stat(&mut o, &changes, &patches, pal)?;
+        Listing::Stat
     } else {
-        for p in &patches {
-            write_patch(&mut o, p, pal)?;
-        }
-    }
+        Listing::Patch
+    };
+    write_changes(&mut o, &repo, &changes, &opts, listing, pal)?;
     o.flush()?;
     Ok(EXIT_OK)
 }
