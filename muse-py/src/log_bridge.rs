@@ -4,8 +4,7 @@
 //! so `muse_core::stat_cache` would land on `muse_core.stat_cache`, outside
 //! `logging.getLogger("muse")`. It has no renaming hook, so this wraps its
 //! `Logger` and rewrites each target first ([`python_target`]):
-//! `muse_core::stat_cache` → `muse.core.stat_cache`, `muse_cli::…` →
-//! `muse.cli.…`, a target already under `muse` unchanged, any other crate's
+//! `muse_core::stat_cache` → `muse.core.stat_cache`, a target already under `muse` unchanged, any other crate's
 //! `x::y` → `muse.deps.x.y`.
 
 use std::borrow::Cow;

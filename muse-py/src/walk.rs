@@ -1,4 +1,4 @@
-//! The working-tree walker, the stat cache and the CLI entry point.
+//! The working-tree walker, the stat cache and the git import.
 
 use std::path::PathBuf;
 use std::sync::Mutex;
@@ -103,13 +103,6 @@ impl PyStatCache {
     fn save(&self, py: Python<'_>) -> PyResult<()> {
         py.detach(|| self.with(|c| c.save())).py()
     }
-}
-
-/// Runs the `muse` command line with `argv` (argv[0] is the program name)
-/// and returns the exit status. The GIL is released while it runs.
-#[pyfunction]
-pub fn cli_main(py: Python<'_>, argv: Vec<std::ffi::OsString>) -> i32 {
-    py.detach(|| muse_cli::run(argv))
 }
 
 /// Imports a git repository's history (see `muse.core.import_git`).

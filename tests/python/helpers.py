@@ -24,7 +24,7 @@ def require_muse() -> str:
     """The `muse` on PATH; a missing command is a failure, not a skip."""
     if not MUSE:
         raise RuntimeError(
-            "the muse console script is not on PATH (run ./scripts/install.sh; test.sh puts .venv/bin first)")
+            "the muse command is not on PATH (run ./scripts/install.sh; test.sh puts .venv/bin first)")
     return MUSE
 
 

@@ -284,12 +284,11 @@ def write_text_atomic(path: _P, text: str, durable: Optional[bool] = None) -> No
 def read_config(root: _P) -> dict[str, Any]: ...
 def find_merge_base(root: _P, a: str, b: str) -> Optional[str]: ...
 
-# ---------------------------------------------------------------- snapshot (walk), import_git, CLI
+# ---------------------------------------------------------------- snapshot (walk), import_git
 
 def walk_workdir(root: _P, max_cache_bytes: int = ...) -> dict[str, str]: ...
 def import_git(root: _P, git_dir: _P, chunk_commits: int = 5000) -> dict[str, float]: ...
 def verify_git_import(root: _P, git_dir: _P) -> list[str]: ...
-def cli_main(argv: list[str]) -> int: ...
 
 # ---------------------------------------------------------------- mpack
 
@@ -331,8 +330,8 @@ __all__ = [
     # repo, io, config, merge_engine
     "find_repo", "require_repo", "startup_gc", "cleanup_muse_dir_temps", "init_repo", "write_text_atomic",
     "read_config", "find_merge_base",
-    # snapshot (walk), import_git, CLI
-    "walk_workdir", "import_git", "verify_git_import", "cli_main",
+    # snapshot (walk), import_git
+    "walk_workdir", "import_git", "verify_git_import",
     # mpack
     "build_mpack", "encode_mpack", "decode_mpack", "apply_mpack",
     # logging
