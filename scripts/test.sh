@@ -6,7 +6,8 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$here"
 py="$here/.venv/bin/python"
-# The seed suites and the CLI tests run the `muse` console script.
+# The seed suites and the CLI tests run the `muse` command the wheel installed
+# (the native program, .venv/bin/muse).
 export PATH="$here/.venv/bin:$PATH"
 seeds="${MUSE_SEED_TESTS:-$here/../shared/seed-tests}"
 
@@ -57,4 +58,20 @@ echo "== waiting for the filesystem to recover from the deletes above (timed sui
 
 echo "== seed suites ($seeds, MUSE_RUN_SLOW=1)"
 ( cd "$seeds" && MUSE_RUN_SLOW=1 "$py" -m pytest -q -p no:cacheprovider tests )
+
+# The same tests with the file-system monitor on ([core] fsmonitor =
+# "watchman" through MUSE_FSMONITOR): every command that walks the tree
+# asks watchman instead. CI installs watchman and sets
+# MUSE_REQUIRE_WATCHMAN=1, so there this never skips.
+if command -v watchman >/dev/null 2>&1 || [ "${MUSE_REQUIRE_WATCHMAN:-}" = 1 ]; then
+  echo "== with the file-system monitor on (MUSE_FSMONITOR=watchman): watchman $(watchman --version)"
+  echo "== cargo tests of the repository API and the working tree (MUSE_FSMONITOR=watchman)"
+  MUSE_FSMONITOR=watchman cargo test -p muse-core --test repository --test worktree_safety --test diff_patch --test walk
+  echo "== project Python tests (MUSE_FSMONITOR=watchman)"
+  MUSE_FSMONITOR=watchman CI="${CI:-1}" "$py" -m pytest -q -p no:cacheprovider tests/python
+  echo "== seed suites (MUSE_FSMONITOR=watchman)"
+  ( cd "$seeds" && MUSE_FSMONITOR=watchman "$py" -m pytest -q -p no:cacheprovider tests )
+else
+  echo "== watchman is not installed: the monitored run is skipped here (./scripts/install-watchman.sh; CI runs it)"
+fi
 

@@ -29,6 +29,28 @@ use commands::Cli;
 use context::CommandContext;
 use error::Fail;
 
+/// Sends the engine's log records to stderr as `muse: warning: …`
+/// (git's habit): warnings and errors by default; `MUSE_LOG` sets the level
+/// or filter in `env_logger` syntax (`MUSE_LOG=info`, `MUSE_LOG=muse.core.fsmonitor=debug`).
+/// Does nothing when the embedding program installed a logger already.
+pub fn init_logging() {
+    use std::io::Write;
+    let _ = env_logger::Builder::new()
+        .filter_level(log::LevelFilter::Warn)
+        .parse_env(env_logger::Env::new().filter("MUSE_LOG"))
+        .format(|buf, rec| {
+            let level = match rec.level() {
+                log::Level::Error => "error",
+                log::Level::Warn => "warning",
+                log::Level::Info => "info",
+                log::Level::Debug => "debug",
+                log::Level::Trace => "trace",
+            };
+            writeln!(buf, "muse: {level}: {}", rec.args())
+        })
+        .try_init();
+}
+
 /// Runs the CLI with `args` (the first item is the program name) and
 /// returns the exit status. Never panics across the caller: a panic is
 /// caught and reported as an internal error (exit 3).
@@ -45,6 +67,7 @@ where
             return code;
         }
     };
+    init_logging();
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         let ctx = CommandContext::new();
         commands::run_command(cli.cmd, &ctx)

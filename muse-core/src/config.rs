@@ -4,6 +4,7 @@
 //! [core]
 //! fsync = "full"          # "full" (default) or "off"
 //! lock_timeout = 10       # seconds a command waits for a repository lock
+//! fsmonitor = "watchman"  # "watchman" or "off" (default): see crate::fsmonitor
 //!
 //! [limits]
 //! max_ancestors = 50000   # cap of find_merge_base (SPEC §6)
@@ -21,6 +22,13 @@
 //! * `"off"`: no `fsync` at all, like git's `core.fsync=none`. Fast and
 //!   unsafe against power loss (a crash of the *process* is still safe:
 //!   renames stay atomic). For scratch repositories and benchmarks.
+//!
+//! `[core] fsmonitor` (git's `core.fsmonitor`): `"watchman"` lets status,
+//! add, commit and every command that walks the working tree ask the
+//! watchman daemon which paths changed since the last command instead of
+//! stat'ing every file ([`crate::fsmonitor`]); `"off"` (default, also
+//! `"none"` or `false`) walks the tree. The environment variable
+//! `MUSE_FSMONITOR` (`watchman` or `off`) overrides it.
 //!
 //! `[pack] unpack_limit` (git's `transfer.unpackLimit`): a write batch
 //! ([`crate::batch::Batch`]) with more items than this stores them in one
@@ -72,6 +80,28 @@ pub enum FsyncPolicy {
     Off,
 }
 
+/// The `[core] fsmonitor` setting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FsMonitorMode {
+    /// Walk the working tree (default).
+    #[default]
+    Off,
+    /// Ask the watchman daemon for the changed paths ([`crate::fsmonitor`]).
+    Watchman,
+}
+
+impl FsMonitorMode {
+    /// Parses a setting's value: `watchman`, or `off` / `none` / `false` /
+    /// empty; `None` for anything else.
+    pub fn parse(v: &str) -> Option<FsMonitorMode> {
+        match v.trim().to_ascii_lowercase().as_str() {
+            "watchman" => Some(FsMonitorMode::Watchman),
+            "off" | "none" | "false" | "0" | "" => Some(FsMonitorMode::Off),
+            _ => None,
+        }
+    }
+}
+
 /// A parsed `config.toml`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
@@ -84,6 +114,8 @@ pub struct Config {
     /// `[core] lock_timeout` (seconds, may be fractional): how long a
     /// command waits for a repository lock ([`crate::lock`]).
     pub lock_timeout: std::time::Duration,
+    /// `[core] fsmonitor`.
+    pub fsmonitor: FsMonitorMode,
 }
 
 impl Default for Config {
@@ -93,6 +125,7 @@ impl Default for Config {
             max_ancestors: DEFAULT_MAX_ANCESTORS,
             unpack_limit: crate::pack::PACK_MIN_ENTRIES as u64,
             lock_timeout: DEFAULT_LOCK_TIMEOUT,
+            fsmonitor: FsMonitorMode::Off,
         }
     }
 }
@@ -117,6 +150,14 @@ impl Config {
                         None => return Err(bad(format!("[core] fsync must be \"full\" or \"off\", got {v}"))),
                     },
                 };
+            }
+            if let Some(v) = core.get("fsmonitor") {
+                cfg.fsmonitor = match (v.as_str(), v.as_bool()) {
+                    (Some(s), _) => FsMonitorMode::parse(s),
+                    (None, Some(false)) => Some(FsMonitorMode::Off),
+                    _ => None,
+                }
+                .ok_or_else(|| bad(format!("[core] fsmonitor must be \"watchman\" or \"off\", got {v}")))?;
             }
             if let Some(v) = core.get("lock_timeout") {
                 let secs = v
@@ -184,6 +225,125 @@ impl Config {
     }
 }
 
+/// The settings `muse config` reads and writes (`section.key`), each with
+/// what it means. Unknown keys are refused by [`set`] (a typo would
+/// otherwise be silently ignored).
+pub const KEYS: &[(&str, &str)] = &[
+    ("core.fsync", "\"full\" (default) or \"off\": fsync per-call writes"),
+    ("core.lock_timeout", "seconds a command waits for a repository lock (default 10)"),
+    ("core.fsmonitor", "\"watchman\" or \"off\" (default): the file-system monitor"),
+    ("limits.max_ancestors", "cap of the merge-base search (default 50000)"),
+    ("pack.unpack_limit", "write batches of more items than this as one pack"),
+];
+
+/// Splits `section.key` and checks it is one of [`KEYS`].
+fn split_key(key: &str) -> Result<(&str, &str)> {
+    if !KEYS.iter().any(|(k, _)| *k == key) {
+        let known: Vec<&str> = KEYS.iter().map(|(k, _)| *k).collect();
+        return Err(Error::InvalidInput(format!("unknown config key {key:?} (known: {})", known.join(", "))));
+    }
+    key.split_once('.').ok_or_else(|| Error::InvalidInput(format!("config key {key:?} must be section.name")))
+}
+
+/// The document of `config.toml` (empty when there is none).
+fn read_document(root: &Path) -> Result<toml_edit::DocumentMut> {
+    let path = config_toml_path(root);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => return Err(Error::io("read", &path, e)),
+    };
+    text.parse::<toml_edit::DocumentMut>().map_err(|e| Error::Config { path, detail: e.to_string() })
+}
+
+/// The value of `section.key` in `config.toml` as written there (strings
+/// without quotes), `None` when unset (git's `config --get`).
+///
+/// # Errors
+/// [`Error::InvalidInput`] for an unknown key, [`Error::Config`] for a file
+/// that is not TOML, [`Error::Io`].
+pub fn get(root: &Path, key: &str) -> Result<Option<String>> {
+    let (section, name) = split_key(key)?;
+    let doc = read_document(root)?;
+    Ok(doc.get(section).and_then(|t| t.get(name)).and_then(|v| v.as_value()).map(value_text))
+}
+
+/// Every key set in `config.toml`, as `(section.key, value)` in file order
+/// (git's `config --list`).
+///
+/// # Errors
+/// As [`get`].
+pub fn list(root: &Path) -> Result<Vec<(String, String)>> {
+    let doc = read_document(root)?;
+    let mut out = Vec::new();
+    for (section, item) in doc.iter() {
+        if let Some(t) = item.as_table_like() {
+            for (name, v) in t.iter() {
+                if let Some(v) = v.as_value() {
+                    out.push((format!("{section}.{name}"), value_text(v)));
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn value_text(v: &toml_edit::Value) -> String {
+    match v.as_str() {
+        Some(s) => s.to_string(),
+        None => v.to_string().trim().to_string(),
+    }
+}
+
+/// Sets `section.key` to `value` in `config.toml`, keeping the rest of the
+/// file (comments, order) as it is. `value` is stored as an integer, a
+/// float or a boolean when it reads as one, else as a string. The new file
+/// must parse ([`Config::parse`]) before it replaces the old one (atomic
+/// rename, `[core] fsync` honoured); `None` removes the key (git's
+/// `config --unset`; removing an unset key is not an error).
+///
+/// # Errors
+/// [`Error::InvalidInput`] for an unknown key; [`Error::Config`] when the
+/// value is invalid for the key (nothing is written); [`Error::Io`].
+pub fn set(root: &Path, key: &str, value: Option<&str>) -> Result<()> {
+    let (section, name) = split_key(key)?;
+    let mut doc = read_document(root)?;
+    match value {
+        Some(v) => {
+            let item = if let Ok(i) = v.parse::<i64>() {
+                toml_edit::value(i)
+            } else if let Ok(f) = v.parse::<f64>().map_err(|_| ()).and_then(|f| if f.is_finite() { Ok(f) } else { Err(()) }) {
+                toml_edit::value(f)
+            } else if let Ok(b) = v.parse::<bool>() {
+                toml_edit::value(b)
+            } else {
+                toml_edit::value(v)
+            };
+            if !doc.contains_key(section) {
+                doc.insert(section, toml_edit::Item::Table(toml_edit::Table::new()));
+            }
+            let table = doc[section]
+                .as_table_like_mut()
+                .ok_or_else(|| Error::Config { path: config_toml_path(root), detail: format!("{section} is not a table") })?;
+            table.insert(name, item);
+        }
+        None => {
+            if let Some(t) = doc.get_mut(section).and_then(|t| t.as_table_like_mut()) {
+                t.remove(name);
+            }
+        }
+    }
+    let text = doc.to_string();
+    let path = config_toml_path(root);
+    Config::parse(&text, &path)?;
+    // The old file may be the invalid one being fixed: its fsync setting
+    // cannot be trusted then, so the write is durable.
+    let d = durability_for(root, None).unwrap_or(crate::atomic::Durability::Full);
+    crate::atomic::write_atomic(&path, crate::atomic::MUSE_TMP_PREFIX, text.as_bytes(), crate::atomic::MODE_MUTABLE, d, crate::atomic::Replace::Overwrite)?;
+    forget(root);
+    Ok(())
+}
+
 
 /// The durability a per-call write gets: [`Durability::Deferred`](crate::atomic::Durability::Deferred) when the
 /// caller asked for it or the repository's `[core] fsync` is `"off"`,
@@ -217,6 +377,37 @@ mod tests {
         assert_eq!(Config::parse("[pack]\nunpack_limit = 0\n", p).unwrap().unpack_limit, 0);
         assert!(Config::parse("[pack]\nunpack_limit = -3\n", p).is_err());
         assert!(Config::parse("[core]\nfsync = \"sometimes\"\n", p).is_err());
+        assert_eq!(Config::parse("[core]\nfsmonitor = \"watchman\"\n", p).unwrap().fsmonitor, FsMonitorMode::Watchman);
+        assert_eq!(Config::parse("[core]\nfsmonitor = false\n", p).unwrap().fsmonitor, FsMonitorMode::Off);
+        assert_eq!(Config::parse("", p).unwrap().fsmonitor, FsMonitorMode::Off);
+        assert!(Config::parse("[core]\nfsmonitor = \"inotify\"\n", p).is_err());
         assert!(Config::parse("not toml [", p).is_err());
+    }
+
+    #[test]
+    fn get_set_unset_keep_the_rest_of_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir(root.join(".muse")).unwrap();
+        std::fs::write(config_toml_path(root), "# mine\n[core]\nfsync = \"full\"\n\n[limits]\nmax_ancestors = 50\n").unwrap();
+        set(root, "core.fsmonitor", Some("watchman")).unwrap();
+        set(root, "limits.max_ancestors", Some("70")).unwrap();
+        set(root, "pack.unpack_limit", Some("5")).unwrap();
+        let text = std::fs::read_to_string(config_toml_path(root)).unwrap();
+        assert!(text.starts_with("# mine\n[core]\nfsync = \"full\"\nfsmonitor = \"watchman\"\n"), "{text}");
+        let c = Config::read(root).unwrap();
+        assert_eq!((c.fsmonitor, c.max_ancestors, c.unpack_limit), (FsMonitorMode::Watchman, 70, 5));
+        assert_eq!(get(root, "core.fsmonitor").unwrap().as_deref(), Some("watchman"));
+        assert_eq!(get(root, "limits.max_ancestors").unwrap().as_deref(), Some("70"));
+        assert_eq!(get(root, "core.lock_timeout").unwrap(), None);
+        assert_eq!(list(root).unwrap().len(), 4);
+        // Invalid values and unknown keys change nothing.
+        assert!(matches!(set(root, "core.fsmonitor", Some("inotify")), Err(Error::Config { .. })));
+        assert!(matches!(set(root, "limits.max_ancestors", Some("-1")), Err(Error::Config { .. })));
+        assert!(matches!(set(root, "core.fsmonitr", Some("watchman")), Err(Error::InvalidInput(_))));
+        assert_eq!(std::fs::read_to_string(config_toml_path(root)).unwrap(), text);
+        set(root, "core.fsmonitor", None).unwrap();
+        set(root, "core.fsmonitor", None).unwrap();
+        assert_eq!(Config::read(root).unwrap().fsmonitor, FsMonitorMode::Off);
     }
 }

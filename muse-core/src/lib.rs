@@ -61,6 +61,7 @@
 //! | [`operation`] | the journal of a checkout or merge in progress (crash-resumable) |
 //! | [`walk`] | the working-tree walker: `build_snapshot_manifest`, `walk_manifest` (SPEC §5) |
 //! | [`stat_cache`] | the stat cache of working-tree files |
+//! | [`fsmonitor`] | `[core] fsmonitor = "watchman"`: the changed paths from watchman instead of a walk |
 //! | [`workdir`] | confined working-tree writes: nothing beyond a symlink or outside the root |
 
 #![forbid(unsafe_code)]
@@ -75,6 +76,7 @@ pub mod commits;
 pub mod config;
 pub mod diff;
 pub mod error;
+pub mod fsmonitor;
 pub mod ids;
 pub mod import_git;
 pub mod lock;

@@ -497,11 +497,18 @@ impl Repository {
     /// [`Error::Corrupt`].
     pub fn head_state(&self) -> Result<(Option<String>, Option<String>, Manifest)> {
         let (branch, commit) = self.head_ids()?;
-        let manifest = match &commit {
-            Some(c) => self.commit_manifest(c).map_err(|e| missing_head(e, branch.as_deref()))?,
-            None => Manifest::new(),
-        };
+        let manifest = self.head_manifest_of(branch.as_deref(), commit.as_deref())?;
         Ok((branch, commit, manifest))
+    }
+
+    /// The manifest of `commit` that HEAD (on `branch`) resolved to; empty
+    /// for an unborn branch. A missing commit is reported as missing from
+    /// the branch (or HEAD).
+    pub(crate) fn head_manifest_of(&self, branch: Option<&str>, commit: Option<&str>) -> Result<Manifest> {
+        match commit {
+            Some(c) => self.commit_manifest(c).map_err(|e| missing_head(e, branch)),
+            None => Ok(Manifest::new()),
+        }
     }
 
     /// The commit branch `name` points at, `None` when it does not exist.

@@ -204,7 +204,7 @@ pub(crate) fn add_locked(repo: &Repository, pathspecs: &[String], progress: &mut
     let (_, _, head) = repo.head_state()?;
     let mut stage = read_stage(root)?;
     let staged_view = stage.apply_to(&head);
-    let wt = crate::walk::build_snapshot_manifest(root, &crate::walk::WalkOptions::default())?;
+    let wt = crate::status::worktree_manifest(root)?;
     for spec in pathspecs {
         let hit = wt.keys().chain(staged_view.keys()).any(|p| pathspec_matches(spec, p));
         if !hit {

@@ -65,8 +65,9 @@
 //! and a hash index of slot numbers (`hashbrown` + `foldhash`). A cache of
 //! 75,000 files is three allocations, not 150,000 strings; loading parses
 //! the file in one pass, and freeing it is immediate. Slots loaded from a
-//! file written by [`StatCache::save`] are in key order, which the walker
-//! merges with instead of probing the index.
+//! file written by [`StatCache::save`] (or its binary mirror) are in key
+//! order: after a clean walk they are the manifest, with no sort. The
+//! walker probes the index once per file it stats.
 //!
 //! # Reuse within a process
 //!
@@ -504,28 +505,19 @@ impl StatCache {
         }
     }
 
-    /// Looks up every file of `files` (sorted by key, each key once) as
+    /// Looks up every file of `files` (each key once, in any order) as
     /// [`lookup`](Self::lookup) would: marks the slot of each trusted hit in
     /// `seen` (one flag per entry, in entry order; see
-    /// [`prune_unseen`](Self::prune_unseen)) and returns the keys to read
-    /// (in key order). When the entries are in key order (a loaded file, a
-    /// kept cache), this is one merge of the two sorted sequences;
-    /// otherwise one index probe per file.
-    pub(crate) fn lookup_sorted(&self, files: Vec<(String, Stat)>, tol_ns: i64, seen: &mut [bool]) -> Vec<String> {
+    /// [`prune_unseen`](Self::prune_unseen)) and returns the keys to read,
+    /// in the order given. One index probe per file: cheaper than sorting
+    /// the walk's files to merge them with the entries (a clean walk never
+    /// needs them in order: its manifest is then the cache's own entries,
+    /// already in key order).
+    pub(crate) fn lookup_unsorted(&self, files: Vec<(String, Stat)>, tol_ns: i64, seen: &mut [bool]) -> Vec<String> {
         let mut misses = Vec::new();
-        let t = &self.entries;
-        let mut j = 0;
         for (rel, stat) in files {
-            let found = if t.sorted {
-                while j < t.slots.len() && Table::key(&t.keys, &t.slots[j]) < rel.as_str() {
-                    j += 1;
-                }
-                Some(j).filter(|&j| j < t.slots.len() && Table::key(&t.keys, &t.slots[j]) == rel)
-            } else {
-                t.position(&rel)
-            };
-            match found {
-                Some(i) if self.trusted(&rel, &stat, &t.slots[i], tol_ns) => {
+            match self.entries.position(&rel) {
+                Some(i) if self.trusted(&rel, &stat, &self.entries.slots[i], tol_ns) => {
                     if let Some(s) = seen.get_mut(i) {
                         *s = true;
                     }
@@ -657,8 +649,117 @@ impl StatCache {
             .ok()
             .map(|md| FileStamp::of(&md))
             .filter(|now| now.ino == written.ino() && now.dev == written.dev());
+        if let Some(stamp) = self.stamp {
+            if let Err(e) = write_mirror(&path.with_file_name(MIRROR_FILE), &self.entries, stamp) {
+                log::debug!("stat cache mirror not written: {e}");
+            }
+        }
         Ok(())
     }
+}
+
+/// Name of the binary mirror of the cache file (in `.muse/cache/`): the
+/// same entries as `stat_cache.json`, in the in-memory layout (keys back to
+/// back, one 64-byte slot per entry), tagged with the identity (device,
+/// inode, size, mtime, ctime) of the JSON file it mirrors. A load uses it
+/// only while the JSON file still has that identity, so the JSON file stays
+/// the cache of record (SPEC §5): any rewrite of it, by muse or anyone
+/// else, makes the mirror stale and unused. Loading it costs a read and a
+/// UTF-8 check instead of a JSON parse.
+pub const MIRROR_FILE: &str = "stat_cache.bin";
+
+/// First bytes of [`MIRROR_FILE`] (format version in the last one).
+const MIRROR_MAGIC: &[u8; 8] = b"MUSESTC1";
+
+/// Writes the mirror of `table` for the JSON file of identity `stamp`
+/// (temp file in the same directory, renamed over the old mirror).
+fn write_mirror(path: &Path, table: &Table, stamp: FileStamp) -> Result<()> {
+    let mut sorted: Vec<(&str, &Slot)> = table.iter().collect();
+    if !table.sorted {
+        sorted.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    }
+    let key_bytes: usize = sorted.iter().map(|(k, _)| k.len()).sum();
+    let mut w = Vec::with_capacity(64 + sorted.len() * 64 + key_bytes);
+    w.extend_from_slice(MIRROR_MAGIC);
+    for x in [stamp.dev, stamp.ino, stamp.size, stamp.mtime_ns as u64, stamp.ctime_ns as u64] {
+        w.extend_from_slice(&x.to_le_bytes());
+    }
+    w.extend_from_slice(&(sorted.len() as u64).to_le_bytes());
+    w.extend_from_slice(&(key_bytes as u64).to_le_bytes());
+    let mut off = 0u64;
+    for (k, s) in &sorted {
+        let (Ok(o), Ok(l)) = (u32::try_from(off), u32::try_from(k.len())) else {
+            return Err(Error::InvalidInput("stat cache keys over 4 GiB".into()));
+        };
+        w.extend_from_slice(&o.to_le_bytes());
+        w.extend_from_slice(&l.to_le_bytes());
+        w.extend_from_slice(&s.ino.to_le_bytes());
+        w.extend_from_slice(&s.size.to_le_bytes());
+        w.extend_from_slice(&s.mtime_ns.to_le_bytes());
+        w.extend_from_slice(&s.digest);
+        off += k.len() as u64;
+    }
+    for (k, _) in &sorted {
+        w.extend_from_slice(k.as_bytes());
+    }
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut tmp = create_locked_temp(dir, STAT_CACHE_TMP_PREFIX, STAT_CACHE_TMP_SUFFIX, MODE_MUTABLE).ctx("create temp in", dir)?;
+    tmp.write_all(&w).ctx("write", tmp.path())?;
+    tmp.persist(path).map_err(|e| Error::io("rename into", path, e.error))?;
+    Ok(())
+}
+
+/// The entries of the mirror at `path` when it mirrors the JSON file of
+/// identity `stamp` and is well formed (every key in bounds, on character
+/// boundaries, in strictly increasing order); else `None`.
+fn read_mirror(path: &Path, stamp: FileStamp, max_bytes: u64) -> Option<Table> {
+    let md = std::fs::symlink_metadata(path).ok()?;
+    if !md.is_file() || md.len() > max_bytes {
+        return None;
+    }
+    let b = std::fs::read(path).ok()?;
+    let u64_at = |i: usize| -> Option<u64> { Some(u64::from_le_bytes(b.get(i..i + 8)?.try_into().ok()?)) };
+    if b.get(..8)? != MIRROR_MAGIC {
+        return None;
+    }
+    let want = [stamp.dev, stamp.ino, stamp.size, stamp.mtime_ns as u64, stamp.ctime_ns as u64];
+    for (i, w) in want.iter().enumerate() {
+        if u64_at(8 + 8 * i)? != *w {
+            return None;
+        }
+    }
+    let n = usize::try_from(u64_at(48)?).ok()?;
+    let key_bytes = usize::try_from(u64_at(56)?).ok()?;
+    let slots_at = 64usize;
+    let keys_at = slots_at.checked_add(n.checked_mul(64)?)?;
+    if keys_at.checked_add(key_bytes)? != b.len() {
+        return None;
+    }
+    let keys = std::str::from_utf8(&b[keys_at..]).ok()?.to_owned();
+    let mut t = Table::with_capacity(n, 0);
+    let mut prev: Option<&str> = None;
+    for i in 0..n {
+        let r = &b[slots_at + 64 * i..slots_at + 64 * i + 64];
+        let off = u32::from_le_bytes(r[0..4].try_into().ok()?);
+        let len = u32::from_le_bytes(r[4..8].try_into().ok()?);
+        let key = keys.get(off as usize..(off as usize).checked_add(len as usize)?)?;
+        if prev.is_some_and(|p| p >= key) {
+            return None;
+        }
+        prev = Some(key);
+        t.slots.push(Slot {
+            off,
+            len,
+            ino: u64::from_le_bytes(r[8..16].try_into().ok()?),
+            size: u64::from_le_bytes(r[16..24].try_into().ok()?),
+            mtime_ns: i64::from_le_bytes(r[24..32].try_into().ok()?),
+            digest: r[32..64].try_into().ok()?,
+        });
+    }
+    t.keys = keys;
+    t.sorted = true;
+    t.rebuild_index();
+    Some(t)
 }
 
 /// Creates `<root>/.muse/cache` if missing (never `.muse/` itself).
@@ -743,8 +844,8 @@ struct Table {
     index: HashTable<u32>,
     state: foldhash::fast::RandomState,
     /// Whether `slots` are in strictly increasing key order (as a file
-    /// written by `save` is loaded), which [`StatCache::lookup_sorted`]
-    /// merges with instead of probing the index.
+    /// written by `save` is loaded); the walker's manifest is the entries
+    /// in this order.
     sorted: bool,
 }
 
@@ -1005,6 +1106,10 @@ fn read_cache_file(
     if md.len() > max_bytes {
         return Err(LoadStatus::TooLarge { size: md.len(), limit: max_bytes });
     }
+    // The binary mirror, while it mirrors this very file.
+    if let Some(t) = read_mirror(&path.with_file_name(MIRROR_FILE), FileStamp::of(&md), max_bytes) {
+        return Ok((t, FileStamp::of(&md)));
+    }
     let mut bytes = Vec::with_capacity(md.len() as usize + 1);
     f.take(max_bytes.saturating_add(1))
         .read_to_end(&mut bytes)
@@ -1186,6 +1291,59 @@ mod tests {
         parse_canonical(b, 0).map(|t| as_map(&t))
     }
 
+    #[test]
+    fn the_binary_mirror_is_used_only_while_it_mirrors_the_json_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir_all(root.join(".muse/cache")).unwrap();
+        let mut m = Map::new();
+        for (i, k) in ["a.txt", "dir/é.txt", "z"].iter().enumerate() {
+            let id = crate::ids::blob_id(k.as_bytes());
+            m.insert(k.to_string(), FileCacheEntry { ino: i as u64 + 7, size: 3, mtime_ns: 1_000_000_000 * (i as i64 + 1), object_hash: id });
+        }
+        let mut c = StatCache::empty(root);
+        c.entries = table_of(&m);
+        c.dirty = true;
+        c.save().unwrap();
+        let mirror = stat_cache_path(root).with_file_name(MIRROR_FILE);
+        assert!(mirror.is_file());
+        let md = std::fs::metadata(stat_cache_path(root)).unwrap();
+        let t = read_mirror(&mirror, FileStamp::of(&md), u64::MAX).expect("mirrors the file");
+        assert_eq!(as_map(&t), m);
+        assert_eq!(as_map(&StatCache::load(root, u64::MAX).0.entries), m);
+        // The JSON file rewritten by someone else (same bytes, even): the
+        // mirror no longer mirrors it and the JSON is what loads.
+        let json = std::fs::read(stat_cache_path(root)).unwrap();
+        let mut other = json.clone();
+        let at = other.windows(5).position(|w| w == b"a.txt").unwrap();
+        other[at] = b'b';
+        std::fs::write(stat_cache_path(root), &other).unwrap();
+        let md2 = std::fs::metadata(stat_cache_path(root)).unwrap();
+        assert!(read_mirror(&mirror, FileStamp::of(&md2), u64::MAX).is_none());
+        let loaded = as_map(&StatCache::load(root, u64::MAX).0.entries);
+        assert!(loaded.contains_key("b.txt") && !loaded.contains_key("a.txt"));
+        // A damaged mirror is never used, whatever its stamp says.
+        c.dirty = true;
+        c.save().unwrap();
+        let md3 = std::fs::metadata(stat_cache_path(root)).unwrap();
+        let good = std::fs::read(&mirror).unwrap();
+        for cut in [0, 8, 63, 64, good.len() - 1] {
+            std::fs::write(&mirror, &good[..cut]).unwrap();
+            assert!(read_mirror(&mirror, FileStamp::of(&md3), u64::MAX).is_none(), "cut at {cut}");
+        }
+        let mut bad = good.clone();
+        let n = bad.len();
+        bad[n - 1] = 0xff; // not UTF-8
+        std::fs::write(&mirror, &bad).unwrap();
+        assert!(read_mirror(&mirror, FileStamp::of(&md3), u64::MAX).is_none());
+        let mut bad = good.clone();
+        bad[64] = 200; // a key offset out of bounds
+        std::fs::write(&mirror, &bad).unwrap();
+        assert!(read_mirror(&mirror, FileStamp::of(&md3), u64::MAX).is_none());
+        std::fs::write(&mirror, &good).unwrap();
+        assert!(read_mirror(&mirror, FileStamp::of(&md3), u64::MAX).is_some());
+    }
+
     fn serde_parse(b: &[u8]) -> Option<Map> {
         let mut de = serde_json::Deserializer::from_slice(b);
         let doc = TopSeed { capacity: 0 }.deserialize(&mut de).ok()?;
@@ -1247,7 +1405,10 @@ mod tests {
             files.push(("z".into(), st(1)));
             files.sort_by(|a, b| a.0.cmp(&b.0));
             let mut seen = vec![false; c.len()];
-            let misses = c.lookup_sorted(files.clone(), 0, &mut seen);
+            let mut shuffled = files.clone();
+            shuffled.reverse();
+            let mut misses = c.lookup_unsorted(shuffled, 0, &mut seen);
+            misses.sort();
             let mut want_hits = vec![];
             let mut want_misses = vec![];
             for (rel, stat) in files {

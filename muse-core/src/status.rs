@@ -8,12 +8,14 @@ use crate::operation::Operation;
 use crate::repository::Repository;
 use crate::stage::read_stage;
 
-/// The working tree's manifest (the stat-cached walk of SPEC §5).
+/// The working tree's manifest for a command: from the
+/// [file-system monitor](crate::fsmonitor) when it is on and can tell what
+/// changed, else the stat-cached walk of SPEC §5.
 ///
 /// # Errors
 /// As [`crate::walk::build_snapshot_manifest`].
 pub fn worktree_manifest(root: &Path) -> Result<Manifest> {
-    crate::walk::build_snapshot_manifest(root, &crate::walk::WalkOptions::default())
+    crate::fsmonitor::worktree_manifest(root)
 }
 
 /// The working tree's content of the `tracked` paths (the index's), as it
@@ -142,31 +144,108 @@ impl Repository {
 /// # Errors
 /// Walker and store errors.
 pub fn status(&self) -> Result<Status> {
+    use crate::fsmonitor::{BaseKey, Refreshed};
     let root = self.workdir();
-    // HEAD's manifest and the stage are read while the working tree is
-    // walked: a big manifest's decoding and verification overlap the walk.
-    let (head_side, wt) = rayon::join(
-        || -> Result<_> {
-            let (branch, head, head_manifest) = self.head_state()?;
-            Ok((branch, head, head_manifest, read_stage(root)?))
+    let pending = match crate::fsmonitor::refresh(root)? {
+        Refreshed::Known(mut st) => {
+            // The monitor knows the working tree: no walk. The base (stage
+            // over HEAD) is recomputed only when HEAD or the stage moved.
+            let (branch, head) = self.head_ids()?;
+            let key = BaseKey::current(root, head.clone());
+            if st.base_key() != Some(&key) {
+                let (pairs, staged) = match crate::fsmonitor::load_view(root, &key) {
+                    Some(v) => {
+                        let staged = v.staged().to_vec();
+                        (v.into_pairs(), staged)
+                    }
+                    None => {
+                        let head_manifest = self.head_manifest_of(branch.as_deref(), head.as_deref())?;
+                        let view = read_stage(root)?.view(&head_manifest).into_owned();
+                        let staged = diff_manifests(&head_manifest, &view);
+                        crate::fsmonitor::save_view(root, &key, &view, &staged);
+                        let pairs = view.iter().filter_map(|(k, v)| Some((k.clone(), crate::fsmonitor::digest_of(v)?))).collect();
+                        (pairs, staged)
+                    }
+                };
+                st.rebase(key, pairs, staged)?;
+            }
+            let (unstaged, untracked) = st.changes();
+            let staged = st.staged().to_vec();
+            st.save(root);
+            let operation = crate::operation::read(root)?;
+            return Ok(Status { branch, head, staged, unstaged, untracked, operation });
+        }
+        Refreshed::Walk(pending) => pending,
+    };
+    // HEAD is resolved once, before the stage is read (the cached view's
+    // key must not be newer than what it describes).
+    let (branch, head) = self.head_ids()?;
+    let key = BaseKey::current(root, head.clone());
+    // The stage over HEAD comes from its cache when HEAD and the stage are
+    // as it was made for; else HEAD's manifest and the stage are read while
+    // the working tree is walked (a big manifest's decoding and
+    // verification overlap the walk).
+    enum Side {
+        Cached(crate::fsmonitor::View),
+        Computed(Manifest, Vec<(String, ChangeKind)>),
+    }
+    let (side, wt) = rayon::join(
+        || -> Result<Side> {
+            if let Some(v) = crate::fsmonitor::load_view(root, &key) {
+                return Ok(Side::Cached(v));
+            }
+            let head_manifest = self.head_manifest_of(branch.as_deref(), head.as_deref())?;
+            let view = read_stage(root)?.view(&head_manifest).into_owned();
+            let staged = diff_manifests(&head_manifest, &view);
+            crate::fsmonitor::save_view(root, &key, &view, &staged);
+            Ok(Side::Computed(view, staged))
         },
         || crate::walk::walk_manifest(root, &crate::walk::WalkOptions::default()),
     );
-    let (branch, head, head_manifest, stage) = head_side?;
+    let side = side?;
     let wt = wt?;
-    let staged_view = stage.view(&head_manifest);
-    let staged = diff_manifests(&head_manifest, &staged_view);
     let mut unstaged = Vec::new();
     let mut untracked = Vec::new();
-    // The walk's raw digests against the stage's IDs: no ID string is
-    // made per file.
-    let mut buf = [0u8; crate::ids::ID_LEN];
-    let tracked = staged_view.iter().map(|(k, v)| (k.as_str(), v));
-    for (p, kind) in diff_sorted(tracked, wt.iter(), |id, d| **id == crate::ids::write_id(d, &mut buf)) {
+    let (changes, staged) = match &side {
+        // Digests against digests: no ID string is made per file.
+        Side::Cached(v) => (diff_sorted(v.iter(), wt.iter(), |a, b| *a == *b), v.staged().to_vec()),
+        Side::Computed(view, staged) => {
+            let mut buf = [0u8; crate::ids::ID_LEN];
+            let tracked = view.iter().map(|(k, v)| (k.as_str(), v));
+            (diff_sorted(tracked, wt.iter(), |id, d| **id == crate::ids::write_id(d, &mut buf)), staged.clone())
+        }
+    };
+    for (p, kind) in changes {
         match kind {
             ChangeKind::Added => untracked.push(p),
             k => unstaged.push((p, k)),
         }
+    }
+    if let Some(p) = pending {
+        // What the monitor needs next time: the paths that differ from
+        // the base, with their content in the tree.
+        let mut dirty = std::collections::BTreeMap::new();
+        let present: std::collections::HashSet<&str> = unstaged
+            .iter()
+            .filter(|(_, k)| *k == ChangeKind::Modified)
+            .map(|(p, _)| p.as_str())
+            .chain(untracked.iter().map(String::as_str))
+            .collect();
+        for (k, d) in wt.iter() {
+            if present.contains(k) {
+                dirty.insert(k.to_string(), Some(*d));
+            }
+        }
+        for (path, k) in &unstaged {
+            if *k == ChangeKind::Deleted {
+                dirty.insert(path.clone(), None);
+            }
+        }
+        let view = match &side {
+            Side::Cached(v) => std::borrow::Cow::Owned(v.to_manifest()),
+            Side::Computed(view, _) => std::borrow::Cow::Borrowed(view),
+        };
+        p.save_status(root, key, &view, staged.clone(), dirty);
     }
     let operation = crate::operation::read(root)?;
     Ok(Status { branch, head, staged, unstaged, untracked, operation })

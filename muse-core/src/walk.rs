@@ -47,10 +47,10 @@
 //! only by `PATH_MAX`. When a cache file exists, each regular file costs one
 //! `fstatat` relative to its open directory (the cache loads on another core
 //! meanwhile; a process that walked the same tree before reuses the cache
-//! it kept, see [`StatCache::load_reusing`]). The stat'ed files are then
-//! sorted by key and merged with the cache's sorted entries (memory read
-//! front to back, no hash probe per file), and a trusted hit costs nothing
-//! more: a warm walk over an unchanged tree reads no file and does not
+//! it kept, see [`StatCache::load_reusing`]). Each stat'ed file is then
+//! looked up with one probe of the cache's hash index (no sort: the cache's
+//! entries are already in key order, and after a clean walk they are the
+//! manifest), and a trusted hit costs nothing more: a warm walk over an unchanged tree reads no file and does not
 //! rewrite the cache. Cold, the listing stats nothing; the files to read are
 //! sorted, then hashed on all cores in 64 KiB chunks with one buffer per
 //! worker, so memory does not grow with file size, and come back in key
@@ -195,17 +195,17 @@ pub fn walk_manifest(root: &Path, opts: &WalkOptions) -> Result<WalkedManifest> 
         || list_tree(root, stat_files),
         || opts.use_cache.then(|| StatCache::load_reusing(root, opts.max_cache_bytes).0),
     );
-    let Listed { mut to_read, mut stated } = listed?;
+    let Listed { mut to_read, stated } = listed?;
 
-    // Stat'ed files are looked up in key order: a merge with the cache's
-    // sorted entries, memory read front to back instead of one random
-    // probe per file. `seen` marks the entries of listed files.
-    stated.par_sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    // Stat'ed files are looked up as they were listed, one index probe
+    // each: sorting them first costs more than the probes, and a clean
+    // walk never needs them in order (its manifest is the cache's entries,
+    // in key order). `seen` marks the entries of listed files.
     let mut seen = Vec::new();
     match cache.as_ref() {
         Some(c) => {
             seen = vec![false; c.len()];
-            to_read.extend(c.lookup_sorted(stated, 0, &mut seen));
+            to_read.extend(c.lookup_unsorted(stated, 0, &mut seen));
         }
         None => to_read.extend(stated.into_iter().map(|(rel, _)| rel)),
     }
@@ -319,17 +319,17 @@ const FILES_PER_TASK: usize = 1024;
 /// The `.museignore` rules in force in a directory: its own file's matcher
 /// and the chain of its ancestors' (only directories that have a
 /// `.museignore` add a link).
-struct IgnoreNode {
+pub(crate) struct IgnoreNode {
     /// Length of the directory's key prefix (`"a/b/"` → 4): matchers see
     /// paths relative to their own directory.
-    prefix_len: usize,
-    matcher: Gitignore,
-    parent: Option<Arc<IgnoreNode>>,
+    pub(crate) prefix_len: usize,
+    pub(crate) matcher: Gitignore,
+    pub(crate) parent: Option<Arc<IgnoreNode>>,
 }
 
 /// gitignore precedence: the deepest `.museignore` with a matching pattern
 /// decides (its last matching pattern, `!` re-including); none → kept.
-fn is_ignored(mut node: Option<&Arc<IgnoreNode>>, rel: &str, is_dir: bool) -> bool {
+pub(crate) fn is_ignored(mut node: Option<&Arc<IgnoreNode>>, rel: &str, is_dir: bool) -> bool {
     while let Some(n) = node {
         let m = n.matcher.matched(&rel[n.prefix_len..], is_dir);
         if m.is_ignore() {
@@ -494,7 +494,7 @@ fn list_dir<'s>(w: &'s Listing<'s>, scope: &rayon::Scope<'s>, prefix: String, ig
     };
 
     let ignore = if has_ignore_file {
-        match load_ignore_file(&dir_path, w) {
+        match load_ignore_file(&dir_path, &mut |m| w.warn(m)) {
             Ok(Some(matcher)) => Some(Arc::new(IgnoreNode { prefix_len: prefix.len(), matcher, parent: ignore })),
             Ok(None) => ignore,
             Err(e) => return w.fail(e),
@@ -599,7 +599,7 @@ fn key_name<'a>(name: &'a [u8], dir_path: &Path, w: &Listing<'_>) -> Option<&'a 
 /// that are not UTF-8, are skipped with a warning (as git skips bad
 /// patterns); an unreadable file is an error (its rules would be lost); a
 /// vanished or non-regular one is `None`.
-fn load_ignore_file(dir_path: &Path, w: &Listing<'_>) -> Result<Option<Gitignore>> {
+pub(crate) fn load_ignore_file(dir_path: &Path, warn: &mut dyn FnMut(String)) -> Result<Option<Gitignore>> {
     let path = dir_path.join(IGNORE_FILE);
     let mut f = match open_for_hash(&path) {
         Ok(f) => f,
@@ -621,16 +621,16 @@ fn load_ignore_file(dir_path: &Path, w: &Listing<'_>) -> Result<Option<Gitignore
         match std::str::from_utf8(line) {
             Ok(line) => {
                 if let Err(e) = builder.add_line(Some(path.clone()), line) {
-                    w.warn(format!("{}:{}: {e}", path.display(), i + 1));
+                    warn(format!("{}:{}: {e}", path.display(), i + 1));
                 }
             }
-            Err(_) => w.warn(format!("{}:{}: not valid UTF-8, line skipped", path.display(), i + 1)),
+            Err(_) => warn(format!("{}:{}: not valid UTF-8, line skipped", path.display(), i + 1)),
         }
     }
     match builder.build() {
         Ok(m) => Ok(Some(m)),
         Err(e) => {
-            w.warn(format!("{}: {e}", path.display()));
+            warn(format!("{}: {e}", path.display()));
             Ok(None)
         }
     }
@@ -678,7 +678,7 @@ pub fn hash_file(path: &Path) -> Result<Option<String>> {
 /// Hashes one file with `buf`; `None` when it vanished or is no longer a
 /// regular file. The stat returned is the `fstat` of the opened file, taken
 /// before reading.
-fn hash_one(path: &Path, buf: &mut [u8]) -> Result<Option<(Stat, Digest)>> {
+pub(crate) fn hash_one(path: &Path, buf: &mut [u8]) -> Result<Option<(Stat, Digest)>> {
     let mut f = match open_for_hash(path) {
         Ok(f) => f,
         Err(e) if io_vanished(&e) => return Ok(None),

@@ -12,6 +12,7 @@ pub mod bundle;
 pub mod checkout;
 pub mod code;
 pub mod commit;
+pub mod config;
 pub mod diff;
 pub mod gc;
 pub mod import_git;
@@ -97,6 +98,8 @@ pub enum Command {
     Verify(verify::VerifyArgs),
     /// Import (or incrementally update from) a git repository's history.
     ImportGit(import_git::ImportGitArgs),
+    /// Get and set repository settings (.muse/config.toml).
+    Config(config::ConfigArgs),
 }
 
 /// Runs `cmd` in `ctx`; returns its exit status or the failure to report.
@@ -125,5 +128,6 @@ pub fn run_command(cmd: Command, ctx: &CommandContext) -> CmdResult {
         Command::Gc(a) => gc::run(a, ctx),
         Command::Verify(a) => verify::run(a, ctx),
         Command::ImportGit(a) => import_git::run(a, ctx),
+        Command::Config(a) => config::run(a, ctx),
     }
 }
