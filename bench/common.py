@@ -77,7 +77,7 @@ def vm_hwm_kib() -> int:
     return ru_maxrss_kib()
 
 
-def run_timed(argv, cwd=None, env=None, shell=False, check=True) -> dict:
+def run_timed(argv, cwd=None, env=None, shell=False, check=True, rss=True) -> dict:
     """Run one command; return its wall time (spawn to reap, process start
     included), peak RSS in KiB, exit code, stdout and stderr.
 
@@ -91,12 +91,18 @@ def run_timed(argv, cwd=None, env=None, shell=False, check=True) -> dict:
     the rusage of a process spawned directly from this (Python) parent would
     include the parent's own RSS, which ``exec`` carries over into
     ``ru_maxrss``. Without ``/usr/bin/time`` the ``wait4`` rusage is used
-    (``rss_from`` says which)."""
+    (``rss_from`` says which).
+
+    With ``rss=False`` the command is spawned bare (no wrapper: the least
+    harness time around a short command such as a ``--version``) and
+    ``maxrss_kib`` / ``rss_from`` are ``None``; measure the peak RSS in a
+    separate run with the default."""
     if shell:
         argv = ["/bin/sh", "-c", argv]
+    wrap = rss and TIME_BIN is not None
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, \
             tempfile.NamedTemporaryFile("r", prefix="rss-", suffix=".txt") as rssf:
-        full = [TIME_BIN, "-f", "%M", "-o", rssf.name, *argv] if TIME_BIN else list(argv)
+        full = [TIME_BIN, "-f", "%M", "-o", rssf.name, *argv] if wrap else list(argv)
         t0 = time.perf_counter()
         p = subprocess.Popen(full, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=out,
                              stderr=err)
@@ -108,7 +114,9 @@ def run_timed(argv, cwd=None, env=None, shell=False, check=True) -> dict:
         res = {"seconds": secs, "maxrss_kib": ru.ru_maxrss, "rc": rc, "rss_from": "wait4",
                "stdout": out.read().decode(errors="replace"),
                "stderr": err.read().decode(errors="replace")}
-        if TIME_BIN:
+        if not rss:
+            res["maxrss_kib"] = res["rss_from"] = None
+        elif wrap:
             lines = [x for x in rssf.read().split() if x.isdigit()]
             if lines:
                 res["maxrss_kib"] = int(lines[-1])
@@ -135,8 +143,9 @@ def wrapper_overhead_ms(n: int = 20) -> float:
 
 
 def muse_cmd() -> str:
-    """Path of the ``muse`` console script of this interpreter's environment
-    (next to ``sys.executable``), else the one on ``PATH``, else ``"muse"``."""
+    """Path of the ``muse`` command the wheel installed into this interpreter's
+    environment (next to ``sys.executable``: a console script or a native
+    executable), else the one on ``PATH``, else ``"muse"``."""
     p = os.path.join(os.path.dirname(sys.executable), "muse")
     return p if os.access(p, os.X_OK) else (shutil.which("muse") or "muse")
 
