@@ -28,10 +28,16 @@
 //! queries watchman for the paths changed since the clock, re-reads those
 //! (a path that is now a directory is listed; paths under a reported path
 //! that is no longer a directory are re-read too) and updates the dirty set.
-//! A clean `status` therefore reads one small file and asks watchman one
-//! question: no walk, no stat cache, no manifest decoding. When HEAD or the
-//! stage changed since the base was computed, the base is recomputed from
-//! them (no file-system work) and the dirty set rebuilt against it.
+//! A clean `status` therefore reads the file's header (the base stays
+//! unread) and asks watchman one question: no walk, no stat cache, no
+//! manifest decoding. When HEAD or the stage changed since the base was
+//! computed, the base is taken from the stage-view cache
+//! (`.muse/cache/stage_view.bin`, [`VIEW_FILE`]) or recomputed from them (no
+//! file-system work), and the dirty set is rebuilt against it.
+//!
+//! This module also implements that stage-view cache: a clean status
+//! *without* the monitor uses [`VIEW_FILE`] too, instead of decoding and
+//! verifying HEAD's snapshot.
 //!
 //! # Why this is correct
 //!
