@@ -1065,11 +1065,16 @@ mod watchman {
         pub(super) sock: String,
     }
 
-    /// The socket from `watchman get-sockname` (which starts the daemon
-    /// when it is not running).
+    /// `WATCHMAN_SOCK`, when set and not empty.
+    fn sock_from_env() -> Option<String> {
+        std::env::var_os("WATCHMAN_SOCK").filter(|s| !s.is_empty()).map(|s| s.to_string_lossy().into_owned())
+    }
+
+    /// The socket: `WATCHMAN_SOCK`, else `watchman get-sockname` (which
+    /// starts the daemon when it is not running).
     fn discover() -> Result<String, String> {
-        if let Some(s) = std::env::var_os("WATCHMAN_SOCK") {
-            return Ok(s.to_string_lossy().into_owned());
+        if let Some(s) = sock_from_env() {
+            return Ok(s);
         }
         let out = std::process::Command::new("watchman")
             .args(["--output-encoding", "json", "--no-pretty", "get-sockname"])
@@ -1104,7 +1109,7 @@ mod watchman {
                 })
             };
             let hinted = hint
-                .filter(|h| !h.is_empty() && std::env::var_os("WATCHMAN_SOCK").is_none())
+                .filter(|h| !h.is_empty() && sock_from_env().is_none())
                 .and_then(|h| try_sock(h).ok().map(|c| (c, h.to_string())));
             let ((client, root), sock) = match hinted {
                 Some(c) => c,

@@ -187,6 +187,14 @@ def test_fallbacks_give_the_same_answer(wt: pathlib.Path) -> None:
     # watchman unreachable: a warning, then the walk.
     lines, err = st(wt, "watchman", env={"WATCHMAN_SOCK": str(wt / "no-such-socket")})
     assert lines == [" M a.txt"] and "watchman unavailable" in err and FALLBACK in err
+    # No watchman program at all (and no saved socket to try): a warning,
+    # then the walk.
+    (wt / ".muse" / "cache" / "fsmonitor.bin").unlink()
+    bare = wt.parent / "bin-without-watchman"
+    bare.mkdir()
+    (bare / "muse").symlink_to(require_muse())
+    lines, err = st(wt, "watchman", env={"PATH": str(bare), "WATCHMAN_SOCK": ""})
+    assert lines == [" M a.txt"] and "watchman unavailable" in err and "cannot run watchman" in err, err
     # The daemon forgets the root: a fresh instance, then the walk.
     subprocess.run([WATCHMAN, "watch-del", str(wt.resolve())], capture_output=True, timeout=30, check=True)
     (wt / "b.txt").write_text("b\n")
