@@ -69,8 +69,8 @@ if command -v watchman >/dev/null 2>&1 || [ "${MUSE_REQUIRE_WATCHMAN:-}" = 1 ]; 
   MUSE_FSMONITOR=watchman cargo test -p muse-core --test repository --test worktree_safety --test diff_patch --test walk
   echo "== project Python tests (MUSE_FSMONITOR=watchman)"
   MUSE_FSMONITOR=watchman CI="${CI:-1}" "$py" -m pytest -q -p no:cacheprovider tests/python
-  echo "== seed suites (MUSE_FSMONITOR=watchman)"
-  ( cd "$seeds" && MUSE_FSMONITOR=watchman "$py" -m pytest -q -p no:cacheprovider tests )
+  echo "== seed suites (MUSE_FSMONITOR=watchman, MUSE_RUN_SLOW=1)"
+  ( cd "$seeds" && MUSE_FSMONITOR=watchman MUSE_RUN_SLOW=1 "$py" -m pytest -q -p no:cacheprovider tests )
 else
   echo "== watchman is not installed: the monitored run is skipped here (./scripts/install-watchman.sh; CI runs it)"
 fi
