@@ -636,27 +636,10 @@ impl State {
             None => h.push(0),
             Some(k) => {
                 h.push(1);
-                put_str(&mut h, k.head.as_deref().unwrap_or(""));
-                match k.index {
-                    None => h.push(0),
-                    Some(a) => {
-                        h.push(1);
-                        for x in a {
-                            h.extend_from_slice(&x.to_le_bytes());
-                        }
-                    }
-                }
+                put_key(&mut h, k);
             }
         }
-        put_u32(&mut h, self.staged.len());
-        for (p, k) in &self.staged {
-            put_str(&mut h, p);
-            h.push(match k {
-                ChangeKind::Added => 0,
-                ChangeKind::Modified => 1,
-                ChangeKind::Deleted => 2,
-            });
-        }
+        put_staged(&mut h, &self.staged);
         put_u32(&mut h, self.dirty.len());
         for (p, e) in &self.dirty {
             put_str(&mut h, p);
@@ -703,6 +686,33 @@ fn put_str(w: &mut Vec<u8>, s: &str) {
     w.extend_from_slice(s.as_bytes());
 }
 
+/// A [`BaseKey`]: HEAD's commit (`""`: unborn), then the index stamp.
+fn put_key(w: &mut Vec<u8>, k: &BaseKey) {
+    put_str(w, k.head.as_deref().unwrap_or(""));
+    match k.index {
+        None => w.push(0),
+        Some(a) => {
+            w.push(1);
+            for x in a {
+                w.extend_from_slice(&x.to_le_bytes());
+            }
+        }
+    }
+}
+
+/// The staged changes: a count, then `(path, kind)` each.
+fn put_staged(w: &mut Vec<u8>, staged: &[(String, ChangeKind)]) {
+    put_u32(w, staged.len());
+    for (p, k) in staged {
+        put_str(w, p);
+        w.push(match k {
+            ChangeKind::Added => 0,
+            ChangeKind::Modified => 1,
+            ChangeKind::Deleted => 2,
+        });
+    }
+}
+
 /// A bounds-checked reader of the state file.
 struct Reader<'a> {
     b: &'a [u8],
@@ -731,6 +741,30 @@ impl<'a> Reader<'a> {
     }
     fn digest(&mut self) -> Option<Digest> {
         self.take(32)?.try_into().ok()
+    }
+    /// What [`put_key`] wrote after the head: the index stamp.
+    fn index_stamp(&mut self) -> Option<Option<[i64; 5]>> {
+        match self.u8()? {
+            0 => Some(None),
+            1 => Some(Some([self.i64()?, self.i64()?, self.i64()?, self.i64()?, self.i64()?])),
+            _ => None,
+        }
+    }
+    /// What [`put_staged`] wrote.
+    fn staged(&mut self) -> Option<Vec<(String, ChangeKind)>> {
+        let n = self.u32()?;
+        let mut staged = Vec::with_capacity(n.min(self.b.len()));
+        for _ in 0..n {
+            let p = self.str()?.to_string();
+            let k = match self.u8()? {
+                0 => ChangeKind::Added,
+                1 => ChangeKind::Modified,
+                2 => ChangeKind::Deleted,
+                _ => return None,
+            };
+            staged.push((p, k));
+        }
+        Some(staged)
     }
 }
 
@@ -777,27 +811,12 @@ fn parse_header(b: &[u8]) -> Option<State> {
         1 => {
             let head = r.str()?;
             let head = (!head.is_empty()).then(|| head.to_string());
-            let index = match r.u8()? {
-                0 => None,
-                1 => Some([r.i64()?, r.i64()?, r.i64()?, r.i64()?, r.i64()?]),
-                _ => return None,
-            };
+            let index = r.index_stamp()?;
             Some(BaseKey { head, index })
         }
         _ => return None,
     };
-    let n = r.u32()?;
-    let mut staged = Vec::with_capacity(n.min(b.len()));
-    for _ in 0..n {
-        let p = r.str()?.to_string();
-        let k = match r.u8()? {
-            0 => ChangeKind::Added,
-            1 => ChangeKind::Modified,
-            2 => ChangeKind::Deleted,
-            _ => return None,
-        };
-        staged.push((p, k));
-    }
+    let staged = r.staged()?;
     let n = r.u32()?;
     let mut dirty = BTreeMap::new();
     for _ in 0..n {
@@ -860,26 +879,11 @@ pub(crate) fn load_view(root: &Path, key: &BaseKey) -> Option<View> {
         return None;
     }
     let head = r.str()?;
-    let index = match r.u8()? {
-        0 => None,
-        1 => Some([r.i64()?, r.i64()?, r.i64()?, r.i64()?, r.i64()?]),
-        _ => return None,
-    };
+    let index = r.index_stamp()?;
     if head != key.head.as_deref().unwrap_or("") || index != key.index {
         return None;
     }
-    let n = r.u32()?;
-    let mut staged = Vec::with_capacity(n.min(bytes.len()));
-    for _ in 0..n {
-        let p = r.str()?.to_string();
-        let k = match r.u8()? {
-            0 => ChangeKind::Added,
-            1 => ChangeKind::Modified,
-            2 => ChangeKind::Deleted,
-            _ => return None,
-        };
-        staged.push((p, k));
-    }
+    let staged = r.staged()?;
     let at = r.at;
     let base = Base::parse(bytes[at..].to_vec())?;
     Some(View { base, staged })
@@ -894,25 +898,8 @@ pub(crate) fn save_view(root: &Path, key: &BaseKey, view: &Manifest, staged: &[(
     let base = Base::Owned(view.iter().filter_map(|(k, v)| Some((k.clone(), digest_of(v)?))).collect());
     let mut w = Vec::with_capacity(64 + base.len() * 72);
     w.extend_from_slice(VIEW_MAGIC);
-    put_str(&mut w, key.head.as_deref().unwrap_or(""));
-    match key.index {
-        None => w.push(0),
-        Some(a) => {
-            w.push(1);
-            for x in a {
-                w.extend_from_slice(&x.to_le_bytes());
-            }
-        }
-    }
-    put_u32(&mut w, staged.len());
-    for (p, k) in staged {
-        put_str(&mut w, p);
-        w.push(match k {
-            ChangeKind::Added => 0,
-            ChangeKind::Modified => 1,
-            ChangeKind::Deleted => 2,
-        });
-    }
+    put_key(&mut w, key);
+    put_staged(&mut w, staged);
     base.write(&mut w);
     if w.len() > u32::MAX as usize {
         return;
