@@ -5,6 +5,7 @@
 //! fsync = "full"          # "full" (default) or "off"
 //! lock_timeout = 10       # seconds a command waits for a repository lock
 //! fsmonitor = "watchman"  # "watchman" or "off" (default): see crate::fsmonitor
+//! bare = false            # true: pushes may move HEAD's branch (git's core.bare)
 //!
 //! [limits]
 //! max_ancestors = 50000   # cap of find_merge_base (SPEC §6)
@@ -116,6 +117,10 @@ pub struct Config {
     pub lock_timeout: std::time::Duration,
     /// `[core] fsmonitor`.
     pub fsmonitor: FsMonitorMode,
+    /// `[core] bare` (git's `core.bare`): a repository others push to,
+    /// whose working tree is not used, so a push may move its HEAD branch
+    /// ([`crate::Repository::receive_pack`]). Default `false`.
+    pub bare: bool,
 }
 
 impl Default for Config {
@@ -126,6 +131,7 @@ impl Default for Config {
             unpack_limit: crate::pack::PACK_MIN_ENTRIES as u64,
             lock_timeout: DEFAULT_LOCK_TIMEOUT,
             fsmonitor: FsMonitorMode::Off,
+            bare: false,
         }
     }
 }
@@ -158,6 +164,9 @@ impl Config {
                     _ => None,
                 }
                 .ok_or_else(|| bad(format!("[core] fsmonitor must be \"watchman\" or \"off\", got {v}")))?;
+            }
+            if let Some(v) = core.get("bare") {
+                cfg.bare = v.as_bool().ok_or_else(|| bad(format!("[core] bare must be true or false, got {v}")))?;
             }
             if let Some(v) = core.get("lock_timeout") {
                 let secs = v
@@ -232,6 +241,7 @@ pub const KEYS: &[(&str, &str)] = &[
     ("core.fsync", "\"full\" (default) or \"off\": fsync per-call writes"),
     ("core.lock_timeout", "seconds a command waits for a repository lock (default 10)"),
     ("core.fsmonitor", "\"watchman\" or \"off\" (default): the file-system monitor"),
+    ("core.bare", "true: a repository others push to (its working tree is not used)"),
     ("limits.max_ancestors", "cap of the merge-base search (default 50000)"),
     ("pack.unpack_limit", "write batches of more items than this as one pack"),
 ];
@@ -245,8 +255,12 @@ fn split_key(key: &str) -> Result<(&str, &str)> {
     key.split_once('.').ok_or_else(|| Error::InvalidInput(format!("config key {key:?} must be section.name")))
 }
 
-/// The document of `config.toml` (empty when there is none).
-fn read_document(root: &Path) -> Result<toml_edit::DocumentMut> {
+/// The document of `config.toml` (empty when there is none), for edits
+/// that keep comments and order ([`write_document`]).
+///
+/// # Errors
+/// [`Error::Config`] for a file that is not TOML, [`Error::Io`].
+pub fn read_document(root: &Path) -> Result<toml_edit::DocumentMut> {
     let path = config_toml_path(root);
     let text = match std::fs::read_to_string(&path) {
         Ok(t) => t,
@@ -333,6 +347,16 @@ pub fn set(root: &Path, key: &str, value: Option<&str>) -> Result<()> {
             }
         }
     }
+    write_document(root, &doc)
+}
+
+/// Replaces `config.toml` with `doc` (atomic rename, durable) after
+/// checking that it parses ([`Config::parse`]; nothing written otherwise),
+/// and drops the cached configuration.
+///
+/// # Errors
+/// [`Error::Config`] for a document with an invalid value, [`Error::Io`].
+pub fn write_document(root: &Path, doc: &toml_edit::DocumentMut) -> Result<()> {
     let text = doc.to_string();
     let path = config_toml_path(root);
     Config::parse(&text, &path)?;

@@ -94,6 +94,28 @@ pub enum Error {
         actual: Option<String>,
     },
 
+    /// A ref update of a push (or of a fetch into a branch) was refused
+    /// (git's "rejected"): not a fast-forward, or the remote moved since it
+    /// was read. Nothing was changed.
+    #[error("rejected {name}: {reason}")]
+    Rejected {
+        /// The ref (e.g. `refs/heads/main`).
+        name: String,
+        /// Why, with what to do (`"non-fast-forward; fetch and merge, or push with --force"`).
+        reason: String,
+    },
+
+    /// A remote could not be reached, or answered a request with an error.
+    #[error("remote {url}: {}{message}", show_status(.status))]
+    Remote {
+        /// The remote's URL.
+        url: String,
+        /// The HTTP status, when there was an answer.
+        status: Option<u16>,
+        /// The remote's message (its JSON `error`), or the transport error.
+        message: String,
+    },
+
     /// A named thing (branch, commit, snapshot, object) does not exist.
     #[error("{what} not found: {name}")]
     NotFound {
@@ -192,6 +214,10 @@ fn show_pids(pids: &[u32]) -> String {
     }
 }
 
+fn show_status(s: &Option<u16>) -> String {
+    s.map(|s| format!("HTTP {s}: ")).unwrap_or_default()
+}
+
 fn show_opt(v: &Option<String>) -> &str {
     v.as_deref().unwrap_or("(absent)")
 }
@@ -201,20 +227,23 @@ fn show_opt(v: &Option<String>) -> &str {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ErrorKind {
     /// Bad caller input: [`Error::InvalidId`], [`Error::InvalidPath`],
-    /// [`Error::InvalidRefName`], [`Error::InvalidInput`].
+    /// [`Error::InvalidRefName`], [`Error::InvalidInput`], and
+    /// [`Error::Remote`] with another 4xx status (401, 403, 413, 422, …).
     InvalidInput,
     /// Data does not verify: [`Error::HashMismatch`], [`Error::Corrupt`],
     /// [`Error::TooLarge`], [`Error::Missing`].
     Integrity,
-    /// [`Error::RefConflict`], [`Error::Locked`].
+    /// [`Error::RefConflict`], [`Error::Locked`], [`Error::Rejected`], and
+    /// [`Error::Remote`] with HTTP status 409.
     Conflict,
-    /// [`Error::NotFound`].
+    /// [`Error::NotFound`], and [`Error::Remote`] with HTTP status 404.
     NotFound,
     /// [`Error::NotARepository`].
     NotARepository,
     /// [`Error::CapExceeded`], [`Error::Config`]: the CLI-level errors.
     Cli,
-    /// [`Error::Io`].
+    /// [`Error::Io`], and [`Error::Remote`] without an answer or with a
+    /// 5xx status.
     Io,
 }
 
@@ -229,7 +258,13 @@ impl Error {
             Error::HashMismatch { .. } | Error::Corrupt { .. } | Error::TooLarge { .. } | Error::Missing { .. } => {
                 ErrorKind::Integrity
             }
-            Error::RefConflict { .. } | Error::Locked { .. } => ErrorKind::Conflict,
+            Error::RefConflict { .. } | Error::Locked { .. } | Error::Rejected { .. } => ErrorKind::Conflict,
+            Error::Remote { status, .. } => match status {
+                Some(409) => ErrorKind::Conflict,
+                Some(404) => ErrorKind::NotFound,
+                Some(s) if (400..500).contains(s) => ErrorKind::InvalidInput,
+                _ => ErrorKind::Io,
+            },
             Error::NotFound { .. } => ErrorKind::NotFound,
             Error::NotARepository { .. } => ErrorKind::NotARepository,
             Error::CapExceeded { .. } | Error::Config { .. } => ErrorKind::Cli,

@@ -352,6 +352,22 @@ macro_rules! typed_id {
                 $name::parse(s)
             }
         }
+
+        /// Serialized as its string form (`"sha256:" + 64 hex`).
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+                s.collect_str(self)
+            }
+        }
+
+        /// Deserialized from its string form, which must parse
+        /// ([`Error::InvalidId`] becomes a serde error).
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<$name, D::Error> {
+                let s = <std::borrow::Cow<'de, str> as serde::Deserialize>::deserialize(d)?;
+                $name::parse(&s).map_err(serde::de::Error::custom)
+            }
+        }
     };
 }
 

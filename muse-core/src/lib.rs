@@ -94,6 +94,7 @@ pub mod pick;
 pub mod reachability;
 pub mod records;
 pub mod refs;
+pub mod remote;
 pub mod remove;
 pub mod repo;
 pub mod repository;

@@ -3,7 +3,8 @@
 //! # Roots
 //!
 //! Every branch, HEAD (when detached), the tags in `.muse/tags/` (files
-//! holding a commit ID, written by `import-git`), the stash entries
+//! holding a commit ID, written by `import-git`), the remote-tracking refs
+//! (`.muse/refs/remotes/<remote>/<branch>`), the stash entries
 //! (`.muse/refs/stash`), `MERGE_HEAD`, the blobs
 //! of the stage (`.muse/index.msgpack`), and the commits and snapshots an
 //! in-progress operation journal names. From each root commit every parent
@@ -96,6 +97,8 @@ fn roots(root: &Path) -> Result<(Vec<String>, Vec<String>, Vec<String>)> {
         commits.push(m);
     }
     commits.extend(tag_targets(root)?);
+    // Remote-tracking refs keep what was fetched (git's refs/remotes/).
+    commits.extend(crate::refs::list_remote_refs(root)?.into_iter().map(|(_, c)| c));
     // Stashed work is kept until the entry is dropped.
     commits.extend(crate::refs::read_stash(root)?);
     // --- operation journal roots: the commits an interrupted or conflicted

@@ -489,6 +489,82 @@ pub fn update_tag(root: &Path, name: &str, expected: Option<Option<&str>>, new: 
     apply_updates(root, vec![(format!("refs/tags/{name}"), tag_ref_path(root, name)?, expected, new)])
 }
 
+/// Checks a remote's name: the branch-name rules of
+/// [`validate_branch_name`] and no `/` (git's remote names may hold `/`,
+/// muse's may not, so `<remote>/<branch>` splits at its first `/`).
+///
+/// # Errors
+/// [`Error::InvalidRefName`].
+pub fn validate_remote_name(name: &str) -> Result<()> {
+    validate_branch_name(name)?;
+    if name.contains('/') {
+        return Err(Error::InvalidRefName { name: name.chars().take(100).collect(), reason: "a remote name has no '/'" });
+    }
+    Ok(())
+}
+
+/// `<root>/.muse/refs/remotes`: the remote-tracking refs
+/// (`refs/remotes/<remote>/<branch>`, git's layout).
+pub fn remotes_dir(root: &Path) -> PathBuf {
+    crate::paths::refs_dir(root).join("remotes")
+}
+
+/// Splits a remote-tracking ref's short name `<remote>/<branch>` and
+/// validates both parts.
+///
+/// # Errors
+/// [`Error::InvalidRefName`] (no `/`, or a bad remote or branch name).
+pub fn split_remote_ref(name: &str) -> Result<(&str, &str)> {
+    let Some((remote, branch)) = name.split_once('/') else {
+        return Err(Error::InvalidRefName {
+            name: name.chars().take(100).collect(),
+            reason: "a remote-tracking ref is named <remote>/<branch>",
+        });
+    };
+    validate_remote_name(remote)?;
+    validate_branch_name(branch)?;
+    Ok((remote, branch))
+}
+
+/// Path of remote-tracking ref `<remote>/<branch>`:
+/// `<root>/.muse/refs/remotes/<remote>/<branch>`.
+///
+/// # Errors
+/// [`Error::InvalidRefName`].
+pub fn remote_ref_path(root: &Path, name: &str) -> Result<PathBuf> {
+    split_remote_ref(name)?;
+    Ok(remotes_dir(root).join(name))
+}
+
+/// Every remote-tracking ref as `(<remote>/<branch>, commit ID)`, sorted.
+///
+/// # Errors
+/// [`Error::Corrupt`], [`Error::Io`].
+pub fn list_remote_refs(root: &Path) -> Result<Vec<(String, String)>> {
+    Ok(list_ref_dir(&remotes_dir(root))?.into_iter().filter(|(n, _)| split_remote_ref(n).is_ok()).collect())
+}
+
+/// The commit remote-tracking ref `<remote>/<branch>` points at.
+///
+/// # Errors
+/// [`Error::InvalidRefName`], [`Error::Corrupt`], [`Error::Io`].
+pub fn read_remote_ref(root: &Path, name: &str) -> Result<Option<String>> {
+    read_ref_file(&remote_ref_path(root, name)?)
+}
+
+/// Applies every update of remote-tracking refs or none, as
+/// [`transaction`] does for branches; names are `<remote>/<branch>`.
+///
+/// # Errors
+/// As [`transaction`].
+pub fn update_remote_refs(root: &Path, updates: &[RefUpdate<'_>]) -> Result<()> {
+    let mut items = Vec::with_capacity(updates.len());
+    for (name, expected, new) in updates {
+        items.push((format!("refs/remotes/{name}"), remote_ref_path(root, name)?, *expected, *new));
+    }
+    apply_updates(root, items)
+}
+
 /// All branches as `(name, commit_id)`, sorted by name. Lock files and
 /// temps are skipped; a ref file that does not hold a valid ID is an error.
 ///

@@ -86,11 +86,14 @@ pub struct InitOptions {
     pub default_branch: String,
     /// `owner` field of `repo.json`.
     pub owner: String,
+    /// Writes `[core] bare = true` (git's `init --bare`): a repository
+    /// others push to ([`crate::config::Config::bare`]).
+    pub bare: bool,
 }
 
 impl Default for InitOptions {
     fn default() -> Self {
-        InitOptions { default_branch: "main".into(), owner: String::new() }
+        InitOptions { default_branch: "main".into(), owner: String::new(), bare: false }
     }
 }
 
@@ -131,7 +134,12 @@ pub fn init_repo(root: &Path, opts: &InitOptions) -> Result<PathBuf> {
         "default_branch": opts.default_branch,
     });
     write_text_atomic(&crate::paths::repo_json_path(root), &format!("{repo_json:#}\n"), Durability::Full)?;
-    write_text_atomic(&crate::paths::config_toml_path(root), "[core]\nfsync = \"full\"\n\n[limits]\nmax_ancestors = 50000\n", Durability::Full)?;
+    let bare = if opts.bare { "bare = true\n" } else { "" };
+    write_text_atomic(
+        &crate::paths::config_toml_path(root),
+        &format!("[core]\nfsync = \"full\"\n{bare}\n[limits]\nmax_ancestors = 50000\n"),
+        Durability::Full,
+    )?;
     write_text_atomic(&crate::paths::head_path(root), &format!("ref: refs/heads/{}\n", opts.default_branch), Durability::Full)?;
     write_stamp(root, &crate::paths::gc_stamp_path(root), SystemTime::UNIX_EPOCH);
     // The write lock's files (never removed), made now so that the first
@@ -182,12 +190,13 @@ pub fn cleanup_muse_dir_temps(dot_muse: &Path) -> Result<usize> {
     Ok(removed)
 }
 
-/// Directories below `refs/heads/` and `refs/tags/` (branches named like
-/// `feature/x` live there, and so do their ref temps). Small: one per
-/// branch namespace.
+/// Directories below `refs/heads/`, `refs/tags/` and `refs/remotes/`
+/// (branches named like `feature/x` live there, remote-tracking refs in
+/// `refs/remotes/<remote>/`, and so do their ref temps). Small: one per
+/// branch namespace and remote.
 fn nested_ref_dirs(dot_muse: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
-    let mut stack: Vec<PathBuf> = ["refs/heads", "refs/tags"].iter().map(|s| dot_muse.join(s)).collect();
+    let mut stack: Vec<PathBuf> = ["refs/heads", "refs/tags", "refs/remotes"].iter().map(|s| dot_muse.join(s)).collect();
     while let Some(dir) = stack.pop() {
         let Ok(rd) = std::fs::read_dir(&dir) else { continue };
         for entry in rd.flatten() {

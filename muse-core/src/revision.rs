@@ -4,7 +4,8 @@
 //! | spelling | meaning |
 //! |---|---|
 //! | `HEAD`, `@` | HEAD's commit |
-//! | `<branch>` | the commit the branch points at |
+//! | `<tag>`, `<branch>` | the commit the tag or branch points at (a tag first, as in git) |
+//! | `<remote>/<branch>` | the remote-tracking ref `refs/remotes/<remote>/<branch>` (after tags and branches) |
 //! | `sha256:<64 hex>` | that commit (it must be stored) |
 //! | `<hex>`, `sha256:<hex>` (at least 4 digits) | the one stored commit whose ID starts so |
 //! | `<rev>~<n>` | the n-th first-parent ancestor (`~` = `~1`) |
@@ -81,6 +82,13 @@ impl Repository {
             }
             if let Some(c) = self.branch_target(base)? {
                 return Ok(c);
+            }
+            // Then refs/remotes/<name> (git's order: tags, heads, remotes).
+            if crate::refs::split_remote_ref(base).is_ok() {
+                let wanted = base;
+                if let Some((_, c)) = self.store().remote_refs()?.into_iter().find(|(n, _)| n == wanted) {
+                    return Ok(c.to_string());
+                }
             }
         }
         let hex = base.strip_prefix(ID_PREFIX).unwrap_or(base);

@@ -145,6 +145,22 @@ impl RefStore for FsStore {
         crate::refs::transaction(&self.root, &updates)
     }
 
+    fn remote_refs(&self) -> Result<Vec<(String, CommitId)>> {
+        crate::refs::list_remote_refs(&self.root)?.into_iter().map(|(n, c)| Ok((n, commit_id(c)?))).collect()
+    }
+
+    fn update_remote_refs(&self, edits: &[RefEdit]) -> Result<()> {
+        let strings: Vec<(String, Option<Option<String>>, Option<String>)> = edits
+            .iter()
+            .map(|e| (e.branch.clone(), e.expected.map(|x| x.map(|c| c.to_string())), e.new.map(|c| c.to_string())))
+            .collect();
+        let updates: Vec<crate::refs::RefUpdate<'_>> = strings
+            .iter()
+            .map(|(b, e, n)| (b.as_str(), e.as_ref().map(|x| x.as_deref()), n.as_deref()))
+            .collect();
+        crate::refs::update_remote_refs(&self.root, &updates)
+    }
+
     fn tag(&self, name: &str) -> Result<Option<CommitId>> {
         crate::refs::read_tag(&self.root, name)?.map(commit_id).transpose()
     }

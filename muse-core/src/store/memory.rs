@@ -32,12 +32,13 @@ struct Refs {
     head: Head,
     branches: BTreeMap<String, CommitId>,
     tags: BTreeMap<String, CommitId>,
+    remotes: BTreeMap<String, CommitId>,
     stash: Vec<CommitId>,
 }
 
 impl Default for Refs {
     fn default() -> Self {
-        Refs { head: Head::Branch("main".into()), branches: BTreeMap::new(), tags: BTreeMap::new(), stash: Vec::new() }
+        Refs { head: Head::Branch("main".into()), branches: BTreeMap::new(), tags: BTreeMap::new(), remotes: BTreeMap::new(), stash: Vec::new() }
     }
 }
 
@@ -159,25 +160,20 @@ impl RefStore for MemStore {
             crate::refs::validate_branch_name(&e.branch)?;
         }
         let mut refs = self.inner.refs.lock().unwrap_or_else(|p| p.into_inner());
+        apply_edits(&mut refs.branches, "refs/heads/", edits)
+    }
+
+    fn remote_refs(&self) -> Result<Vec<(String, CommitId)>> {
+        let refs = self.inner.refs.lock().unwrap_or_else(|p| p.into_inner());
+        Ok(refs.remotes.iter().map(|(n, c)| (n.clone(), *c)).collect())
+    }
+
+    fn update_remote_refs(&self, edits: &[RefEdit]) -> Result<()> {
         for e in edits {
-            if let Some(expected) = &e.expected {
-                let actual = refs.branches.get(&e.branch).copied();
-                if actual != *expected {
-                    return Err(Error::RefConflict {
-                        name: format!("refs/heads/{}", e.branch),
-                        expected: expected.map(|c| c.to_string()),
-                        actual: actual.map(|c| c.to_string()),
-                    });
-                }
-            }
+            crate::refs::split_remote_ref(&e.branch)?;
         }
-        for e in edits {
-            match e.new {
-                Some(c) => refs.branches.insert(e.branch.clone(), c),
-                None => refs.branches.remove(&e.branch),
-            };
-        }
-        Ok(())
+        let mut refs = self.inner.refs.lock().unwrap_or_else(|p| p.into_inner());
+        apply_edits(&mut refs.remotes, "refs/remotes/", edits)
     }
 
     fn tag(&self, name: &str) -> Result<Option<CommitId>> {
@@ -317,4 +313,28 @@ impl Backend for MemStore {
     fn batch(&self) -> Result<Box<dyn WriteBatch + '_>> {
         Ok(Box::new(MemBatch { store: self, blobs: HashMap::new(), snapshots: Vec::new(), commits: Vec::new(), skipped: 0 }))
     }
+}
+
+/// Checks every edit's expectation against `map`, then applies them all
+/// (nothing changes when one does not hold).
+fn apply_edits(map: &mut BTreeMap<String, CommitId>, prefix: &str, edits: &[RefEdit]) -> Result<()> {
+    for e in edits {
+        if let Some(expected) = &e.expected {
+            let actual = map.get(&e.branch).copied();
+            if actual != *expected {
+                return Err(Error::RefConflict {
+                    name: format!("{prefix}{}", e.branch),
+                    expected: expected.map(|c| c.to_string()),
+                    actual: actual.map(|c| c.to_string()),
+                });
+            }
+        }
+    }
+    for e in edits {
+        match e.new {
+            Some(c) => map.insert(e.branch.clone(), c),
+            None => map.remove(&e.branch),
+        };
+    }
+    Ok(())
 }

@@ -172,6 +172,20 @@ pub trait RefStore: Send + Sync {
     /// the expected one (nothing written); [`crate::Error::InvalidRefName`].
     fn transaction(&self, edits: &[RefEdit]) -> Result<()>;
 
+    /// Every remote-tracking ref as `(<remote>/<branch>, commit)`, sorted
+    /// by name (git's `refs/remotes/`).
+    ///
+    /// # Errors
+    /// [`crate::Error::Corrupt`], backend failures.
+    fn remote_refs(&self) -> Result<Vec<(String, CommitId)>>;
+
+    /// Applies every edit of remote-tracking refs or none, as
+    /// [`Self::transaction`]; [`RefEdit::branch`] is `<remote>/<branch>`.
+    ///
+    /// # Errors
+    /// As [`Self::transaction`].
+    fn update_remote_refs(&self, edits: &[RefEdit]) -> Result<()>;
+
     /// The commit tag `name` points at, `None` when there is no such tag.
     ///
     /// # Errors
