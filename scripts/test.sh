@@ -11,6 +11,17 @@ py="$here/.venv/bin/python"
 export PATH="$here/.venv/bin:$PATH"
 seeds="${MUSE_SEED_TESTS:-$here/../shared/seed-tests}"
 
+# The hub's scale-out tier is tested on real services: PostgreSQL and
+# Garage (S3), started here by scripts/hub-services.sh unless the caller
+# already exported MUSE_HUB_DATABASE_URL and the rest (its `start` output).
+# Those tests fail, never skip, without them. Services started here are
+# stopped at the end (their state dir is kept: the next start resumes).
+if [ -z "${MUSE_HUB_DATABASE_URL:-}" ]; then
+  echo "== hub services for the scale-out tier (scripts/hub-services.sh start)"
+  eval "$(./scripts/hub-services.sh start)"
+  trap './scripts/hub-services.sh stop >/dev/null 2>&1 || true' EXIT
+fi
+
 echo "== cargo test"
 cargo test --workspace --exclude muse-py
 

@@ -19,6 +19,10 @@ pub struct InitArgs {
     /// Branch HEAD starts on.
     #[arg(long, default_value = "main")]
     default_branch: String,
+    /// A repository others push to (`[core] bare = true`): pushes may move
+    /// its HEAD branch; its working tree is not used (git's `--bare`).
+    #[arg(long)]
+    bare: bool,
     /// Print machine-readable JSON.
     #[arg(long)]
     json: bool,
@@ -41,7 +45,7 @@ fn init_target(path: Option<PathBuf>, ctx: &CommandContext) -> Result<PathBuf, F
 /// Runs `muse init`.
 pub fn run(a: InitArgs, ctx: &CommandContext) -> CmdResult {
     let target = init_target(a.path, ctx)?;
-    let opts = repo::InitOptions { default_branch: a.default_branch.clone(), owner: String::new() };
+    let opts = repo::InitOptions { default_branch: a.default_branch.clone(), owner: String::new(), bare: a.bare };
     let root = repo::init_repo(&target, &opts)?;
     if a.json {
         return print_json(&json!({"root": root, "default_branch": a.default_branch}));

@@ -10,10 +10,12 @@ pub mod add;
 pub mod branch;
 pub mod bundle;
 pub mod checkout;
+pub mod clone;
 pub mod code;
 pub mod commit;
 pub mod config;
 pub mod diff;
+pub mod fetch;
 pub mod gc;
 pub mod import_git;
 pub mod init;
@@ -21,9 +23,13 @@ pub mod log;
 pub mod merge;
 pub mod mv;
 pub mod pick;
+pub mod pull;
+pub mod push;
+pub mod remote;
 pub mod reset;
 pub mod restore;
 pub mod rm;
+pub mod serve;
 pub mod show;
 pub mod stash;
 pub mod status;
@@ -100,6 +106,18 @@ pub enum Command {
     ImportGit(import_git::ImportGitArgs),
     /// Get and set repository settings (.muse/config.toml).
     Config(config::ConfigArgs),
+    /// Host repositories over HTTP (the hub); init-repo, token.
+    Serve(serve::ServeArgs),
+    /// List, add and remove remotes.
+    Remote(remote::RemoteArgs),
+    /// Make a new repository from a remote and check out its HEAD branch.
+    Clone(clone::CloneArgs),
+    /// Receive a remote's new history; update its remote-tracking refs.
+    Fetch(fetch::FetchArgs),
+    /// Send branches to a remote (all move, or none).
+    Push(push::PushArgs),
+    /// Fetch, then fast-forward or merge the remote branch.
+    Pull(pull::PullArgs),
 }
 
 /// Runs `cmd` in `ctx`; returns its exit status or the failure to report.
@@ -129,5 +147,11 @@ pub fn run_command(cmd: Command, ctx: &CommandContext) -> CmdResult {
         Command::Verify(a) => verify::run(a, ctx),
         Command::ImportGit(a) => import_git::run(a, ctx),
         Command::Config(a) => config::run(a, ctx),
+        Command::Serve(a) => serve::run(a, ctx),
+        Command::Remote(a) => remote::run(a, ctx),
+        Command::Clone(a) => clone::run(a, ctx),
+        Command::Fetch(a) => fetch::run(a, ctx),
+        Command::Push(a) => push::run(a, ctx),
+        Command::Pull(a) => pull::run(a, ctx),
     }
 }
