@@ -16,7 +16,8 @@
  *   MUSE_E_NULL_ARG; parameters documented "optional" may be NULL.
  * - Handles (muse_repository (formerly muse_repo, still an alias),
  *   muse_bytes, muse_manifest, muse_commit, muse_log_iter, muse_ref_list,
- *   muse_status_list, muse_diff_list, muse_path_list, muse_commit_list) are
+ *   muse_status_list, muse_diff_list, muse_path_list, muse_commit_list,
+ *   muse_remote_list, muse_ref_update_list) are
  *   owned by the caller once returned and released with their _free
  *   function; freeing NULL is a no-op. Pointers "borrowed" from a handle
  *   live until that handle is freed (or, for a manifest, modified).
@@ -136,6 +137,19 @@ typedef enum muse_status {
      * the library is still usable, but the operation did not complete.
      */
     MUSE_E_PANIC = 11,
+    /**
+     * A ref update of a push was refused (git's "rejected"): not a
+     * fast-forward (fetch and merge, or push with `force`), the remote
+     * branch moved since it was read, or it is the checked-out branch of
+     * a remote repository that is not bare. Nothing changed on the remote.
+     */
+    MUSE_E_REJECTED = 12,
+    /**
+     * A remote could not be reached (connection refused, timeout, an
+     * unreadable answer), or answered a request with an HTTP error
+     * (the message names the URL and the remote's error).
+     */
+    MUSE_E_REMOTE = 13,
 } muse_status;
 
 /**
@@ -198,6 +212,35 @@ typedef enum muse_merge_kind {
      */
     MUSE_MERGE_CONFLICTS = 3,
 } muse_merge_kind;
+
+/**
+ * How a ref changed in a fetch or a push (`muse_ref_update_list_get`).
+ * The values are part of the ABI.
+ */
+typedef enum muse_ref_change {
+    /**
+     * It did not exist.
+     */
+    MUSE_REF_NEW = 0,
+    /**
+     * It moved to a descendant of its old commit.
+     */
+    MUSE_REF_FAST_FORWARD = 1,
+    /**
+     * Fetch: it moved to a commit that does not descend from the old one
+     * (the remote branch was rewritten). Push: the update was sent with
+     * `force` (it may have been a fast-forward all the same).
+     */
+    MUSE_REF_FORCED = 2,
+    /**
+     * It did not move (fetch only).
+     */
+    MUSE_REF_UP_TO_DATE = 3,
+    /**
+     * It was removed: the remote branch is gone (a fetch with `prune`).
+     */
+    MUSE_REF_DELETED = 4,
+} muse_ref_change;
 
 /**
  * How much `muse_repository_reset` resets (git's `--soft`, `--mixed`,
@@ -294,6 +337,22 @@ typedef struct muse_path_list muse_path_list;
  * `muse_ref_list_free`.
  */
 typedef struct muse_ref_list muse_ref_list;
+
+/**
+ * The refs of a fetch (every remote-tracking ref `<remote>/<branch>` of
+ * the remote, unchanged ones included) or of a push (the remote branches
+ * it moved). Freed with `muse_ref_update_list_free`; independent of the
+ * repository handle. Read-only: may be read from several threads at once.
+ */
+typedef struct muse_ref_update_list muse_ref_update_list;
+
+/**
+ * The configured remotes of a repository, `(name, url)` sorted by name
+ * (`muse_repository_remotes`). Freed with `muse_remote_list_free`;
+ * independent of the repository handle. Read-only: may be read from
+ * several threads at once.
+ */
+typedef struct muse_remote_list muse_remote_list;
 
 /**
  * An open repository (SPEC section 11): a `muse_core::Repository`, i.e. a
@@ -2198,6 +2257,292 @@ enum muse_status muse_mpack_apply(const struct muse_repository *repo,
                                   size_t len,
                                   struct muse_mpack_stats *stats_out,
                                   struct muse_ref_list **branch_heads_out);
+
+/**
+ * Clones the repository at `url` into the new directory `path` (git's
+ * `clone`) and opens it: remote `origin` is `url`, every branch of the
+ * remote becomes a remote-tracking ref `origin/<branch>`, and the
+ * remote's HEAD branch (or `branch`) is created at the remote's commit and
+ * checked out. A remote without commits gives an empty repository on its
+ * HEAD branch. On failure the directory is removed if this call created
+ * it (emptied if it existed empty).
+ *
+ * - `url`: an `http://` / `https://` URL of a `muse serve` hub
+ *   (`http://HOST:PORT/{owner}/{repo}`; a token is taken from
+ *   `$MUSE_TOKEN` or the credentials file), `file://` + a path, or the
+ *   path of a repository on this machine (relative to the current
+ *   directory).
+ * - `path`: the new working-tree root; missing or an empty directory.
+ * - `branch`: optional (NULL: the remote's HEAD branch); the branch to
+ *   check out.
+ * - `out`: receives a new handle on success; free it with
+ *   `muse_repository_free`.
+ *
+ * Errors: `MUSE_E_NULL_ARG`, `MUSE_E_UTF8`, `MUSE_E_INVALID_INPUT`
+ * (`path` exists and is not empty, an unsupported URL scheme),
+ * `MUSE_E_NOT_A_REPOSITORY` (a local `url` that is not a repository),
+ * `MUSE_E_NOT_FOUND` (the remote has no branch `branch`),
+ * `MUSE_E_REMOTE` (the remote could not be reached or answered with an
+ * error), `MUSE_E_INTEGRITY` (what the remote sent does not verify),
+ * `MUSE_E_IO`.
+ *
+ * Thread-safe.
+ *
+ * # Safety
+ * `url`, `path` and `branch` must be NULL or NUL-terminated strings;
+ * `out` must be NULL or point to writable storage for a pointer.
+ */
+enum muse_status muse_repository_clone(const char *url,
+                                       const char *path,
+                                       const char *branch,
+                                       struct muse_repository **out);
+
+/**
+ * The configured remotes (`[remote.<name>] url` of `.muse/config.toml`),
+ * as a new `muse_remote_list` sorted by name; free it with
+ * `muse_remote_list_free`.
+ *
+ * Errors: `MUSE_E_NULL_ARG`, `MUSE_E_CAP` (`config.toml` does not
+ * parse), `MUSE_E_IO`.
+ *
+ * Thread-safe.
+ *
+ * # Safety
+ * `repo` must be NULL or a live handle; `out` NULL or writable.
+ */
+enum muse_status muse_repository_remotes(const struct muse_repository *repo,
+                                         struct muse_remote_list **out);
+
+/**
+ * Adds remote `name` with `url` (git's `remote add`) to
+ * `.muse/config.toml`. A path is stored absolute (resolved against the
+ * current directory now).
+ *
+ * Errors: `MUSE_E_NULL_ARG`, `MUSE_E_UTF8`, `MUSE_E_INVALID_INPUT` (an
+ * invalid name, a remote of that name exists, an empty URL or an
+ * unsupported scheme), `MUSE_E_CAP` (`config.toml` does not parse),
+ * `MUSE_E_IO`.
+ *
+ * # Safety
+ * `repo` must be NULL or a live handle; `name`, `url` NULL or
+ * NUL-terminated.
+ */
+enum muse_status muse_repository_remote_add(const struct muse_repository *repo,
+                                            const char *name,
+                                            const char *url);
+
+/**
+ * Removes remote `name` and its remote-tracking refs (git's `remote
+ * remove`).
+ *
+ * Errors: `MUSE_E_NULL_ARG`, `MUSE_E_UTF8`, `MUSE_E_NOT_FOUND` (no such
+ * remote), `MUSE_E_CAP` (`config.toml` does not parse), `MUSE_E_CONFLICT`
+ * (a remote-tracking ref moved meanwhile), `MUSE_E_IO`.
+ *
+ * # Safety
+ * `repo` must be NULL or a live handle; `name` NULL or NUL-terminated.
+ */
+enum muse_status muse_repository_remote_remove(const struct muse_repository *repo,
+                                               const char *name);
+
+/**
+ * Number of remotes; 0 when `list` is NULL.
+ *
+ * # Safety
+ * `list` must be NULL or a live list.
+ */
+size_t muse_remote_list_len(const struct muse_remote_list *list);
+
+/**
+ * The remote at `index` (0-based, in name order).
+ *
+ * - `name_out`: receives its name; `url_out`: its URL or absolute path.
+ *   Both are borrowed from the list, valid until `muse_remote_list_free`.
+ *
+ * Errors: `MUSE_E_NULL_ARG`, `MUSE_E_INVALID_INPUT` (`index` >= length).
+ *
+ * # Safety
+ * `list` must be NULL or a live list; the out-pointers NULL or writable.
+ */
+enum muse_status muse_remote_list_get(const struct muse_remote_list *list,
+                                      size_t index,
+                                      const char **name_out,
+                                      const char **url_out);
+
+/**
+ * Frees a remote list. NULL is a no-op.
+ *
+ * # Safety
+ * `list` must be NULL or a live list, not used afterwards.
+ */
+void muse_remote_list_free(struct muse_remote_list *list);
+
+/**
+ * Number of entries; 0 when `list` is NULL.
+ *
+ * # Safety
+ * `list` must be NULL or a live list.
+ */
+size_t muse_ref_update_list_len(const struct muse_ref_update_list *list);
+
+/**
+ * The entry at `index` (0-based; a fetch's refs are in name order, a
+ * push's updates in the order of its branches).
+ *
+ * - `name_out`: receives the ref: `"<remote>/<branch>"` (fetch) or the
+ *   remote branch (push).
+ * - `old_id_out`, `new_id_out`: optional (may be NULL); receive the commit
+ *   ID before and after, `""` when the ref did not exist / was deleted.
+ * - `change_out`: optional (may be NULL); receives how it changed.
+ *
+ * The strings are borrowed from the list, valid until
+ * `muse_ref_update_list_free`.
+ *
+ * Errors: `MUSE_E_NULL_ARG`, `MUSE_E_INVALID_INPUT` (`index` >= length).
+ *
+ * # Safety
+ * `list` must be NULL or a live list; the out-pointers NULL or writable.
+ */
+enum muse_status muse_ref_update_list_get(const struct muse_ref_update_list *list,
+                                          size_t index,
+                                          const char **name_out,
+                                          const char **old_id_out,
+                                          const char **new_id_out,
+                                          enum muse_ref_change *change_out);
+
+/**
+ * Frees a ref update list. NULL is a no-op.
+ *
+ * # Safety
+ * `list` must be NULL or a live list, not used afterwards.
+ */
+void muse_ref_update_list_free(struct muse_ref_update_list *list);
+
+/**
+ * Fetches from the configured remote `remote` (git's `fetch`): asks its
+ * refs, receives the commits this repository lacks (every record, hash
+ * and path verified before anything is stored), then sets every
+ * remote-tracking ref `<remote>/<branch>` to the remote's branch, in one
+ * transaction. Moves no local branch and touches no working tree.
+ *
+ * - `remote`: optional (NULL means `"origin"`); a configured remote name.
+ * - `prune`: also remove the remote-tracking refs of branches gone from
+ *   the remote (git's `fetch --prune`).
+ * - `stats_out`: optional (may be NULL); receives the counts of what was
+ *   newly stored (`blobs_skipped` is 0: a fetch asks only for what is
+ *   missing).
+ * - `refs_out`: optional (may be NULL); receives a new
+ *   `muse_ref_update_list` of every remote-tracking ref of the remote and
+ *   how it changed; free it with `muse_ref_update_list_free`.
+ *
+ * Errors: `MUSE_E_NULL_ARG`, `MUSE_E_UTF8`, `MUSE_E_NOT_FOUND` (no such
+ * remote; the remote lacks a commit it advertised), `MUSE_E_INVALID_INPUT`
+ * (an invalid remote name or URL), `MUSE_E_NOT_A_REPOSITORY` (a local
+ * remote that is not a repository), `MUSE_E_REMOTE`, `MUSE_E_INTEGRITY`
+ * (what the remote sent does not verify; nothing stored),
+ * `MUSE_E_CONFLICT` (a lock stayed busy, a remote-tracking ref moved
+ * meanwhile), `MUSE_E_IO`.
+ *
+ * Thread-safe.
+ *
+ * # Safety
+ * `repo` must be NULL or a live handle; `remote` NULL or NUL-terminated;
+ * `stats_out`, `refs_out` NULL or writable.
+ */
+enum muse_status muse_repository_fetch(const struct muse_repository *repo,
+                                       const char *remote,
+                                       bool prune,
+                                       struct muse_mpack_stats *stats_out,
+                                       struct muse_ref_update_list **refs_out);
+
+/**
+ * Pushes local branches to the configured remote `remote` (git's `push
+ * --atomic`): for each branch the remote's value is read, the commits the
+ * remote lacks are sent, and the remote moves every branch from the value
+ * read to the local one, all or none. A branch is refused when the remote
+ * has commits the local branch does not contain, unless `force`; a
+ * remote repository that is not bare refuses to move its checked-out
+ * branch (set `[core] bare = true` in its `.muse/config.toml`).
+ * Afterwards the remote-tracking refs record the new values.
+ *
+ * - `remote`: optional (NULL means `"origin"`); a configured remote name.
+ * - `branches`, `count`: the local branches to push; `count` 0 (with
+ *   `branches` NULL or not) pushes HEAD's branch.
+ * - `force`: allow non-fast-forward updates (the remote's value is still
+ *   checked against the one read, like git's `--force-with-lease`).
+ * - `stats_out`: optional (may be NULL); receives the counts of what the
+ *   remote newly stored and the blobs it already had.
+ * - `updates_out`: optional (may be NULL); receives a new
+ *   `muse_ref_update_list` of the remote branches moved (empty when every
+ *   branch was already there); free it with `muse_ref_update_list_free`.
+ *
+ * Errors: `MUSE_E_NULL_ARG` (also for a NULL element), `MUSE_E_UTF8`,
+ * `MUSE_E_REJECTED` (a refusal above; nothing changed on the remote),
+ * `MUSE_E_NOT_FOUND` (unknown local branch or remote),
+ * `MUSE_E_INVALID_INPUT` (detached HEAD and no branch given, an invalid
+ * name or URL), `MUSE_E_NOT_A_REPOSITORY`, `MUSE_E_REMOTE`,
+ * `MUSE_E_INTEGRITY`, `MUSE_E_CONFLICT` (a lock stayed busy),
+ * `MUSE_E_IO`.
+ *
+ * Thread-safe.
+ *
+ * # Safety
+ * `repo` must be NULL or a live handle; `remote` NULL or NUL-terminated;
+ * `branches` NULL or an array of `count` pointers, each NULL or
+ * NUL-terminated; `stats_out`, `updates_out` NULL or writable.
+ */
+enum muse_status muse_repository_push(const struct muse_repository *repo,
+                                      const char *remote,
+                                      const char *const *branches,
+                                      size_t count,
+                                      bool force,
+                                      struct muse_mpack_stats *stats_out,
+                                      struct muse_ref_update_list **updates_out);
+
+/**
+ * Fetches from `remote` (as `muse_repository_fetch`), then merges the
+ * remote-tracking ref `<remote>/<branch>` into HEAD's branch (git's
+ * `pull`), with `muse_repository_merge`'s rules and outcomes: a
+ * fast-forward when possible, else a three-way merge and a merge commit
+ * by `author`, or a merge stopped on conflicts (a success, see
+ * `muse_merge_kind`). On an unborn branch the branch starts at the
+ * remote's commit (`MUSE_MERGE_FAST_FORWARD`).
+ *
+ * - `remote`: optional (NULL means `"origin"`).
+ * - `branch`: optional (NULL: the name of HEAD's branch); the remote
+ *   branch to merge.
+ * - `author`: optional (NULL means `""`); the author of a merge commit.
+ * - `kind_out`: receives what the merge did (`muse_merge_kind`).
+ * - `out_id`: optional (may be NULL); a buffer of `MUSE_ID_BUFSIZE` bytes
+ *   that receives HEAD's new commit for `MUSE_MERGE_FAST_FORWARD` and
+ *   `MUSE_MERGE_MERGED`, `""` otherwise.
+ * - `conflicts_out`: optional (may be NULL); receives a new
+ *   `muse_path_list` of the conflicting paths (empty unless
+ *   `MUSE_MERGE_CONFLICTS`); free it with `muse_path_list_free`.
+ * - `fetch_stats_out`: optional (may be NULL); receives the counts of the
+ *   fetch.
+ *
+ * Errors: those of `muse_repository_fetch` and `muse_repository_merge`;
+ * `MUSE_E_NOT_FOUND` when the remote has no such branch,
+ * `MUSE_E_INVALID_INPUT` on a detached HEAD or a dirty tree. When the
+ * fetch succeeded and the merge failed, the remote-tracking refs stay
+ * updated (as with git).
+ *
+ * Thread-safe (the merge is serialised by the index lock).
+ *
+ * # Safety
+ * `repo` must be NULL or a live handle; `remote`, `branch`, `author` NULL
+ * or NUL-terminated; `kind_out`, `conflicts_out`, `fetch_stats_out` NULL
+ * or writable; `out_id` NULL or `MUSE_ID_BUFSIZE` writable bytes.
+ */
+enum muse_status muse_repository_pull(const struct muse_repository *repo,
+                                      const char *remote,
+                                      const char *branch,
+                                      const char *author,
+                                      enum muse_merge_kind *kind_out,
+                                      char *out_id,
+                                      struct muse_path_list **conflicts_out,
+                                      struct muse_mpack_stats *fetch_stats_out);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -48,6 +48,15 @@ pub enum muse_status {
     /// A bug: Rust code panicked. The panic was caught at the C boundary;
     /// the library is still usable, but the operation did not complete.
     MUSE_E_PANIC = 11,
+    /// A ref update of a push was refused (git's "rejected"): not a
+    /// fast-forward (fetch and merge, or push with `force`), the remote
+    /// branch moved since it was read, or it is the checked-out branch of
+    /// a remote repository that is not bare. Nothing changed on the remote.
+    MUSE_E_REJECTED = 12,
+    /// A remote could not be reached (connection refused, timeout, an
+    /// unreadable answer), or answered a request with an HTTP error
+    /// (the message names the URL and the remote's error).
+    MUSE_E_REMOTE = 13,
 }
 
 use muse_status::*;
@@ -85,10 +94,20 @@ pub(crate) fn status_of(kind: ErrorKind) -> muse_status {
     }
 }
 
+/// The status code of a core error: its own code for the remote errors
+/// (`MUSE_E_REJECTED`, `MUSE_E_REMOTE`), else the code of its class.
+pub(crate) fn status_of_error(e: &Error) -> muse_status {
+    match e {
+        Error::Rejected { .. } => MUSE_E_REJECTED,
+        Error::Remote { .. } => MUSE_E_REMOTE,
+        _ => status_of(e.kind()),
+    }
+}
+
 impl From<Error> for FfiError {
     fn from(e: Error) -> Self {
         FfiError {
-            status: status_of(e.kind()),
+            status: status_of_error(&e),
             message: e.to_string(),
         }
     }
@@ -273,6 +292,8 @@ fn status_name(status: c_int) -> *const c_char {
         9 => b"MUSE_E_BUFFER_TOO_SMALL\0",
         10 => b"MUSE_E_UTF8\0",
         11 => b"MUSE_E_PANIC\0",
+        12 => b"MUSE_E_REJECTED\0",
+        13 => b"MUSE_E_REMOTE\0",
         _ => b"MUSE_E_UNKNOWN\0",
     };
     s.as_ptr().cast()
@@ -340,10 +361,17 @@ mod tests {
         let codes: HashSet<i32> = kinds.iter().map(|k| status_of(*k) as i32).collect();
         assert_eq!(codes.len(), kinds.len());
         assert!(!codes.contains(&0));
-        for c in 0..12 {
+        for c in 0..14 {
             // SAFETY: static NUL-terminated strings.
             let name = unsafe { CStr::from_ptr(muse_status_name(c)) }.to_str().unwrap();
             assert!(name.starts_with("MUSE_") && name != "MUSE_E_UNKNOWN");
+        }
+        // The remote errors have codes of their own, whatever their class.
+        let rejected = Error::Rejected { name: "refs/heads/main".into(), reason: "non-fast-forward".into() };
+        assert_eq!(FfiError::from(rejected).status, MUSE_E_REJECTED);
+        for status in [None, Some(404), Some(409), Some(500)] {
+            let e = Error::Remote { url: "http://h/o/r".into(), status, message: "x".into() };
+            assert_eq!(FfiError::from(e).status, MUSE_E_REMOTE);
         }
     }
 }

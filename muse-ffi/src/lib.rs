@@ -7,7 +7,8 @@
 //!
 //! * Every function that can fail returns a [`muse_status`]: `MUSE_OK`
 //!   (0), one code per error class of the core, plus `MUSE_E_NULL_ARG`,
-//!   `MUSE_E_BUFFER_TOO_SMALL`, `MUSE_E_UTF8`, `MUSE_E_PANIC`. A message
+//!   `MUSE_E_BUFFER_TOO_SMALL`, `MUSE_E_UTF8`, `MUSE_E_PANIC`, and the
+//!   remotes' `MUSE_E_REJECTED`, `MUSE_E_REMOTE`. A message
 //!   describing the failure is kept per thread
 //!   ([`muse_last_error_message`], [`muse_last_error_copy`]).
 //! * Results go through out-parameters, written only on `MUSE_OK` (the
@@ -16,7 +17,8 @@
 //! * Objects are opaque handles (`muse_repository` (alias `muse_repo`),
 //!   `muse_bytes`, `muse_manifest`, `muse_commit`, `muse_log_iter`,
 //!   `muse_ref_list`, `muse_status_list`, `muse_diff_list`,
-//!   `muse_path_list`, `muse_commit_list`),
+//!   `muse_path_list`, `muse_commit_list`, `muse_remote_list`,
+//!   `muse_ref_update_list`),
 //!   each with its free function; freeing NULL is a no-op. `const`
 //!   pointers are never written through.
 //! * Strings are NUL-terminated UTF-8 (`MUSE_E_UTF8` otherwise); byte
@@ -65,6 +67,8 @@ pub mod porcelain;
 pub mod history;
 
 pub mod mpack;
+
+pub mod remote;
 
 pub use error::muse_status;
 pub use util::{MUSE_ID_BUFSIZE, MUSE_ID_LEN};

@@ -68,7 +68,7 @@ pub(crate) fn absolute(path: &str) -> FfiResult<PathBuf> {
 ///
 /// # Safety
 /// `out` is non-NULL (checked by `need`) and writable.
-unsafe fn put_repository(out: *mut *mut muse_repository, repo: Repository) -> FfiResult {
+pub(crate) unsafe fn put_repository(out: *mut *mut muse_repository, repo: Repository) -> FfiResult {
     let handle = muse_repository::new(repo)?;
     // SAFETY: forwarded caller guarantee.
     unsafe { put(out, into_handle(handle)) };

@@ -72,6 +72,12 @@ hierarchy! {
         "A repository lock (``.muse/index.lock`` or ``.muse/gc.lock``) stayed\n\
          held by another process for the whole bounded wait (``[core]\n\
          lock_timeout`` seconds); the message names the holder's PID.",
+    RejectedError: [M(Exc::MuseError)]
+        "A ref update of a push was refused (git's \"rejected\"): not a\n\
+         fast-forward (fetch and merge, or push with ``force=True``), the\n\
+         remote branch moved since it was read, or it is the checked-out\n\
+         branch of a remote that is not bare. Nothing was changed on the\n\
+         remote.",
     NotFoundError: [M(Exc::MuseError), Base::LookupError]
         "A required object, commit, snapshot or branch does not exist.",
     NotARepositoryError: [M(Exc::MuseError)]
@@ -81,6 +87,11 @@ hierarchy! {
          ``[limits] max_ancestors``, and bad ``config.toml`` values.",
     MuseIOError: [M(Exc::MuseError), Base::OSError]
         "An operating-system I/O error, with ``errno``, ``strerror`` and ``filename``.",
+    RemoteError: [M(Exc::MuseError), Base::OSError]
+        "A remote could not be reached, or answered a request with an error\n\
+         (an ``OSError``, as network failures are). ``url`` is the remote's\n\
+         URL, ``status`` the HTTP status of the answer (``None`` when there\n\
+         was none: refused connection, timeout, an unreadable answer).",
 }
 
 /// The classes, indexed by [`Exc`]; created on first use (module init).
@@ -136,6 +147,8 @@ pub fn exc_for(e: &Error) -> Exc {
         Error::Missing { .. } => Exc::MissingDataError,
         Error::RefConflict { .. } => Exc::RefConflictError,
         Error::Locked { .. } => Exc::LockedError,
+        Error::Rejected { .. } => Exc::RejectedError,
+        Error::Remote { .. } => Exc::RemoteError,
         _ => match e.kind() {
             ErrorKind::InvalidInput => Exc::InvalidInputError,
             ErrorKind::Integrity => Exc::IntegrityError,
@@ -149,13 +162,20 @@ pub fn exc_for(e: &Error) -> Exc {
 }
 
 /// Converts a core error into an instance of its class ([`exc_for`]). I/O
-/// errors carry `errno`, `strerror` and `filename` like `OSError`.
+/// errors carry `errno`, `strerror` and `filename` like `OSError`; remote
+/// errors carry `url` and `status` (an `int`, or `None`).
 pub fn to_py_err(e: Error) -> PyErr {
     Python::attach(|py| {
         let build = || -> PyResult<PyErr> {
             let cls = class(py, exc_for(&e))?;
             let inst = match &e {
                 Error::Io { path, .. } => cls.call1((e.raw_os_error().unwrap_or(0), e.to_string(), path.clone()))?,
+                Error::Remote { url, status, .. } => {
+                    let inst = cls.call1((e.to_string(),))?;
+                    inst.setattr("url", url)?;
+                    inst.setattr("status", *status)?;
+                    inst
+                }
                 _ => cls.call1((e.to_string(),))?,
             };
             Ok(PyErr::from_value(inst))

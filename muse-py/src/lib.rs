@@ -403,7 +403,7 @@ fn cleanup_muse_dir_temps(py: Python<'_>, dot_muse: PathBuf) -> PyResult<usize> 
 #[pyfunction]
 #[pyo3(signature = (root, default_branch="main", owner=""))]
 fn init_repo(py: Python<'_>, root: PathBuf, default_branch: &str, owner: &str) -> PyResult<PathBuf> {
-    let opts = repo::InitOptions { default_branch: default_branch.into(), owner: owner.into() };
+    let opts = repo::InitOptions { default_branch: default_branch.into(), owner: owner.into(), bare: false };
     py.detach(|| repo::init_repo(&root, &opts)).py()
 }
 

@@ -1,6 +1,8 @@
 //! `muse.Repository`: the Python face of [`muse_core::Repository`]
 //! (SPEC §11), shaped like pygit2's `Repository`, and its result classes
-//! (`Commit`, `StatusEntry`, `DiffEntry`, `MergeResult`).
+//! (`Commit`, `StatusEntry`, `DiffEntry`, `MergeResult`; for the remotes of
+//! SPEC §13: `Remote`, `RefUpdate`, `FetchResult`, `PushResult`,
+//! `PullResult`).
 //!
 //! Only translation lives here: every decision is a call into the core.
 //! Every core call that may touch the disk runs with the GIL released
@@ -17,6 +19,7 @@ use pyo3::types::{PyBytes, PyDict, PyString};
 use muse_core::commit::CommitOptions;
 use muse_core::merge::MergeOutcome;
 use muse_core::records::CommitRecord;
+use muse_core::remote::{FetchOptions, FetchReport, PullOutcome, PushReport, RefChange};
 use muse_core::repo::InitOptions;
 
 use crate::convert::IntoPy;
@@ -299,6 +302,318 @@ impl PyMergeResult {
     }
 }
 
+// ---------------------------------------------------------------- remotes
+
+/// A configured remote (``Repository.remotes``, ``Repository.add_remote``):
+/// its ``name`` and ``url`` (an ``http(s)://`` URL of a ``muse serve`` hub,
+/// or the absolute path of a repository on this machine). A plain value:
+/// constructible, comparable, hashable.
+#[pyclass(frozen, eq, hash, name = "Remote", module = "muse")]
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct PyRemote {
+    name: String,
+    url: String,
+}
+
+#[pymethods]
+impl PyRemote {
+    /// ``Remote(name, url)``.
+    #[new]
+    fn py_new(name: String, url: String) -> Self {
+        PyRemote { name, url }
+    }
+    /// The remote's name (``"origin"``).
+    #[getter]
+    fn name(&self) -> &str {
+        &self.name
+    }
+    /// The remote's URL or absolute path.
+    #[getter]
+    fn url(&self) -> &str {
+        &self.url
+    }
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        Ok(format!("Remote(name={}, url={})", repr(py, &self.name)?, repr(py, &self.url)?))
+    }
+}
+
+/// One ref of a ``FetchResult`` (``refs``) or ``PushResult``
+/// (``updates``): ``name`` is the remote-tracking ref for a fetch
+/// (``"origin/main"``) and the remote's branch for a push (``"main"``);
+/// ``old`` / ``new`` are commit IDs (``None``: it did not exist / it was
+/// deleted); ``change`` is one of
+///
+/// * ``"new"``: it did not exist;
+/// * ``"fast-forward"``: it moved to a descendant of ``old``;
+/// * ``"forced"``: a fetch found it rewritten (``new`` does not descend
+///   from ``old``); a push sent it with ``force=True``;
+/// * ``"up-to-date"``: it did not move (fetch only);
+/// * ``"deleted"``: it is gone (a fetch with ``prune=True``).
+///
+/// A plain value: constructible, comparable, hashable.
+#[pyclass(frozen, eq, hash, name = "RefUpdate", module = "muse")]
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct PyRefUpdate {
+    name: String,
+    old: Option<String>,
+    new: Option<String>,
+    change: String,
+}
+
+#[pymethods]
+impl PyRefUpdate {
+    /// ``RefUpdate(name, old, new, change)``.
+    #[new]
+    fn py_new(name: String, old: Option<String>, new: Option<String>, change: String) -> Self {
+        PyRefUpdate { name, old, new, change }
+    }
+    /// The ref: ``"origin/main"`` (fetch) or ``"main"`` (push).
+    #[getter]
+    fn name(&self) -> &str {
+        &self.name
+    }
+    /// The commit ID it pointed at before, ``None`` when it did not exist.
+    #[getter(old)]
+    fn old_id(&self) -> Option<&str> {
+        self.old.as_deref()
+    }
+    /// The commit ID it points at now, ``None`` when it was deleted.
+    #[getter(new)]
+    fn new_id(&self) -> Option<&str> {
+        self.new.as_deref()
+    }
+    /// ``"new"``, ``"fast-forward"``, ``"forced"``, ``"up-to-date"`` or ``"deleted"``.
+    #[getter]
+    fn change(&self) -> &str {
+        &self.change
+    }
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        Ok(format!(
+            "RefUpdate(name={}, old={}, new={}, change={})",
+            repr(py, &self.name)?,
+            opt_repr(py, &self.old)?,
+            opt_repr(py, &self.new)?,
+            repr(py, &self.change)?
+        ))
+    }
+}
+
+/// The word of a fetch's ref change.
+fn change_word(c: RefChange) -> &'static str {
+    match c {
+        RefChange::New => "new",
+        RefChange::FastForward => "fast-forward",
+        RefChange::Forced => "forced",
+        RefChange::UpToDate => "up-to-date",
+        RefChange::Deleted => "deleted",
+    }
+}
+
+/// What ``Repository.fetch()`` did (and ``PullResult.fetch``): every
+/// remote-tracking ref of the remote (``refs``, a list of ``RefUpdate``,
+/// unchanged ones included) and the counts of what was received and newly
+/// stored. Not constructible from Python.
+#[pyclass(frozen, name = "FetchResult", module = "muse")]
+pub struct PyFetchResult {
+    report: FetchReport,
+}
+
+#[pymethods]
+impl PyFetchResult {
+    /// The remote's name (``"origin"``).
+    #[getter]
+    fn remote(&self) -> &str {
+        &self.report.remote
+    }
+    /// The remote's URL or path.
+    #[getter]
+    fn url(&self) -> &str {
+        &self.report.url
+    }
+    /// The branch the remote's HEAD names, ``None`` when it is detached.
+    #[getter]
+    fn head(&self) -> Option<&str> {
+        self.report.head.as_deref()
+    }
+    /// Every remote-tracking ref of the remote and how it changed
+    /// (``RefUpdate``; ``name`` is ``"<remote>/<branch>"``).
+    #[getter]
+    fn refs(&self) -> Vec<PyRefUpdate> {
+        self.report
+            .refs
+            .iter()
+            .map(|r| PyRefUpdate {
+                name: r.name.clone(),
+                old: r.old.map(|c| c.to_string()),
+                new: r.new.map(|c| c.to_string()),
+                change: change_word(r.change).to_string(),
+            })
+            .collect()
+    }
+    /// Commits received and newly stored.
+    #[getter]
+    fn commits_written(&self) -> usize {
+        self.report.commits_written
+    }
+    /// Snapshots received and newly stored.
+    #[getter]
+    fn snapshots_written(&self) -> usize {
+        self.report.snapshots_written
+    }
+    /// Blobs received and newly stored.
+    #[getter]
+    fn blobs_written(&self) -> usize {
+        self.report.blobs_written
+    }
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        let changed = self.report.refs.iter().filter(|r| r.change != RefChange::UpToDate).count();
+        Ok(format!(
+            "<FetchResult remote={} refs={} changed={changed} commits_written={}>",
+            repr(py, &self.report.remote)?,
+            self.report.refs.len(),
+            self.report.commits_written
+        ))
+    }
+}
+
+/// What ``Repository.push()`` did: the remote branches it moved
+/// (``updates``, a list of ``RefUpdate``; empty when every branch was
+/// already there) and the counts of what the remote newly stored. A push
+/// is all or nothing: when one branch is refused, ``RejectedError`` is
+/// raised and nothing moved. Not constructible from Python.
+#[pyclass(frozen, name = "PushResult", module = "muse")]
+pub struct PyPushResult {
+    report: PushReport,
+}
+
+#[pymethods]
+impl PyPushResult {
+    /// The remote branches moved (``RefUpdate``; ``name`` is the branch,
+    /// ``change`` ``"new"``, ``"fast-forward"``, ``"forced"`` (sent with
+    /// ``force=True``) or ``"deleted"``).
+    #[getter]
+    fn updates(&self) -> Vec<PyRefUpdate> {
+        self.report
+            .updates
+            .iter()
+            .map(|u| {
+                let change = match (&u.old, &u.new) {
+                    (None, _) => "new",
+                    (_, None) => "deleted",
+                    _ if u.force => "forced",
+                    _ => "fast-forward",
+                };
+                PyRefUpdate {
+                    name: u.branch.clone(),
+                    old: u.old.map(|c| c.to_string()),
+                    new: u.new.map(|c| c.to_string()),
+                    change: change.to_string(),
+                }
+            })
+            .collect()
+    }
+    /// Commit records newly stored on the remote.
+    #[getter]
+    fn commits_written(&self) -> usize {
+        self.report.commits_written
+    }
+    /// Snapshot records newly stored on the remote.
+    #[getter]
+    fn snapshots_written(&self) -> usize {
+        self.report.snapshots_written
+    }
+    /// Blobs newly stored on the remote.
+    #[getter]
+    fn blobs_written(&self) -> usize {
+        self.report.blobs_written
+    }
+    /// Blobs sent that the remote already had.
+    #[getter]
+    fn blobs_skipped(&self) -> usize {
+        self.report.blobs_skipped
+    }
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        let branches: Vec<String> = self.report.updates.iter().map(|u| u.branch.clone()).collect();
+        Ok(format!(
+            "<PushResult updates={} commits_written={} blobs_written={}>",
+            branches.into_pyobject(py)?.repr()?,
+            self.report.commits_written,
+            self.report.blobs_written
+        ))
+    }
+}
+
+/// What ``Repository.pull()`` did: the fetch (``fetch``, a
+/// ``FetchResult``), then the merge of the remote branch into HEAD's
+/// branch, shaped like ``MergeResult``. ``kind`` is one of:
+///
+/// * ``"up-to-date"``: HEAD already contains the remote branch.
+/// * ``"fast-forward"``: HEAD's branch moved to the remote branch's commit
+///   (``commit``); also on an unborn branch, which starts there.
+/// * ``"merged"``: a merge commit was made (``commit``).
+/// * ``"conflicts"``: the merge stopped on the paths in ``conflicts``, as
+///   ``Repository.merge()`` does: resolve, ``add``, ``commit``, or
+///   ``merge_abort()``. ``commit`` is ``None``.
+///
+/// ``paths`` is the same list as ``conflicts`` (the core's name). Not
+/// constructible from Python.
+#[pyclass(frozen, name = "PullResult", module = "muse")]
+pub struct PyPullResult {
+    kind: &'static str,
+    conflicts: Vec<String>,
+    commit: Option<Py<PyCommit>>,
+    fetch: Py<PyFetchResult>,
+}
+
+#[pymethods]
+impl PyPullResult {
+    /// ``"up-to-date"``, ``"fast-forward"``, ``"merged"`` or ``"conflicts"``.
+    #[getter]
+    fn kind(&self) -> &str {
+        self.kind
+    }
+    /// The new HEAD commit after ``"fast-forward"`` or ``"merged"``, else ``None``.
+    #[getter]
+    fn commit(&self, py: Python<'_>) -> Option<Py<PyCommit>> {
+        self.commit.as_ref().map(|c| c.clone_ref(py))
+    }
+    /// The conflicting paths, sorted (empty unless ``kind == "conflicts"``).
+    #[getter]
+    fn conflicts(&self) -> Vec<String> {
+        self.conflicts.clone()
+    }
+    /// The same list as ``conflicts``.
+    #[getter]
+    fn paths(&self) -> Vec<String> {
+        self.conflicts.clone()
+    }
+    /// What the fetch before the merge did.
+    #[getter]
+    fn fetch(&self, py: Python<'_>) -> Py<PyFetchResult> {
+        self.fetch.clone_ref(py)
+    }
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        let commit = match &self.commit {
+            Some(c) => repr(py, &c.get().inner.commit_id)?,
+            None => "None".into(),
+        };
+        Ok(format!(
+            "<PullResult kind={} conflicts={} commit={commit}>",
+            repr(py, self.kind)?,
+            self.conflicts.clone().into_pyobject(py)?.repr()?
+        ))
+    }
+}
+
+/// A URL argument: a ``str``, or a path-like object (a local remote).
+fn url_arg(url: &Bound<'_, PyAny>) -> PyResult<String> {
+    if let Ok(s) = url.cast::<PyString>() {
+        return Ok(s.to_cow()?.into_owned());
+    }
+    let p: PathBuf = url.extract()?;
+    Ok(p.to_string_lossy().into_owned())
+}
+
 // ---------------------------------------------------------------- log iterator
 
 /// The iterator ``Repository.log()`` returns: yields ``Commit`` objects,
@@ -399,15 +714,17 @@ impl PyRepository {
 
     /// Creates a repository at ``path`` (made if missing) with HEAD on
     /// ``default_branch`` (``"main"``), and opens it. ``owner`` goes into
-    /// ``repo.json``.
+    /// ``repo.json``. ``bare=True`` writes ``[core] bare = true`` (git's
+    /// ``init --bare``): a repository others push to, whose checked-out
+    /// branch a push may move.
     ///
     /// Raises ``InvalidInputError`` when ``path`` is already inside a
     /// repository, ``InvalidRefNameError`` for a bad branch name,
     /// ``MuseIOError``.
     #[staticmethod]
-    #[pyo3(signature = (path, default_branch="main", owner=""))]
-    fn init(py: Python<'_>, path: PathBuf, default_branch: &str, owner: &str) -> PyResult<Self> {
-        let opts = InitOptions { default_branch: default_branch.into(), owner: owner.into() };
+    #[pyo3(signature = (path, default_branch="main", owner="", *, bare=false))]
+    fn init(py: Python<'_>, path: PathBuf, default_branch: &str, owner: &str, bare: bool) -> PyResult<Self> {
+        let opts = InitOptions { default_branch: default_branch.into(), owner: owner.into(), bare };
         let inner = py.detach(|| muse_core::Repository::init_with(&path, &opts)).py()?;
         Ok(PyRepository { inner })
     }
@@ -808,6 +1125,139 @@ impl PyRepository {
         py.detach(|| self.inner.revparse(spec)).py()
     }
 
+    /// Clones the repository at ``url`` into the new directory ``path``
+    /// (git's ``clone``; pygit2's ``clone_repository``) and opens it:
+    /// remote ``origin`` is ``url``, every remote branch becomes a
+    /// remote-tracking ref (``origin/<branch>``), and the remote's HEAD
+    /// branch (or ``branch``) is created and checked out. ``url`` is an
+    /// ``http(s)://`` URL of a ``muse serve`` hub, ``file://`` + a path, or
+    /// a path (``str`` or path-like). A remote without commits gives an
+    /// empty repository on its HEAD branch. On failure the directory is
+    /// removed if this call created it.
+    ///
+    /// Raises ``InvalidInputError`` (``path`` exists and is not empty, an
+    /// unsupported URL scheme), ``NotARepositoryError`` (a local path
+    /// that is not a repository), ``NotFoundError`` (a ``branch`` the
+    /// remote lacks), ``RemoteError`` (the remote could not be reached or
+    /// answered with an error).
+    #[staticmethod]
+    #[pyo3(name = "clone", signature = (url, path, branch=None))]
+    fn clone_repository(py: Python<'_>, url: &Bound<'_, PyAny>, path: PathBuf, branch: Option<String>) -> PyResult<Self> {
+        let url = url_arg(url)?;
+        let inner = py.detach(|| muse_core::Repository::clone_from(&url, &path, branch.as_deref())).py()?;
+        Ok(PyRepository { inner })
+    }
+
+    /// The configured remotes, sorted by name, as a list of ``Remote``
+    /// (``[remote.<name>] url`` in ``.muse/config.toml``). pygit2's
+    /// ``repo.remotes`` is a collection object; this is a plain list, and
+    /// ``add_remote`` / ``remove_remote`` change it.
+    #[getter]
+    fn remotes(&self, py: Python<'_>) -> PyResult<Vec<PyRemote>> {
+        let list = py.detach(|| self.inner.remotes()).py()?;
+        Ok(list.into_iter().map(|r| PyRemote { name: r.name, url: r.url }).collect())
+    }
+
+    /// Adds remote ``name`` with ``url`` (git's ``remote add``; pygit2's
+    /// ``remotes.create``) and returns it as stored: a path (``str`` or
+    /// path-like) is made absolute.
+    ///
+    /// Raises ``InvalidRefNameError`` for a bad name, ``InvalidInputError``
+    /// when it exists or the URL is empty or has an unsupported scheme.
+    fn add_remote(&self, py: Python<'_>, name: &str, url: &Bound<'_, PyAny>) -> PyResult<PyRemote> {
+        let url = url_arg(url)?;
+        let remote = py
+            .detach(|| -> muse_core::Result<_> {
+                self.inner.add_remote(name, &url)?;
+                let stored = self.inner.remotes()?.into_iter().find(|r| r.name == name);
+                Ok(stored.map(|r| r.url).unwrap_or(url))
+            })
+            .py()?;
+        Ok(PyRemote { name: name.to_string(), url: remote })
+    }
+
+    /// Removes remote ``name`` and its remote-tracking refs (git's
+    /// ``remote remove``).
+    ///
+    /// Raises ``NotFoundError`` when there is no such remote.
+    fn remove_remote(&self, py: Python<'_>, name: &str) -> PyResult<()> {
+        py.detach(|| self.inner.remove_remote(name)).py()
+    }
+
+    /// Fetches from the configured remote ``remote`` (git's ``fetch``):
+    /// receives the commits this repository lacks (every hash verified)
+    /// and sets the remote-tracking refs ``<remote>/<branch>`` to the
+    /// remote's branches. Moves no local branch and touches no working
+    /// tree. ``prune=True`` also removes the remote-tracking refs of
+    /// branches gone from the remote. Returns a ``FetchResult``.
+    ///
+    /// Raises ``NotFoundError`` (no such remote), ``RemoteError``,
+    /// ``NotARepositoryError`` (a local remote that is gone),
+    /// ``IntegrityError`` subclasses (a bundle that does not verify:
+    /// nothing is stored then).
+    #[pyo3(signature = (remote="origin", prune=false))]
+    fn fetch(&self, py: Python<'_>, remote: &str, prune: bool) -> PyResult<PyFetchResult> {
+        let report = py.detach(|| self.inner.fetch(remote, &FetchOptions { prune })).py()?;
+        Ok(PyFetchResult { report })
+    }
+
+    /// Pushes local branches to the configured remote ``remote`` (git's
+    /// ``push --atomic``): ``branches`` is a branch name or a list of them
+    /// (``None``: HEAD's branch). Each remote branch must be an ancestor of
+    /// the local one unless ``force=True``; all move or none does.
+    /// Afterwards the remote-tracking refs record the new values. Returns a
+    /// ``PushResult``.
+    ///
+    /// Raises ``RejectedError`` (not a fast-forward, the remote branch
+    /// moved since it was read, the checked-out branch of a remote that is
+    /// not bare), ``NotFoundError`` (unknown local branch or remote),
+    /// ``InvalidInputError`` (detached HEAD and no branch given),
+    /// ``RemoteError``.
+    #[pyo3(signature = (remote="origin", branches=None, force=false))]
+    fn push(&self, py: Python<'_>, remote: &str, branches: Option<&Bound<'_, PyAny>>, force: bool) -> PyResult<PyPushResult> {
+        let branches = match branches {
+            Some(b) => one_or_many(b)?,
+            None => Vec::new(),
+        };
+        let report = py.detach(|| self.inner.push(remote, &branches, force)).py()?;
+        Ok(PyPushResult { report })
+    }
+
+    /// Fetches from ``remote``, then merges its branch ``branch`` (default:
+    /// the name of HEAD's branch), i.e. the remote-tracking ref
+    /// ``<remote>/<branch>``, into HEAD's branch (git's ``pull``): a
+    /// fast-forward when possible, else a merge commit by ``author``, under
+    /// ``merge()``'s rules (refused on a dirty tree). An unborn branch
+    /// starts at the remote's commit. Returns a ``PullResult``; conflicts
+    /// are a result, not an error.
+    ///
+    /// Raises as ``fetch()`` and ``merge()``; ``NotFoundError`` when the
+    /// remote has no such branch, ``InvalidInputError`` on a detached HEAD.
+    #[pyo3(signature = (remote="origin", branch=None, author=""))]
+    fn pull(&self, py: Python<'_>, remote: &str, branch: Option<&str>, author: &str) -> PyResult<PyPullResult> {
+        let (report, outcome, record) = py
+            .detach(|| -> muse_core::Result<_> {
+                let (report, outcome) = self.inner.pull(remote, branch, author)?;
+                let record = match &outcome {
+                    PullOutcome::FastForward { commit } | PullOutcome::Merged { commit } => {
+                        Some(self.inner.find_commit(&commit.to_string())?)
+                    }
+                    PullOutcome::UpToDate | PullOutcome::Conflicts { .. } => None,
+                };
+                Ok((report, outcome, record))
+            })
+            .py()?;
+        let (kind, conflicts) = match outcome {
+            PullOutcome::UpToDate => ("up-to-date", Vec::new()),
+            PullOutcome::FastForward { .. } => ("fast-forward", Vec::new()),
+            PullOutcome::Merged { .. } => ("merged", Vec::new()),
+            PullOutcome::Conflicts { paths } => ("conflicts", paths),
+        };
+        let commit = record.map(|r| Py::new(py, PyCommit::new(r))).transpose()?;
+        let fetch = Py::new(py, PyFetchResult { report })?;
+        Ok(PyPullResult { kind, conflicts, commit, fetch })
+    }
+
     /// The bytes of the stored blob ``id`` (``"sha256:<hex>"``),
     /// hash-verified.
     ///
@@ -869,5 +1319,10 @@ pub fn add_to(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyDiffEntry>()?;
     m.add_class::<PyMergeResult>()?;
     m.add_class::<PyCommitIterator>()?;
+    m.add_class::<PyRemote>()?;
+    m.add_class::<PyRefUpdate>()?;
+    m.add_class::<PyFetchResult>()?;
+    m.add_class::<PyPushResult>()?;
+    m.add_class::<PyPullResult>()?;
     Ok(())
 }

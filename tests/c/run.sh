@@ -44,7 +44,7 @@ target="${CARGO_TARGET_DIR:-$root/target}"
 [[ "$target" == /* ]] || target="$root/$target"
 out="${MUSE_CTEST_DIR:-$target/ctest}"
 rel="$target/sanitize/release"
-tests=(test_api test_errors test_threads test_repository)
+tests=(test_api test_errors test_threads test_repository test_remotes)
 
 if [[ $build == 1 ]]; then
     echo "== cargo build -p muse-ffi --release --no-default-features (system allocator, for the sanitizers)"

@@ -97,6 +97,8 @@ _BUILTIN_BASE: dict[str, type[BaseException]] = {
     "NotARepositoryError": Exception,
     "MuseCLIError": Exception,
     "MuseIOError": OSError,
+    "RejectedError": Exception,
+    "RemoteError": OSError,
 }
 
 
@@ -116,6 +118,8 @@ def test_exception_classes_are_the_native_ones() -> None:
     for sub in ("HashMismatchError", "CorruptRecordError", "RecordTooLargeError", "MissingDataError"):
         assert getattr(errors, sub).__bases__ == (errors.IntegrityError,)
     assert errors.MuseIOError.__bases__ == (errors.MuseError, OSError)
+    assert errors.RemoteError.__bases__ == (errors.MuseError, OSError)
+    assert errors.RejectedError.__bases__ == (errors.MuseError,)
     assert not issubclass(errors.MuseCLIError, ValueError)
 
 

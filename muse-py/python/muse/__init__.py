@@ -27,12 +27,19 @@ module                      concept
 :class:`Repository` (SPEC §11) is the handle shaped like pygit2's: ``init``,
 ``discover``, ``add``, ``status``, ``commit``, ``checkout``, ``diff``,
 ``merge``, ``log``, ``revparse``, with the result classes :class:`Commit`,
-:class:`StatusEntry`, :class:`DiffEntry` and :class:`MergeResult`.
+:class:`StatusEntry`, :class:`DiffEntry` and :class:`MergeResult`; and for
+remotes (SPEC §13) ``clone``, ``remotes``, ``add_remote``, ``remove_remote``,
+``fetch``, ``push``, ``pull``, with :class:`Remote`, :class:`RefUpdate`,
+:class:`FetchResult`, :class:`PushResult` and :class:`PullResult`.
 
 Every call that touches the filesystem releases the GIL.
 """
 
 from muse._native import __version__
 from muse._native import Commit, DiffEntry, MergeResult, Repository, StatusEntry  # muse-py/src/repository.rs
+from muse._native import FetchResult, PullResult, PushResult, RefUpdate, Remote  # muse-py/src/repository.rs
 
-__all__ = ["__version__", "Repository", "Commit", "StatusEntry", "DiffEntry", "MergeResult"]
+__all__ = [
+    "__version__", "Repository", "Commit", "StatusEntry", "DiffEntry", "MergeResult",
+    "Remote", "RefUpdate", "FetchResult", "PushResult", "PullResult",
+]

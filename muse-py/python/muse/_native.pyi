@@ -75,6 +75,10 @@ class RefConflictError(MuseError):
 class LockedError(MuseError):
     """A repository lock stayed held by another process for the whole bounded wait."""
 
+class RejectedError(MuseError):
+    """A ref update of a push was refused (non-fast-forward, the remote branch
+    moved, the checked-out branch of a remote that is not bare); nothing changed."""
+
 class NotFoundError(MuseError, LookupError):
     """A required object, commit, snapshot or branch does not exist."""
 
@@ -86,6 +90,13 @@ class MuseCLIError(MuseError):
 
 class MuseIOError(MuseError, OSError):
     """An operating-system I/O error, with ``errno``, ``strerror`` and ``filename``."""
+
+class RemoteError(MuseError, OSError):
+    """A remote could not be reached or answered with an error: ``url``, and
+    ``status`` (the HTTP status; ``None`` when there was no answer)."""
+
+    url: str
+    status: Optional[int]
 
 # ---------------------------------------------------------------- records and results
 
@@ -311,6 +322,7 @@ __all__ = [
     "MuseError", "InvalidInputError", "InvalidIdError", "InvalidPathError", "InvalidRefNameError",
     "IntegrityError", "HashMismatchError", "CorruptRecordError", "RecordTooLargeError", "MissingDataError",
     "RefConflictError", "LockedError", "NotFoundError", "NotARepositoryError", "MuseCLIError", "MuseIOError",
+    "RejectedError", "RemoteError",
     # records and results
     "CommitRecord", "SnapshotRecord",
     # store helpers
@@ -445,14 +457,123 @@ class CommitIterator:
     def __next__(self) -> Commit: ...
 
 @final
+class Remote:
+    """A configured remote: ``name`` and ``url`` (an ``http(s)://`` URL or an
+    absolute path). A plain value: constructible, comparable, hashable."""
+
+    def __new__(cls, name: str, url: str) -> Remote: ...
+    @property
+    def name(self) -> str:
+        """The remote's name (``"origin"``)."""
+    @property
+    def url(self) -> str:
+        """The remote's URL or absolute path."""
+    def __eq__(self, other: object, /) -> bool: ...
+    def __hash__(self) -> int: ...
+
+@final
+class RefUpdate:
+    """One ref of a fetch (``"origin/main"``) or a push (``"main"``): ``old`` /
+    ``new`` commit IDs (``None`` where absent) and ``change``: ``"new"``,
+    ``"fast-forward"``, ``"forced"``, ``"up-to-date"`` or ``"deleted"``."""
+
+    def __new__(cls, name: str, old: Optional[str], new: Optional[str], change: str) -> RefUpdate: ...
+    @property
+    def name(self) -> str:
+        """The remote-tracking ref (fetch) or the remote branch (push)."""
+    @property
+    def old(self) -> Optional[str]:
+        """The commit ID before, ``None`` when it did not exist."""
+    @property
+    def new(self) -> Optional[str]:
+        """The commit ID after, ``None`` when it was deleted."""
+    @property
+    def change(self) -> str:
+        """``"new"``, ``"fast-forward"``, ``"forced"``, ``"up-to-date"`` or ``"deleted"``."""
+    def __eq__(self, other: object, /) -> bool: ...
+    def __hash__(self) -> int: ...
+
+@final
+class FetchResult:
+    """What ``Repository.fetch()`` did: every remote-tracking ref of the remote
+    and the counts of what was newly stored. Not constructible."""
+
+    @property
+    def remote(self) -> str:
+        """The remote's name."""
+    @property
+    def url(self) -> str:
+        """The remote's URL or path."""
+    @property
+    def head(self) -> Optional[str]:
+        """The branch the remote's HEAD names, ``None`` when detached."""
+    @property
+    def refs(self) -> list[RefUpdate]:
+        """Every remote-tracking ref of the remote and how it changed."""
+    @property
+    def commits_written(self) -> int:
+        """Commits received and newly stored."""
+    @property
+    def snapshots_written(self) -> int:
+        """Snapshots received and newly stored."""
+    @property
+    def blobs_written(self) -> int:
+        """Blobs received and newly stored."""
+
+@final
+class PushResult:
+    """What ``Repository.push()`` did: the remote branches moved and the counts
+    of what the remote newly stored. Not constructible."""
+
+    @property
+    def updates(self) -> list[RefUpdate]:
+        """The remote branches moved (empty when all were already there)."""
+    @property
+    def commits_written(self) -> int:
+        """Commit records newly stored on the remote."""
+    @property
+    def snapshots_written(self) -> int:
+        """Snapshot records newly stored on the remote."""
+    @property
+    def blobs_written(self) -> int:
+        """Blobs newly stored on the remote."""
+    @property
+    def blobs_skipped(self) -> int:
+        """Blobs sent that the remote already had."""
+
+@final
+class PullResult:
+    """What ``Repository.pull()`` did: the fetch, then the merge (``kind`` as
+    ``MergeResult.kind``). Not constructible."""
+
+    @property
+    def kind(self) -> str:
+        """``"up-to-date"``, ``"fast-forward"``, ``"merged"`` or ``"conflicts"``."""
+    @property
+    def commit(self) -> Optional[Commit]:
+        """The new HEAD commit after ``"fast-forward"`` / ``"merged"``, else ``None``."""
+    @property
+    def conflicts(self) -> list[str]:
+        """The conflicting paths, sorted (empty unless ``kind == "conflicts"``)."""
+    @property
+    def paths(self) -> list[str]:
+        """The same list as ``conflicts``."""
+    @property
+    def fetch(self) -> FetchResult:
+        """What the fetch before the merge did."""
+
+@final
 class Repository:
     """A muse repository (SPEC §11), shaped like pygit2's ``Repository``.
     ``Repository(path)`` opens; see :meth:`init` and :meth:`discover`."""
 
     def __new__(cls, path: _P) -> Repository: ...
     @staticmethod
-    def init(path: _P, default_branch: str = "main", owner: str = "") -> Repository:
-        """Create a repository at ``path`` and open it."""
+    def init(path: _P, default_branch: str = "main", owner: str = "", *, bare: bool = False) -> Repository:
+        """Create a repository at ``path`` and open it (``bare=True``: ``[core] bare``)."""
+    @staticmethod
+    def clone(url: _P, path: _P, branch: Optional[str] = None) -> Repository:
+        """Clone ``url`` (an ``http(s)://`` URL or a path) into the new directory ``path``."""
     @staticmethod
     def discover(path: Optional[_P] = None) -> Repository:
         """Open the repository containing ``path`` (default: ``$MUSE_REPO_ROOT`` or the cwd)."""
@@ -539,6 +660,21 @@ class Repository:
         """The MPack bundle of what ``want`` reaches and ``have`` does not."""
     def apply_mpack(self, mpack: dict[str, Any] | bytes) -> dict[str, Any]:
         """Verify and store a bundle; return the counts. Moves no branch."""
+    @property
+    def remotes(self) -> list[Remote]:
+        """The configured remotes, sorted by name."""
+    def add_remote(self, name: str, url: _P) -> Remote:
+        """Add remote ``name`` with ``url``; return it as stored (a path made absolute)."""
+    def remove_remote(self, name: str) -> None:
+        """Remove remote ``name`` and its remote-tracking refs."""
+    def fetch(self, remote: str = "origin", prune: bool = False) -> FetchResult:
+        """Fetch from ``remote``: store what is missing, update ``<remote>/<branch>``."""
+    def push(self, remote: str = "origin", branches: Optional[str | Sequence[str]] = None,
+             force: bool = False) -> PushResult:
+        """Push ``branches`` (default HEAD's branch) to ``remote``, all or none."""
+    def pull(self, remote: str = "origin", branch: Optional[str] = None, author: str = "") -> PullResult:
+        """Fetch from ``remote``, then merge ``<remote>/<branch>`` into HEAD's branch."""
 
-__all__ += ["Repository", "Commit", "StatusEntry", "DiffEntry", "MergeResult", "CommitIterator"]
+__all__ += ["Repository", "Commit", "StatusEntry", "DiffEntry", "MergeResult", "CommitIterator",
+            "Remote", "RefUpdate", "FetchResult", "PushResult", "PullResult"]
 # ---- end of Repository API ----

@@ -16,6 +16,12 @@ from the matching built-in so that generic handlers work:
   points at data the store does not hold.
 - :class:`RefConflictError`: a compare-and-swap found the ref moved.
 - :class:`LockedError`: a repository lock stayed held past ``[core] lock_timeout``.
+- :class:`RejectedError`: a push's ref update was refused (not a fast-forward,
+  the remote branch moved since it was read, or the checked-out branch of a
+  remote that is not bare); nothing changed on the remote.
+- :class:`RemoteError` is an :class:`OSError`, as network failures are: a
+  remote could not be reached or answered with an error; ``url`` names it and
+  ``status`` is the HTTP status (``None`` when there was no answer).
 - :class:`MuseCLIError`: errors the CLI layer reports to the user, among them
   the ``[limits]`` caps of ``config.toml`` (e.g. ``max_ancestors``).
 - :class:`NotARepositoryError`: no ``.muse/`` directory was found.
@@ -46,6 +52,8 @@ from muse._native import (
     NotFoundError,
     RecordTooLargeError,
     RefConflictError,
+    RejectedError,
+    RemoteError,
 )
 
 __all__ = [
@@ -65,4 +73,6 @@ __all__ = [
     "NotARepositoryError",
     "MuseCLIError",
     "MuseIOError",
+    "RejectedError",
+    "RemoteError",
 ]
