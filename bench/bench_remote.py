@@ -200,6 +200,9 @@ def main(argv: list[str] | None = None) -> int:
         else:
             branch = "HEAD"
     muse = os.path.abspath(args.muse) if args.muse and os.sep in args.muse else (args.muse or common.muse_cmd())
+    # The embedded tier, no token, no monitor: none of the caller's MUSE_*
+    # settings (CI exports the scale-out tier's MUSE_HUB_DATABASE_URL).
+    menv = {k: v for k, v in os.environ.items() if not k.startswith("MUSE_")}
     base = tempfile.mkdtemp(prefix="muse-bench-remote-", dir="/tmp")
     runner = common.Runner(base, os.path.abspath(__file__))
     procs: list[subprocess.Popen] = []
@@ -242,16 +245,14 @@ def main(argv: list[str] | None = None) -> int:
         hub = os.path.join(base, "hub")
         t0 = time.perf_counter()
         for name in ("old", "full"):
-            common.run_timed([muse, "serve", "init-repo", "--root", hub, f"bench/{name}", "--public"])
-            r = common.run_timed([muse, "import-git", os.path.join(gitroot, f"{name}.git")],
-                                 cwd=os.path.join(hub, "bench", name))
-            del r
+            common.run_timed([muse, "serve", "init-repo", "--root", hub, f"bench/{name}", "--public"], env=menv)
+            common.run_timed([muse, "import-git", os.path.join(gitroot, f"{name}.git")],
+                             cwd=os.path.join(hub, "bench", name), env=menv)
         print(f"  muse: hub repositories bench/old + bench/full imported in "
               f"{time.perf_counter() - t0:.1f} s", flush=True)
         mport = free_port()
         ms = subprocess.Popen([muse, "serve", "--root", hub, "--listen", f"127.0.0.1:{mport}"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                              env={k: v for k, v in os.environ.items() if not k.startswith("MUSE_")})
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=menv)
         procs.append(ms)
         wait_port(mport, ms, "muse serve")
         murl = f"http://127.0.0.1:{mport}/bench"
@@ -259,7 +260,7 @@ def main(argv: list[str] | None = None) -> int:
 
         # The muse commit IDs of the two tips: what a clone and a fetch must end at.
         def muse_tip(cwd: str, rev: str = "HEAD") -> str | None:
-            out = common.run_timed([muse, "log", "--json", "-n", "1", rev], cwd=cwd, check=False)
+            out = common.run_timed([muse, "log", "--json", "-n", "1", rev], cwd=cwd, check=False, env=menv)
             try:
                 return json.loads(out["stdout"])["commits"][0]["commit_id"]
             except (ValueError, KeyError, IndexError):
@@ -282,7 +283,7 @@ def main(argv: list[str] | None = None) -> int:
                 d = runner.fresh_dir(f"clone-{eng}")
                 dst[eng] = d
                 if eng == "muse":
-                    r = runner.cmd(f"muse clone rep {rep + 1}", [muse, "clone", f"{murl}/old", d])
+                    r = runner.cmd(f"muse clone rep {rep + 1}", [muse, "clone", f"{murl}/old", d], env=menv)
                 else:
                     r = runner.cmd(f"git clone rep {rep + 1}", ["git", "clone", "-q", f"{gurl}/old.git", d],
                                    env=common.GIT_ENV)
@@ -293,10 +294,10 @@ def main(argv: list[str] | None = None) -> int:
                 runner.fail(f"muse clone rep {rep + 1}: HEAD is not {tips['old']}")
             if git("rev-parse", "HEAD", cwd=dst["git"]) != old_tip:
                 runner.fail(f"git clone rep {rep + 1}: HEAD is not {old_tip}")
-            common.run_timed([muse, "remote", "add", "full", f"{murl}/full"], cwd=dst["muse"])
+            common.run_timed([muse, "remote", "add", "full", f"{murl}/full"], cwd=dst["muse"], env=menv)
             for eng in engines:
                 if eng == "muse":
-                    r = runner.cmd(f"muse fetch rep {rep + 1}", [muse, "fetch", "full"], cwd=dst["muse"])
+                    r = runner.cmd(f"muse fetch rep {rep + 1}", [muse, "fetch", "full"], cwd=dst["muse"], env=menv)
                 else:
                     r = runner.cmd(f"git fetch rep {rep + 1}",
                                    ["git", "fetch", "-q", f"{gurl}/full.git", "master:refs/remotes/full/master"],
@@ -311,10 +312,10 @@ def main(argv: list[str] | None = None) -> int:
         wire = {}
         pm, pg = CountingProxy(mport), CountingProxy(gport)
         d = runner.fresh_dir("wire-muse")
-        common.run_timed([muse, "clone", f"http://127.0.0.1:{pm.port}/bench/old", d])
+        common.run_timed([muse, "clone", f"http://127.0.0.1:{pm.port}/bench/old", d], env=menv)
         wire[("clone", "muse")] = pm.reset()
-        common.run_timed([muse, "remote", "add", "full", f"http://127.0.0.1:{pm.port}/bench/full"], cwd=d)
-        common.run_timed([muse, "fetch", "full"], cwd=d)
+        common.run_timed([muse, "remote", "add", "full", f"http://127.0.0.1:{pm.port}/bench/full"], cwd=d, env=menv)
+        common.run_timed([muse, "fetch", "full"], cwd=d, env=menv)
         wire[("fetch", "muse")] = pm.reset()
         d = runner.fresh_dir("wire-git")
         common.run_timed(["git", "clone", "-q", f"git://127.0.0.1:{pg.port}/old.git", d], env=common.GIT_ENV)
