@@ -19,8 +19,13 @@ seeds="${MUSE_SEED_TESTS:-$here/../shared/seed-tests}"
 if [ -z "${MUSE_HUB_DATABASE_URL:-}" ]; then
   echo "== hub services for the scale-out tier (scripts/hub-services.sh start)"
   eval "$(./scripts/hub-services.sh start)"
-  trap './scripts/hub-services.sh stop >/dev/null 2>&1 || true' EXIT
+  started_hub=1
 fi
+cleanup() {
+  if command -v drop_test_watches >/dev/null 2>&1; then drop_test_watches; fi
+  if [ "${started_hub:-}" = 1 ]; then ./scripts/hub-services.sh stop >/dev/null 2>&1 || true; fi
+}
+trap cleanup EXIT
 
 echo "== cargo test"
 cargo test --workspace --exclude muse-py
@@ -74,7 +79,27 @@ echo "== seed suites ($seeds, MUSE_RUN_SLOW=1)"
 # "watchman" through MUSE_FSMONITOR): every command that walks the tree
 # asks watchman instead. CI installs watchman and sets
 # MUSE_REQUIRE_WATCHMAN=1, so there this never skips.
+# watchman 4.9 holds one inotify instance per watched root, and the kernel
+# allows 128 per user (fs.inotify.max_user_instances): the watches of the
+# test repositories (pytest's and cargo's temp dirs, and roots that are
+# gone) are dropped before and after the monitored runs, or repeated runs
+# exhaust the instances and watchman refuses every new root.
+drop_test_watches() {
+  command -v watchman >/dev/null 2>&1 || return 0
+  watchman watch-list 2>/dev/null | "$py" -c '
+import json, os, sys
+try:
+    roots = json.load(sys.stdin).get("roots", [])
+except ValueError:
+    roots = []
+for r in roots:
+    if "/pytest-of-" in r or os.path.basename(r).startswith(".tmp") or "/.tmp" in r or not os.path.isdir(r):
+        print(r)
+' | while IFS= read -r r; do watchman watch-del "$r" >/dev/null 2>&1 || true; done
+}
+
 if command -v watchman >/dev/null 2>&1 || [ "${MUSE_REQUIRE_WATCHMAN:-}" = 1 ]; then
+  drop_test_watches
   echo "== with the file-system monitor on (MUSE_FSMONITOR=watchman): watchman $(watchman --version)"
   echo "== cargo tests of the repository API and the working tree (MUSE_FSMONITOR=watchman)"
   MUSE_FSMONITOR=watchman cargo test -p muse-core --test repository --test worktree_safety --test diff_patch --test walk
