@@ -808,7 +808,7 @@ impl<'r> Walk<'r> {
         let node = Node {
             flags: 0,
             time: parse_iso_micros(&rec.committed_at).unwrap_or(i64::MIN),
-            parents: rec.parents().map(str::to_string).collect(),
+            parents: rec.all_parents().into_iter().map(str::to_string).collect(),
             snapshot_id: rec.snapshot_id.clone(),
             rec: Some(rec),
             queued: false,
@@ -1312,7 +1312,8 @@ fn verify_bundle<'m>(store: &dyn Backend, m: &'m MPack, limits: &Limits) -> Resu
                 c.snapshot_id
             )));
         }
-        for p in c.parents() {
+        for p in c.all_parents() {
+            validate_id(p).map_err(|e| bad(format!("{}: parent: {e}", ctx())))?;
             match commit_index.get(p) {
                 Some(&j) if j < i => {}
                 Some(&j) if j == i => return Err(bad(format!("{}: is its own parent", ctx()))),

@@ -173,7 +173,7 @@ impl Reach {
                 continue;
             }
             let rec = crate::commits::load_commit(root, &id)?;
-            stack.extend(rec.parents().map(str::to_string));
+            stack.extend(rec.all_parents().into_iter().map(str::to_string));
             if crate::ids::is_valid_id(&rec.snapshot_id) {
                 snap_stack.push(rec.snapshot_id);
             }
@@ -353,7 +353,7 @@ fn prune_locked(root: &Path, unreachable: &Unreachable, grace: Duration) -> Resu
         // An unreachable record may be damaged or incomplete: it only
         // protects what can be read of it.
         let Ok(Some(rec)) = crate::commits::read_commit(root, &id) else { continue };
-        stack.extend(rec.parents().filter(|p| un_commits.contains(p)).map(str::to_string));
+        stack.extend(rec.all_parents().into_iter().filter(|p| un_commits.contains(*p)).map(str::to_string));
         if un_snapshots.contains(rec.snapshot_id.as_str()) {
             snap_stack.push(rec.snapshot_id);
         }

@@ -107,6 +107,22 @@ impl CommitRecord {
         self.parent_commit_id.as_deref().into_iter().chain(self.parent2_commit_id.as_deref())
     }
 
+    /// Every parent ID: [`CommitRecord::parents`], then the further parents
+    /// of an octopus merge that `metadata["extra_parents"]` lists
+    /// (comma-separated commit IDs, written by `muse import-git`; see
+    /// [`crate::import_git`]). History walks that must not lose a commit
+    /// (gc reachability, bundles, fetch/push negotiation, verify) follow
+    /// these; walks that show history (`log`, merge bases) follow
+    /// [`CommitRecord::parents`], like git's two-parent ancestry for most
+    /// porcelain. Empty entries are skipped; IDs are not validated here.
+    pub fn all_parents(&self) -> Vec<&str> {
+        let mut v: Vec<&str> = self.parents().collect();
+        if let Some(extra) = self.metadata.get("extra_parents") {
+            v.extend(extra.split(',').map(str::trim).filter(|s| !s.is_empty()));
+        }
+        v
+    }
+
     /// `hash_commit` over this record's fields: what `commit_id` must be.
     pub fn compute_id(&self) -> String {
         let parents: Vec<&str> = self.parents().collect();

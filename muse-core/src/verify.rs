@@ -117,8 +117,10 @@ pub fn verify_repo(root: &Path) -> Result<VerifyReport> {
                 } else if !crate::snapshots::has_snapshot(root, &rec.snapshot_id).unwrap_or(false) {
                     probs.push(format!("snapshot {} is missing", rec.snapshot_id));
                 }
-                for p in rec.parents() {
-                    if !crate::commits::has_commit(root, p).unwrap_or(false) {
+                for p in rec.all_parents() {
+                    if !crate::ids::is_valid_id(p) {
+                        probs.push(format!("parent ID {p:?} is malformed"));
+                    } else if !crate::commits::has_commit(root, p).unwrap_or(false) {
                         probs.push(format!("parent {p} is missing"));
                     }
                 }

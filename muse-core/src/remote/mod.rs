@@ -624,11 +624,7 @@ impl Repository {
 }
 
 fn parent_ids(rec: &CommitRecord) -> Vec<String> {
-    let mut v: Vec<String> = rec.parent_commit_id.iter().chain(rec.parent2_commit_id.iter()).cloned().collect();
-    if let Some(extra) = rec.metadata.get("extra_parents") {
-        v.extend(extra.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()));
-    }
-    v
+    rec.all_parents().into_iter().map(str::to_string).collect()
 }
 
 fn heads(branch: &str) -> String {
