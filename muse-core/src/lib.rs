@@ -109,6 +109,7 @@ pub mod store;
 pub mod tag;
 pub mod verify;
 pub mod walk;
+pub mod zdelta;
 pub mod workdir;
 
 pub use error::{Error, ErrorKind, Result};
