@@ -6,7 +6,10 @@
 //!
 //! * **a pack** ([`crate::pack`]) once the batch holds more than
 //!   `[pack] unpack_limit` items (default [`crate::pack::PACK_MIN_ENTRIES`]):
-//!   every item is appended to one file, `pack.tmp`;
+//!   every item is appended to one file, `pack.tmp` (pack format version 2:
+//!   zstd at [`crate::zdelta::DEFAULT_LEVEL`], and a blob given a base
+//!   hint by [`Batch::write_object_with_base`] stored as a delta on it when
+//!   that blob is in the same pack and the delta is clearly smaller);
 //! * **loose files** otherwise (and once the first items held exceed
 //!   [`HOLD_BYTES`] before that count is reached): one staged file per item.
 //!
@@ -121,6 +124,8 @@ struct Held {
     dest: PathBuf,
     bytes: Vec<u8>,
     kind: Kind,
+    /// Delta base hint (a blob's digest), for the pack.
+    base: Option<[u8; 32]>,
 }
 
 /// Where a batch's items wait for [`Batch::commit`], and the reader of
@@ -476,10 +481,13 @@ impl Batch {
     }
 
     /// True when item `id` of `kind` is stored: in a pack known when the
-    /// batch began, or as a loose file (one `stat`; the file is then
-    /// freshened, see [`crate::atomic::freshen`]).
+    /// batch began (the pack is then freshened, [`crate::pack::Pack::freshen`]),
+    /// or as a loose file (one `stat`; the file is then freshened, see
+    /// [`crate::atomic::freshen`]).
     fn stored(&self, kind: EntryKind, id: &str) -> Result<bool> {
-        if self.packs.find(kind, &crate::pack::digest_of(id)?).is_some() {
+        if let Some((p, _)) = self.packs.find(kind, &crate::pack::digest_of(id)?) {
+            // The pack counts as young again (git's `freshen_packed_object`).
+            p.freshen();
             return Ok(true);
         }
         let path = match kind {
@@ -509,11 +517,11 @@ impl Batch {
     /// Stages item `id`: into the pack once the batch writes one, as a
     /// loose file once it writes those, else held until it decides (more
     /// than `unpack_limit` items: a pack; over [`HOLD_BYTES`]: loose).
-    fn stage(&mut self, id: &str, dest: PathBuf, bytes: Vec<u8>, kind: Kind) -> Result<()> {
+    fn stage(&mut self, id: &str, dest: PathBuf, bytes: Vec<u8>, kind: Kind, base: Option<[u8; 32]>) -> Result<()> {
         self.check()?;
         let digest = crate::pack::digest_of(id)?;
         if let Some(pack) = &mut self.staging.pack {
-            if let Err(e) = pack.append(kind.entry_kind(), digest, &bytes) {
+            if let Err(e) = pack.append_with_base(kind.entry_kind(), digest, &bytes, base) {
                 self.staging.pack_failed = true;
                 return Err(e);
             }
@@ -524,7 +532,7 @@ impl Batch {
             return self.stage_loose(id, dest, bytes, kind);
         }
         self.staging.held_bytes += bytes.len();
-        self.staging.held.push(Held { id: id.to_string(), dest, bytes, kind });
+        self.staging.held.push(Held { id: id.to_string(), dest, bytes, kind, base });
         if self.staging.held.len() > self.unpack_limit {
             if let Err(e) = self.start_pack() {
                 self.staging.pack_failed = true;
@@ -540,7 +548,7 @@ impl Batch {
     fn start_pack(&mut self) -> Result<()> {
         let mut pack = PackWriter::create(&self.staging.dir.join(PACK_TMP))?;
         for h in std::mem::take(&mut self.staging.held) {
-            pack.append(h.kind.entry_kind(), crate::pack::digest_of(&h.id)?, &h.bytes)?;
+            pack.append_with_base(h.kind.entry_kind(), crate::pack::digest_of(&h.id)?, &h.bytes, h.base)?;
             self.staging.packed[h.kind.entry_kind() as usize] += 1;
         }
         self.staging.held_bytes = 0;
@@ -582,11 +590,32 @@ impl Batch {
     /// As [`Batch::write_object`] for content the caller has already
     /// hash-verified against `id` (a valid ID): not hashed again.
     pub(crate) fn write_verified_object(&mut self, id: &str, content: &[u8]) -> Result<bool> {
+        self.write_verified_object_with_base(id, content, None)
+    }
+
+    /// As [`Batch::write_object`], with a delta base hint: `base` is the ID
+    /// of a blob `content` is likely similar to (typically the previous
+    /// version of the same path). When the batch writes a pack and that
+    /// blob is in it, the object may be stored as a delta on it (see
+    /// [`crate::pack::PackWriter::append_with_base`]); loose writes ignore
+    /// the hint. Returns `false` when the object is already stored or
+    /// already in this batch.
+    ///
+    /// # Errors
+    /// [`Error::InvalidId`] (for `id` or `base`), [`Error::HashMismatch`],
+    /// [`Error::Io`].
+    pub fn write_object_with_base(&mut self, id: &str, content: &[u8], base: Option<&str>) -> Result<bool> {
+        verify_blob(id, content)?;
+        let base = base.map(crate::pack::digest_of).transpose()?;
+        self.write_verified_object_with_base(id, content, base)
+    }
+
+    fn write_verified_object_with_base(&mut self, id: &str, content: &[u8], base: Option<[u8; 32]>) -> Result<bool> {
         if self.ids.contains(id) || self.stored(EntryKind::Object, id)? {
             self.stats.objects_skipped += 1;
             return Ok(false);
         }
-        self.stage(id, object_path(&self.root, id)?, content.to_vec(), Kind::Object)?;
+        self.stage(id, object_path(&self.root, id)?, content.to_vec(), Kind::Object, base)?;
         self.ids.insert(id.to_string());
         Ok(true)
     }
@@ -637,7 +666,7 @@ impl Batch {
             return Ok(false);
         }
         let (path, bytes) = prepare_commit(&self.root, rec)?;
-        self.stage(&rec.commit_id, path, bytes, Kind::Commit)?;
+        self.stage(&rec.commit_id, path, bytes, Kind::Commit, None)?;
         self.ids.insert(rec.commit_id.clone());
         Ok(true)
     }
@@ -762,7 +791,7 @@ impl Batch {
             self.remember(l);
         }
         let (path, bytes, depth) = prepared?;
-        self.stage(&rec.snapshot_id, path, bytes, Kind::Snapshot)?;
+        self.stage(&rec.snapshot_id, path, bytes, Kind::Snapshot, None)?;
         self.ids.insert(rec.snapshot_id.clone());
         // Cached records whose changes were followed up to the parent are
         // now followed up to this record; this record starts its own.

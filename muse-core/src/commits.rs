@@ -70,7 +70,7 @@ pub fn write_commit(root: &Path, rec: &CommitRecord, durability: Option<Durabili
     let durability = durability_for(root, durability)?;
     // Shared write lock for the call: `gc --prune` never runs mid-write.
     let _write_lock = crate::lock::writer_lock(root)?;
-    if !path.is_file() && pack::find(root, EntryKind::Commit, &rec.commit_id, true)?.is_some() {
+    if !path.is_file() && pack::find_for_write(root, EntryKind::Commit, &rec.commit_id, true)?.is_some() {
         return Ok(false);
     }
     write_record_file(&path, &bytes, durability)
@@ -356,7 +356,9 @@ fn read_located(root: &Path, packs: &pack::PackSet, ids: &[String], locs: &[Loc]
             let (k0, _, first) = &packed[start];
             let (k, _, e) = &packed[j];
             let (_, _, prev) = &packed[j - 1];
-            k != k0 || e.offset.saturating_sub(prev.offset + prev.len) > RUN_GAP || e.offset + e.len - first.offset > RUN_BYTES
+            k != k0
+                || e.offset.saturating_sub(prev.offset + prev.stored_len) > RUN_GAP
+                || (e.offset + e.stored_len).saturating_sub(first.offset) > RUN_BYTES
         };
         if split {
             runs.push(&packed[start..j]);
@@ -404,30 +406,32 @@ const RUN_GAP: u64 = 4096;
 /// Longest run read at once (bytes; a longer record is read alone).
 const RUN_BYTES: u64 = 1 << 20;
 
-/// Reads a run of entries of `pack` with one `pread` and verifies each;
-/// `(index into ids, record)` for each.
+/// Reads the stored bytes of a run of entries of `pack` with one `pread`,
+/// then decodes each by its encoding ([`pack::Pack::decode_stored`]: raw
+/// bytes as they are, a zstd frame decompressed, a delta resolved through
+/// its chain) and verifies it; `(index into ids, record)` for each.
 fn read_run(pack: &pack::Pack, run: &[(usize, usize, pack::PackEntry)], ids: &[String]) -> Vec<(usize, Result<CommitRecord>)> {
     let first = run[0].2;
     let last = run[run.len() - 1].2;
-    let span = pack::PackEntry { len: last.offset + last.len - first.offset, ..first };
+    let span = (last.offset + last.stored_len).saturating_sub(first.offset);
     let one_by_one = || run.iter().map(|(_, i, e)| (*i, read_packed_entry(pack, e, &ids[*i]))).collect();
-    if run.len() == 1 || span.len > RUN_BYTES {
+    if run.len() == 1 || span > RUN_BYTES {
         return one_by_one();
     }
-    let mut buf = vec![0u8; span.len as usize];
-    if pack.read_part(&span, 0, &mut buf).is_err() {
+    let mut buf = vec![0u8; span as usize];
+    if pack.read_span(first.offset, &mut buf).is_err() {
         // Each entry's own read reports the error precisely.
         return one_by_one();
     }
     run.iter()
         .map(|(_, i, e)| {
             let at = (e.offset - first.offset) as usize;
-            let bytes = &buf[at..at + e.len as usize];
-            let r = if e.len > MAX_MSGPACK_BYTES {
-                Err(Error::TooLarge { what: "commit record", path: pack.path().to_path_buf(), size: e.len, limit: MAX_MSGPACK_BYTES })
-            } else {
-                CommitRecord::from_msgpack(bytes, pack.path()).and_then(|rec| verify_commit(rec, &ids[*i], pack.path()))
-            };
+            let r = buf
+                .get(at..at + e.stored_len as usize)
+                .ok_or_else(|| Error::corrupt("commit record", pack.path(), format!("entry {} overlaps its neighbours", e.id())))
+                .and_then(|stored| pack.decode_stored(e, stored, "commit record", MAX_MSGPACK_BYTES))
+                .and_then(|bytes| CommitRecord::from_msgpack(&bytes, pack.path()))
+                .and_then(|rec| verify_commit(rec, &ids[*i], pack.path()));
             (*i, r)
         })
         .collect()
@@ -463,8 +467,8 @@ fn verify_commit(rec: CommitRecord, expected_id: &str, path: &Path) -> Result<Co
     if rec.commit_id != expected_id {
         return Err(Error::corrupt("commit record", path, format!("holds commit {:?} instead", rec.commit_id)));
     }
-    let actual = rec.compute_id();
-    if actual != expected_id {
+    if !rec.matches_id(expected_id) {
+        let actual = rec.compute_id();
         return Err(Error::corrupt("commit record", path, format!("fields hash to {actual}")));
     }
     Ok(rec)

@@ -88,7 +88,9 @@ pub fn verify_blob(id: &str, content: &[u8]) -> Result<()> {
 /// **Against `gc --prune`** ([`crate::reachability`]): the call holds the
 /// write lock shared, and an object it finds already stored as a loose file
 /// has its mtime set to now (git's "freshen" rule), so the prune grace
-/// period protects it as if it had just been written.
+/// period protects it as if it had just been written; one found in a pack
+/// freshens the pack ([`crate::pack::Pack::freshen`], at most once per
+/// [`crate::pack::FRESHEN_AFTER`]).
 ///
 /// # Errors
 /// [`Error::InvalidId`], [`Error::HashMismatch`] (nothing written),
@@ -110,7 +112,7 @@ pub fn write_object(root: &Path, id: &str, content: &[u8], durability: Option<Du
             replace = Replace::Overwrite;
         }
         Err(_) => {
-            if pack::find(root, EntryKind::Object, id, true)?.is_some() {
+            if pack::find_for_write(root, EntryKind::Object, id, true)?.is_some() {
                 return Ok(false);
             }
         }

@@ -197,6 +197,11 @@ impl WriteBatch for FsBatch {
         self.0.write_verified_object(&id.to_string(), content)
     }
 
+    fn write_blob_with_base(&mut self, id: &BlobId, content: &[u8], base: Option<&BlobId>) -> Result<bool> {
+        let base = base.map(ToString::to_string);
+        self.0.write_object_with_base(&id.to_string(), content, base.as_deref())
+    }
+
     fn write_blob_from_file(&mut self, id: &BlobId, path: &Path) -> Result<bool> {
         self.0.write_object_from_file(&id.to_string(), path)
     }

@@ -247,6 +247,20 @@ pub trait WriteBatch {
         self.write_blob(id, content)
     }
 
+    /// As [`Self::write_blob`], with a delta base hint: `base` is a blob
+    /// `content` is likely similar to (the previous version of the same
+    /// path). Backends that store deltas may store the blob as a delta on
+    /// it (the filesystem store does, inside a pack: see
+    /// [`crate::batch::Batch::write_object_with_base`]); the default ignores
+    /// the hint.
+    ///
+    /// # Errors
+    /// As [`Self::write_blob`].
+    fn write_blob_with_base(&mut self, id: &BlobId, content: &[u8], base: Option<&BlobId>) -> Result<bool> {
+        let _ = base;
+        self.write_blob(id, content)
+    }
+
     /// Adds a snapshot (stored as a delta on `base` where the backend can).
     ///
     /// # Errors
