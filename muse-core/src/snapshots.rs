@@ -492,7 +492,7 @@ pub fn write_snapshot_with_base(
     let durability = durability_for(root, durability)?;
     // Shared write lock for the call: `gc --prune` never runs mid-write.
     let _write_lock = crate::lock::writer_lock(root)?;
-    if crate::pack::find(root, EntryKind::Snapshot, &rec.snapshot_id, false)?.is_some() {
+    if crate::pack::find_for_write(root, EntryKind::Snapshot, &rec.snapshot_id, false)?.is_some() {
         rec.validate()?;
         return Ok(false);
     }
@@ -560,4 +560,165 @@ pub fn list_snapshot_ids(root: &Path) -> Result<Vec<String>> {
     ids.sort_unstable();
     ids.dedup();
     Ok(ids)
+}
+
+/// The form of one snapshot record as it is stored ([`read_stored_snapshot`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoredForm {
+    /// A full record: the whole manifest (`{path: blob_id}`).
+    Full(Manifest),
+    /// A delta record: the manifest is `base`'s manifest without the paths
+    /// of `remove`, then with `upsert` applied (see the module docs).
+    Delta {
+        /// The ID of the base snapshot (`base_snapshot_id`; not validated).
+        base: String,
+        /// The record's chain depth (1 for a delta on a full record).
+        depth: u32,
+        /// Entries added or changed (`delta_upsert`).
+        upsert: Manifest,
+        /// Paths removed (`delta_remove`), applied before `upsert`.
+        remove: Vec<String>,
+    },
+}
+
+/// One snapshot record as stored: decoded but neither rebuilt from its
+/// base chain nor checked against its ID ([`read_stored_snapshot`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredSnapshot {
+    /// The ID the record holds (in a damaged store, not necessarily the
+    /// one it was read under).
+    pub snapshot_id: String,
+    /// Full manifest or delta.
+    pub form: StoredForm,
+    /// Where it was read: the loose record file or the pack holding it (for
+    /// error messages).
+    pub path: PathBuf,
+}
+
+impl StoredSnapshot {
+    /// The chain depth: 0 for a full record.
+    pub fn depth(&self) -> u32 {
+        match &self.form {
+            StoredForm::Full(_) => 0,
+            StoredForm::Delta { depth, .. } => *depth,
+        }
+    }
+
+    /// The base snapshot's ID, for a delta record.
+    pub fn base(&self) -> Option<&str> {
+        match &self.form {
+            StoredForm::Full(_) => None,
+            StoredForm::Delta { base, .. } => Some(base),
+        }
+    }
+}
+
+/// Reads snapshot record `id` as stored (loose or packed, the lookup order
+/// of [`read_snapshot`]) without following its base chain or verifying its
+/// manifest hash: for whole-store walks (`muse verify` rebuilds each
+/// manifest once from its base's, `muse gc` collects the blob IDs of the
+/// stored entries). `Ok(None)` when absent. Unknown keys are dropped.
+///
+/// # Errors
+/// [`Error::InvalidId`]; [`Error::Corrupt`] when the record does not
+/// decode (or is a delta without a depth); [`Error::TooLarge`];
+/// [`Error::Io`].
+pub fn read_stored_snapshot(root: &Path, id: &str) -> Result<Option<StoredSnapshot>> {
+    crate::ids::validate_id(id)?;
+    let Some((s, path)) = read_stored(root, None, id)? else {
+        return Ok(None);
+    };
+    let form = match (s.manifest, s.base_snapshot_id) {
+        (Some(m), _) => StoredForm::Full(m),
+        (None, Some(base)) => StoredForm::Delta { base, depth: s.depth, upsert: s.delta_upsert, remove: s.delta_remove },
+        // The decoder refuses a record with neither.
+        (None, None) => return Err(Error::corrupt("snapshot record", &path, "missing manifest (or base_snapshot_id)")),
+    };
+    Ok(Some(StoredSnapshot { snapshot_id: s.snapshot_id, form, path }))
+}
+
+/// The chain link of one stored snapshot record, decoded without its
+/// manifest or delta entries ([`read_stored_snapshot_head`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredHead {
+    /// The ID the record holds.
+    pub snapshot_id: String,
+    /// The base snapshot's ID (`None` for a full record; not validated).
+    pub base: Option<String>,
+    /// The chain depth (0 for a full record).
+    pub depth: u32,
+    /// Where it was read: the loose record file or the pack holding it.
+    pub path: PathBuf,
+}
+
+/// [`Stored`] without the entries (skipped, not allocated).
+#[derive(Default)]
+struct Head {
+    snapshot_id: String,
+    full: bool,
+    base: Option<String>,
+    depth: u32,
+}
+
+impl<'de> Deserialize<'de> for Head {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Head;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a snapshot record map")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<Head, A::Error> {
+                let mut r = Head::default();
+                let mut has_id = false;
+                let mut depth: Option<u32> = None;
+                while let Some(key) = map.next_key::<String>()? {
+                    match key.as_str() {
+                        "snapshot_id" => {
+                            r.snapshot_id = map.next_value()?;
+                            has_id = true
+                        }
+                        "manifest" => {
+                            let _: de::IgnoredAny = map.next_value()?;
+                            r.full = true;
+                        }
+                        "base_snapshot_id" => r.base = map.next_value()?,
+                        "depth" => depth = Some(map.next_value()?),
+                        _ => {
+                            let _: de::IgnoredAny = map.next_value()?;
+                        }
+                    }
+                }
+                if !has_id {
+                    return Err(de::Error::custom("missing snapshot_id"));
+                }
+                if r.full {
+                    r.base = None;
+                } else {
+                    if r.base.is_none() {
+                        return Err(de::Error::custom("missing manifest (or base_snapshot_id)"));
+                    }
+                    r.depth = depth.ok_or_else(|| de::Error::custom("delta record without depth"))?;
+                }
+                Ok(r)
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+/// Reads only the chain link of snapshot record `id` (its ID, base and
+/// depth), skipping its entries: the first pass of `muse verify`, which
+/// orders the records so that each base's manifest is built before the
+/// records stored on it. `Ok(None)` when absent.
+///
+/// # Errors
+/// As [`read_stored_snapshot`].
+pub fn read_stored_snapshot_head(root: &Path, id: &str) -> Result<Option<StoredHead>> {
+    crate::ids::validate_id(id)?;
+    let Some((bytes, path)) = fetch(root, None, id)? else {
+        return Ok(None);
+    };
+    let h: Head = decode_exact(&bytes, "snapshot record", &path)?;
+    Ok(Some(StoredHead { snapshot_id: h.snapshot_id, base: h.base, depth: h.depth, path }))
 }
