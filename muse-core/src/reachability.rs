@@ -12,6 +12,12 @@
 //! blobs and the base chain it is stored as a delta on ([`crate::snapshots`]):
 //! a base is never pruned while a kept snapshot needs it.
 //!
+//! The walk reads every stored commit record in parallel up front and
+//! follows parents in memory, and collects a snapshot's blobs from its
+//! stored entries (a full manifest, or a delta's upserts) and its base
+//! chain's, without rebuilding manifests: the union is the same (see
+//! `Reach::walk`).
+//!
 //! Items in packs ([`crate::pack`]) are reported when unreachable but never
 //! removed: a pack is immutable (a repack would drop them).
 //!
@@ -54,7 +60,9 @@
 //! runs is not protected (nothing makes its items reachable until its last
 //! call): grace 0 is for a repository nobody is writing to per call.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
+
+use rayon::prelude::*;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -111,7 +119,9 @@ fn roots(root: &Path) -> Result<(Vec<String>, Vec<String>, Vec<String>)> {
         }
     }
     // --- end operation journal roots.
-    let blobs: Vec<String> = crate::stage::read_stage(root)?.entries.into_values().flatten().collect();
+    let mut blobs: Vec<String> = crate::stage::read_stage(root)?.entries.into_values().flatten().collect();
+    // Blobs that imported git tags name (git's own history tags a blob).
+    blobs.extend(crate::import_git::git_tag_blob_roots(root)?);
     // Snapshots named as roots on their own (besides the commits'): none yet.
     let snapshots: Vec<String> = Vec::new();
     Ok((commits, snapshots, blobs))
@@ -157,40 +167,103 @@ struct Reach {
 
 impl Reach {
     /// Everything the current roots reach.
-    fn of(root: &Path) -> Result<Reach> {
+    fn of(root: &Path, progress: ProgressFn<'_>) -> Result<Reach> {
         let mut reach = Reach::default();
-        reach.walk(root)?;
+        reach.walk(root, progress)?;
         Ok(reach)
     }
 
     /// Reads the roots (now) and adds what they reach, following nothing
     /// already in the set.
-    fn walk(&mut self, root: &Path) -> Result<()> {
-        let (mut stack, mut snap_stack, root_blobs) = roots(root)?;
+    ///
+    /// Commits: on the first walk (an empty set) every stored commit
+    /// record is read up front, in parallel ([`crate::commits::read_commits_opt`]),
+    /// and the walk follows parents in memory; a record the bulk read could
+    /// not give is read on its own when the walk reaches it (its error is
+    /// then the walk's). Later walks (under the lock) read only the few new
+    /// commits.
+    ///
+    /// Snapshots: the blobs a snapshot keeps are the union of the blob IDs
+    /// of its stored entries and of its base chain's (a delta's upserts are
+    /// part of its own manifest, a removed or replaced entry is part of a
+    /// base's, and a base is kept with the snapshot), so records are read as
+    /// stored ([`crate::snapshots::read_stored_snapshot`]), in parallel,
+    /// a round per chain level, without rebuilding manifests. The chain is
+    /// checked as `read_snapshot` checks it (a base is present, holds its
+    /// ID and is shallower); manifest hashes are `verify`'s job.
+    fn walk(&mut self, root: &Path, progress: ProgressFn<'_>) -> Result<()> {
+        let (mut stack, snap_roots, root_blobs) = roots(root)?;
         self.blobs.extend(root_blobs);
+        let mut known: HashMap<String, (Vec<String>, String)> = HashMap::new();
+        if self.commits.is_empty() && !stack.is_empty() {
+            known = read_all_commits(root, progress)?;
+        }
+        let mut snap_frontier: Vec<(String, Option<(u32, PathBuf)>)> = snap_roots.into_iter().map(|s| (s, None)).collect();
         while let Some(id) = stack.pop() {
             if !self.commits.insert(id.clone()) {
                 continue;
             }
-            let rec = crate::commits::load_commit(root, &id)?;
-            stack.extend(rec.all_parents().into_iter().map(str::to_string));
-            if crate::ids::is_valid_id(&rec.snapshot_id) {
-                snap_stack.push(rec.snapshot_id);
+            let (parents, snapshot) = match known.remove(&id) {
+                Some(k) => k,
+                None => {
+                    let rec = crate::commits::load_commit(root, &id)?;
+                    (rec.all_parents().into_iter().map(str::to_string).collect(), rec.snapshot_id)
+                }
+            };
+            stack.extend(parents);
+            if crate::ids::is_valid_id(&snapshot) {
+                snap_frontier.push((snapshot, None));
             }
         }
-        while let Some(id) = snap_stack.pop() {
-            if !self.snapshots.insert(id.clone()) {
-                continue;
+        drop(known);
+        // A round per chain level: read the new snapshots in parallel, then
+        // queue their bases. A queued base carries the (depth, path) of the
+        // delta that needs it: a missing base is corruption, while a
+        // commit's missing snapshot is skipped (as `read_snapshot`'s `None`).
+        let mut absent: HashSet<String> = HashSet::new();
+        // Progress against the stored snapshot records (an upper bound on
+        // those read), only on a walk that starts from nothing.
+        let snap_total = if self.snapshots.is_empty() {
+            crate::snapshots::list_snapshot_ids(root).map(|v| v.len() as u64).unwrap_or(0)
+        } else {
+            0
+        };
+        let mut snap_done = 0u64;
+        if snap_total > 0 {
+            progress("reading snapshots", 0, snap_total);
+        }
+        while !snap_frontier.is_empty() {
+            let mut todo = Vec::with_capacity(snap_frontier.len());
+            for (id, needed_by) in snap_frontier {
+                if self.snapshots.insert(id.clone()) {
+                    todo.push((id, needed_by));
+                } else if let Some((_, p)) = needed_by.filter(|_| absent.contains(&id)) {
+                    return Err(Error::corrupt("snapshot record", p, format!("base snapshot {id} is missing")));
+                }
             }
-            if let Some(s) = crate::snapshots::load_snapshot(root, None, &id)? {
-                self.blobs.extend(s.rec.manifest.into_values());
-                // The delta bases are needed to read it; each is a snapshot
-                // of its own whose blobs stay too (`verify` checks every
-                // stored snapshot's blobs). Walked, not just marked: a base
-                // marked reachable before its own commit is walked would
-                // never have its blobs counted.
-                snap_stack.extend(s.bases);
+            let mut next = Vec::new();
+            for chunk in todo.chunks(SNAPSHOT_SLICE) {
+                let read: Vec<_> =
+                    chunk.par_iter().map(|(id, needed_by)| read_snapshot_entries(root, id, needed_by.as_ref())).collect();
+                if snap_total > 0 {
+                    snap_done = (snap_done + chunk.len() as u64).min(snap_total);
+                    progress("reading snapshots", snap_done, snap_total);
+                }
+                for ((id, _), r) in chunk.iter().zip(read) {
+                    let Some((base, blobs)) = r? else {
+                        absent.insert(id.clone());
+                        continue;
+                    };
+                    self.blobs.extend(blobs);
+                    if let Some((b, depth, path)) = base {
+                        next.push((b, Some((depth, path))));
+                    }
+                }
             }
+            snap_frontier = next;
+        }
+        if snap_total > 0 && snap_done < snap_total {
+            progress("reading snapshots", snap_total, snap_total);
         }
         Ok(())
     }
@@ -243,6 +316,96 @@ impl Reach {
     }
 }
 
+/// Snapshot records are read in slices of this many per parallel round.
+const SNAPSHOT_SLICE: usize = 4096;
+
+/// Every stored commit record's parents ([`crate::records::CommitRecord::all_parents`])
+/// and snapshot ID, read in parallel slices. Records that cannot be read
+/// are left out (the walk reads them again on its own, and fails on them
+/// only if it needs them).
+fn read_all_commits(root: &Path, progress: ProgressFn<'_>) -> Result<HashMap<String, (Vec<String>, String)>> {
+    let ids = crate::commits::list_commit_ids(root)?;
+    let total = ids.len() as u64;
+    let done = std::sync::atomic::AtomicU64::new(0);
+    progress("reading commits", 0, total);
+    let slices: Vec<Vec<(String, (Vec<String>, String))>> = ids
+        .par_chunks(2048)
+        .map(|slice| {
+            let read = read_slice(root, slice);
+            let d = done.fetch_add(slice.len() as u64, std::sync::atomic::Ordering::Relaxed) + slice.len() as u64;
+            progress("reading commits", d, total);
+            read
+        })
+        .collect();
+    Ok(slices.into_iter().flatten().collect())
+}
+
+/// The parents and snapshot of each readable commit of `slice`.
+fn read_slice(root: &Path, slice: &[String]) -> Vec<(String, (Vec<String>, String))> {
+    match crate::commits::read_commits_opt(root, slice) {
+            Ok(recs) => recs
+                .into_iter()
+                .flatten()
+                .map(|r| {
+                    let parents = r.all_parents().into_iter().map(str::to_string).collect();
+                    (r.commit_id, (parents, r.snapshot_id))
+                })
+                .collect(),
+        // One bad record spoils its slice; the walk reads each one it
+        // needs on its own.
+        Err(_) => Vec::new(),
+    }
+}
+
+/// Reads snapshot record `id` as stored: `(its base, if a delta: (base ID,
+/// its own depth, its path), the blob IDs of its entries)`. `needed_by` is
+/// the `(depth, path)` of a delta stored on it, for which it must be
+/// present and shallower. `Ok(None)` when absent and not needed.
+///
+/// # Errors
+/// [`Error::Corrupt`] as `read_snapshot` would report it: undecodable,
+/// holding another ID, a missing base, a base not shallower than its delta,
+/// a bad base ID; [`Error::Io`].
+#[allow(clippy::type_complexity)]
+fn read_snapshot_entries(
+    root: &Path,
+    id: &str,
+    needed_by: Option<&(u32, PathBuf)>,
+) -> Result<Option<(Option<(String, u32, PathBuf)>, Vec<String>)>> {
+    let corrupt = |p: &Path, d: String| Error::corrupt("snapshot record", p, d);
+    let Some(s) = crate::snapshots::read_stored_snapshot(root, id)? else {
+        return match needed_by {
+            Some((_, p)) => Err(corrupt(p, format!("base snapshot {id} is missing"))),
+            None => Ok(None),
+        };
+    };
+    if s.snapshot_id != id {
+        return Err(match needed_by {
+            Some(_) => corrupt(&s.path, format!("holds snapshot {} instead of base {id}", s.snapshot_id)),
+            None => corrupt(&s.path, format!("holds snapshot {} instead", s.snapshot_id)),
+        });
+    }
+    let depth = s.depth();
+    if let Some((d, p)) = needed_by {
+        if depth >= *d {
+            return Err(corrupt(p, format!("depth {d} but base {id} has depth {depth}")));
+        }
+    }
+    if depth > crate::snapshots::MAX_DELTA_DEPTH {
+        return Err(corrupt(&s.path, format!("delta depth {depth} is over {}", crate::snapshots::MAX_DELTA_DEPTH)));
+    }
+    Ok(Some(match s.form {
+        crate::snapshots::StoredForm::Full(m) => (None, m.into_values().collect()),
+        crate::snapshots::StoredForm::Delta { base, upsert, depth, .. } => {
+            if depth == 0 {
+                return Err(corrupt(&s.path, "delta record with depth 0".into()));
+            }
+            crate::ids::validate_id(&base).map_err(|e| corrupt(&s.path, format!("bad base_snapshot_id: {e}")))?;
+            (Some((base, depth, s.path)), upsert.into_values().collect())
+        }
+    }))
+}
+
 /// Finds every stored commit, snapshot and object that no root reaches.
 /// Memory is proportional to the reachable set.
 ///
@@ -254,8 +417,26 @@ impl Reach {
 /// [`Error::NotFound`] / [`Error::Corrupt`] when a reachable record is
 /// missing or damaged (pruning would be unsafe then), [`Error::Io`].
 pub fn find_unreachable(root: &Path) -> Result<Unreachable> {
-    Reach::of(root)?.unreachable(root)
+    find_unreachable_with_progress(root, &no_progress)
 }
+
+/// [`find_unreachable`], reporting progress to `progress` (`(what, done,
+/// of)`, from any thread): `"reading commits"` over the stored commit
+/// records, then `"reading snapshots"` over the stored snapshot records
+/// (the reachable ones are read; the bar ends at the total).
+///
+/// # Errors
+/// As [`find_unreachable`].
+pub fn find_unreachable_with_progress(root: &Path, progress: ProgressFn<'_>) -> Result<Unreachable> {
+    Reach::of(root, progress)?.unreachable(root)
+}
+
+/// A progress sink: `(what is being done, items done, items in all)`,
+/// called from any thread (as [`crate::verify::ProgressFn`]).
+pub type ProgressFn<'a> = &'a (dyn Fn(&str, u64, u64) + Sync);
+
+/// The sink that reports nothing.
+fn no_progress(_: &str, _: u64, _: u64) {}
 
 /// Takes the write lock exclusively and brings `reach` (computed without
 /// it) up to date: the roots are read again under the lock and what they
@@ -268,10 +449,10 @@ fn lock_and_update(root: &Path, reach: Result<Reach>) -> Result<(FileLock, Reach
     let lock = write_lock(root, LockMode::Exclusive)?;
     let reach = match reach {
         Ok(mut r) => {
-            r.walk(root)?;
+            r.walk(root, &no_progress)?;
             r
         }
-        Err(_) => Reach::of(root)?,
+        Err(_) => Reach::of(root, &no_progress)?,
     };
     Ok((lock, reach))
 }
@@ -289,8 +470,8 @@ fn lock_and_update(root: &Path, reach: Result<Reach>) -> Result<(FileLock, Reach
 /// [`Error::Locked`] when writers hold the write lock for longer than
 /// `[core] lock_timeout`; as [`find_unreachable`]; [`Error::Io`].
 pub fn prune(root: &Path, unreachable: &Unreachable, grace: Duration) -> Result<usize> {
-    let (_lock, reach) = lock_and_update(root, Reach::of(root))?;
-    prune_locked(root, &reach.still_unreachable(unreachable), grace)
+    let (lock, reach) = lock_and_update(root, Reach::of(root, &no_progress))?;
+    Ok(prune_locked(root, &reach.still_unreachable(unreachable), grace, &lock, None)?.0)
 }
 
 /// Finds the unreachable items and removes those older than `grace` (as
@@ -301,31 +482,137 @@ pub fn prune(root: &Path, unreachable: &Unreachable, grace: Duration) -> Result<
 /// # Errors
 /// As [`prune`].
 pub fn prune_unreachable(root: &Path, grace: Duration) -> Result<(Unreachable, usize)> {
+    prune_unreachable_with_progress(root, grace, &no_progress)
+}
+
+/// [`prune_unreachable`], reporting the progress of the walk before the
+/// lock to `progress` (as [`find_unreachable_with_progress`]).
+///
+/// # Errors
+/// As [`prune`].
+pub fn prune_unreachable_with_progress(
+    root: &Path,
+    grace: Duration,
+    progress: ProgressFn<'_>,
+) -> Result<(Unreachable, usize)> {
     // Walked and listed before the lock; an item stored after the listing
     // is not a candidate this time.
-    let before = Reach::of(root);
+    let before = Reach::of(root, progress);
     let listed = match &before {
         Ok(r) => Some(r.unreachable(root)?),
         Err(_) => None,
     };
-    let (_lock, reach) = lock_and_update(root, before)?;
+    let (lock, reach) = lock_and_update(root, before)?;
     let unreachable = match listed {
         Some(l) => reach.still_unreachable(&l),
         None => reach.unreachable(root)?,
     };
-    let removed = prune_locked(root, &unreachable, grace)?;
+    let (removed, _) = prune_locked(root, &unreachable, grace, &lock, None)?;
     Ok((unreachable, removed))
 }
 
-/// [`prune`] with the write lock held and `unreachable` computed under it.
-fn prune_locked(root: &Path, unreachable: &Unreachable, grace: Duration) -> Result<usize> {
-    let old_enough = |p: &Path| {
-        std::fs::symlink_metadata(p)
-            .ok()
-            .and_then(|m| m.modified().ok())
-            .and_then(|t| t.elapsed().ok())
-            .is_some_and(|age| age >= grace)
+/// What [`gc`] did: the unreachable items found, how many stored copies
+/// were removed (loose files deleted plus pack entries dropped), and the
+/// repack's report (`None` with [`GcOptions::repack`] off).
+#[derive(Debug, Clone, Default)]
+pub struct GcReport {
+    /// Unreachable items (all of them, pruned or not).
+    pub unreachable: Unreachable,
+    /// Loose files removed plus pack entries dropped by the prune.
+    pub pruned: usize,
+    /// The repack, when one ran.
+    pub repack: Option<crate::repack::RepackReport>,
+}
+
+/// What [`gc`] does (`muse gc`).
+#[derive(Debug, Clone, Copy)]
+pub struct GcOptions {
+    /// Remove unreachable items older than [`GcOptions::grace`], loose and
+    /// packed (`muse gc --prune`).
+    pub prune: bool,
+    /// See [`GcOptions::prune`].
+    pub grace: Duration,
+    /// Repack: loose files and small packs into one pack (git's `gc`);
+    /// `false` skips it (`muse gc --no-repack`).
+    pub repack: bool,
+    /// Rewrite every pack, not only small ones (git's `gc --aggressive`
+    /// idea: deltas and compression chosen again over the whole history).
+    pub aggressive: bool,
+}
+
+impl Default for GcOptions {
+    fn default() -> Self {
+        GcOptions { prune: false, grace: DEFAULT_PRUNE_GRACE, repack: true, aggressive: false }
+    }
+}
+
+/// `muse gc`: finds unreachable items; with [`GcOptions::prune`] removes
+/// those older than the grace period (loose files deleted; pack entries
+/// dropped by rewriting the packs that hold them, [`crate::repack`]); with
+/// [`GcOptions::repack`] packs loose files and small packs into one pack.
+///
+/// Without `prune`, nothing unreachable is deleted and the repack copies
+/// everything (taking the write lock shared, so writers go on); with it,
+/// reachability is decided again and everything removed under the write
+/// lock held exclusively, as [`prune_unreachable`]. A pack holding an
+/// entry to drop is rewritten even when it is not small.
+///
+/// # Errors
+/// As [`prune_unreachable`] and [`crate::repack::repack`].
+pub fn gc(root: &Path, opts: &GcOptions, progress: ProgressFn<'_>) -> Result<GcReport> {
+    let repack_opts = crate::repack::RepackOptions { all: opts.aggressive, ..Default::default() };
+    if !opts.prune {
+        let unreachable = find_unreachable_with_progress(root, progress)?;
+        let repack = if opts.repack { Some(crate::repack::repack(root, &repack_opts)?) } else { None };
+        return Ok(GcReport { unreachable, pruned: 0, repack });
+    }
+    let before = Reach::of(root, progress);
+    let listed = match &before {
+        Ok(r) => Some(r.unreachable(root)?),
+        Err(_) => None,
     };
+    let (lock, reach) = lock_and_update(root, before)?;
+    let unreachable = match listed {
+        Some(l) => reach.still_unreachable(&l),
+        None => reach.unreachable(root)?,
+    };
+    let (pruned, repack) =
+        prune_locked(root, &unreachable, opts.grace, &lock, opts.repack.then_some(&repack_opts))?;
+    Ok(GcReport { unreachable, pruned, repack })
+}
+
+/// Age of a stored item: its loose file's, else the youngest pack holding
+/// it; `None` when neither can be read (then it is treated as young).
+fn item_age(root: &Path, kind: crate::pack::EntryKind, loose: &Path, id: &str) -> Option<Duration> {
+    let age_of = |p: &Path| std::fs::symlink_metadata(p).ok()?.modified().ok()?.elapsed().ok();
+    if let Some(a) = age_of(loose) {
+        return Some(a);
+    }
+    let digest = crate::pack::digest_of(id).ok()?;
+    let set = crate::pack::cached(root);
+    let mut youngest: Option<Duration> = None;
+    for p in set.packs().iter().filter(|p| p.find(kind, &digest).is_some()) {
+        let a = age_of(p.path())?;
+        youngest = Some(youngest.map_or(a, |y| y.min(a)));
+    }
+    youngest
+}
+
+/// [`prune`] with the write lock held (exclusively, `lock`) and
+/// `unreachable` computed under it. Loose files older than `grace` are
+/// deleted; then, when some pack holds an item to drop (or `repack` asks
+/// for a repack anyway), the packs are rewritten without those items
+/// ([`crate::repack::repack_locked`], which drops nothing from a pack
+/// younger than `grace`). Returns (copies removed, the repack's report).
+fn prune_locked(
+    root: &Path,
+    unreachable: &Unreachable,
+    grace: Duration,
+    lock: &FileLock,
+    repack: Option<&crate::repack::RepackOptions<'_>>,
+) -> Result<(usize, Option<crate::repack::RepackReport>)> {
+    use crate::pack::EntryKind;
+    let old_enough = |kind: EntryKind, p: &Path, id: &str| item_age(root, kind, p, id).is_some_and(|age| age >= grace);
     let un_commits: HashSet<&str> = unreachable.commits.iter().map(String::as_str).collect();
     let un_snapshots: HashSet<&str> = unreachable.snapshots.iter().map(String::as_str).collect();
     // Git's "recent objects are roots": an unreachable commit or snapshot
@@ -336,13 +623,13 @@ fn prune_locked(root: &Path, unreachable: &Unreachable, grace: Duration) -> Resu
     let mut kept_blobs: HashSet<String> = HashSet::new();
     let mut stack: Vec<String> = Vec::new();
     for c in &unreachable.commits {
-        if !old_enough(&crate::paths::commit_path(root, c)?) {
+        if !old_enough(EntryKind::Commit, &crate::paths::commit_path(root, c)?, c) {
             stack.push(c.clone());
         }
     }
     let mut snap_stack: Vec<String> = Vec::new();
     for s in &unreachable.snapshots {
-        if !old_enough(&crate::paths::snapshot_path(root, s)?) {
+        if !old_enough(EntryKind::Snapshot, &crate::paths::snapshot_path(root, s)?, s) {
             snap_stack.push(s.clone());
         }
     }
@@ -368,28 +655,47 @@ fn prune_locked(root: &Path, unreachable: &Unreachable, grace: Duration) -> Resu
     }
     // Commits, then snapshots, then blobs: an interrupted prune leaves no
     // commit without its snapshot and no snapshot without its blobs.
-    let mut paths: Vec<PathBuf> = Vec::new();
+    let mut paths: Vec<(EntryKind, PathBuf, &str)> = Vec::new();
     for c in unreachable.commits.iter().filter(|c| !kept_commits.contains(*c)) {
-        paths.push(crate::paths::commit_path(root, c)?);
+        paths.push((EntryKind::Commit, crate::paths::commit_path(root, c)?, c));
     }
     for s in unreachable.snapshots.iter().filter(|s| !kept_snapshots.contains(*s)) {
-        paths.push(crate::paths::snapshot_path(root, s)?);
+        paths.push((EntryKind::Snapshot, crate::paths::snapshot_path(root, s)?, s));
     }
     for o in unreachable.objects.iter().filter(|o| !kept_blobs.contains(*o)) {
-        paths.push(crate::paths::object_path(root, o)?);
+        paths.push((EntryKind::Object, crate::paths::object_path(root, o)?, o));
     }
     let mut removed = 0;
-    for p in paths {
-        if !old_enough(&p) {
+    // What may leave the packs: every item to drop, by (kind, digest).
+    let mut drop_set: HashSet<(EntryKind, [u8; 32])> = HashSet::new();
+    for (kind, p, id) in &paths {
+        if !old_enough(*kind, p, id) {
             continue;
         }
-        match std::fs::remove_file(&p) {
+        if let Ok(d) = crate::pack::digest_of(id) {
+            drop_set.insert((*kind, d));
+        }
+        match std::fs::remove_file(p) {
             Ok(()) => removed += 1,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(Error::io("remove", &p, e)),
+            Err(e) => return Err(Error::io("remove", p, e)),
         }
     }
-    Ok(removed)
+    // Packs: rewritten without the dropped items when any holds one (every
+    // pack then, so none keeps a copy), else as the caller's repack asks.
+    let set = crate::pack::cached(root);
+    let packed_drop = set.packs().iter().any(|p| drop_set.iter().any(|(k, d)| p.find(*k, d).is_some()));
+    if !packed_drop && repack.is_none() {
+        return Ok((removed, None));
+    }
+    let keep = |k: EntryKind, d: &[u8; 32]| !drop_set.contains(&(k, *d));
+    let mut opts = repack.copied().unwrap_or_default();
+    opts.all |= packed_drop;
+    opts.keep = Some(&keep);
+    opts.grace = grace;
+    let report = crate::repack::repack_locked(root, &opts, lock)?;
+    removed += report.dropped;
+    Ok((removed, Some(report)))
 }
 
 impl crate::Repository {
@@ -399,7 +705,8 @@ impl crate::Repository {
     /// # Errors
     /// As [`find_unreachable`]; [`Error::InvalidInput`] on another store.
     pub fn find_unreachable(&self) -> Result<Unreachable> {
-        find_unreachable(self.fs_store("gc")?.root())
+        let root = self.fs_store("gc")?.root().to_path_buf();
+        find_unreachable_with_progress(&root, &|w: &str, d: u64, t: u64| self.report_progress(w, d, t))
     }
 
     /// Finds and removes unreachable items older than `grace`
@@ -408,6 +715,17 @@ impl crate::Repository {
     /// # Errors
     /// As [`prune_unreachable`]; [`Error::InvalidInput`] on another store.
     pub fn prune_unreachable(&self, grace: Duration) -> Result<(Unreachable, usize)> {
-        prune_unreachable(self.fs_store("gc --prune")?.root(), grace)
+        let root = self.fs_store("gc --prune")?.root().to_path_buf();
+        prune_unreachable_with_progress(&root, grace, &|w: &str, d: u64, t: u64| self.report_progress(w, d, t))
+    }
+
+    /// `muse gc` ([`gc`]): find, optionally prune, and repack. Filesystem
+    /// store only.
+    ///
+    /// # Errors
+    /// As [`gc`]; [`Error::InvalidInput`] on another store.
+    pub fn gc(&self, opts: &GcOptions) -> Result<GcReport> {
+        let root = self.fs_store("gc")?.root().to_path_buf();
+        gc(&root, opts, &|w: &str, d: u64, t: u64| self.report_progress(w, d, t))
     }
 }
