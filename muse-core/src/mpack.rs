@@ -774,33 +774,48 @@ impl<'a> Scanner<'a> {
 /// (bounds the memory of the prefetch).
 const BUILD_READ_CHUNK: usize = 32;
 
-const WANT: u8 = 1;
-const HAVE: u8 = 2;
+/// Walk flag: reachable from a `want` tip.
+pub(crate) const WANT: u8 = 1;
+/// Walk flag: reachable from a `have` tip.
+pub(crate) const HAVE: u8 = 2;
 
 /// A commit met by the build walk.
-struct Node {
-    flags: u8,
+pub(crate) struct Node {
+    /// [`WANT`] / [`HAVE`] bits.
+    pub(crate) flags: u8,
     time: i64,
-    /// First parent first.
-    parents: Vec<String>,
-    snapshot_id: String,
-    /// Kept only while the commit may go into the bundle.
-    rec: Option<CommitRecord>,
+    /// First parent first (octopus parents included: `all_parents`).
+    pub(crate) parents: Vec<String>,
+    /// The commit's snapshot.
+    pub(crate) snapshot_id: String,
+    /// Kept only while the commit may go into the bundle (and only when the
+    /// walk keeps records at all, see [`Walk::new`]).
+    pub(crate) rec: Option<CommitRecord>,
     queued: bool,
 }
 
-/// The two-sided, newest-first walk of [`build_mpack`].
-struct Walk<'r> {
+/// The two-sided, newest-first walk of [`build_mpack`] (also the commit
+/// walk of the streaming bundles, [`crate::bundle`]).
+pub(crate) struct Walk<'r> {
     store: &'r dyn Backend,
-    nodes: HashMap<String, Node>,
+    /// Every commit met, by ID.
+    pub(crate) nodes: HashMap<String, Node>,
     heap: BinaryHeap<(i64, String)>,
     /// Queued commits not (yet) known to be reachable from `have`.
     pending: usize,
+    /// Keep each bundle commit's record in its [`Node`] (`build_mpack`);
+    /// without, only IDs are held and callers read records again.
+    keep_records: bool,
 }
 
 impl<'r> Walk<'r> {
+    /// An empty walk over `store`; `keep_records`: see [`Walk::keep_records`].
+    pub(crate) fn new(store: &'r dyn Backend, keep_records: bool) -> Self {
+        Walk { store, nodes: HashMap::new(), heap: BinaryHeap::new(), pending: 0, keep_records }
+    }
+
     /// Loads `id` into `nodes` if absent. `Ok(false)` when not stored.
-    fn load(&mut self, id: &str) -> Result<bool> {
+    pub(crate) fn load(&mut self, id: &str) -> Result<bool> {
         if self.nodes.contains_key(id) {
             return Ok(true);
         }
@@ -810,7 +825,7 @@ impl<'r> Walk<'r> {
             time: parse_iso_micros(&rec.committed_at).unwrap_or(i64::MIN),
             parents: rec.all_parents().into_iter().map(str::to_string).collect(),
             snapshot_id: rec.snapshot_id.clone(),
-            rec: Some(rec),
+            rec: self.keep_records.then_some(rec),
             queued: false,
         };
         self.nodes.insert(id.to_string(), node);
@@ -819,7 +834,7 @@ impl<'r> Walk<'r> {
 
     /// ORs `flags` into the node `id` (loaded) and queues it if that
     /// changed anything.
-    fn mark(&mut self, id: &str, flags: u8) {
+    pub(crate) fn mark(&mut self, id: &str, flags: u8) {
         let Some(node) = self.nodes.get_mut(id) else { return };
         let old = node.flags;
         let new = old | flags;
@@ -843,7 +858,8 @@ impl<'r> Walk<'r> {
         }
     }
 
-    fn run(&mut self) -> Result<()> {
+    /// Paints down until every queued commit is reachable from `have`.
+    pub(crate) fn run(&mut self) -> Result<()> {
         while self.pending > 0 {
             let Some((_, id)) = self.heap.pop() else { break };
             let Some(node) = self.nodes.get_mut(&id) else { continue };
@@ -866,13 +882,14 @@ impl<'r> Walk<'r> {
         Ok(())
     }
 
-    fn in_bundle(&self, id: &str) -> bool {
+    /// True when `id` is reachable from `want` and not from `have`.
+    pub(crate) fn in_bundle(&self, id: &str) -> bool {
         self.nodes.get(id).is_some_and(|n| n.flags == WANT)
     }
 
     /// The bundle's commits, parents before children (depth-first from the
     /// `want` tips in order, first parent first).
-    fn topo_order(&self, want: &[String]) -> Vec<String> {
+    pub(crate) fn topo_order(&self, want: &[String]) -> Vec<String> {
         let mut order = Vec::new();
         let mut seen: HashSet<&str> = HashSet::new();
         for tip in want {
@@ -944,11 +961,13 @@ impl ManifestCache {
 }
 
 /// The stored snapshot `sid`, `None` when absent.
-fn snapshot(store: &dyn Backend, sid: &str) -> Result<Option<SnapshotRecord>> {
+pub(crate) fn snapshot(store: &dyn Backend, sid: &str) -> Result<Option<SnapshotRecord>> {
     store.read_snapshot(&SnapshotId::parse(sid)?)
 }
 
-fn load_manifest(store: &dyn Backend, sid: &str, why: impl FnOnce() -> String) -> Result<Manifest> {
+/// The manifest of stored snapshot `sid`; [`Error::NotFound`] (with `why`)
+/// when absent.
+pub(crate) fn load_manifest(store: &dyn Backend, sid: &str, why: impl FnOnce() -> String) -> Result<Manifest> {
     match snapshot(store, sid)? {
         Some(rec) => Ok(rec.manifest),
         None => Err(Error::NotFound { what: "snapshot", name: format!("{sid} ({})", why()) }),
@@ -956,7 +975,7 @@ fn load_manifest(store: &dyn Backend, sid: &str, why: impl FnOnce() -> String) -
 }
 
 /// The delta from `base` to `manifest` ([`crate::manifest::delta`]), owned.
-fn diff_sorted(base: &Manifest, manifest: &Manifest) -> (Manifest, Vec<String>) {
+pub(crate) fn diff_sorted(base: &Manifest, manifest: &Manifest) -> (Manifest, Vec<String>) {
     let (upsert, remove) = crate::manifest::delta(base, manifest);
     (
         upsert.into_iter().map(|(p, o)| (p.to_string(), o.to_string())).collect(),
@@ -989,7 +1008,7 @@ pub(crate) fn build_from(store: &dyn Backend, want: &[CommitId], have: &[CommitI
     let want: Vec<String> = want.iter().map(ToString::to_string).collect();
     let have: Vec<String> = have.iter().map(ToString::to_string).collect();
     let (want, have) = (want.as_slice(), have.as_slice());
-    let mut walk = Walk { store, nodes: HashMap::new(), heap: BinaryHeap::new(), pending: 0 };
+    let mut walk = Walk::new(store, true);
     for id in want {
         if !walk.load(id)? {
             return Err(Error::NotFound { what: "commit", name: id.clone() });

@@ -1,18 +1,19 @@
-//! `muse bundle create|apply`: move history between repositories as MPack
-//! bundle files.
+//! `muse bundle create|apply|verify`: move history between repositories as
+//! bundle files (the streaming format v2 of `muse_core::bundle`; `apply`
+//! and `verify` also read v1 MPack files).
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 use serde_json::json;
 
 use muse_core::checkout::BranchUpdate;
 use muse_core::ids::CommitId;
-use muse_core::{mpack, Repository};
+use muse_core::{bundle, mpack, Repository};
 
 use crate::context::CommandContext;
-use crate::error::{CmdResult, Fail, EXIT_INTERNAL, EXIT_OK, EXIT_USER};
+use crate::error::{CmdResult, Fail, EXIT_OK, EXIT_USER};
 use crate::revision::resolve_rev;
 use crate::ui::{print_json, short};
 
@@ -24,6 +25,19 @@ pub enum BundleCommand {
     Create(CreateArgs),
     /// Verify FILE completely and store its history (all or nothing).
     Apply(ApplyArgs),
+    /// Check FILE completely (every entry decoded and verified) and that
+    /// this repository has its prerequisite commits; store nothing.
+    Verify(VerifyArgs),
+}
+
+/// Arguments of `muse bundle verify`.
+#[derive(Args, Debug)]
+pub struct VerifyArgs {
+    /// Bundle file to check.
+    file: PathBuf,
+    /// Print machine-readable JSON.
+    #[arg(long)]
+    json: bool,
 }
 
 /// Arguments of `muse bundle create`.
@@ -60,6 +74,7 @@ pub fn run(cmd: BundleCommand, ctx: &CommandContext) -> CmdResult {
     match cmd {
         BundleCommand::Create(a) => run_create(a, ctx),
         BundleCommand::Apply(a) => run_apply(a, ctx),
+        BundleCommand::Verify(a) => run_verify(a, ctx),
     }
 }
 
@@ -76,48 +91,85 @@ fn resolve_have(repo: &Repository, rev: &str) -> Result<String, Fail> {
     }
 }
 
-/// Runs `muse bundle create`.
+/// Runs `muse bundle create`: writes a v2 bundle file (streamed through a
+/// temporary file renamed into place when complete).
 pub fn run_create(a: CreateArgs, ctx: &CommandContext) -> CmdResult {
     let root = ctx.repo_root()?;
     let CreateArgs { file, want, have, json: as_json } = a;
-    let repo = Repository::open(&root)?;
+    let repo = ctx.open(&root)?;
     let want: Vec<CommitId> =
         want.iter().map(|r| Ok(CommitId::parse(&resolve_rev(&repo, r)?)?)).collect::<Result<_, Fail>>()?;
     let have: Vec<CommitId> =
         have.iter().map(|r| Ok(CommitId::parse(&resolve_have(&repo, r)?)?)).collect::<Result<_, Fail>>()?;
-    let m = repo.build_mpack(&want, &have)?;
-    let bytes = mpack::encode_mpack(&m)?;
-    std::fs::write(&file, &bytes).map_err(|e| Fail(EXIT_INTERNAL, format!("write {}: {e}", file.display())))?;
-    let v = json!({"file": file, "bytes": bytes.len(), "commits": m.commits.len(),
-                   "snapshots": m.snapshots.len(), "blobs": m.blobs.len(), "branch_heads": m.branch_heads});
+    let st = repo.create_bundle(&file, &want, &have)?;
+    let v = json!({"file": file, "format_version": bundle::BUNDLE_FORMAT_VERSION, "bytes": st.bytes,
+                   "commits": st.commits, "snapshots": st.snapshots, "blobs": st.blobs,
+                   "blob_deltas": st.blob_deltas, "prerequisites": st.prerequisites,
+                   "branch_heads": st.branch_heads});
     if as_json {
         return print_json(&v);
     }
     println!(
-        "wrote {} ({} bytes): {} commit(s), {} snapshot(s), {} blob(s)",
+        "wrote {} ({} bytes): {} commit(s), {} snapshot(s), {} blob(s) ({} as deltas)",
         file.display(),
-        bytes.len(),
-        m.commits.len(),
-        m.snapshots.len(),
-        m.blobs.len()
+        st.bytes,
+        st.commits,
+        st.snapshots,
+        st.blobs,
+        st.blob_deltas
     );
+    if !st.prerequisites.is_empty() {
+        println!("the bundle requires {} commit(s) the receiver must have:", st.prerequisites.len());
+        for p in &st.prerequisites {
+            println!("  {}", short(p));
+        }
+    }
     Ok(EXIT_OK)
 }
 
-/// Reads the bundle `file` whole: one over `limits.max_bundle_bytes` is a
-/// user error, as is a file that cannot be read.
-// TODO(core): the size-before-read rule belongs with the core's bundle
-// limits (e.g. a core "read bundle file" call).
-fn read_bundle_file(file: &Path, limits: &mpack::Limits) -> Result<Vec<u8>, Fail> {
-    // Size first: a bundle over the limit is refused unread.
-    let len = std::fs::metadata(file).map_err(|e| Fail(EXIT_USER, format!("read {}: {e}", file.display())))?.len();
-    if len > limits.max_bundle_bytes {
+/// Runs `muse bundle verify`: `FILE is okay` (git's words) or the first
+/// problem; exit 0 or the error's code.
+pub fn run_verify(a: VerifyArgs, ctx: &CommandContext) -> CmdResult {
+    let root = ctx.repo_root()?;
+    let VerifyArgs { file, json: as_json } = a;
+    let limits = mpack::Limits::default();
+    check_bundle_file(&file, &limits)?;
+    let repo = ctx.open(&root)?;
+    let info = repo.verify_bundle(&file, &limits)?;
+    if as_json {
+        return print_json(&json!({"file": file, "ok": true, "format_version": info.version,
+                                  "commits": info.commits, "snapshots": info.snapshots, "blobs": info.blobs,
+                                  "prerequisites": info.prerequisites, "branch_heads": info.branch_heads}));
+    }
+    println!("The bundle contains {} ref(s):", info.branch_heads.len());
+    for (b, id) in &info.branch_heads {
+        println!("{id} refs/heads/{b}");
+    }
+    if info.prerequisites.is_empty() {
+        println!("The bundle records a complete history.");
+    } else {
+        println!("The bundle requires these {} ref(s):", info.prerequisites.len());
+        for p in &info.prerequisites {
+            println!("{p}");
+        }
+    }
+    println!("{} is okay", file.display());
+    Ok(EXIT_OK)
+}
+
+/// Refuses a missing file, and a v1 (MPack map) file over
+/// `limits.max_bundle_bytes` unread (v2 files have no size limit).
+fn check_bundle_file(file: &std::path::Path, limits: &mpack::Limits) -> Result<(), Fail> {
+    let len = std::fs::metadata(file)
+        .map_err(|e| Fail(EXIT_USER, format!("could not open '{}': {e}", file.display())))?
+        .len();
+    if bundle::bundle_format(file)? == bundle::BundleFormat::MPackV1 && len > limits.max_bundle_bytes {
         return Err(Fail(
             EXIT_USER,
             format!("{}: bundle of {len} bytes is over the limit of {} bytes", file.display(), limits.max_bundle_bytes),
         ));
     }
-    std::fs::read(file).map_err(|e| Fail(EXIT_USER, format!("read {}: {e}", file.display())))
+    Ok(())
 }
 
 /// What `--update-refs` did to the bundle's branches.
@@ -163,8 +215,7 @@ pub fn run_apply(a: ApplyArgs, ctx: &CommandContext) -> CmdResult {
     let root = ctx.repo_root()?;
     let ApplyArgs { file, update_refs, json: as_json } = a;
     let limits = mpack::Limits::default();
-    let bytes = read_bundle_file(&file, &limits)?;
-    let m = mpack::decode_mpack(&bytes, &limits)?;
+    check_bundle_file(&file, &limits)?;
     // What the bundle stores is unreachable until the refs move:
     // the write lock (shared) keeps `gc --prune` out until then.
     let _writing = muse_core::lock::write_lock(&root, muse_core::lock::LockMode::Shared)?;
@@ -172,7 +223,8 @@ pub fn run_apply(a: ApplyArgs, ctx: &CommandContext) -> CmdResult {
     // A repository without branches takes the bundle's branches and checks
     // one out (git's first checkout after a clone), --update-refs or not.
     let first_contact = repo.branches()?.is_empty() && repo.head()?.is_none();
-    let stats = repo.apply_mpack(&m, &limits)?;
+    // v2 (streamed, bounded memory) or v1 (an MPack map), by the magic.
+    let stats = repo.apply_bundle(&file, &limits)?;
     let mut checkout = None;
     let RefUpdates { updated, refused, why } = if first_contact && !stats.branch_heads.is_empty() {
         let (created, c) = repo.adopt_branches(&stats.branch_heads)?;
