@@ -61,11 +61,16 @@ pub fn write_commit(
     reset: &str,
 ) -> std::io::Result<()> {
     writeln!(o, "{color}commit {}{reset}", rec.commit_id)?;
-    if let (Some(p1), Some(p2)) = (&rec.parent_commit_id, &rec.parent2_commit_id) {
-        writeln!(o, "Merge: {} {}", short(p1), short(p2))?;
+    if rec.parent2_commit_id.is_some() {
+        // git prints every parent of an octopus merge.
+        let all: Vec<&str> = rec.all_parents().into_iter().map(short).collect();
+        writeln!(o, "Merge: {}", all.join(" "))?;
     }
     if !rec.author.is_empty() {
-        writeln!(o, "Author: {}", rec.author)?;
+        // An imported commit's author field may carry git's committer
+        // (muse_core::import_git::split_author): git's medium format shows
+        // the author only.
+        writeln!(o, "Author: {}", muse_core::import_git::split_author(&rec.author).author)?;
     }
     writeln!(o, "Date:   {}\n", rec.committed_at)?;
     for line in rec.message.lines() {

@@ -5,18 +5,46 @@
 //! stdout parsed incrementally (the stream is never held in memory; one blob
 //! at a time is).
 //!
-//! Mapping rules:
+//! Mapping rules (one git commit = one muse commit, nothing git has is
+//! dropped):
 //!
 //! - every blob → one object (`blob_id` of its bytes; written once, the
-//!   batch skips stored IDs);
-//! - every commit → a [`CommitRecord`]: `author` = `"Name <email>"`,
-//!   `committed_at` = the git *author* time as ISO-8601 with its own offset
-//!   (`2024-01-02T03:04:05+01:00`, Python `isoformat`), `message` = the
-//!   message (re-encoded to UTF-8 by git), `branch` = the short name of the
-//!   ref git exported it under, `metadata["git_oid"]` = the git commit id;
-//! - parents: first and second git parents; an octopus merge keeps its first
-//!   two parents and records the muse IDs of the others, comma-joined, in
-//!   `metadata["extra_parents"]`;
+//!   batch skips stored IDs). A commit's blobs arrive before it, so they
+//!   wait (up to 64 MiB) until its `M` lines tell their paths; each is
+//!   then written with the blob its path held in the first parent as its
+//!   delta-base hint;
+//! - every commit → a [`CommitRecord`]. The stream is read with
+//!   `--reencode=no`: git's bytes, not a conversion;
+//!   - `author` = `"Name <email>"` of git's author; **when git's committer
+//!     differs from the author** (name, email, date or offset) a second
+//!     line follows: `"\ncommitter Name <email> <epoch> <tz>"`, git's raw
+//!     committer identity (git identities never hold a newline, so the
+//!     field splits unambiguously: [`split_author`]). The author field is
+//!     part of SPEC §2's `hash_commit`, so two git commits differing only
+//!     in their committer get two muse IDs;
+//!   - `committed_at` = the git *author* time as ISO-8601 with its own
+//!     offset (`2024-01-02T03:04:05+01:00`, Python `isoformat`); when that
+//!     does not give git's `<epoch> <tz>` back (`-0000`, an offset out of
+//!     range) the raw value is kept in `metadata["git_author_date"]`;
+//!   - `message` = the message; `branch` = the short name of the ref git
+//!     exported it under; `metadata["git_oid"]` = the git commit ID;
+//!   - `metadata["git_encoding"]` = the commit's `encoding` header, when
+//!     it has one (`ISO-8859-1`, …);
+//!   - a message, author or committer whose bytes are not UTF-8 is stored
+//!     byte for byte as the characters U+0000–U+00FF (ISO-8859-1: the
+//!     right text for Latin-1 histories, lossless for any other) and named
+//!     in `metadata["git_latin1"]` (`"author,message"`);
+//!     [`git_commit_fields`] turns every field back into git's bytes;
+//!   - last resort: two git commits that still map to one identity (they
+//!     differ only in what the mapping does not carry: a signature, an
+//!     `encoding` header) get a third author line `"\ngit-oid <sha>"` on
+//!     the second one, so no two git commits ever collapse;
+//! - parents: the first and second git parents are `parent_commit_id` and
+//!   `parent2_commit_id`; an octopus merge records the muse IDs of the
+//!   others, comma-joined, in `metadata["extra_parents"]`, and **every
+//!   parent takes part in the ID** ([`CommitRecord::compute_id`] hashes
+//!   [`CommitRecord::all_parents`]; records of older imports, hashed over
+//!   two parents, still verify);
 //! - the snapshot is the commit's tree, built from its first parent's
 //!   manifest and stored as a delta against the first parent's snapshot;
 //! - file modes 100644 and 100755 → manifest entries (the executable bit is
@@ -30,15 +58,43 @@
 //!   name twice (a path both a file and a directory), is an attack, not an
 //!   encoding problem: the import fails with an error naming the path and
 //!   **writes nothing** (see "Refusal" below);
-//! - `refs/heads/X` → muse branch `X`; `refs/tags/X` (annotated or
-//!   lightweight) → `.muse/tags/X` holding the commit ID (the tag message is
-//!   not kept); other refs (remotes, notes, stash) are imported as history
-//!   only; a branch or tag whose name muse refuses
-//!   ([`crate::refs::validate_branch_name`]: `HEAD`, `refs/…`, `-x`, …) is
-//!   imported as history only;
+//! - refs: `refs/heads/X` → muse branch `X` (see "Re-import");
+//!   `refs/tags/X` of a commit (annotated or lightweight) → `.muse/tags/X`
+//!   holding the commit ID, a revision (`muse log X`) and a gc root, never
+//!   overwriting a muse tag of that name that names another commit (git
+//!   fetch's tag rule, counted in [`ImportReport::tags_kept`]); every
+//!   annotated tag (of a commit or of a blob, such as git's
+//!   `junio-gpg-pub`) is also recorded with its tagger and message in
+//!   `.muse/git-tags.json` ([`read_git_tags`]); the blobs tags name are gc
+//!   roots ([`git_tag_blob_roots`]); `refs/remotes/R/B` → the muse
+//!   remote-tracking ref `R/B`; any other ref (`refs/notes/commits`,
+//!   `refs/stash`, `refs/pull/1/head`) → the remote-tracking ref `git/<rest>`
+//!   ([`remote_ref_name`]), so gc keeps everything git reaches; a name muse
+//!   refuses ([`crate::refs::validate_branch_name`]: `HEAD`, `refs/…`,
+//!   `-x`, …) is imported as history only;
 //! - writes go through one [`Batch`] per chunk of commits (one durability
-//!   barrier each); branch refs and tags move only after the chunk holding
-//!   their commit is durable.
+//!   barrier each); branch and remote-tracking refs move only after the
+//!   chunk holding their commit is durable, tags at the end (fast-export
+//!   names intermediate commits after tags).
+//!
+//! Re-import (git fetch's fast-forward rule): before anything is written,
+//! every git branch is checked against the muse branch it would move.
+//! A new branch is created; a muse branch at an imported commit that git's
+//! branch descends from is fast-forwarded; a muse branch already at git's
+//! tip, or ahead of it (local commits on top of it), is left alone. Any
+//! other case (local commits and git moved on, or git rewrote the branch)
+//! refuses the whole import with an error naming the branches, **nothing
+//! written**; with a rename prefix ([`import_git_with`], `muse import-git
+//! --rename-conflicting git/`) git's branch `b` is imported as muse
+//! branch `git/b` instead (itself new or a fast-forward). Branches move by
+//! compare-and-swap against what the check saw. With the porcelain
+//! ([`crate::Repository::import_git_with`]: the CLI, Python) the checked-out branch
+//! moves last with its working tree ([`crate::Repository::update_branch`]):
+//! a dirty working tree or stage refuses the import up front; if the tree
+//! changed during the import, the branch stays and git's tip is kept as
+//! the remote-tracking ref `git/<branch>` ([`ImportReport::head_refused`]).
+//! The path-level [`import_git_with`] is plumbing and leaves the working
+//! tree alone (as `git fetch --update-head-ok`).
 //!
 //! Refusal: before anything is written, every tree the import will read
 //! (`git rev-list --objects --all --filter=blob:none`, minus the trees of
@@ -61,11 +117,13 @@
 //! (`^sha`) with `--reference-excluded-parents`, so only new commits are
 //! exported and their already-imported parents are resolved through the map.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::io::{BufRead, BufReader, Read, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
 
 use crate::atomic::{write_text_atomic, Durability};
 use crate::batch::Batch;
@@ -106,8 +164,28 @@ pub struct ImportReport {
     pub paths_skipped: u64,
     /// Branches written.
     pub branches: u64,
-    /// Tags written.
+    /// Tags written (commit tags into `.muse/tags/`; tags of blobs are
+    /// only recorded in `.muse/git-tags.json`, see [`read_git_tags`]).
     pub tags: u64,
+    /// Git tags not written because a muse tag of that name already names
+    /// another commit (git fetch's "would clobber existing tag" rule).
+    pub tags_kept: u64,
+    /// Remote-tracking refs written (`refs/remotes/<r>/<b>` → `<r>/<b>`,
+    /// other refs `refs/<x>` → `git/<x>`).
+    pub remote_refs: u64,
+    /// Git branches imported under another muse name
+    /// (`--rename-conflicting`): `(git branch, muse branch)`.
+    pub renamed: Vec<(String, String)>,
+    /// Muse branches left where they were because they are ahead of git's
+    /// branch of that name (local commits on top of git's tip).
+    pub kept_ahead: Vec<String>,
+    /// The checked-out branch, when the import moved it (the working tree
+    /// was updated with it, [`crate::Repository::update_branch`]).
+    pub head_moved: Option<String>,
+    /// A warning when the checked-out branch could not be moved at the end
+    /// (its working tree changed during the import): git's tip was stored
+    /// as the remote-tracking ref `git/<branch>` instead.
+    pub head_refused: Option<String>,
     /// The branch the git repository's HEAD is on (`git symbolic-ref
     /// HEAD`), when it is one of the imported branches: what a first
     /// checkout follows ([`crate::Repository::checkout_arrived`]).
@@ -270,6 +348,207 @@ fn parse_ident(s: &str) -> Option<(String, String)> {
     Some((who, dt.format("%Y-%m-%dT%H:%M:%S%:z").to_string()))
 }
 
+/// The raw date of a git identity line (`"Name <email> <epoch> <tz>"` →
+/// `"<epoch> <tz>"`), exactly as git wrote it.
+fn ident_date(s: &str) -> &str {
+    s.rfind('>').map_or("", |gt| s[gt + 1..].trim())
+}
+
+/// Git's `<epoch> <+hhmm>` of an ISO-8601 time with offset (the inverse of
+/// the importer's `committed_at` mapping); `None` when `iso` does not
+/// parse.
+///
+/// `2024-01-02T03:00:00+01:00` → `1704160800 +0100`.
+pub fn iso_to_git_date(iso: &str) -> Option<String> {
+    let dt = chrono::DateTime::parse_from_rfc3339(iso).ok()?;
+    let off = dt.offset().local_minus_utc();
+    let (sign, a) = if off < 0 { ('-', -off) } else { ('+', off) };
+    Some(format!("{} {sign}{:02}{:02}", dt.timestamp(), a / 3600, (a % 3600) / 60))
+}
+
+/// Bytes as text: UTF-8 when they are; otherwise each byte mapped 1:1 to
+/// the character U+0000–U+00FF (ISO-8859-1), with `field` added to
+/// `latin1` so that [`latin1_bytes`] gives the exact bytes back.
+fn text_of(bytes: Vec<u8>, field: &'static str, latin1: &mut Vec<&'static str>) -> String {
+    match String::from_utf8(bytes) {
+        Ok(s) => s,
+        Err(e) => {
+            latin1.push(field);
+            e.into_bytes().iter().map(|&b| char::from(b)).collect()
+        }
+    }
+}
+
+/// The bytes of a field stored by the ISO-8859-1 mapping (see
+/// [`GitCommitFields`]): each character must be U+0000–U+00FF.
+///
+/// # Errors
+/// [`Error::Corrupt`] for a character above U+00FF.
+pub fn latin1_bytes(s: &str) -> Result<Vec<u8>> {
+    s.chars()
+        .map(|c| u8::try_from(u32::from(c)).map_err(|_| Error::corrupt("ISO-8859-1 mapped field", "", format!("character {c:?} is above U+00FF"))))
+        .collect()
+}
+
+/// The separator of the parts of an imported commit's `author` field (git
+/// identities never hold a newline: git strips it).
+const AUTHOR_SEP: char = '\n';
+
+/// The parts of an imported commit's `author` field: the author
+/// (`"Name <email>"`), then, when git's committer differs from its author
+/// in name, email, date or offset, the committer as git's raw identity
+/// (`"Name <email> <epoch> <tz>"`), then, only when two git commits would
+/// otherwise get one muse ID, the git commit ID (see the module docs).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthorField<'a> {
+    /// `"Name <email>"`.
+    pub author: &'a str,
+    /// git's committer identity line after `committer `, when it differs
+    /// from the author's.
+    pub committer: Option<&'a str>,
+    /// The git commit ID, when it had to disambiguate.
+    pub git_oid: Option<&'a str>,
+}
+
+/// Splits an imported commit's `author` field (see [`AuthorField`]); a
+/// field without the separator is the author alone (any commit made by
+/// muse itself).
+pub fn split_author(author: &str) -> AuthorField<'_> {
+    let mut it = author.split(AUTHOR_SEP);
+    let mut f = AuthorField { author: it.next().unwrap_or(""), committer: None, git_oid: None };
+    for part in it {
+        if let Some(c) = part.strip_prefix("committer ") {
+            f.committer = Some(c);
+        } else if let Some(g) = part.strip_prefix("git-oid ") {
+            f.git_oid = Some(g);
+        }
+    }
+    f
+}
+
+/// A git commit's header fields and message, as git stored them, rebuilt
+/// from an imported [`CommitRecord`] ([`git_commit_fields`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GitCommitFields {
+    /// The `author` header's value: `Name <email> <epoch> <tz>`, git's bytes.
+    pub author: Vec<u8>,
+    /// The `committer` header's value, git's bytes.
+    pub committer: Vec<u8>,
+    /// The `encoding` header's value, when the commit had one.
+    pub encoding: Option<String>,
+    /// The message, git's bytes.
+    pub message: Vec<u8>,
+    /// The git commit ID (`metadata["git_oid"]`).
+    pub git_oid: Option<String>,
+}
+
+/// Rebuilds git's author, committer, encoding and message bytes of an
+/// imported commit (the inverse of the import's mapping, see the module
+/// docs): the author's date comes from `metadata["git_author_date"]` when
+/// present, else from `committed_at`; fields listed in
+/// `metadata["git_latin1"]` are turned back into bytes 1:1.
+///
+/// # Errors
+/// [`Error::Corrupt`] when `committed_at` does not parse or a mapped field
+/// holds a character above U+00FF.
+pub fn git_commit_fields(c: &CommitRecord) -> Result<GitCommitFields> {
+    let latin1: Vec<&str> = c.metadata.get("git_latin1").map(|s| s.split(',').collect()).unwrap_or_default();
+    let bytes = |field: &str, s: &str| if latin1.contains(&field) { latin1_bytes(s) } else { Ok(s.as_bytes().to_vec()) };
+    let parts = split_author(&c.author);
+    let date = match c.metadata.get("git_author_date") {
+        Some(d) => d.clone(),
+        None => iso_to_git_date(&c.committed_at)
+            .ok_or_else(|| Error::corrupt("commit record", "", format!("commit {}: committed_at {:?} is not ISO-8601", c.commit_id, c.committed_at)))?,
+    };
+    let author = bytes("author", &format!("{} {date}", parts.author))?;
+    let committer = match parts.committer {
+        Some(cm) => bytes("committer", cm)?,
+        None => author.clone(),
+    };
+    Ok(GitCommitFields {
+        author,
+        committer,
+        encoding: c.metadata.get("git_encoding").cloned(),
+        message: bytes("message", &c.message)?,
+        git_oid: c.metadata.get("git_oid").cloned(),
+    })
+}
+
+/// An annotated git tag as imported (`.muse/git-tags.json`, see
+/// [`read_git_tags`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GitTag {
+    /// What the tag names: `"commit"` or `"blob"`.
+    pub kind: String,
+    /// The muse ID of the tagged commit or blob.
+    pub target: String,
+    /// The git ID of the tagged object (the blob's, for a tag of a blob).
+    pub git_target: String,
+    /// The git ID of the tag object itself.
+    pub git_oid: String,
+    /// git's `tagger` line value (`Name <email> <epoch> <tz>`), when the
+    /// tag has one.
+    pub tagger: Option<String>,
+    /// The tag message (a signature stripped, as `--signed-tags=strip`).
+    pub message: String,
+    /// Fields stored by the ISO-8859-1 mapping (`tagger`, `message`):
+    /// [`latin1_bytes`] gives git's bytes back.
+    #[serde(default)]
+    pub latin1: Vec<String>,
+}
+
+/// `<root>/.muse/git-tags.json`: the annotated tags of the imports, a JSON
+/// map tag name → [`GitTag`].
+pub fn git_tags_path(root: &Path) -> PathBuf {
+    crate::paths::muse_dir(root).join("git-tags.json")
+}
+
+/// The annotated tags imported so far (tag name → [`GitTag`]); empty when
+/// nothing was imported.
+///
+/// # Errors
+/// [`Error::Corrupt`] for a file that is not such a map; [`Error::Io`].
+pub fn read_git_tags(root: &Path) -> Result<BTreeMap<String, GitTag>> {
+    let p = git_tags_path(root);
+    let text = match std::fs::read_to_string(&p) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(BTreeMap::new()),
+        Err(e) => return Err(Error::io("read", &p, e)),
+    };
+    serde_json::from_str(&text).map_err(|e| Error::corrupt("git tags file", &p, e.to_string()))
+}
+
+/// The blob IDs that imported tags of blobs name (git's `junio-gpg-pub`):
+/// gc roots, like the commits of `.muse/tags/` (to be listed by
+/// [`crate::reachability`]'s roots). An unreadable file yields an error,
+/// never an empty list (pruning must not guess).
+///
+/// # Errors
+/// As [`read_git_tags`].
+pub fn git_tag_blob_roots(root: &Path) -> Result<Vec<String>> {
+    Ok(read_git_tags(root)?
+        .into_values()
+        .filter(|t| t.kind == "blob" && crate::ids::is_valid_id(&t.target))
+        .map(|t| t.target)
+        .collect())
+}
+
+/// The remote-tracking ref (`<remote>/<branch>`) a git ref is imported as:
+/// `refs/remotes/<r>/<b>` → `<r>/<b>`; any other ref outside
+/// `refs/heads/` and `refs/tags/` (`refs/notes/commits`, `refs/stash`,
+/// `refs/pull/1/head`) → `git/<rest>`; `None` for branches, tags and
+/// names muse refuses.
+pub fn remote_ref_name(git_ref: &str) -> Option<String> {
+    if git_ref.starts_with("refs/heads/") || git_ref.starts_with("refs/tags/") {
+        return None;
+    }
+    let name = match git_ref.strip_prefix("refs/remotes/") {
+        Some(rb) => rb.to_string(),
+        None => format!("git/{}", git_ref.strip_prefix("refs/")?),
+    };
+    crate::refs::split_remote_ref(&name).is_ok().then_some(name)
+}
+
 /// A 71-character `sha256:<hex>` ID in 32 bytes (the mark tables hold one
 /// per blob and commit of the history, so they are kept compact).
 type RawId = [u8; 32];
@@ -340,6 +619,28 @@ struct Tip {
     git: String,
 }
 
+/// What the import does with one git branch (`refs/heads/<b>`), decided
+/// before anything is written ([`plan_branches`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum BranchPlan {
+    /// Write muse branch `name`, which is at `expected` now (`None`:
+    /// absent); moved by compare-and-swap. `worktree`: it is the
+    /// checked-out branch and existed before the import, so it moves at
+    /// the end, with its working tree.
+    Write { name: String, expected: Option<String>, worktree: bool },
+    /// Leave the muse branch alone: it is at git's tip already, or ahead of
+    /// it (local commits on top).
+    Keep,
+}
+
+/// The bound of the walk over local (not imported) commits of
+/// [`plan_branches`]: past it the branch counts as diverged.
+const MAX_LOCAL_WALK: usize = 100_000;
+
+/// How many bytes of blobs wait for their commit (to learn their path and
+/// so a delta base) before they are written plainly.
+const MAX_PENDING_BLOB_BYTES: usize = 64 << 20;
+
 struct Importer<'a> {
     root: &'a Path,
     opts: &'a ImportOptions,
@@ -348,14 +649,29 @@ struct Importer<'a> {
     blob_marks: BlobMarks,
     /// Commit marks of the stream.
     commit_marks: HashMap<u64, CommitMark>,
+    /// Every muse commit ID this import produced or found in the map: a
+    /// second git commit mapping to one of them is disambiguated.
+    seen: HashSet<RawId>,
     /// The manifest built last, by snapshot ID.
     working: Option<(String, Manifest)>,
     old_map: HashMap<String, String>,
     /// New git-map lines of the current batch.
     pending_map: Vec<(String, String)>,
+    /// Blobs of the commit to come (ID, bytes), written when its `M` lines
+    /// tell their paths (a delta base: the blob the path had before).
+    pending_blobs: Vec<(String, Vec<u8>)>,
+    pending_bytes: usize,
+    /// Blob ID → the blob its path held in the first parent.
+    base_hints: HashMap<String, String>,
     in_chunk: usize,
     refs: BTreeMap<String, Tip>,
     dirty_refs: BTreeSet<String>,
+    /// What to do with each git branch (see [`BranchPlan`]).
+    plan: HashMap<String, BranchPlan>,
+    /// The checked-out branch's final move: (branch, commit).
+    deferred_head: Option<(String, String)>,
+    /// Annotated tags read from the stream.
+    git_tags: BTreeMap<String, GitTag>,
     report: ImportReport,
 }
 
@@ -367,8 +683,36 @@ impl Importer<'_> {
         Ok(self.batch.as_mut().expect("just made"))
     }
 
-    /// Commits the current batch, then appends the map and moves refs.
-    fn flush(&mut self) -> Result<()> {
+    /// Writes the blobs waiting for their commit, each with its delta base
+    /// hint when one is known.
+    fn write_pending_blobs(&mut self) -> Result<()> {
+        if self.pending_blobs.is_empty() {
+            return Ok(());
+        }
+        let blobs = std::mem::take(&mut self.pending_blobs);
+        let hints = std::mem::take(&mut self.base_hints);
+        self.pending_bytes = 0;
+        let b = self.batch()?;
+        let mut written = 0u64;
+        let mut bytes = 0u64;
+        for (id, content) in blobs {
+            // The delta-base hint: the blob this one's path held before.
+            let base: Option<&str> = hints.get(&id).map(String::as_str);
+            if b.write_object_with_base(&id, &content, base)? {
+                written += 1;
+                bytes += content.len() as u64;
+            }
+        }
+        self.report.blobs_written += written;
+        self.report.bytes += bytes;
+        Ok(())
+    }
+
+    /// Commits the current batch, then appends the map and moves refs;
+    /// `last` (the end of the stream) also writes tags, which fast-export
+    /// may name as the ref of intermediate commits.
+    fn flush(&mut self, last: bool) -> Result<()> {
+        self.write_pending_blobs()?;
         if let Some(b) = self.batch.take() {
             b.commit()?;
         }
@@ -386,21 +730,51 @@ impl Importer<'_> {
             f.write_all(text.as_bytes()).ctx("append to", &p)?;
             f.sync_data().ctx("sync", &p)?;
         }
-        for r in std::mem::take(&mut self.dirty_refs) {
-            let tip = &self.refs[&r];
+        let dirty = std::mem::take(&mut self.dirty_refs);
+        let mut keep_dirty = BTreeSet::new();
+        for r in dirty {
+            let tip = self.refs[&r].clone();
             // A name muse refuses (`HEAD`, `refs/…`, `-x`, …) is history
             // only: failing here would leave the chunk's refs half moved.
-            if let Some(b) = r.strip_prefix("refs/heads/") {
-                if crate::refs::validate_branch_name(b).is_ok() {
-                    crate::refs::write_branch_ref(self.root, b, &tip.muse)?;
+            if r.starts_with("refs/heads/") {
+                let Some(BranchPlan::Write { name, expected, worktree }) = self.plan.get(&r).cloned() else { continue };
+                if worktree {
+                    self.deferred_head = Some((name, tip.muse));
+                    continue;
                 }
+                if expected.as_deref() == Some(tip.muse.as_str()) {
+                    continue;
+                }
+                crate::refs::compare_and_swap_branch_ref(self.root, &name, expected.as_deref(), &tip.muse)?;
+                self.plan.insert(r, BranchPlan::Write { name, expected: Some(tip.muse), worktree: false });
             } else if let Some(t) = r.strip_prefix("refs/tags/") {
-                if crate::refs::validate_branch_name(t).is_ok() {
-                    write_tag(self.root, t, &tip.muse)?;
+                if !last {
+                    keep_dirty.insert(r.clone());
+                    continue;
                 }
+                if crate::refs::validate_branch_name(t).is_err() || !self.is_commit(&tip.muse) {
+                    continue;
+                }
+                match crate::refs::read_tag(self.root, t)? {
+                    None => {
+                        crate::refs::update_tag(self.root, t, Some(None), Some(&tip.muse))?;
+                        self.report.tags += 1;
+                    }
+                    Some(cur) if cur == tip.muse => self.report.tags += 1,
+                    Some(_) => self.report.tags_kept += 1,
+                }
+            } else if let Some(name) = remote_ref_name(&r) {
+                crate::refs::update_remote_refs(self.root, &[(name.as_str(), None, Some(tip.muse.as_str()))])?;
             }
         }
+        self.dirty_refs = keep_dirty;
         Ok(())
+    }
+
+    /// Whether `id` is a commit this import wrote or mapped (a tag of a
+    /// blob is not written to `.muse/tags/`).
+    fn is_commit(&self, id: &str) -> bool {
+        raw_id(id).is_ok_and(|r| self.seen.contains(&r))
     }
 
     /// The manifest of snapshot `snap` (staged in the current batch or
@@ -440,12 +814,13 @@ impl Importer<'_> {
             } else if l.starts_with(b"data ") {
                 let bytes = s.data(&l)?;
                 let id = blob_id(&bytes);
-                if self.batch()?.write_object(&id, &bytes)? {
-                    self.report.blobs_written += 1;
-                    self.report.bytes += bytes.len() as u64;
-                }
                 if let Some(m) = mark {
                     self.blob_marks.insert(m, raw_id(&id)?);
+                }
+                self.pending_bytes += bytes.len();
+                self.pending_blobs.push((id, bytes));
+                if self.pending_bytes > MAX_PENDING_BLOB_BYTES {
+                    self.write_pending_blobs()?;
                 }
                 return Ok(());
             }
@@ -456,31 +831,45 @@ impl Importer<'_> {
     fn commit(&mut self, refname: &str, s: &mut Stream<impl BufRead>, progress: &mut dyn FnMut(u64)) -> Result<()> {
         let mut mark = None;
         let mut git_oid = String::new();
-        let mut author: Option<(String, String)> = None;
-        let msg;
+        let mut author_raw: Option<Vec<u8>> = None;
+        let mut committer_raw: Option<Vec<u8>> = None;
+        let mut encoding: Option<String> = None;
+        let msg_bytes;
         loop {
             let l = s.line()?.ok_or_else(|| git_err("fast-export", "stream ended inside a commit"))?;
-            let t = String::from_utf8_lossy(&l);
-            if let Some(m) = t.strip_prefix("mark :") {
-                mark = m.trim().parse::<u64>().ok();
-            } else if let Some(o) = t.strip_prefix("original-oid ") {
-                git_oid = o.trim().to_string();
-            } else if let Some(a) = t.strip_prefix("author ") {
-                author = parse_ident(a);
-            } else if let Some(c) = t.strip_prefix("committer ") {
-                if author.is_none() {
-                    author = parse_ident(c);
-                }
+            if let Some(m) = l.strip_prefix(b"mark :".as_slice()) {
+                mark = std::str::from_utf8(m).ok().and_then(|m| m.trim().parse::<u64>().ok());
+            } else if let Some(o) = l.strip_prefix(b"original-oid ".as_slice()) {
+                git_oid = String::from_utf8_lossy(o).trim().to_string();
+            } else if let Some(a) = l.strip_prefix(b"author ".as_slice()) {
+                author_raw = Some(a.to_vec());
+            } else if let Some(c) = l.strip_prefix(b"committer ".as_slice()) {
+                committer_raw = Some(c.to_vec());
+            } else if let Some(e) = l.strip_prefix(b"encoding ".as_slice()) {
+                encoding = Some(String::from_utf8_lossy(e).into_owned());
             } else if l.starts_with(b"data ") {
-                msg = String::from_utf8_lossy(&s.data(&l)?).into_owned();
+                msg_bytes = s.data(&l)?;
                 break;
-            } else if t.starts_with("gpgsig ") {
+            } else if l.starts_with(b"gpgsig ") {
                 let d = s.line()?.unwrap_or_default();
                 s.data(&d)?;
             }
         }
-        let (author, when) =
-            author.ok_or_else(|| git_err("fast-export", format!("commit {git_oid} has no author or committer")))?;
+        let mut latin1: Vec<&'static str> = Vec::new();
+        let committer = committer_raw.map(|c| text_of(c, "committer", &mut latin1));
+        let author = match author_raw {
+            Some(a) => text_of(a, "author", &mut latin1),
+            None => {
+                // No author line: git's author is its committer.
+                if latin1.contains(&"committer") {
+                    latin1.push("author");
+                }
+                committer.clone().ok_or_else(|| git_err("fast-export", format!("commit {git_oid} has no author or committer")))?
+            }
+        };
+        let (who, when) =
+            parse_ident(&author).ok_or_else(|| git_err("fast-export", format!("commit {git_oid}: bad author {author:?}")))?;
+        let message = text_of(msg_bytes, "message", &mut latin1);
         let mut parents: Vec<(String, String, String)> = Vec::new();
         let mut ops: Vec<Vec<u8>> = Vec::new();
         while let Some(l) = s.line()? {
@@ -509,6 +898,7 @@ impl Importer<'_> {
         for op in ops {
             self.apply(&mut manifest, &mut changed, &op)?;
         }
+        self.write_pending_blobs()?;
         // No path both a file and a directory (git's index rule): the
         // parent's manifest is clash-free, so only the changed paths can
         // clash. Checked after all of the commit's ops (see `D` above).
@@ -521,14 +911,22 @@ impl Importer<'_> {
         let base = parents.first().map(|p| p.1.clone());
         self.batch()?.write_computed_snapshot(&rec, base.as_deref(), &changed)?;
         self.working = Some((snap_id.clone(), rec.manifest));
+        // The identity: git's committer joins the author field when it
+        // differs from the author (see the module docs).
+        let mut author_field = who;
+        if let Some(c) = committer.as_deref().filter(|c| *c != author) {
+            author_field.push(AUTHOR_SEP);
+            author_field.push_str("committer ");
+            author_field.push_str(c);
+        }
         let mut c = CommitRecord {
             branch: short_ref(refname).to_string(),
             snapshot_id: snap_id.clone(),
-            message: msg,
-            committed_at: when,
+            message,
+            committed_at: when.clone(),
             parent_commit_id: parents.first().map(|p| p.0.clone()),
             parent2_commit_id: parents.get(1).map(|p| p.0.clone()),
-            author,
+            author: author_field,
             ..CommitRecord::default()
         };
         if !git_oid.is_empty() {
@@ -538,10 +936,32 @@ impl Importer<'_> {
             let extra: Vec<&str> = parents[2..].iter().map(|p| p.0.as_str()).collect();
             c.metadata.insert("extra_parents".into(), extra.join(","));
         }
+        if let Some(e) = encoding {
+            c.metadata.insert("git_encoding".into(), e);
+        }
+        if !latin1.is_empty() {
+            c.metadata.insert("git_latin1".into(), latin1.join(","));
+        }
+        let date = ident_date(&author);
+        if iso_to_git_date(&when).as_deref() != Some(date) {
+            c.metadata.insert("git_author_date".into(), date.to_string());
+        }
         c.commit_id = c.compute_id();
+        let mut raw = raw_id(&c.commit_id)?;
+        if self.seen.contains(&raw) {
+            // Two git commits, one muse identity (they differ only in what
+            // the mapping does not carry: a signature, a `-0000` offset,
+            // the encoding header): the git ID tells them apart.
+            c.author.push(AUTHOR_SEP);
+            c.author.push_str("git-oid ");
+            c.author.push_str(if git_oid.is_empty() { "unknown" } else { &git_oid });
+            c.commit_id = c.compute_id();
+            raw = raw_id(&c.commit_id)?;
+        }
+        self.seen.insert(raw);
         self.batch()?.write_commit(&c)?;
         if let Some(m) = mark {
-            let cm = CommitMark { muse: raw_id(&c.commit_id)?, snap: raw_id(&snap_id)?, git: git_oid.clone().into() };
+            let cm = CommitMark { muse: raw, snap: raw_id(&snap_id)?, git: git_oid.clone().into() };
             self.commit_marks.insert(m, cm);
         }
         if !git_oid.is_empty() {
@@ -552,7 +972,54 @@ impl Importer<'_> {
         progress(self.report.commits);
         self.in_chunk += 1;
         if self.in_chunk >= self.opts.chunk_commits.max(1) {
-            self.flush()?;
+            self.flush(false)?;
+        }
+        Ok(())
+    }
+
+    /// An annotated tag (`tag <name>` … `data`): recorded with its message
+    /// and tagger; a tag of a commit also becomes `.muse/tags/<name>`.
+    fn tag(&mut self, name: &str, s: &mut Stream<impl BufRead>) -> Result<()> {
+        let mut target = None;
+        let mut git_oid = String::new();
+        let mut tagger_raw = None;
+        let msg_bytes;
+        loop {
+            let l = s.line()?.ok_or_else(|| git_err("fast-export", "stream ended inside a tag"))?;
+            if let Some(f) = l.strip_prefix(b"from ".as_slice()) {
+                target = Some(String::from_utf8_lossy(f).trim().to_string());
+            } else if let Some(o) = l.strip_prefix(b"original-oid ".as_slice()) {
+                git_oid = String::from_utf8_lossy(o).trim().to_string();
+            } else if let Some(t) = l.strip_prefix(b"tagger ".as_slice()) {
+                tagger_raw = Some(t.to_vec());
+            } else if l.starts_with(b"data ") {
+                msg_bytes = s.data(&l)?;
+                break;
+            }
+        }
+        let Some(target) = target else { return Ok(()) };
+        let mut latin1 = Vec::new();
+        let tagger = tagger_raw.map(|t| text_of(t, "tagger", &mut latin1));
+        let message = text_of(msg_bytes, "message", &mut latin1);
+        let latin1 = latin1.into_iter().map(str::to_string).collect();
+        if let Ok((muse, _, git)) = self.commit_ref(&target) {
+            self.set_ref(&format!("refs/tags/{name}"), Tip { muse: muse.clone(), git: git.clone() });
+            let t = GitTag { kind: "commit".into(), target: muse, git_target: git, git_oid, tagger, message, latin1 };
+            self.git_tags.insert(name.to_string(), t);
+        } else if let Some(raw) = target.strip_prefix(':').and_then(|n| n.parse::<u64>().ok()).and_then(|n| self.blob_marks.get(n)) {
+            // A tag of a blob (git's `junio-gpg-pub`): no commit to name,
+            // recorded only; its blob is a gc root through
+            // [`git_tag_blob_roots`].
+            let t = GitTag {
+                kind: "blob".into(),
+                target: id_string(raw),
+                git_target: String::new(),
+                git_oid,
+                tagger,
+                message,
+                latin1,
+            };
+            self.git_tags.insert(name.to_string(), t);
         }
         Ok(())
     }
@@ -603,6 +1070,9 @@ impl Importer<'_> {
                             changed.insert(k);
                         }
                         changed.insert(p.clone());
+                        if let Some(old) = m.get(&p).filter(|old| **old != id) {
+                            self.base_hints.entry(id.clone()).or_insert_with(|| old.clone());
+                        }
                         m.insert(p, id);
                     }
                 }
@@ -675,17 +1145,216 @@ impl Importer<'_> {
 }
 
 fn short_ref(r: &str) -> &str {
-    r.strip_prefix("refs/heads/").or_else(|| r.strip_prefix("refs/tags/")).unwrap_or(r)
+    r.strip_prefix("refs/heads/")
+        .or_else(|| r.strip_prefix("refs/tags/"))
+        .or_else(|| r.strip_prefix("refs/remotes/"))
+        .unwrap_or(r)
 }
 
-/// Writes `.muse/tags/<name>` = `<commit id>\n`.
-fn write_tag(root: &Path, name: &str, commit: &str) -> Result<()> {
-    crate::refs::update_tag(root, name, None, Some(commit))
+/// What [`plan_branches`] decided for one muse branch name.
+enum Decision {
+    /// Import into it (a new branch or a fast-forward).
+    Plan(BranchPlan),
+    /// Leave it: it is ahead of git's branch.
+    Ahead,
+    /// Refuse: the reason.
+    Refuse(String),
+}
+
+/// Whether git commit `a` is an ancestor of (or is) `b`
+/// (`git merge-base --is-ancestor`).
+fn is_ancestor(git_dir: &Path, a: &str, b: &str) -> Result<bool> {
+    let st = Command::new("git")
+        .arg("-C")
+        .arg(git_dir)
+        .args(["merge-base", "--is-ancestor", a, b])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .map_err(|e| git_err("merge-base", format!("cannot run git: {e}")))?;
+    match st.code() {
+        Some(0) => Ok(true),
+        Some(1) => Ok(false),
+        _ => Err(git_err("merge-base", format!("failed ({st}) for {a} {b}"))),
+    }
+}
+
+/// The commits of muse commit `tip` that no import brought (local work),
+/// walked through every parent until imported commits: (how many, the git
+/// IDs of the imported commits they sit on). `None` past
+/// [`MAX_LOCAL_WALK`] commits.
+fn local_commits(root: &Path, tip: &str, reverse: &HashMap<&str, &str>) -> Result<Option<(usize, Vec<String>)>> {
+    let mut seen = HashSet::new();
+    let mut stack = vec![tip.to_string()];
+    let mut boundary = Vec::new();
+    while let Some(id) = stack.pop() {
+        if !seen.insert(id.clone()) {
+            continue;
+        }
+        if let Some(g) = reverse.get(id.as_str()) {
+            boundary.push((*g).to_string());
+            continue;
+        }
+        if seen.len() > MAX_LOCAL_WALK {
+            return Ok(None);
+        }
+        let rec = crate::commits::load_commit(root, &id)?;
+        stack.extend(rec.all_parents().into_iter().map(str::to_string));
+    }
+    Ok(Some((seen.len() - boundary.len(), boundary)))
+}
+
+/// Decides the fate of muse branch `name` for git branch tip `g` (git
+/// fetch's fast-forward rule, see the module docs).
+fn decide(
+    root: &Path,
+    git_dir: &Path,
+    old_map: &HashMap<String, String>,
+    reverse: &HashMap<&str, &str>,
+    name: &str,
+    g: &str,
+    checked_out: Option<&str>,
+) -> Result<Decision> {
+    let Some(cur) = crate::refs::read_branch_ref(root, name)? else {
+        return Ok(Decision::Plan(BranchPlan::Write { name: name.to_string(), expected: None, worktree: false }));
+    };
+    if old_map.get(g) == Some(&cur) {
+        return Ok(Decision::Plan(BranchPlan::Keep));
+    }
+    match reverse.get(cur.as_str()) {
+        Some(g0) => {
+            if !is_ancestor(git_dir, g0, g)? {
+                return Ok(Decision::Refuse(format!(
+                    "git's branch does not descend from git commit {g0}, where muse's {name} is (a non-fast-forward: git rewrote it)"
+                )));
+            }
+        }
+        None => {
+            let Some((n, boundary)) = local_commits(root, &cur, reverse)? else {
+                return Ok(Decision::Refuse(format!("muse's {name} has more than {MAX_LOCAL_WALK} commits git does not know")));
+            };
+            for b in &boundary {
+                if b == g || is_ancestor(git_dir, g, b)? {
+                    return Ok(Decision::Ahead);
+                }
+            }
+            return Ok(Decision::Refuse(format!(
+                "muse's {name} has {n} commit(s) git does not know, and git's branch moved on (a non-fast-forward)"
+            )));
+        }
+    }
+    let worktree = checked_out == Some(name);
+    if worktree {
+        let st = crate::Repository::open(root)?.status()?;
+        if !st.staged.is_empty() || !st.unstaged.is_empty() {
+            return Ok(Decision::Refuse(format!(
+                "{name} is checked out and the working tree or stage has local changes (commit or discard them first)"
+            )));
+        }
+    }
+    Ok(Decision::Plan(BranchPlan::Write { name: name.to_string(), expected: Some(cur), worktree }))
+}
+
+/// The branch decisions of an import, before anything is written.
+struct Plan {
+    branches: HashMap<String, BranchPlan>,
+    renamed: Vec<(String, String)>,
+    kept_ahead: Vec<String>,
+}
+
+/// Decides, for every git branch, which muse branch it moves (see the
+/// module docs, "Re-import"): a new branch, a fast-forward, or nothing
+/// (already there, or muse is ahead); anything else is refused, or, with
+/// `rename` (a prefix), imported as branch `<prefix><branch>`.
+///
+/// # Errors
+/// [`Error::InvalidInput`] listing every refused branch (nothing was
+/// written); git and store errors.
+fn plan_branches(root: &Path, git_dir: &Path, old_map: &HashMap<String, String>, rename: Option<&str>, worktree: bool) -> Result<Plan> {
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(git_dir)
+        .args(["for-each-ref", "--format=%(objectname) %(refname)", "refs/heads/"])
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| git_err("for-each-ref", format!("cannot run git: {e}")))?;
+    if !out.status.success() {
+        return Err(git_err("for-each-ref", String::from_utf8_lossy(&out.stderr).trim()));
+    }
+    let checked_out = match crate::refs::read_head(root)? {
+        crate::refs::Head::Branch(b) if worktree => Some(b),
+        _ => None,
+    };
+    let reverse: HashMap<&str, &str> = old_map.iter().map(|(g, m)| (m.as_str(), g.as_str())).collect();
+    let mut plan = Plan { branches: HashMap::new(), renamed: Vec::new(), kept_ahead: Vec::new() };
+    let mut refused = Vec::new();
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let Some((g, r)) = line.split_once(' ') else { continue };
+        let Some(b) = r.strip_prefix("refs/heads/") else { continue };
+        if crate::refs::validate_branch_name(b).is_err() {
+            continue; // history only
+        }
+        let mut name = b.to_string();
+        let mut d = decide(root, git_dir, old_map, &reverse, &name, g, checked_out.as_deref())?;
+        if let (Decision::Refuse(_), Some(prefix)) = (&d, rename) {
+            name = format!("{prefix}{b}");
+            crate::refs::validate_branch_name(&name)?;
+            d = decide(root, git_dir, old_map, &reverse, &name, g, checked_out.as_deref())?;
+            if !matches!(d, Decision::Refuse(_)) {
+                plan.renamed.push((b.to_string(), name.clone()));
+            }
+        }
+        match d {
+            Decision::Plan(p) => {
+                plan.branches.insert(r.to_string(), p);
+            }
+            Decision::Ahead => {
+                plan.kept_ahead.push(name);
+                plan.branches.insert(r.to_string(), BranchPlan::Keep);
+            }
+            Decision::Refuse(why) => refused.push(format!("{name}: {why}")),
+        }
+    }
+    if !refused.is_empty() {
+        return Err(Error::InvalidInput(format!(
+            "import-git refused to move branches (git fetch's non-fast-forward rule); nothing was imported:\n  {}\n\
+             import git's side under other names with --rename-conflicting <prefix> (e.g. git/), \
+             or move the muse branch away first",
+            refused.join("\n  ")
+        )));
+    }
+    Ok(plan)
 }
 
 /// Imports the history of the git repository at `git_dir` into the muse
 /// repository at `root` (see the module docs for the mapping rules).
 /// `progress` is called with the number of commits imported so far.
+/// Same as [`import_git_with`] without renaming.
+///
+/// # Errors
+/// As [`import_git_with`].
+pub fn import_git(root: &Path, git_dir: &Path, opts: &ImportOptions, progress: &mut dyn FnMut(u64)) -> Result<ImportReport> {
+    import_git_with(root, git_dir, opts, None, progress)
+}
+
+/// Imports the history of the git repository at `git_dir` into the muse
+/// repository at `root` (see the module docs for the mapping rules).
+/// `progress` is called with the number of commits imported so far.
+///
+/// Branches follow git fetch's fast-forward rule (module docs,
+/// "Re-import"): a muse branch holding commits git does not know is never
+/// moved. Such a conflict refuses the import before anything is written,
+/// unless `rename_conflicting` (a prefix such as `git/`) is given: then
+/// git's branch `b` is imported as muse branch `<prefix>b` (which must
+/// itself be new or a fast-forward).
+///
+/// This path-level form is plumbing: it does not look at the working tree
+/// (a fast-forward of the checked-out branch leaves the files as they
+/// are, as `git fetch --update-head-ok` does). The porcelain,
+/// [`crate::Repository::import_git_with`] (the CLI, Python), moves the
+/// checked-out branch together with a clean working tree and refuses when
+/// it is dirty.
 ///
 /// A history holding a path muse refuses (a `.muse` or `.git` component or
 /// alias, a path both a file and a directory: see the module docs) is
@@ -693,11 +1362,33 @@ fn write_tag(root: &Path, name: &str, commit: &str) -> Result<()> {
 /// byte-identical.
 ///
 /// # Errors
+/// [`Error::InvalidInput`] naming every refused branch (nothing written);
 /// [`Error::InvalidPath`] naming the first refused path (a `.muse` or
 /// `.git` component or alias, git's `verify_path`);
 /// [`Error::InvalidInput`] for a tree listing a name twice (naming the
-/// path), when git fails or the stream is not understood; store errors.
-pub fn import_git(root: &Path, git_dir: &Path, opts: &ImportOptions, progress: &mut dyn FnMut(u64)) -> Result<ImportReport> {
+/// path), when git fails or the stream is not understood;
+/// [`Error::RefConflict`] when a muse branch moved during the import;
+/// store errors.
+pub fn import_git_with(
+    root: &Path,
+    git_dir: &Path,
+    opts: &ImportOptions,
+    rename_conflicting: Option<&str>,
+    progress: &mut dyn FnMut(u64),
+) -> Result<ImportReport> {
+    import_into(root, git_dir, opts, rename_conflicting, false, progress)
+}
+
+/// [`import_git_with`]; with `worktree`, the checked-out branch moves with
+/// its working tree (refused up front when the tree or stage is dirty).
+fn import_into(
+    root: &Path,
+    git_dir: &Path,
+    opts: &ImportOptions,
+    rename_conflicting: Option<&str>,
+    worktree: bool,
+    progress: &mut dyn FnMut(u64),
+) -> Result<ImportReport> {
     let start = Instant::now();
     // Chunks are committed as the import goes and refs and tags move after
     // them: the write lock (shared) for the whole import keeps `gc --prune`
@@ -710,6 +1401,9 @@ pub fn import_git(root: &Path, git_dir: &Path, opts: &ImportOptions, progress: &
         let tips: Vec<&str> = text.lines().filter(|l| old_map.contains_key(*l)).collect();
         negatives = existing_commits(git_dir, &tips)?;
     }
+    // Branches that would lose local work refuse the import here, before
+    // anything is written.
+    let plan = plan_branches(root, git_dir, &old_map, rename_conflicting, worktree)?;
     // Refused paths abort the import here, before anything is written.
     check_git_trees(git_dir, &negatives)?;
     let mut cmd = Command::new("git");
@@ -718,7 +1412,7 @@ pub fn import_git(root: &Path, git_dir: &Path, opts: &ImportOptions, progress: &
         "core.quotepath=false",
         "fast-export",
         "--all",
-        "--reencode=yes",
+        "--reencode=no",
         "--signed-tags=strip",
         "--tag-of-filtered-object=drop",
         "--show-original-ids",
@@ -741,19 +1435,32 @@ pub fn import_git(root: &Path, git_dir: &Path, opts: &ImportOptions, progress: &
         let _ = stderr.read_to_string(&mut s);
         s
     });
+    let mut seen = HashSet::with_capacity(old_map.len());
+    for m in old_map.values() {
+        if let Ok(r) = raw_id(m) {
+            seen.insert(r);
+        }
+    }
     let mut imp = Importer {
         root,
         opts,
         batch: None,
         blob_marks: BlobMarks::default(),
         commit_marks: HashMap::new(),
+        seen,
         working: None,
         old_map,
         pending_map: Vec::new(),
+        pending_blobs: Vec::new(),
+        pending_bytes: 0,
+        base_hints: HashMap::new(),
         in_chunk: 0,
         refs: BTreeMap::new(),
         dirty_refs: BTreeSet::new(),
-        report: ImportReport::default(),
+        plan: plan.branches,
+        deferred_head: None,
+        git_tags: BTreeMap::new(),
+        report: ImportReport { renamed: plan.renamed, kept_ahead: plan.kept_ahead, ..ImportReport::default() },
     };
     let mut s = Stream { r: BufReader::with_capacity(1 << 20, stdout), back: None };
     let result = run_stream(&mut imp, &mut s, progress);
@@ -764,7 +1471,26 @@ pub fn import_git(root: &Path, git_dir: &Path, opts: &ImportOptions, progress: &
     if !status.success() {
         return Err(git_err("fast-export", format!("failed ({status}): {}", errs.trim())));
     }
-    imp.flush()?;
+    imp.flush(true)?;
+    // Annotated tags: a new name is added; a known one is replaced only
+    // when it still names the same object (git fetch does not clobber
+    // tags).
+    if !imp.git_tags.is_empty() {
+        let mut all = read_git_tags(root)?;
+        for (n, mut t) in std::mem::take(&mut imp.git_tags) {
+            if t.git_target.is_empty() {
+                // A tag of a blob: the stream names the blob by mark only.
+                t.git_target = git_peeled(git_dir, &n).unwrap_or_default();
+            }
+            let clobbers = all.get(&n).is_some_and(|old| old.target != t.target);
+            let tag_ref = if t.kind == "commit" { crate::refs::read_tag(root, &n).ok().flatten() } else { None };
+            if !clobbers && (t.kind != "commit" || tag_ref.as_deref() == Some(t.target.as_str())) {
+                all.insert(n, t);
+            }
+        }
+        let text = serde_json::to_string_pretty(&all).map_err(|e| Error::InvalidInput(format!("git tags: {e}")))?;
+        write_text_atomic(&git_tags_path(root), &text, Durability::Full)?;
+    }
     // Tips for the next run: this run's ref tips and the previous ones.
     let mut tips: BTreeSet<String> = negatives.into_iter().collect();
     tips.extend(imp.refs.values().map(|t| t.git.clone()).filter(|g| !g.is_empty()));
@@ -774,12 +1500,49 @@ pub fn import_git(root: &Path, git_dir: &Path, opts: &ImportOptions, progress: &
         text.push('\n');
     }
     write_text_atomic(&git_tips_path(root), &text, Durability::Full)?;
-    imp.report.branches = imp.refs.keys().filter(|r| r.starts_with("refs/heads/")).count() as u64;
-    imp.report.tags = imp.refs.keys().filter(|r| r.starts_with("refs/tags/")).count() as u64;
+    // The checked-out branch moves last, with its working tree.
+    if let Some((b, new)) = imp.deferred_head.take() {
+        let repo = crate::Repository::open(root)?;
+        use crate::checkout::BranchUpdate;
+        let why = match repo.update_branch(&b, &new)? {
+            BranchUpdate::Created | BranchUpdate::FastForwarded | BranchUpdate::UpToDate => None,
+            BranchUpdate::NotFastForward => Some("it moved during the import".to_string()),
+            BranchUpdate::Refused(why) => Some(why),
+        };
+        match why {
+            None => imp.report.head_moved = Some(b),
+            Some(why) => {
+                let keep = format!("git/{b}");
+                crate::refs::update_remote_refs(root, &[(keep.as_str(), None, Some(new.as_str()))])?;
+                imp.report.head_refused = Some(format!("branch {b} was not moved ({why}); git's tip is {keep}"));
+            }
+        }
+    }
+    imp.report.branches = imp
+        .refs
+        .keys()
+        .filter(|r| matches!(imp.plan.get(*r), Some(BranchPlan::Write { .. })))
+        .count() as u64;
+    imp.report.remote_refs = imp.refs.keys().filter(|r| remote_ref_name(r).is_some()).count() as u64;
     imp.report.head_branch = git_head_branch(git_dir)
         .filter(|b| imp.refs.contains_key(&format!("refs/heads/{b}")) || crate::refs::read_branch_ref(root, b).ok().flatten().is_some());
     imp.report.seconds = start.elapsed().as_secs_f64();
     Ok(imp.report)
+}
+
+/// The git ID of the object tag `name` finally names (`git rev-parse
+/// refs/tags/<name>^{}`), `None` when git cannot tell.
+fn git_peeled(git_dir: &Path, name: &str) -> Option<String> {
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(git_dir)
+        .args(["rev-parse", "--verify", "-q", &format!("refs/tags/{name}^{{}}")])
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output()
+        .ok()?;
+    let s = String::from_utf8(out.stdout).ok()?.trim().to_string();
+    (out.status.success() && !s.is_empty()).then_some(s)
 }
 
 /// The branch `git_dir`'s HEAD is on, `None` when detached or unreadable.
@@ -823,21 +1586,7 @@ fn run_stream(imp: &mut Importer<'_>, s: &mut Stream<impl BufRead>, progress: &m
                 }
             }
         } else if let Some(name) = t.strip_prefix("tag ") {
-            let name = name.trim().to_string();
-            let mut target = None;
-            loop {
-                let l = s.line()?.ok_or_else(|| git_err("fast-export", "stream ended inside a tag"))?;
-                if let Some(f) = l.strip_prefix(b"from ".as_slice()) {
-                    target = Some(String::from_utf8_lossy(f).trim().to_string());
-                } else if l.starts_with(b"data ") {
-                    s.data(&l)?;
-                    break;
-                }
-            }
-            // A tag of a blob or tree has no commit: not kept.
-            if let Some(Ok((muse, _, git))) = target.map(|f| imp.commit_ref(&f)) {
-                imp.set_ref(&format!("refs/tags/{name}"), Tip { muse, git });
-            }
+            imp.tag(name.trim(), s)?;
         } else {
             return Err(git_err("fast-export", format!("unsupported command {t:?}")));
         }
@@ -845,7 +1594,6 @@ fn run_stream(imp: &mut Importer<'_>, s: &mut Stream<impl BufRead>, progress: &m
     Ok(())
 }
 
-/// The subset of `shas` that name commits in the git repository.
 fn existing_commits(git_dir: &Path, shas: &[&str]) -> Result<Vec<String>> {
     if shas.is_empty() {
         return Ok(Vec::new());
@@ -1160,13 +1908,34 @@ pub fn verify_git_import(root: &Path, git_dir: &Path) -> Result<Vec<String>> {
 
 impl crate::Repository {
     /// Imports the git repository `git_dir` into this one ([`import_git`]:
-    /// incremental, refuses hostile paths before writing). Filesystem store
+    /// incremental, refuses hostile paths before writing, moves branches
+    /// by fast-forward only; the checked-out branch moves with a clean
+    /// working tree, see [`Self::import_git_with`]). Filesystem store
     /// only.
     ///
     /// # Errors
     /// As [`import_git`]; [`Error::InvalidInput`] on another store.
     pub fn import_git(&self, git_dir: &Path, opts: &ImportOptions, progress: &mut dyn FnMut(u64)) -> Result<ImportReport> {
-        import_git(self.fs_store("import-git")?.root(), git_dir, opts, progress)
+        self.import_git_with(git_dir, opts, None, progress)
+    }
+
+    /// [`Self::import_git`] with `rename_conflicting` (a prefix such as
+    /// `git/`): a git branch that muse's branch of that name cannot follow
+    /// by fast-forward is imported as `<prefix><branch>` ([`import_git_with`]).
+    /// The checked-out branch moves together with its working tree
+    /// ([`Self::update_branch`]); a dirty tree or stage refuses the import
+    /// before anything is written.
+    ///
+    /// # Errors
+    /// As [`import_git_with`]; [`Error::InvalidInput`] on another store.
+    pub fn import_git_with(
+        &self,
+        git_dir: &Path,
+        opts: &ImportOptions,
+        rename_conflicting: Option<&str>,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<ImportReport> {
+        import_into(self.fs_store("import-git")?.root(), git_dir, opts, rename_conflicting, true, progress)
     }
 
     /// Checks every imported commit against git's tree
@@ -1212,6 +1981,32 @@ mod tests {
         assert_eq!(unquote(b"plain"), b"plain");
         assert_eq!(split_two_paths(b"\"a b\" c"), (b"a b".to_vec(), b"c".to_vec()));
         assert_eq!(split_two_paths(b"a \"c d\""), (b"a".to_vec(), b"c d".to_vec()));
+    }
+
+    #[test]
+    fn author_field_dates_and_latin1_round_trip() {
+        let f = split_author("A <a@x>\ncommitter C <c@x> 1704160800 -0330\ngit-oid 1234");
+        assert_eq!(f.author, "A <a@x>");
+        assert_eq!(f.committer, Some("C <c@x> 1704160800 -0330"));
+        assert_eq!(f.git_oid, Some("1234"));
+        assert_eq!(split_author("Just Me <m@x>"), AuthorField { author: "Just Me <m@x>", committer: None, git_oid: None });
+        assert_eq!(iso_to_git_date("2024-01-02T03:00:00+01:00").as_deref(), Some("1704160800 +0100"));
+        assert_eq!(iso_to_git_date("1969-12-31T18:30:00-05:30").as_deref(), Some("0 -0530"));
+        assert_eq!(iso_to_git_date("not a date"), None);
+        let mut latin1 = Vec::new();
+        let bytes: Vec<u8> = (0..=255u8).collect();
+        let text = text_of(bytes.clone(), "message", &mut latin1);
+        assert_eq!(latin1, vec!["message"]);
+        assert_eq!(latin1_bytes(&text).unwrap(), bytes);
+        assert_eq!(text_of("ü".as_bytes().to_vec(), "author", &mut latin1), "ü");
+        assert_eq!(latin1.len(), 1, "UTF-8 is kept as it is");
+        assert!(latin1_bytes("日本").is_err());
+        assert_eq!(remote_ref_name("refs/remotes/origin/x").as_deref(), Some("origin/x"));
+        assert_eq!(remote_ref_name("refs/notes/commits").as_deref(), Some("git/notes/commits"));
+        assert_eq!(remote_ref_name("refs/stash").as_deref(), Some("git/stash"));
+        assert_eq!(remote_ref_name("refs/heads/main"), None);
+        assert_eq!(remote_ref_name("refs/remotes/origin/HEAD"), None);
+        assert_eq!(remote_ref_name("HEAD"), None);
     }
 
     #[test]

@@ -70,6 +70,7 @@
 pub mod atomic;
 pub mod batch;
 pub mod branch;
+pub mod bundle;
 pub mod checkout;
 pub mod commit;
 pub mod commits;
@@ -92,6 +93,7 @@ pub mod pack;
 pub mod paths;
 pub mod pick;
 pub mod reachability;
+pub mod repack;
 pub mod records;
 pub mod refs;
 pub mod remote;

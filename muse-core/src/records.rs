@@ -124,9 +124,33 @@ impl CommitRecord {
     }
 
     /// `hash_commit` over this record's fields: what `commit_id` must be.
+    ///
+    /// Every parent takes part: [`CommitRecord::all_parents`], so an
+    /// octopus merge's further parents (`metadata["extra_parents"]`) are
+    /// covered by the ID too (`hash_commit` sorts its parents; a record
+    /// without extra parents hashes as it always did).
     pub fn compute_id(&self) -> String {
-        let parents: Vec<&str> = self.parents().collect();
+        let parents = self.all_parents();
         hash_commit(&parents, &self.snapshot_id, &self.message, &self.committed_at, &self.author)
+    }
+
+    /// Whether `id` is this record's ID: [`Self::compute_id`], or, for a
+    /// record written when only two parents were hashed (an octopus merge
+    /// imported by an older `import-git`), [`Self::legacy_two_parent_id`].
+    /// What a reader checks a stored record against.
+    pub fn matches_id(&self, id: &str) -> bool {
+        self.compute_id() == id || self.legacy_two_parent_id().as_deref() == Some(id)
+    }
+
+    /// The ID records written before octopus parents took part in the
+    /// identity carry: `hash_commit` over the first two parents only.
+    /// `None` for a record without extra parents (both rules agree).
+    pub fn legacy_two_parent_id(&self) -> Option<String> {
+        if self.all_parents().len() <= 2 {
+            return None;
+        }
+        let parents: Vec<&str> = self.parents().collect();
+        Some(hash_commit(&parents, &self.snapshot_id, &self.message, &self.committed_at, &self.author))
     }
 
     /// Checks the record before it is stored: valid commit and parent IDs,
@@ -136,7 +160,7 @@ impl CommitRecord {
     /// [`Error::InvalidId`], [`Error::InvalidInput`], [`Error::HashMismatch`].
     pub fn validate(&self) -> Result<()> {
         validate_id(&self.commit_id)?;
-        for p in self.parents() {
+        for p in self.all_parents() {
             validate_id(p)?;
         }
         if !SEM_VER_BUMPS.contains(&self.sem_ver_bump.as_str()) {
@@ -151,7 +175,9 @@ impl CommitRecord {
             }
         }
         let actual = self.compute_id();
-        if actual != self.commit_id {
+        // A record written when only two parents were hashed (an octopus
+        // merge imported by an older `import-git`) still verifies.
+        if actual != self.commit_id && self.legacy_two_parent_id().as_deref() != Some(self.commit_id.as_str()) {
             return Err(Error::HashMismatch { what: "commit", expected: self.commit_id.clone(), actual });
         }
         Ok(())

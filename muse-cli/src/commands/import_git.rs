@@ -21,6 +21,12 @@ pub struct ImportGitArgs {
     /// Then check every imported commit's manifest against `git ls-tree`.
     #[arg(long)]
     verify: bool,
+    /// Import a git branch that the muse branch of that name cannot follow
+    /// by fast-forward (it has commits git does not know, or git rewrote
+    /// its history) as branch `<PREFIX><branch>` instead of refusing, e.g.
+    /// `--rename-conflicting git/`.
+    #[arg(long, value_name = "PREFIX")]
+    rename_conflicting: Option<String>,
     /// Print machine-readable JSON.
     #[arg(long)]
     json: bool,
@@ -58,7 +64,7 @@ pub fn run(a: ImportGitArgs, ctx: &CommandContext) -> CmdResult {
     // A repository without commits follows the imported HEAD branch and
     // checks it out (git's first checkout after a clone).
     let first_contact = repo.head()?.is_none();
-    let report = repo.import_git(&a.path, &ImportOptions::default(), &mut progress)?;
+    let report = repo.import_git_with(&a.path, &ImportOptions::default(), a.rename_conflicting.as_deref(), &mut progress)?;
     if let Some(pb) = pb.take() {
         pb.finish_and_clear();
     }
@@ -76,6 +82,9 @@ pub fn run(a: ImportGitArgs, ctx: &CommandContext) -> CmdResult {
             "seconds": report.seconds, "commits_per_s": per_s,
             "symlinks_skipped": report.symlinks_skipped, "submodules_skipped": report.submodules_skipped,
             "paths_skipped": report.paths_skipped, "branches": report.branches, "tags": report.tags,
+            "tags_kept": report.tags_kept, "remote_refs": report.remote_refs,
+            "renamed": report.renamed.iter().map(|(g, m)| json!({"git": g, "muse": m})).collect::<Vec<_>>(),
+            "kept_ahead": report.kept_ahead, "head_moved": report.head_moved, "head_refused": report.head_refused,
             "checked_out": checkout.as_ref().and_then(|(b, r)| r.is_ok().then_some(b)),
             "checkout_refused": checkout.as_ref().and_then(|(_, r)| r.as_ref().err().map(ToString::to_string)),
         });
@@ -88,8 +97,8 @@ pub fn run(a: ImportGitArgs, ctx: &CommandContext) -> CmdResult {
         let mut o = out();
         writeln!(
             o,
-            "imported {} commit(s), {} new blob(s) ({} bytes), {} branch(es), {} tag(s) in {:.2} s ({:.0} commits/s)",
-            report.commits, report.blobs_written, report.bytes, report.branches, report.tags, report.seconds, per_s
+            "imported {} commit(s), {} new blob(s) ({} bytes), {} branch(es), {} tag(s), {} remote-tracking ref(s) in {:.2} s ({:.0} commits/s)",
+            report.commits, report.blobs_written, report.bytes, report.branches, report.tags, report.remote_refs, report.seconds, per_s
         )?;
         if report.symlinks_skipped + report.submodules_skipped + report.paths_skipped > 0 {
             writeln!(
@@ -97,6 +106,21 @@ pub fn run(a: ImportGitArgs, ctx: &CommandContext) -> CmdResult {
                 "skipped {} symlink(s), {} submodule(s), {} unrepresentable path(s)",
                 report.symlinks_skipped, report.submodules_skipped, report.paths_skipped
             )?;
+        }
+        for (g, m) in &report.renamed {
+            writeln!(o, "git branch {g} imported as {m} (muse's {g} has commits git does not know)")?;
+        }
+        for b in &report.kept_ahead {
+            writeln!(o, "branch {b} kept: it is ahead of git's")?;
+        }
+        if report.tags_kept > 0 {
+            writeln!(o, "{} git tag(s) not written: a muse tag of that name names another commit", report.tags_kept)?;
+        }
+        if let Some(b) = &report.head_moved {
+            writeln!(o, "checked-out branch {b} fast-forwarded with its working tree")?;
+        }
+        if let Some(w) = &report.head_refused {
+            eprintln!("muse: {w}");
         }
         match &checkout {
             Some((b, Ok(r))) => writeln!(o, "checked out branch {b} ({} file(s) written)", r.written)?,
