@@ -319,6 +319,36 @@ impl BlobCache {
     }
 }
 
+/// A snapshot's manifest built from its stored delta record on a base whose
+/// manifest create already holds (the window or the kept set), instead of
+/// rebuilding the whole chain from its checkpoint and hashing it
+/// (`read_snapshot`): the sender's own store is not re-verified here (the
+/// receiver verifies every manifest against its ID). `None` when the store
+/// is not the filesystem store, the record is full or absent, or its base is
+/// not at hand: the caller then reads it the normal way.
+fn stored_on_known_base(
+    store: &dyn Backend,
+    sid: &str,
+    window: &Window,
+    kept: &HashMap<String, (Arc<Manifest>, u32)>,
+) -> Result<Option<Manifest>> {
+    let Some(fs) = store.as_fs() else { return Ok(None) };
+    let Some(st) = crate::snapshots::read_stored_snapshot(fs.root(), sid)? else { return Ok(None) };
+    if st.snapshot_id != sid {
+        return Ok(None);
+    }
+    let crate::snapshots::StoredForm::Delta { base, upsert, remove, .. } = st.form else { return Ok(None) };
+    let Some(bm) = window.get(&base).or_else(|| kept.get(&base).map(|(m, _)| Arc::clone(m))) else {
+        return Ok(None);
+    };
+    let mut m = (*bm).clone();
+    for p in &remove {
+        m.remove(p);
+    }
+    m.extend(upsert);
+    Ok(Some(m))
+}
+
 /// The last [`SNAPSHOT_WINDOW`] snapshot frames' manifests, oldest first.
 #[derive(Default)]
 struct Window(VecDeque<(String, Arc<Manifest>)>);
@@ -589,7 +619,10 @@ pub(crate) fn create_to(
         let Some(node) = walk.nodes.get(id) else { continue };
         let sid = node.snapshot_id.clone();
         if !receiver_snaps.contains(&sid) && !emitted.contains(&sid) {
-            let manifest = load_manifest(store, &sid, || format!("snapshot of commit {id}"))?;
+            let manifest = match stored_on_known_base(store, &sid, &window, &kept)? {
+                Some(m) => m,
+                None => load_manifest(store, &sid, || format!("snapshot of commit {id}"))?,
+            };
             let fp_sid = node.parents.first().and_then(|p| walk.nodes.get(p)).map(|n| n.snapshot_id.clone());
             let from_kept = fp_sid.as_ref().filter(|f| window.get(f).is_none()).and_then(|f| {
                 let (m, left) = kept.get_mut(f)?;
