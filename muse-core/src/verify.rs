@@ -188,15 +188,22 @@ fn check_objects(root: &Path, report: &mut VerifyReport, progress: ProgressFn<'_
         report.problems.push((format!("pack {}", path.display()), why.clone()));
     }
     for p in packs.packs() {
-        for e in p.entries_of(EntryKind::Object) {
+        // In pack order, not ID order: a delta's base lies earlier in the
+        // pack and repack keeps a path's versions together, so the parallel
+        // workers (each given a contiguous run) find most bases in the
+        // pack's base cache instead of decoding chains from their roots.
+        let mut entries: Vec<_> = p.entries_of(EntryKind::Object).to_vec();
+        entries.sort_unstable_by_key(|e| e.offset);
+        for e in entries {
             stored.insert(e.digest);
-            copies.push(BlobCopy::Packed(Arc::clone(p), *e));
+            copies.push(BlobCopy::Packed(Arc::clone(p), e));
         }
     }
     report.objects = copies.len();
     let ticker = Ticker::new("checking objects", copies.len(), progress);
     let bad: Vec<(String, String)> = copies
         .par_iter()
+        .with_min_len(64)
         .filter_map(|c| {
             let r = check_blob(c);
             ticker.tick();
