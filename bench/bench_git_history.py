@@ -4,11 +4,12 @@
 Usage::
 
     python bench/bench_git_history.py [--src GIT_DIR] [--branch B] [--commits N]
-                                      [--muse PATH] [--json out.json] [--keep-tmp]
+                                      [--muse PATH] [--json out.json] [--keep-tmp] [--quick]
 
 The source is a real git repository: ``--src`` (default: git's own history,
 the mirror at ``/work/.mirror/git+git/repo`` when it exists, else this
-project's own ``.git``, which is what CI runs on). ``--branch`` (default: the
+project's own ``.git``; ``--quick``, what CI runs, always takes this
+project's own history). ``--branch`` (default: the
 source's ``HEAD`` branch) and the tags it contains are copied into a fresh
 bare repository by ``git fetch`` (git's own pack, as a user's clone has it);
 ``--commits N`` cuts the branch at the first-parent commit whose ancestry
@@ -52,7 +53,7 @@ import time
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import new_targets, print_targets, run_timed, write_json  # noqa: E402
+from common import muse_cmd, new_targets, print_targets, run_timed, write_json  # noqa: E402
 
 MIRROR = "/work/.mirror/git+git/repo"
 GIB = 1 << 30
@@ -89,9 +90,13 @@ def prepare(src: str, branch: str | None, commits: int | None, dst: str) -> tupl
     """Copy ``branch`` of ``src`` (cut to ~``commits``) and its tags into a
     fresh bare repository ``dst``. Returns (branch, commit count, tip)."""
     if branch is None:
-        head = git("symbolic-ref", "-q", "HEAD", cwd=src)
-        branch = head.removeprefix("refs/heads/")
-    tip = git("rev-parse", f"refs/heads/{branch}", cwd=src)
+        try:
+            branch = git("symbolic-ref", "-q", "HEAD", cwd=src).removeprefix("refs/heads/")
+            tip = git("rev-parse", f"refs/heads/{branch}", cwd=src)
+        except subprocess.CalledProcessError:  # a detached HEAD (a CI checkout)
+            branch, tip = "main", git("rev-parse", "HEAD", cwd=src)
+    else:
+        tip = git("rev-parse", f"refs/heads/{branch}", cwd=src)
     if commits:
         line = git("rev-list", "--first-parent", tip, cwd=src).split()
         lo, hi = 0, len(line) - 1  # line[0] is the tip (most commits)
@@ -124,12 +129,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--src", help="a git repository (default: git's mirror, else this project's .git)")
     ap.add_argument("--branch", help="branch to copy (default: the source's HEAD branch)")
     ap.add_argument("--commits", type=int, help="cut the branch at about N commits")
-    ap.add_argument("--muse", default=shutil.which("muse") or "muse", help="the muse binary (default: on PATH)")
+    ap.add_argument("--muse", default=muse_cmd(),
+                    help="the muse binary (default: the one installed next to this Python, else on PATH)")
+    ap.add_argument("--quick", action="store_true",
+                    help="smoke run (CI): this project's own history, whatever --src says")
     ap.add_argument("--json", help="write the results here")
     ap.add_argument("--keep-tmp", action="store_true")
     ap.add_argument("--tmp", help="parent of the temp dir (default: $TMPDIR)")
     a = ap.parse_args(argv)
-    src = a.src or default_src()
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    src = git("rev-parse", "--absolute-git-dir", cwd=here) if a.quick else (a.src or default_src())
     muse = os.path.abspath(a.muse) if os.sep in a.muse else a.muse
     base = tempfile.mkdtemp(prefix="bench-git-history-", dir=a.tmp)
     env = dict(os.environ)
@@ -239,7 +248,7 @@ def main(argv: list[str] | None = None) -> int:
     target("import >= 700 commits/s", f"{cps:,.0f} commits/s" if cps else "n/a", cps is not None and cps >= 700)
     res["targets"] = targets
     res["errors"] = errors
-    print_targets(targets, False, "")
+    print_targets(targets, a.quick, "this project's own small history")
     for e in errors:
         print(f"ERROR: {e}")
     if a.json:
