@@ -261,11 +261,14 @@ pub fn bundle_format(path: &Path) -> Result<BundleFormat> {
 // Blob content cache (both sides)
 // ---------------------------------------------------------------------------
 
+/// A cached blob and its eviction key (superseded?, last use).
+type CacheSlot = (Arc<Vec<u8>>, (u8, u64));
+
 /// Decompressed blobs by digest, at most `cap` bytes. Eviction takes
 /// *superseded* blobs first (those already used as a delta base: their
 /// successor now carries the path's history), then the least recently used.
 struct BlobCache {
-    map: HashMap<Digest, (Arc<Vec<u8>>, (u8, u64))>,
+    map: HashMap<Digest, CacheSlot>,
     order: BTreeMap<(u8, u64), Digest>,
     bytes: usize,
     cap: usize,
@@ -401,7 +404,7 @@ impl RecordContext {
 }
 
 fn digest(id: &str) -> Result<Digest> {
-    digest_from_id(id).ok_or_else(|| Error::InvalidId { id: id.to_string(), reason: "not sha256: + 64 hex".into() })
+    digest_from_id(id).ok_or_else(|| Error::InvalidId { id: id.to_string(), reason: "not sha256: + 64 hex" })
 }
 
 // ---------------------------------------------------------------------------
@@ -1372,7 +1375,7 @@ fn main_pass(
             _ => return Err(bad(path, format!("second header frame at byte {}", f.at))),
         }
         done += 1;
-        if done % 512 == 0 {
+        if done.is_multiple_of(512) {
             progress(what, done, total);
         }
     };

@@ -658,10 +658,13 @@ impl Pack {
     }
 }
 
+/// A decoded base and its last use tick.
+type BaseSlot = (Arc<Vec<u8>>, u64);
+
 /// The process-wide LRU of decoded delta bases (see the module docs).
 #[derive(Default)]
 struct BaseCache {
-    map: HashMap<(u64, u64), (Arc<Vec<u8>>, u64)>,
+    map: HashMap<(u64, u64), BaseSlot>,
     /// Use tick → key, oldest first.
     order: BTreeMap<u64, (u64, u64)>,
     tick: u64,

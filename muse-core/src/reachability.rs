@@ -328,7 +328,9 @@ fn read_all_commits(root: &Path, progress: ProgressFn<'_>) -> Result<HashMap<Str
     let total = ids.len() as u64;
     let done = std::sync::atomic::AtomicU64::new(0);
     progress("reading commits", 0, total);
-    let slices: Vec<Vec<(String, (Vec<String>, String))>> = ids
+    // (commit ID, (parent IDs, snapshot ID)) per slice.
+    type Links = Vec<(String, (Vec<String>, String))>;
+    let slices: Vec<Links> = ids
         .par_chunks(2048)
         .map(|slice| {
             let read = read_slice(root, slice);

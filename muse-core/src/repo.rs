@@ -226,7 +226,9 @@ fn sweep_muse_dir(dir: &Path, sub: &str) -> Result<crate::object_store::Sweep> {
 /// * `.new-batch-*` (a batch between `mkdir` and lock): only when unlocked
 ///   *and* older than [`CLEANUP_MIN_AGE_SECS`] (left by a process killed in
 ///   between); a younger one counts as live;
-/// * any other entry: removed unless locked (nothing else is made there).
+/// * a file (a repack's new pack, `repack-*.pack`, locked right after it
+///   is created): removed only when unlocked *and* older than
+///   [`CLEANUP_MIN_AGE_SECS`].
 fn sweep_staging(root: &Path) -> Result<crate::object_store::Sweep> {
     let mut sweep = crate::object_store::Sweep::default();
     let dir = staging_dir(root);
@@ -240,7 +242,10 @@ fn sweep_staging(root: &Path) -> Result<crate::object_store::Sweep> {
         let entry = entry.ctx("list", &dir)?;
         let path = entry.path();
         if !entry.file_type().map(|t| t.is_dir()).unwrap_or(false) {
-            match try_remove_temp(&path, None)? {
+            // A file here is a repack's new pack: created, then locked, so a
+            // young one counts as live (a sweep between the two must not
+            // delete it).
+            match try_remove_temp(&path, Some(min_age))? {
                 TempState::Removed => sweep.removed += 1,
                 TempState::Live => sweep.kept_live += 1,
                 TempState::Vanished => {}

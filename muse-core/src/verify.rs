@@ -100,7 +100,7 @@ impl<'a> Ticker<'a> {
 
     fn tick(&self) {
         let d = self.done.fetch_add(1, Ordering::Relaxed) + 1;
-        if d % 256 == 0 || d == self.total {
+        if d.is_multiple_of(256) || d == self.total {
             (self.sink)(self.what, d, self.total);
         }
     }

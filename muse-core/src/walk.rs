@@ -523,7 +523,6 @@ fn list_dir<'s>(w: &'s Listing<'s>, scope: &rayon::Scope<'s>, prefix: String, ig
         rel.push_str(name);
         entries.push((rel, ft));
     }
-    drop(raw);
     drop(buf);
     let dir = Arc::new(fd);
     let dirfd = &*dir;

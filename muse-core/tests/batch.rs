@@ -150,13 +150,22 @@ fn a_batch_whose_process_died_is_removed_by_startup_gc_and_a_live_one_is_kept() 
     std::fs::create_dir_all(&dead).unwrap();
     std::fs::write(dead.join("0"), b"staged by a process that was killed").unwrap();
     std::fs::write(root.join(".muse/tmp/stray-file"), b"x").unwrap();
-    assert_eq!(staging_entries(&root).len(), 3);
+    // A file there (a killed repack's) is removed once it is old enough; a
+    // young one could be a live repack's between create and lock.
+    let young = root.join(".muse/tmp/repack-young.pack");
+    std::fs::write(&young, b"y").unwrap();
+    let old = std::time::SystemTime::now()
+        - std::time::Duration::from_secs(2 * muse_core::object_store::CLEANUP_MIN_AGE_SECS + 10);
+    std::fs::File::options().write(true).open(root.join(".muse/tmp/stray-file")).unwrap().set_modified(old).unwrap();
+    assert_eq!(staging_entries(&root).len(), 4);
 
     let report = startup_gc(&root).unwrap();
     assert!(!dead.exists(), "dead batch not removed");
     assert!(!root.join(".muse/tmp/stray-file").exists());
     assert!(report.removed >= 2, "{report:?}");
     assert!(report.kept_live >= 1, "{report:?}");
+    assert!(young.exists(), "a young file in .muse/tmp/ is kept");
+    std::fs::remove_file(&young).unwrap();
     assert_eq!(staging_entries(&root).len(), 1, "the live batch's dir is kept");
     // The live batch still commits everything.
     let stats = live.commit().unwrap();

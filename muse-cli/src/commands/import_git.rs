@@ -64,7 +64,32 @@ pub fn run(a: ImportGitArgs, ctx: &CommandContext) -> CmdResult {
     // A repository without commits follows the imported HEAD branch and
     // checks it out (git's first checkout after a clone).
     let first_contact = repo.head()?.is_none();
-    let report = repo.import_git_with(&a.path, &ImportOptions::default(), a.rename_conflicting.as_deref(), &mut progress)?;
+    let report = match repo.import_git_with(&a.path, &ImportOptions::default(), a.rename_conflicting.as_deref(), &mut progress) {
+        Ok(r) => r,
+        // Refused before writing anything (a non-fast-forward): with
+        // --verify, what the user asked to check is still checked and
+        // reported (a damaged `.muse/git-map` is one cause of a refusal).
+        Err(e @ muse_core::error::Error::InvalidInput(_)) if a.verify => {
+            if let Some(pb) = pb.take() {
+                pb.finish_and_clear();
+            }
+            let problems = repo.verify_git_import(&a.path)?;
+            if a.json {
+                print_json(&json!({
+                    "commits": 0, "refused": e.to_string(), "verified": problems.is_empty(), "problems": problems,
+                }))?;
+            } else {
+                eprintln!("muse: {e}");
+                let mut o = out();
+                for p in &problems {
+                    writeln!(o, "problem: {p}")?;
+                }
+                writeln!(o, "verify: {}", if problems.is_empty() { "ok".to_string() } else { format!("{} problem(s)", problems.len()) })?;
+            }
+            return Ok(EXIT_USER);
+        }
+        Err(e) => return Err(e.into()),
+    };
     if let Some(pb) = pb.take() {
         pb.finish_and_clear();
     }
