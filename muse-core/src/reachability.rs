@@ -497,8 +497,20 @@ pub fn prune_unreachable_with_progress(
     grace: Duration,
     progress: ProgressFn<'_>,
 ) -> Result<(Unreachable, usize)> {
-    // Walked and listed before the lock; an item stored after the listing
-    // is not a candidate this time.
+    let (unreachable, removed, _) = find_and_prune(root, grace, progress, None)?;
+    Ok((unreachable, removed))
+}
+
+/// The prune of [`prune_unreachable_with_progress`] and [`gc`]: walk and
+/// list before the lock (an item stored after the listing is not a
+/// candidate this time), decide again and prune under it, with `repack`
+/// passed to [`prune_locked`].
+fn find_and_prune(
+    root: &Path,
+    grace: Duration,
+    progress: ProgressFn<'_>,
+    repack: Option<&crate::repack::RepackOptions<'_>>,
+) -> Result<(Unreachable, usize, Option<crate::repack::RepackReport>)> {
     let before = Reach::of(root, progress);
     let listed = match &before {
         Ok(r) => Some(r.unreachable(root)?),
@@ -509,8 +521,8 @@ pub fn prune_unreachable_with_progress(
         Some(l) => reach.still_unreachable(&l),
         None => reach.unreachable(root)?,
     };
-    let (removed, _) = prune_locked(root, &unreachable, grace, &lock, None)?;
-    Ok((unreachable, removed))
+    let (removed, report) = prune_locked(root, &unreachable, grace, &lock, repack)?;
+    Ok((unreachable, removed, report))
 }
 
 /// What [`gc`] did: the unreachable items found, how many stored copies
@@ -568,18 +580,7 @@ pub fn gc(root: &Path, opts: &GcOptions, progress: ProgressFn<'_>) -> Result<GcR
         let repack = if opts.repack { Some(crate::repack::repack(root, &repack_opts)?) } else { None };
         return Ok(GcReport { unreachable, pruned: 0, repack });
     }
-    let before = Reach::of(root, progress);
-    let listed = match &before {
-        Ok(r) => Some(r.unreachable(root)?),
-        Err(_) => None,
-    };
-    let (lock, reach) = lock_and_update(root, before)?;
-    let unreachable = match listed {
-        Some(l) => reach.still_unreachable(&l),
-        None => reach.unreachable(root)?,
-    };
-    let (pruned, repack) =
-        prune_locked(root, &unreachable, opts.grace, &lock, opts.repack.then_some(&repack_opts))?;
+    let (unreachable, pruned, repack) = find_and_prune(root, opts.grace, progress, opts.repack.then_some(&repack_opts))?;
     Ok(GcReport { unreachable, pruned, repack })
 }
 
