@@ -78,7 +78,7 @@ use crate::error::{Error, IoContext, Result};
 use crate::object_store::verify_blob;
 use crate::paths::{object_path, staging_dir};
 use crate::records::{CommitRecord, SnapshotRecord};
-use crate::pack::{EntryKind, PackWriter};
+use crate::pack::{EntryKind, PackWriter, Prepared};
 use crate::snapshots::{load_snapshot, prepare_snapshot_on, skip_base, Against, Check, Loaded, StagedSnapshots};
 
 /// Counts of what a committed batch wrote.
@@ -126,6 +126,8 @@ struct Held {
     kind: Kind,
     /// Delta base hint (a blob's digest), for the pack.
     base: Option<[u8; 32]>,
+    /// An encoding computed already (a bundle's frame), for the pack.
+    prepared: Option<Prepared>,
 }
 
 /// Where a batch's items wait for [`Batch::commit`], and the reader of
@@ -354,6 +356,11 @@ pub struct Batch {
     /// their changed paths). A skip delta on such a snapshot is built from
     /// that union (see `Against::Changed`), without its manifest.
     since: HashMap<String, (String, BTreeSet<String>)>,
+    /// The chains (no manifest) of the latest snapshots staged with a
+    /// `changed` set, at most [`STAGED_CHAINS`]: the parent of a record
+    /// staged after a jump between branches (a bundle's side branches, a
+    /// merge) is found here instead of being read back and rebuilt.
+    staged_chains: HashMap<String, Loaded>,
     /// Frees evicted manifests on another thread (a 2,000-entry manifest
     /// is ~4,000 frees: a third of a long import's time on one core).
     dropper: Dropper<Loaded>,
@@ -406,6 +413,9 @@ impl<T: Send + 'static> Drop for Dropper<T> {
 /// Slots of [`Batch::levels`]: one per trailing-zero count of a depth below
 /// [`crate::snapshots::CHECKPOINT_INTERVAL`], plus one for full records.
 const LEVELS: usize = crate::snapshots::CHECKPOINT_INTERVAL.trailing_zeros() as usize + 1;
+
+/// Most entries of [`Batch`]'s `staged_chains` (a few hundred bytes each).
+const STAGED_CHAINS: usize = 16_384;
 
 fn level(depth: u32) -> usize {
     if depth == 0 {
@@ -461,6 +471,7 @@ impl Batch {
             done: false,
             levels: vec![None; LEVELS],
             since: HashMap::new(),
+            staged_chains: HashMap::new(),
             dropper: Dropper::new(),
             created_base,
             _write_lock: write_lock,
@@ -518,10 +529,28 @@ impl Batch {
     /// loose file once it writes those, else held until it decides (more
     /// than `unpack_limit` items: a pack; over [`HOLD_BYTES`]: loose).
     fn stage(&mut self, id: &str, dest: PathBuf, bytes: Vec<u8>, kind: Kind, base: Option<[u8; 32]>) -> Result<()> {
+        self.stage_prepared(id, dest, bytes, kind, base, None)
+    }
+
+    /// [`Batch::stage`] with the pack encoding already computed (see
+    /// [`Prepared::from_frame`]).
+    fn stage_prepared(
+        &mut self,
+        id: &str,
+        dest: PathBuf,
+        bytes: Vec<u8>,
+        kind: Kind,
+        base: Option<[u8; 32]>,
+        prepared: Option<Prepared>,
+    ) -> Result<()> {
         self.check()?;
         let digest = crate::pack::digest_of(id)?;
         if let Some(pack) = &mut self.staging.pack {
-            if let Err(e) = pack.append_with_base(kind.entry_kind(), digest, &bytes, base) {
+            let r = match prepared {
+                Some(p) => pack.append_prepared(kind.entry_kind(), digest, &bytes, base, p),
+                None => pack.append_with_base(kind.entry_kind(), digest, &bytes, base),
+            };
+            if let Err(e) = r {
                 self.staging.pack_failed = true;
                 return Err(e);
             }
@@ -532,7 +561,7 @@ impl Batch {
             return self.stage_loose(id, dest, bytes, kind);
         }
         self.staging.held_bytes += bytes.len();
-        self.staging.held.push(Held { id: id.to_string(), dest, bytes, kind, base });
+        self.staging.held.push(Held { id: id.to_string(), dest, bytes, kind, base, prepared });
         if self.staging.held.len() > self.unpack_limit {
             if let Err(e) = self.start_pack() {
                 self.staging.pack_failed = true;
@@ -548,7 +577,11 @@ impl Batch {
     fn start_pack(&mut self) -> Result<()> {
         let mut pack = PackWriter::create(&self.staging.dir.join(PACK_TMP))?;
         for h in std::mem::take(&mut self.staging.held) {
-            pack.append_with_base(h.kind.entry_kind(), crate::pack::digest_of(&h.id)?, &h.bytes, h.base)?;
+            let digest = crate::pack::digest_of(&h.id)?;
+            match h.prepared {
+                Some(p) => pack.append_prepared(h.kind.entry_kind(), digest, &h.bytes, h.base, p)?,
+                None => pack.append_with_base(h.kind.entry_kind(), digest, &h.bytes, h.base)?,
+            };
             self.staging.packed[h.kind.entry_kind() as usize] += 1;
         }
         self.staging.held_bytes = 0;
@@ -608,6 +641,34 @@ impl Batch {
         verify_blob(id, content)?;
         let base = base.map(crate::pack::digest_of).transpose()?;
         self.write_verified_object_with_base(id, content, base)
+    }
+
+    /// As [`Batch::write_object_with_base`] for `content` the caller has
+    /// hash-verified against `id`, with `frame`, a [`crate::zdelta`] frame
+    /// decoding to `content` (on `base`'s content when `base` is given):
+    /// when the batch writes a pack, the frame is stored as it is (a delta
+    /// when `base` is in this pack and its chain is short enough, else
+    /// `frame` as a plain entry only if it was compressed alone), instead
+    /// of compressing `content` again. Returns `false` when the object is
+    /// already stored or already in this batch.
+    ///
+    /// # Errors
+    /// [`Error::InvalidId`], [`Error::Io`].
+    pub fn write_verified_object_frame(
+        &mut self,
+        id: &str,
+        content: &[u8],
+        base: Option<[u8; 32]>,
+        frame: &[u8],
+    ) -> Result<bool> {
+        if self.ids.contains(id) || self.stored(EntryKind::Object, id)? {
+            self.stats.objects_skipped += 1;
+            return Ok(false);
+        }
+        let prepared = Prepared::from_frame(frame.to_vec(), base.is_some());
+        self.stage_prepared(id, object_path(&self.root, id)?, content.to_vec(), Kind::Object, base, Some(prepared))?;
+        self.ids.insert(id.to_string());
+        Ok(true)
     }
 
     fn write_verified_object_with_base(&mut self, id: &str, content: &[u8], base: Option<[u8; 32]>) -> Result<bool> {
@@ -735,7 +796,10 @@ impl Batch {
         let mut parent: Option<Loaded> = None;
         if let Some(b) = base.filter(|b| *b != rec.snapshot_id) {
             crate::ids::validate_id(b)?;
-            parent = self.take_level(b).or_else(|| self.load(b));
+            parent = self
+                .take_level(b)
+                .or_else(|| changed.and_then(|_| self.staged_chains.get(b).cloned()))
+                .or_else(|| self.load(b));
         }
         let mut ancestor: Option<Loaded> = None;
         let mut ancestor_changed: Option<BTreeSet<String>> = None;
@@ -814,7 +878,14 @@ impl Batch {
         } else {
             SnapshotRecord { snapshot_id: rec.snapshot_id.clone(), ..SnapshotRecord::default() }
         };
-        self.remember(Loaded { rec: kept, depth, bases, base_depths, has_manifest: keep });
+        let staged = Loaded { rec: kept, depth, bases, base_depths, has_manifest: keep };
+        if !keep {
+            if self.staged_chains.len() >= STAGED_CHAINS {
+                self.staged_chains.clear();
+            }
+            self.staged_chains.insert(rec.snapshot_id.clone(), staged.clone());
+        }
+        self.remember(staged);
         let levels = &self.levels;
         self.since.retain(|id, _| levels.iter().flatten().any(|l| l.rec.snapshot_id == *id));
         Ok(true)

@@ -90,7 +90,15 @@
 //! snapshot IDs only. Frames are written to a temporary file beside the
 //! destination (`.muse-bundle-*`), which is synced and renamed over the
 //! destination only when complete: a killed `create` leaves no half file
-//! under the final name. Memory: the [`SNAPSHOT_WINDOW`] manifests, a
+//! under the final name. A blob the store holds in a pack as a zstd frame,
+//! or as a delta on a blob the receiver will hold by then (an earlier
+//! frame less than [`MAX_DELTA_DEPTH`] deep, or a prerequisite's), is
+//! copied into its frame exactly as stored, neither decompressed nor
+//! compressed again (git's pack reuse); manifests are rebuilt from the
+//! stored snapshot records on manifests already at hand, and a stored
+//! delta on the chosen parent is sent as it is; commit records are sent as
+//! stored. None of this is re-verified on the sending side: the receiver
+//! verifies every frame. Memory: the [`SNAPSHOT_WINDOW`] manifests, a
 //! byte-bounded cache of recently read blob contents (delta bases), the
 //! set of blob digests sent (with each one's chain depth and base), and one
 //! chunk of frames compressed in parallel (rayon).
@@ -115,9 +123,14 @@
 //!    blob it names earlier or stored; every commit verified
 //!    ([`CommitRecord::validate`]), its snapshot and parents earlier or
 //!    stored; no entry twice; the counts of the end frame; the branch heads.
+//!    The SHA-256 checks (every blob, every rebuilt manifest and its
+//!    file/directory clashes) run on a second thread beside the pass; the
+//!    pass waits for them before anything is committed and reports the
+//!    failure at the smallest byte offset.
 //! 3. Everything is written through one write batch
 //!    ([`crate::store::WriteBatch`]: [`crate::batch::Batch`] on disk, which
-//!    stages a pack for a big batch) and made durable and visible by its
+//!    stages a pack for a big batch; a blob frame is kept there as it is,
+//!    a delta when its base is in the same pack) and made durable and visible by its
 //!    single commit. On any failure the batch is dropped: nothing becomes
 //!    visible, no ref moves, the error names the first bad entry and its
 //!    byte offset. `apply_bundle` moves no ref: the verified branch heads
@@ -175,6 +188,13 @@ pub const CONTEXT_MAX: usize = 32 << 10;
 /// ... then keeps only its last this many.
 pub const CONTEXT_KEEP: usize = 16 << 10;
 
+/// zstd level of snapshot and commit frames. Each is compressed against
+/// the record context (up to [`CONTEXT_MAX`] bytes), which zstd indexes
+/// anew for every frame; level 1 indexes it once instead of twice (level 3)
+/// and the records, mostly IDs the context already holds, compress almost
+/// as well.
+const RECORD_LEVEL: i32 = 1;
+
 /// Frames compressed in parallel at a time by [`Repository::create_bundle`]
 /// (bounds what a chunk holds).
 const CHUNK_JOBS: usize = 64;
@@ -200,6 +220,9 @@ pub struct CreateStats {
     pub blobs: usize,
     /// Blob frames stored as a delta against another blob.
     pub blob_deltas: usize,
+    /// Blob frames copied from a pack entry as they were stored (no
+    /// recompression; git's pack reuse).
+    pub blobs_reused: usize,
     /// Size of the file, in bytes.
     pub bytes: u64,
     /// The bundle's prerequisite commits (the boundary; see the module docs).
@@ -322,34 +345,147 @@ impl BlobCache {
     }
 }
 
-/// A snapshot's manifest built from its stored delta record on a base whose
-/// manifest create already holds (the window or the kept set), instead of
-/// rebuilding the whole chain from its checkpoint and hashing it
-/// (`read_snapshot`): the sender's own store is not re-verified here (the
-/// receiver verifies every manifest against its ID). `None` when the store
-/// is not the filesystem store, the record is full or absent, or its base is
-/// not at hand: the caller then reads it the normal way.
-fn stored_on_known_base(
-    store: &dyn Backend,
-    sid: &str,
-    window: &Window,
-    kept: &HashMap<String, (Arc<Manifest>, u32)>,
-) -> Result<Option<Manifest>> {
-    let Some(fs) = store.as_fs() else { return Ok(None) };
-    let Some(st) = crate::snapshots::read_stored_snapshot(fs.root(), sid)? else { return Ok(None) };
-    if st.snapshot_id != sid {
-        return Ok(None);
+/// Most manifests [`Manifests`] keeps beyond the window and the kept set.
+const MANIFEST_LRU: usize = 64;
+/// Most manifest entries, summed, it keeps.
+const MANIFEST_LRU_ENTRIES: usize = 1_000_000;
+
+/// The manifests `create` needs, built from the stored snapshot records
+/// (each a full manifest or a delta on a base) on manifests it already
+/// holds — the window, the kept set, or a small LRU of recently built ones
+/// — instead of rebuilding each one from its checkpoint and hashing it
+/// ([`load_manifest`]). The sender's store is not re-verified here: the
+/// receiver verifies every manifest against its ID (a corrupt record makes
+/// a bundle that `apply` refuses; `muse verify` finds it at the source).
+/// Stores other than the filesystem store go through [`load_manifest`].
+struct Manifests<'s> {
+    store: &'s dyn Backend,
+    root: Option<PathBuf>,
+    lru: HashMap<String, (Arc<Manifest>, u64)>,
+    lru_entries: usize,
+    tick: u64,
+}
+
+impl<'s> Manifests<'s> {
+    fn new(store: &'s dyn Backend) -> Self {
+        let root = store.as_fs().map(|fs| fs.root().to_path_buf());
+        Manifests { store, root, lru: HashMap::new(), lru_entries: 0, tick: 0 }
     }
-    let crate::snapshots::StoredForm::Delta { base, upsert, remove, .. } = st.form else { return Ok(None) };
-    let Some(bm) = window.get(&base).or_else(|| kept.get(&base).map(|(m, _)| Arc::clone(m))) else {
-        return Ok(None);
-    };
-    let mut m = (*bm).clone();
-    for p in &remove {
-        m.remove(p);
+
+    fn known(
+        &mut self,
+        sid: &str,
+        window: &Window,
+        kept: &HashMap<String, (Arc<Manifest>, u32)>,
+    ) -> Option<Arc<Manifest>> {
+        if let Some(m) = window.get(sid).or_else(|| kept.get(sid).map(|(m, _)| Arc::clone(m))) {
+            return Some(m);
+        }
+        self.tick += 1;
+        let tick = self.tick;
+        let (m, t) = self.lru.get_mut(sid)?;
+        *t = tick;
+        Some(Arc::clone(m))
     }
-    m.extend(upsert);
-    Ok(Some(m))
+
+    fn remember(&mut self, sid: &str, m: &Arc<Manifest>) {
+        if m.len() > MANIFEST_LRU_ENTRIES / 4 || self.lru.contains_key(sid) {
+            return;
+        }
+        while !self.lru.is_empty() && (self.lru.len() >= MANIFEST_LRU || self.lru_entries + m.len() > MANIFEST_LRU_ENTRIES)
+        {
+            let Some(old) = self.lru.iter().min_by_key(|(_, (_, t))| *t).map(|(k, _)| k.clone()) else { break };
+            if let Some((om, _)) = self.lru.remove(&old) {
+                self.lru_entries -= om.len();
+            }
+        }
+        self.tick += 1;
+        self.lru_entries += m.len();
+        self.lru.insert(sid.to_string(), (Arc::clone(m), self.tick));
+    }
+
+    /// Snapshot `sid`'s manifest and, when its stored record is a delta,
+    /// that delta (see [`StoredDelta::reuse`]).
+    fn get(
+        &mut self,
+        sid: &str,
+        what: impl Fn() -> String,
+        window: &Window,
+        kept: &HashMap<String, (Arc<Manifest>, u32)>,
+    ) -> Result<(Arc<Manifest>, Option<StoredDelta>)> {
+        if let Some(m) = self.known(sid, window, kept) {
+            return Ok((m, None));
+        }
+        let Some(root) = self.root.clone() else {
+            return Ok((Arc::new(load_manifest(self.store, sid, what)?), None));
+        };
+        // Down the stored chain to a manifest at hand or a full record.
+        let mut chain: Vec<(String, StoredDelta)> = Vec::new();
+        let mut cur = sid.to_string();
+        let start = loop {
+            if !chain.is_empty() {
+                if let Some(m) = self.known(&cur, window, kept) {
+                    break m;
+                }
+            }
+            let st = match crate::snapshots::read_stored_snapshot(&root, &cur)? {
+                Some(st) if st.snapshot_id == cur && chain.len() <= usize::from(crate::pack::MAX_CHAIN_DEPTH) * 4 => st,
+                // Absent, odd or very deep: the verified way.
+                _ => return Ok((Arc::new(load_manifest(self.store, sid, what)?), None)),
+            };
+            match st.form {
+                crate::snapshots::StoredForm::Full(m) => {
+                    let m = Arc::new(m);
+                    if chain.is_empty() {
+                        self.remember(sid, &m);
+                        return Ok((m, None));
+                    }
+                    self.remember(&cur, &m);
+                    break m;
+                }
+                crate::snapshots::StoredForm::Delta { base, upsert, remove, .. } => {
+                    let next = base.clone();
+                    chain.push((cur, StoredDelta { base, upsert, remove }));
+                    cur = next;
+                }
+            }
+        };
+        let mut m = start;
+        let mut last = None;
+        while let Some((id, d)) = chain.pop() {
+            let mut next = (*m).clone();
+            for p in &d.remove {
+                next.remove(p);
+            }
+            for (p, oid) in &d.upsert {
+                next.insert(p.clone(), oid.clone());
+            }
+            m = Arc::new(next);
+            self.remember(&id, &m);
+            last = Some(d);
+        }
+        Ok((m, last))
+    }
+}
+
+/// A stored snapshot delta record's parts (see [`Manifests::get`]).
+struct StoredDelta {
+    base: String,
+    upsert: Manifest,
+    remove: Vec<String>,
+}
+
+impl StoredDelta {
+    /// The bundle's snapshot delta on `base_id` when it is this record's
+    /// base: the stored change itself, no manifest comparison. (A stored
+    /// delta removes before it upserts, a bundle's applies its upserts
+    /// first: a record naming one path in both is not reused.)
+    fn reuse(self, base_id: Option<&str>) -> Option<(Manifest, Vec<String>)> {
+        if base_id != Some(self.base.as_str()) || self.remove.iter().any(|p| self.upsert.contains_key(p)) {
+            return None;
+        }
+        Some((self.upsert, self.remove))
+    }
 }
 
 /// The last [`SNAPSHOT_WINDOW`] snapshot frames' manifests, oldest first.
@@ -419,6 +555,9 @@ enum Job {
     /// A snapshot delta or commit record (`kind`): its msgpack bytes and
     /// the record context to compress it against.
     Record { kind: u8, raw: Vec<u8>, ctx: Option<Arc<Vec<u8>>> },
+    /// A blob whose stored pack entry is copied as it is (git's pack reuse):
+    /// its zdelta frame, on `base` when the entry is a delta.
+    Copy { id: Digest, base: Option<Digest>, frame: Vec<u8> },
 }
 
 /// An encoded frame (kind, payload) and, for a blob, its content for the
@@ -451,7 +590,66 @@ fn make_frame(store: &dyn Backend, job: &Job) -> Result<Made> {
             Ok((KIND_BLOB, payload, Some((*id, Arc::new(content)))))
         }
         Job::Record { kind, raw, ctx } => {
-            Ok((*kind, zdelta::compress(raw, ctx.as_deref().map(Vec::as_slice), zdelta::DEFAULT_LEVEL)?, None))
+            Ok((*kind, zdelta::compress(raw, ctx.as_deref().map(Vec::as_slice), RECORD_LEVEL)?, None))
+        }
+        Job::Copy { id, base, frame } => {
+            let mut payload = Vec::with_capacity(65 + frame.len());
+            payload.extend_from_slice(id);
+            match base {
+                None => payload.push(0),
+                Some(b) => {
+                    payload.push(1);
+                    payload.extend_from_slice(b);
+                }
+            }
+            payload.extend_from_slice(frame);
+            Ok((KIND_BLOB, payload, None))
+        }
+    }
+}
+
+/// A reusable stored entry: its base and the base's depth in the bundle,
+/// and the frame ([`reusable_entry`]).
+type Reusable = (Option<(Digest, u16)>, Vec<u8>);
+
+/// The stored pack entry of blob `d` when it can be copied into the bundle
+/// unchanged (git's pack reuse: no decompression, no recompression): a zstd
+/// frame, or a delta frame whose base the receiver will hold by the time it
+/// reads this one (a prerequisite's blob, or a blob sent earlier less than
+/// [`MAX_DELTA_DEPTH`] frames down its chain). Returns the base, its chain
+/// depth in the bundle (0 for a prerequisite's) and the frame. `None` for a
+/// loose blob, a raw entry, a v1 pack, or a delta on anything else: the
+/// caller then compresses the blob itself.
+///
+/// The copied bytes are not decoded here: the receiver decodes and
+/// hash-verifies every blob frame (a corrupt stored entry makes a bundle
+/// that `apply`/`verify` refuse; `muse verify` finds it at the source).
+fn reusable_entry(
+    root: &Path,
+    d: &Digest,
+    have_blobs: &HashSet<Digest>,
+    sent: &HashMap<Digest, Sent>,
+) -> Result<Option<Reusable>> {
+    use crate::pack::{EntryKind, Encoding};
+    let Some((pack, e)) = crate::pack::find(root, EntryKind::Object, &id_from_digest(d), false)? else {
+        return Ok(None);
+    };
+    match e.encoding {
+        Encoding::Raw => Ok(None),
+        Encoding::Zstd => Ok(Some((None, pack.raw_entry(&e)?))),
+        Encoding::Delta => {
+            let mut stored = pack.raw_entry(&e)?;
+            let Some(b) = stored.get(..32).and_then(|s| <[u8; 32]>::try_from(s).ok()) else { return Ok(None) };
+            let depth = if have_blobs.contains(&b) {
+                0
+            } else {
+                match sent.get(&b) {
+                    Some(s) if s.depth < MAX_DELTA_DEPTH => s.depth,
+                    _ => return Ok(None),
+                }
+            };
+            stored.drain(..32);
+            Ok(Some((Some((b, depth)), stored)))
         }
     }
 }
@@ -577,6 +775,9 @@ pub(crate) fn create_to(
     let mut jobs: Vec<Job> = Vec::new();
     let mut rctx = RecordContext::default();
     let total = order.len() as u64;
+    let fs_root = store.as_fs().map(|fs| fs.root().to_path_buf());
+    let fs_root = fs_root.as_deref();
+    let mut manifests = Manifests::new(store);
 
     let flush = |jobs: &mut Vec<Job>, out: &mut HashingWriter<_>, cache: &mut BlobCache| -> Result<()> {
         let made: Vec<Result<Made>> = jobs.par_iter().with_max_len(1).map(|j| make_frame(store, j)).collect();
@@ -622,10 +823,7 @@ pub(crate) fn create_to(
         let Some(node) = walk.nodes.get(id) else { continue };
         let sid = node.snapshot_id.clone();
         if !receiver_snaps.contains(&sid) && !emitted.contains(&sid) {
-            let manifest = match stored_on_known_base(store, &sid, &window, &kept)? {
-                Some(m) => m,
-                None => load_manifest(store, &sid, || format!("snapshot of commit {id}"))?,
-            };
+            let (manifest, stored) = manifests.get(&sid, || format!("snapshot of commit {id}"), &window, &kept)?;
             let fp_sid = node.parents.first().and_then(|p| walk.nodes.get(p)).map(|n| n.snapshot_id.clone());
             let from_kept = fp_sid.as_ref().filter(|f| window.get(f).is_none()).and_then(|f| {
                 let (m, left) = kept.get_mut(f)?;
@@ -644,19 +842,36 @@ pub(crate) fn create_to(
                 }
                 Some(f) if from_kept.is_some() => (Some(f), from_kept.unwrap_or_default()),
                 Some(f) if receiver_snaps.contains(&f) => {
-                    let m = load_manifest(store, &f, || "delta base".into())?;
-                    (Some(f), Arc::new(m))
+                    let (m, _) = manifests.get(&f, || "delta base".into(), &window, &kept)?;
+                    (Some(f), m)
                 }
                 _ => match window.last() {
                     Some((s, m)) => (Some(s), m),
                     None => (None, Arc::new(Manifest::new())),
                 },
             };
-            let (delta_upsert, delta_remove) = diff_sorted(&base_m, &manifest);
+            let (delta_upsert, delta_remove) = match stored.and_then(|d| d.reuse(base_id.as_deref())) {
+                Some(d) => d,
+                None => diff_sorted(&base_m, &manifest),
+            };
             for (p, oid) in &delta_upsert {
                 let d = digest(oid)?;
                 if have_blobs.contains(&d) || sent.contains_key(&d) {
                     continue;
+                }
+                if let Some(root) = fs_root {
+                    if let Some((base, frame)) = reusable_entry(root, &d, &have_blobs, &sent)? {
+                        let depth = base.map_or(0, |(_, dep)| dep.saturating_add(1));
+                        sent.insert(d, Sent { depth, base: base.map(|(b, _)| b) });
+                        if base.is_some() {
+                            stats.blob_deltas += 1;
+                        }
+                        stats.blobs_reused += 1;
+                        jobs.push(Job::Copy { id: d, base: base.map(|(b, _)| b), frame });
+                        rctx.push(oid.as_bytes());
+                        stats.blobs += 1;
+                        continue;
+                    }
                 }
                 let mut base = None;
                 if let Some(old) = base_m.get(p) {
@@ -692,7 +907,6 @@ pub(crate) fn create_to(
             }
             emitted.insert(sid.clone());
             let d = SnapshotDelta { snapshot_id: sid.clone(), parent_snapshot_id: base_id, delta_upsert, delta_remove };
-            let manifest = Arc::new(manifest);
             let mut keep = uses.get(&sid).copied().unwrap_or(0);
             if keep > 0 {
                 if kept.len() < KEEP_MAX_SNAPSHOTS && kept_entries + manifest.len() <= KEEP_MAX_ENTRIES {
@@ -708,10 +922,19 @@ pub(crate) fn create_to(
             stats.snapshots += 1;
             window.push(sid, manifest);
         }
-        let rec = store
-            .read_commit(&CommitId::parse(id)?)?
-            .ok_or_else(|| Error::NotFound { what: "commit", name: id.clone() })?;
-        let raw = rec.to_msgpack()?;
+        // The stored record's bytes as they are (the receiver decodes and
+        // verifies each commit); other stores re-encode the record.
+        let stored = match fs_root {
+            Some(root) => crate::commits::read_commit_bytes(root, id)?,
+            None => None,
+        };
+        let raw = match stored {
+            Some(b) => b,
+            None => store
+                .read_commit(&CommitId::parse(id)?)?
+                .ok_or_else(|| Error::NotFound { what: "commit", name: id.clone() })?
+                .to_msgpack()?,
+        };
         rctx.record(&mut jobs, KIND_COMMIT, raw);
         stats.commits += 1;
         if jobs.len() >= CHUNK_JOBS {
@@ -997,6 +1220,134 @@ struct Reader<'s> {
     rebuilt: u64,
     /// The record context (see the module docs).
     rctx: RecordContext,
+    /// Hash checks running beside the pass.
+    checker: Checker,
+}
+
+/// A check the [`Checker`] makes.
+enum Check {
+    /// The content of the blob frame at byte `at` must hash to `id`.
+    Blob { id: Digest, content: Arc<Vec<u8>>, at: u64 },
+    /// The manifest rebuilt by the snapshot frame at byte `at` must hash
+    /// to `sid` and have no path that is also a directory.
+    Manifest { sid: String, manifest: Arc<Manifest>, at: u64 },
+}
+
+/// Checks the blob hashes and rebuilt manifests of a bundle on a second
+/// thread while the main pass goes on (the hashing is a third of the work
+/// of reading a bundle; git's `index-pack` hashes in threads too). The
+/// main pass waits for it ([`Checker::finish`]) before anything is
+/// committed and reports the failure at the smallest byte offset: the
+/// same error an inline check would have raised first. Items wait in a
+/// bounded queue ([`CHECK_QUEUE`] of them), which bounds the memory they
+/// hold.
+struct Checker {
+    file: PathBuf,
+    tx: Option<std::sync::mpsc::SyncSender<Check>>,
+    handle: Option<std::thread::JoinHandle<Option<(u64, Error)>>>,
+    /// The first failure of a check made inline (no thread).
+    inline_failure: Option<(u64, Error)>,
+}
+
+/// Items the [`Checker`] queue holds at most.
+const CHECK_QUEUE: usize = 64;
+
+fn check_blob(file: &Path, id: &Digest, content: &[u8], at: u64) -> Result<()> {
+    let oid = id_from_digest(id);
+    let actual = blob_id(content);
+    if actual != oid {
+        return Err(bad(file, format!("blob {oid} (frame at byte {at}): content hashes to {actual}")));
+    }
+    Ok(())
+}
+
+fn check_manifest(file: &Path, sid: &str, m: &Manifest, at: u64) -> Result<()> {
+    let ctx = |s: &str| bad(file, format!("snapshot {sid} (frame at byte {at}): {s}"));
+    let actual = hash_sorted_snapshot(m.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    if actual != sid {
+        return Err(ctx(&format!("rebuilt manifest ({} entries) hashes to {actual}", m.len())));
+    }
+    check_no_file_dir_clash(m.keys().map(String::as_str)).map_err(|e| ctx(&e.to_string()))
+}
+
+/// Runs check `c`: its byte offset and result.
+fn run_check(file: &Path, c: &Check) -> (u64, Result<()>) {
+    match c {
+        Check::Blob { id, content, at } => (*at, check_blob(file, id, content, *at)),
+        Check::Manifest { sid, manifest, at } => (*at, check_manifest(file, sid, manifest, *at)),
+    }
+}
+
+/// Keeps the failure with the smaller offset in `first`.
+fn keep_first(first: &mut Option<(u64, Error)>, at: u64, r: Result<()>) {
+    if let Err(e) = r {
+        if first.as_ref().is_none_or(|(a, _)| at < *a) {
+            *first = Some((at, e));
+        }
+    }
+}
+
+impl Checker {
+    fn start(file: &Path) -> Checker {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Check>(CHECK_QUEUE);
+        let path = file.to_path_buf();
+        let run = move || {
+            let mut first: Option<(u64, Error)> = None;
+            for c in rx {
+                let (at, r) = run_check(&path, &c);
+                keep_first(&mut first, at, r);
+            }
+            first
+        };
+        let (tx, handle) = match std::thread::Builder::new().name("muse-bundle-check".into()).spawn(run) {
+            Ok(h) => (Some(tx), Some(h)),
+            // No thread to be had: every check is made inline.
+            Err(_) => (None, None),
+        };
+        Checker { file: file.to_path_buf(), tx, handle, inline_failure: None }
+    }
+
+    /// Hands `c` over (or checks it now when there is no checking thread).
+    fn send(&mut self, c: Check) {
+        let c = match &self.tx {
+            Some(tx) => match tx.send(c) {
+                Ok(()) => return,
+                // The thread is gone: check inline from now on.
+                Err(std::sync::mpsc::SendError(c)) => {
+                    self.tx = None;
+                    c
+                }
+            },
+            None => c,
+        };
+        let (at, r) = run_check(&self.file, &c);
+        keep_first(&mut self.inline_failure, at, r);
+    }
+
+    /// Waits for every check handed over; the failure at the smallest byte
+    /// offset, if any.
+    fn finish(&mut self) -> Option<(u64, Error)> {
+        self.tx = None;
+        let mut first = self.inline_failure.take();
+        if let Some(h) = self.handle.take() {
+            match h.join() {
+                Ok(Some((at, e))) => keep_first(&mut first, at, Err(e)),
+                Ok(None) => {}
+                Err(_) => keep_first(
+                    &mut first,
+                    0,
+                    Err(bad(&self.file, "the thread checking the bundle's hashes panicked; nothing was applied")),
+                ),
+            }
+        }
+        first
+    }
+}
+
+impl Drop for Checker {
+    fn drop(&mut self) {
+        let _ = self.finish();
+    }
 }
 
 impl Reader<'_> {
@@ -1004,16 +1355,19 @@ impl Reader<'_> {
         bad(&self.path, detail)
     }
 
-    /// Decodes a blob frame's payload; the base is given.
+    /// Decodes a blob frame's payload and checks it against its ID; the
+    /// base is given.
     fn decode_blob(&self, id: &Digest, frame: &[u8], base: Option<&[u8]>, at: u64) -> Result<Vec<u8>> {
-        let oid = id_from_digest(id);
-        let content = zdelta::decompress(frame, base, self.limits.max_blob_bytes, "bundle blob", &self.path)
-            .map_err(|e| self.bad(format!("blob {oid} (frame at byte {at}): {e}")))?;
-        let actual = blob_id(&content);
-        if actual != oid {
-            return Err(self.bad(format!("blob {oid} (frame at byte {at}): content hashes to {actual}")));
-        }
+        let content = self.decode_blob_unchecked(id, frame, base, at)?;
+        check_blob(&self.path, id, &content, at)?;
         Ok(content)
+    }
+
+    /// [`Reader::decode_blob`] without the hash check (the caller hands
+    /// the content to the [`Checker`]).
+    fn decode_blob_unchecked(&self, id: &Digest, frame: &[u8], base: Option<&[u8]>, at: u64) -> Result<Vec<u8>> {
+        zdelta::decompress(frame, base, self.limits.max_blob_bytes, "bundle blob", &self.path)
+            .map_err(|e| self.bad(format!("blob {} (frame at byte {at}): {e}", id_from_digest(id))))
     }
 
     /// The content of blob `d`: cached, rebuilt from the bundle's earlier
@@ -1107,21 +1461,24 @@ impl Reader<'_> {
                 Some(self.content(b)?)
             }
         };
-        let content = self.decode_blob(&id, &p[body_at..], base_content.as_deref().map(Vec::as_slice), at)?;
+        let content =
+            Arc::new(self.decode_blob_unchecked(&id, &p[body_at..], base_content.as_deref().map(Vec::as_slice), at)?);
+        self.checker.send(Check::Blob { id, content: Arc::clone(&content), at });
         self.rctx.push(oid.as_bytes());
         let written = match sink {
             // The bundle's delta base is the pack's hint (the previous
             // version of the same path): a pack stores the blob as a delta.
+            // The frame itself is kept when the pack can (no recompression).
             Sink::Batch(batch) => {
                 let hint = base.as_ref().map(|b| BlobId::parse(&id_from_digest(b))).transpose()?;
-                batch.write_blob_with_base(&BlobId::parse(&oid)?, &content, hint.as_ref())?
+                batch.write_verified_blob_frame(&BlobId::parse(&oid)?, &content, hint.as_ref(), &p[body_at..])?
             }
             Sink::Check => false,
         };
         if let Some(b) = &base {
             self.cache.demote(b);
         }
-        self.cache.insert(id, Arc::new(content));
+        self.cache.insert(id, content);
         let len = u32::try_from(p.len()).map_err(|_| self.bad("frame over 4 GiB"))?;
         self.blobs.insert(id, BlobLoc { offset: at + 5, len, base, depth });
         Ok(written)
@@ -1219,11 +1576,6 @@ impl Reader<'_> {
                 self.limits.max_rebuilt_entries
             ))));
         }
-        let actual = hash_sorted_snapshot(manifest.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-        if actual != sid {
-            return Err(self.bad(ctx(&format!("rebuilt manifest ({} entries) hashes to {actual}", manifest.len()))));
-        }
-        check_no_file_dir_clash(manifest.keys().map(String::as_str)).map_err(|e| self.bad(ctx(&e.to_string())))?;
         if let Sink::Batch(batch) = sink {
             let rec = SnapshotRecord { snapshot_id: sid.clone(), manifest, created_at: now_iso(), extra: Vec::new() };
             let changed: BTreeSet<String> = d.delta_upsert.keys().chain(&d.delta_remove).cloned().collect();
@@ -1232,6 +1584,8 @@ impl Reader<'_> {
             manifest = rec.manifest;
         }
         let manifest = Arc::new(manifest);
+        // Its hash and file/directory clashes are checked beside this pass.
+        self.checker.send(Check::Manifest { sid: sid.clone(), manifest: Arc::clone(&manifest), at });
         if keep > 0 {
             if self.kept.len() >= KEEP_MAX_SNAPSHOTS || self.kept_entries + manifest.len() > KEEP_MAX_ENTRIES {
                 return Err(Error::InvalidInput(ctx(&format!(
@@ -1359,25 +1713,40 @@ fn main_pass(
         kept_entries: 0,
         rebuilt: 0,
         rctx: RecordContext::default(),
+        checker: Checker::start(path),
     };
     let total = counts.iter().sum::<u64>();
     let mut done = 0u64;
     let what = if matches!(sink, Sink::Check) { "verifying the bundle" } else { "storing the bundle" };
-    let end = loop {
-        let f = fr.next()?;
-        match f.kind {
-            KIND_BLOB => {
-                r.blob_frame(&f, &mut sink)?;
+    // The frame being read, for ordering a failure against the checker's.
+    let mut at = 0u64;
+    let read = (|| {
+        loop {
+            let f = fr.next()?;
+            at = f.at;
+            match f.kind {
+                KIND_BLOB => {
+                    r.blob_frame(&f, &mut sink)?;
+                }
+                KIND_SNAPSHOT => r.snapshot_frame(&f, &mut sink)?,
+                KIND_COMMIT => r.commit_frame(&f, &mut sink)?,
+                KIND_END => return Ok(f),
+                _ => return Err(bad(path, format!("second header frame at byte {}", f.at))),
             }
-            KIND_SNAPSHOT => r.snapshot_frame(&f, &mut sink)?,
-            KIND_COMMIT => r.commit_frame(&f, &mut sink)?,
-            KIND_END => break f,
-            _ => return Err(bad(path, format!("second header frame at byte {}", f.at))),
+            done += 1;
+            if done.is_multiple_of(512) {
+                progress(what, done, total);
+            }
         }
-        done += 1;
-        if done.is_multiple_of(512) {
-            progress(what, done, total);
-        }
+    })();
+    // Every hash checked before anything else is decided: the failure at
+    // the smallest offset is the one reported (as if checked inline).
+    let checked = r.checker.finish();
+    let end = match (read, checked) {
+        (Ok(end), None) => end,
+        (Ok(_), Some((_, e))) => return Err(e),
+        (Err(e), None) => return Err(e),
+        (Err(e), Some((c_at, c))) => return Err(if c_at <= at { c } else { e }),
     };
     let n = |i: usize| u64::from_be_bytes(end.payload[i * 8..i * 8 + 8].try_into().unwrap_or([0xff; 8]));
     let have = [r.commits.len() as u64, r.snapshots.len() as u64, r.blobs.len() as u64];

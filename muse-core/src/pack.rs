@@ -723,6 +723,23 @@ pub struct Prepared {
     plain: Option<Vec<u8>>,
 }
 
+impl Prepared {
+    /// An encoding computed elsewhere, for [`PackWriter::append_prepared`]:
+    /// `frame` is a [`crate::zdelta`] frame of the item, compressed with the
+    /// base's bytes as prefix when `on_base` (then the base given to
+    /// `append_prepared` must be that base: the entry is a delta when it is
+    /// in the pack, else the item is compressed alone), else compressed
+    /// alone (stored as the entry, or raw when not smaller). Used to keep a
+    /// received bundle's frames as they are.
+    pub fn from_frame(frame: Vec<u8>, on_base: bool) -> Prepared {
+        if on_base {
+            Prepared { delta: Some(frame), plain: None }
+        } else {
+            Prepared { delta: None, plain: Some(frame) }
+        }
+    }
+}
+
 /// Computes the encodings [`PackWriter::append_with_base`] chooses from,
 /// for `bytes` of `kind` with an optional delta `base` (the bytes of an
 /// item of the same kind): pure CPU work, so a repack runs it in parallel.

@@ -12,6 +12,7 @@ use common::{new_repo, tree, ts};
 use muse_core::bundle::{bundle_format, BundleFormat, BUNDLE_FORMAT_VERSION, BUNDLE_MAGIC, CONTEXT_KEEP, CONTEXT_MAX};
 use muse_core::ids::{blob_id, digest_from_id, hash_snapshot};
 use muse_core::mpack::{encode_mpack, Limits, SnapshotDelta};
+use muse_core::pack::{Encoding, EntryKind};
 use muse_core::records::{CommitRecord, SnapshotRecord};
 use muse_core::{CommitId, ErrorKind, Repository};
 use sha2::{Digest, Sha256};
@@ -637,4 +638,84 @@ fn not_a_bundle_and_a_missing_file() {
     let (dir, root) = new_repo(true);
     let e = open(&root).apply_bundle(&dir.path().join("nope.bundle"), &Limits::default()).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Io);
+}
+
+/// The pack entries of `root`'s blobs stored as `encoding`.
+fn packed_blobs(root: &Path, encoding: Encoding) -> usize {
+    muse_core::pack::refresh(root)
+        .packs()
+        .iter()
+        .flat_map(|p| p.entries().to_vec())
+        .filter(|e| e.kind == EntryKind::Object && e.encoding == encoding)
+        .count()
+}
+
+/// The pack entries of `root`'s blobs stored as deltas.
+fn packed_blob_deltas(root: &Path) -> usize {
+    packed_blobs(root, Encoding::Delta)
+}
+
+#[test]
+fn packed_blobs_travel_as_stored_and_the_receiver_keeps_the_deltas() {
+    let (dir, a, made) = source();
+    let src = open(&a);
+    // One pack, most blobs deltas on their previous version.
+    let rep = src.gc(&muse_core::reachability::GcOptions::default()).unwrap();
+    // (40 edits of 3 files, 10 small notes stored raw)
+    assert!(packed_blob_deltas(&a) >= 35, "the repack stored deltas: {rep:?}");
+    let file = dir.path().join("reused.bundle");
+    let tip = made.last().unwrap().commit.clone();
+    let st = src.create_bundle(&file, &[cid(&tip)], &[]).unwrap();
+    // Every blob frame is a pack entry copied as it was (git's pack reuse),
+    // but for the entries stored raw.
+    assert_eq!(st.blobs_reused, st.blobs - packed_blobs(&a, Encoding::Raw), "{st:?}");
+    assert!(st.blobs_reused > 35, "{st:?}");
+    assert!(st.blob_deltas * 2 > st.blobs, "{st:?}");
+
+    // The receiver verifies each copied frame and keeps it as its delta.
+    let (_d2, b) = new_repo(true);
+    let dst = open(&b);
+    let stats = dst.apply_bundle(&file, &Limits::default()).unwrap();
+    assert_eq!(stats.commits_written, 40);
+    assert_same(&src, &dst, &made);
+    assert!(packed_blob_deltas(&b) >= st.blob_deltas * 9 / 10, "{} deltas kept of {st:?}", packed_blob_deltas(&b));
+    let report = dst.verify().unwrap();
+    assert!(report.problems.is_empty(), "{report:?}");
+}
+
+#[test]
+fn a_corrupt_pack_entry_copied_into_a_bundle_is_refused_by_the_receiver() {
+    let (dir, a, made) = source();
+    let src = open(&a);
+    src.gc(&muse_core::reachability::GcOptions::default()).unwrap();
+    // Damage one delta entry's frame in the source's pack (a disk error).
+    let set = muse_core::pack::refresh(&a);
+    let pack = &set.packs()[0];
+    let e = pack
+        .entries()
+        .iter()
+        .filter(|e| e.kind == EntryKind::Object && e.encoding == Encoding::Delta)
+        .max_by_key(|e| e.stored_len)
+        .copied()
+        .unwrap();
+    let path = pack.path().to_path_buf();
+    let mut bytes = std::fs::read(&path).unwrap();
+    let at = (e.offset + 32 + e.stored_len.saturating_sub(32) / 2) as usize;
+    bytes[at] ^= 0x5a;
+    std::fs::remove_file(&path).unwrap();
+    std::fs::write(&path, &bytes).unwrap();
+    muse_core::pack::forget(&a);
+
+    // create copies the stored bytes without decoding them ...
+    let file = dir.path().join("damaged.bundle");
+    let tip = made.last().unwrap().commit.clone();
+    let st = open(&a).create_bundle(&file, &[cid(&tip)], &[]).unwrap();
+    assert_eq!(st.blobs_reused, st.blobs - packed_blobs(&a, Encoding::Raw));
+    // ... and the receiver refuses the blob, with nothing written.
+    let (_d2, b) = new_repo(true);
+    let before = tree(&b.join(".muse"));
+    let err = open(&b).apply_bundle(&file, &Limits::default()).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Integrity, "{err}");
+    assert!(err.to_string().contains(&e.id()) || err.to_string().contains("blob sha256:"), "{err}");
+    assert_eq!(tree(&b.join(".muse")), before);
 }

@@ -104,7 +104,7 @@ pub fn run_create(a: CreateArgs, ctx: &CommandContext) -> CmdResult {
     let st = repo.create_bundle(&file, &want, &have)?;
     let v = json!({"file": file, "format_version": bundle::BUNDLE_FORMAT_VERSION, "bytes": st.bytes,
                    "commits": st.commits, "snapshots": st.snapshots, "blobs": st.blobs,
-                   "blob_deltas": st.blob_deltas, "prerequisites": st.prerequisites,
+                   "blob_deltas": st.blob_deltas, "blobs_reused": st.blobs_reused, "prerequisites": st.prerequisites,
                    "branch_heads": st.branch_heads});
     if as_json {
         return print_json(&v);

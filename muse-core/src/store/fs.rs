@@ -202,6 +202,16 @@ impl WriteBatch for FsBatch {
         self.0.write_object_with_base(&id.to_string(), content, base.as_deref())
     }
 
+    fn write_verified_blob_frame(
+        &mut self,
+        id: &BlobId,
+        content: &[u8],
+        base: Option<&BlobId>,
+        frame: &[u8],
+    ) -> Result<bool> {
+        self.0.write_verified_object_frame(&id.to_string(), content, base.map(|b| *b.0.as_bytes()), frame)
+    }
+
     fn write_blob_from_file(&mut self, id: &BlobId, path: &Path) -> Result<bool> {
         self.0.write_object_from_file(&id.to_string(), path)
     }

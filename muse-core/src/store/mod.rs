@@ -261,6 +261,30 @@ pub trait WriteBatch {
         self.write_blob(id, content)
     }
 
+    /// As [`Self::write_blob_with_base`] for `content` the caller has
+    /// already hashed to `id`, given with `frame`: a [`crate::zdelta`]
+    /// frame that decodes to exactly `content` (with `base`'s content as
+    /// prefix when `base` is given, else alone), as a bundle carries it.
+    /// Backends that store zdelta frames may keep `frame` as it is instead
+    /// of compressing `content` again (the filesystem store does inside a
+    /// pack when `base` is in the same pack: git's `index-pack` keeps the
+    /// received deltas); the default ignores `frame`. A frame that does
+    /// not decode to `content` is the caller's bug, found as
+    /// [`crate::Error::Corrupt`] when the blob is read (every read verifies).
+    ///
+    /// # Errors
+    /// As [`Self::write_blob`].
+    fn write_verified_blob_frame(
+        &mut self,
+        id: &BlobId,
+        content: &[u8],
+        base: Option<&BlobId>,
+        frame: &[u8],
+    ) -> Result<bool> {
+        let _ = frame;
+        self.write_blob_with_base(id, content, base)
+    }
+
     /// Adds a snapshot (stored as a delta on `base` where the backend can).
     ///
     /// # Errors
