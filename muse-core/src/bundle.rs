@@ -345,6 +345,133 @@ impl BlobCache {
     }
 }
 
+/// Most layers of a [`Layered`] manifest before it is flattened.
+const LAYERS: u32 = 32;
+
+/// A manifest as `create` holds it: a full map, or one snapshot's change
+/// on another [`Layered`] manifest (`remove`, then `upsert`: a stored delta
+/// record's rule), at most [`LAYERS`] deep before one is flattened into a
+/// full map again. A snapshot's manifest built from its parent's costs its
+/// change, not a copy of the whole map; lookups walk the layers.
+struct Layered {
+    base: Option<Arc<Layered>>,
+    /// The whole map when `base` is `None`.
+    upsert: Manifest,
+    remove: BTreeSet<String>,
+    depth: u32,
+    len: usize,
+}
+
+impl Layered {
+    fn full(m: Manifest) -> Arc<Layered> {
+        let len = m.len();
+        Arc::new(Layered { base: None, upsert: m, remove: BTreeSet::new(), depth: 0, len })
+    }
+
+    /// `base` without the paths of `remove`, then with `upsert`.
+    fn on(base: &Arc<Layered>, upsert: &Manifest, remove: &[String]) -> Arc<Layered> {
+        if base.depth + 1 >= LAYERS {
+            let mut m = base.flatten();
+            for p in remove {
+                m.remove(p);
+            }
+            for (p, oid) in upsert {
+                m.insert(p.clone(), oid.clone());
+            }
+            return Layered::full(m);
+        }
+        let remove: BTreeSet<String> = remove.iter().cloned().collect();
+        let mut len = base.len;
+        for p in &remove {
+            if base.get(p).is_some() {
+                len -= 1;
+            }
+        }
+        for p in upsert.keys() {
+            if base.get(p).is_none() || remove.contains(p) {
+                len += 1;
+            }
+        }
+        Arc::new(Layered { base: Some(Arc::clone(base)), upsert: upsert.clone(), remove, depth: base.depth + 1, len })
+    }
+
+    fn get(&self, path: &str) -> Option<&str> {
+        let mut cur = self;
+        loop {
+            if let Some(v) = cur.upsert.get(path) {
+                return Some(v);
+            }
+            if cur.remove.contains(path) {
+                return None;
+            }
+            cur = cur.base.as_deref()?;
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    /// `(upsert, remove)` turning `base` into `target` (what
+    /// [`diff_sorted`] gives for their whole maps): when they share a layer,
+    /// only the paths the layers above it touch are compared.
+    fn diff(base: &Arc<Layered>, target: &Arc<Layered>) -> (Manifest, Vec<String>) {
+        let mut below_base: HashSet<*const Layered> = HashSet::new();
+        let mut cur = Some(base);
+        while let Some(c) = cur {
+            below_base.insert(Arc::as_ptr(c));
+            cur = c.base.as_ref();
+        }
+        let mut cur = Some(target);
+        let common = loop {
+            match cur {
+                Some(c) if below_base.contains(&Arc::as_ptr(c)) => break Arc::as_ptr(c),
+                Some(c) => cur = c.base.as_ref(),
+                None => return diff_sorted(&base.flatten(), &target.flatten()),
+            }
+        };
+        let mut touched: BTreeSet<&str> = BTreeSet::new();
+        for side in [base, target] {
+            let mut c = side;
+            while Arc::as_ptr(c) != common {
+                touched.extend(c.upsert.keys().map(String::as_str));
+                touched.extend(c.remove.iter().map(String::as_str));
+                match c.base.as_ref() {
+                    Some(b) => c = b,
+                    None => break,
+                }
+            }
+        }
+        let mut upsert = Manifest::new();
+        let mut remove = Vec::new();
+        for p in touched {
+            let now = target.get(p);
+            if base.get(p) != now {
+                match now {
+                    Some(oid) => {
+                        upsert.insert(p.to_string(), oid.to_string());
+                    }
+                    None => remove.push(p.to_string()),
+                }
+            }
+        }
+        (upsert, remove)
+    }
+
+    /// The whole map.
+    fn flatten(&self) -> Manifest {
+        let Some(b) = &self.base else { return self.upsert.clone() };
+        let mut m = b.flatten();
+        for p in &self.remove {
+            m.remove(p);
+        }
+        for (p, oid) in &self.upsert {
+            m.insert(p.clone(), oid.clone());
+        }
+        m
+    }
+}
+
 /// Most manifests [`Manifests`] keeps beyond the window and the kept set.
 const MANIFEST_LRU: usize = 64;
 /// Most manifest entries, summed, it keeps.
@@ -361,7 +488,7 @@ const MANIFEST_LRU_ENTRIES: usize = 1_000_000;
 struct Manifests<'s> {
     store: &'s dyn Backend,
     root: Option<PathBuf>,
-    lru: HashMap<String, (Arc<Manifest>, u64)>,
+    lru: HashMap<String, (Arc<Layered>, u64)>,
     lru_entries: usize,
     tick: u64,
 }
@@ -375,9 +502,9 @@ impl<'s> Manifests<'s> {
     fn known(
         &mut self,
         sid: &str,
-        window: &Window,
-        kept: &HashMap<String, (Arc<Manifest>, u32)>,
-    ) -> Option<Arc<Manifest>> {
+        window: &Window<Layered>,
+        kept: &HashMap<String, (Arc<Layered>, u32)>,
+    ) -> Option<Arc<Layered>> {
         if let Some(m) = window.get(sid).or_else(|| kept.get(sid).map(|(m, _)| Arc::clone(m))) {
             return Some(m);
         }
@@ -388,7 +515,7 @@ impl<'s> Manifests<'s> {
         Some(Arc::clone(m))
     }
 
-    fn remember(&mut self, sid: &str, m: &Arc<Manifest>) {
+    fn remember(&mut self, sid: &str, m: &Arc<Layered>) {
         if m.len() > MANIFEST_LRU_ENTRIES / 4 || self.lru.contains_key(sid) {
             return;
         }
@@ -410,14 +537,14 @@ impl<'s> Manifests<'s> {
         &mut self,
         sid: &str,
         what: impl Fn() -> String,
-        window: &Window,
-        kept: &HashMap<String, (Arc<Manifest>, u32)>,
-    ) -> Result<(Arc<Manifest>, Option<StoredDelta>)> {
+        window: &Window<Layered>,
+        kept: &HashMap<String, (Arc<Layered>, u32)>,
+    ) -> Result<(Arc<Layered>, Option<StoredDelta>)> {
         if let Some(m) = self.known(sid, window, kept) {
             return Ok((m, None));
         }
         let Some(root) = self.root.clone() else {
-            return Ok((Arc::new(load_manifest(self.store, sid, what)?), None));
+            return Ok((Layered::full(load_manifest(self.store, sid, what)?), None));
         };
         // Down the stored chain to a manifest at hand or a full record.
         let mut chain: Vec<(String, StoredDelta)> = Vec::new();
@@ -431,11 +558,11 @@ impl<'s> Manifests<'s> {
             let st = match crate::snapshots::read_stored_snapshot(&root, &cur)? {
                 Some(st) if st.snapshot_id == cur && chain.len() <= usize::from(crate::pack::MAX_CHAIN_DEPTH) * 4 => st,
                 // Absent, odd or very deep: the verified way.
-                _ => return Ok((Arc::new(load_manifest(self.store, sid, what)?), None)),
+                _ => return Ok((Layered::full(load_manifest(self.store, sid, what)?), None)),
             };
             match st.form {
                 crate::snapshots::StoredForm::Full(m) => {
-                    let m = Arc::new(m);
+                    let m = Layered::full(m);
                     if chain.is_empty() {
                         self.remember(sid, &m);
                         return Ok((m, None));
@@ -453,14 +580,7 @@ impl<'s> Manifests<'s> {
         let mut m = start;
         let mut last = None;
         while let Some((id, d)) = chain.pop() {
-            let mut next = (*m).clone();
-            for p in &d.remove {
-                next.remove(p);
-            }
-            for (p, oid) in &d.upsert {
-                next.insert(p.clone(), oid.clone());
-            }
-            m = Arc::new(next);
+            m = Layered::on(&m, &d.upsert, &d.remove);
             self.remember(&id, &m);
             last = Some(d);
         }
@@ -488,20 +608,26 @@ impl StoredDelta {
     }
 }
 
-/// The last [`SNAPSHOT_WINDOW`] snapshot frames' manifests, oldest first.
-#[derive(Default)]
-struct Window(VecDeque<(String, Arc<Manifest>)>);
+/// The last [`SNAPSHOT_WINDOW`] snapshot frames' manifests, oldest first
+/// (as [`Layered`] manifests on the writing side).
+struct Window<M = Manifest>(VecDeque<(String, Arc<M>)>);
 
-impl Window {
-    fn get(&self, sid: &str) -> Option<Arc<Manifest>> {
+impl<M> Default for Window<M> {
+    fn default() -> Self {
+        Window(VecDeque::new())
+    }
+}
+
+impl<M> Window<M> {
+    fn get(&self, sid: &str) -> Option<Arc<M>> {
         self.0.iter().find(|(s, _)| s == sid).map(|(_, m)| Arc::clone(m))
     }
 
-    fn last(&self) -> Option<(String, Arc<Manifest>)> {
+    fn last(&self) -> Option<(String, Arc<M>)> {
         self.0.back().map(|(s, m)| (s.clone(), Arc::clone(m)))
     }
 
-    fn push(&mut self, sid: String, m: Arc<Manifest>) {
+    fn push(&mut self, sid: String, m: Arc<M>) {
         if self.0.len() == SNAPSHOT_WINDOW {
             self.0.pop_front();
         }
@@ -768,7 +894,7 @@ pub(crate) fn create_to(
     out.frame(KIND_HEADER, &hb, path)?;
 
     let mut stats = CreateStats { prerequisites, branch_heads, ..CreateStats::default() };
-    let mut window = Window::default();
+    let mut window: Window<Layered> = Window::default();
     let mut emitted: HashSet<String> = HashSet::new();
     let mut sent: HashMap<Digest, Sent> = HashMap::new();
     let mut cache = BlobCache::new(BLOB_CACHE_BYTES);
@@ -816,7 +942,7 @@ pub(crate) fn create_to(
             frame_of.insert(sid, j);
         }
     }
-    let mut kept: HashMap<String, (Arc<Manifest>, u32)> = HashMap::new();
+    let mut kept: HashMap<String, (Arc<Layered>, u32)> = HashMap::new();
     let mut kept_entries = 0usize;
 
     for (i, id) in order.iter().enumerate() {
@@ -825,7 +951,8 @@ pub(crate) fn create_to(
         if !receiver_snaps.contains(&sid) && !emitted.contains(&sid) {
             let (manifest, stored) = manifests.get(&sid, || format!("snapshot of commit {id}"), &window, &kept)?;
             let fp_sid = node.parents.first().and_then(|p| walk.nodes.get(p)).map(|n| n.snapshot_id.clone());
-            let from_kept = fp_sid.as_ref().filter(|f| window.get(f).is_none()).and_then(|f| {
+            let in_window = fp_sid.as_ref().and_then(|f| window.get(f));
+            let from_kept = fp_sid.as_ref().filter(|_| in_window.is_none()).and_then(|f| {
                 let (m, left) = kept.get_mut(f)?;
                 let m = Arc::clone(m);
                 *left -= 1;
@@ -835,24 +962,20 @@ pub(crate) fn create_to(
                 }
                 Some(m)
             });
-            let (base_id, base_m): (Option<String>, Arc<Manifest>) = match fp_sid {
-                Some(f) if window.get(&f).is_some() => {
-                    let m = window.get(&f).unwrap_or_default();
-                    (Some(f), m)
-                }
-                Some(f) if from_kept.is_some() => (Some(f), from_kept.unwrap_or_default()),
-                Some(f) if receiver_snaps.contains(&f) => {
+            let (base_id, base_m): (Option<String>, Arc<Layered>) = match (fp_sid, in_window, from_kept) {
+                (Some(f), Some(m), _) | (Some(f), None, Some(m)) => (Some(f), m),
+                (Some(f), None, None) if receiver_snaps.contains(&f) => {
                     let (m, _) = manifests.get(&f, || "delta base".into(), &window, &kept)?;
                     (Some(f), m)
                 }
                 _ => match window.last() {
                     Some((s, m)) => (Some(s), m),
-                    None => (None, Arc::new(Manifest::new())),
+                    None => (None, Layered::full(Manifest::new())),
                 },
             };
             let (delta_upsert, delta_remove) = match stored.and_then(|d| d.reuse(base_id.as_deref())) {
                 Some(d) => d,
-                None => diff_sorted(&base_m, &manifest),
+                None => Layered::diff(&base_m, &manifest),
             };
             for (p, oid) in &delta_upsert {
                 let d = digest(oid)?;
@@ -2003,5 +2126,60 @@ mod tests {
         std::fs::write(&path, &w.inner).unwrap();
         let e = repo.verify_bundle(&path, &Limits::default()).unwrap_err().to_string();
         assert!(e.contains("delta chain of 52 frames, over the limit of 51"), "{e}");
+    }
+
+    /// `Layered` manifests built along a branching history (layers shared,
+    /// flattened past `LAYERS`, paths removed and added back) read and
+    /// diff exactly like their whole maps.
+    #[test]
+    fn layered_manifests_agree_with_whole_maps() {
+        let mut seed = 0x9e37_79b9_u64;
+        let mut rnd = move |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        let start: Manifest = (0..40).map(|i| (format!("d{}/f{i}", i % 4), format!("v{i}"))).collect();
+        let mut nodes: Vec<(Arc<Layered>, Manifest)> = vec![(Layered::full(start.clone()), start)];
+        for step in 0..400u64 {
+            // Mostly on the latest node, sometimes on an older one (a branch).
+            let at = if rnd(5) == 0 { rnd(nodes.len() as u64) as usize } else { nodes.len() - 1 };
+            let (base, whole) = nodes[at].clone();
+            let mut upsert = Manifest::new();
+            let mut remove = Vec::new();
+            for _ in 0..1 + rnd(4) {
+                let p = format!("d{}/f{}", rnd(5), rnd(50));
+                match rnd(3) {
+                    0 => remove.push(p),
+                    _ => {
+                        upsert.insert(p, format!("s{step}"));
+                    }
+                }
+            }
+            let layered = Layered::on(&base, &upsert, &remove);
+            let mut next = whole.clone();
+            for p in &remove {
+                next.remove(p);
+            }
+            next.extend(upsert);
+            assert_eq!(layered.flatten(), next, "step {step}");
+            assert_eq!(layered.len(), next.len(), "step {step}");
+            for k in 0..50 {
+                let p = format!("d{}/f{k}", k % 5);
+                assert_eq!(layered.get(&p), next.get(&p).map(String::as_str), "step {step} {p}");
+            }
+            // Against the base it was built on, and against a random other.
+            let other = rnd(nodes.len() as u64) as usize;
+            for (b, bw) in [(&base, &whole), (&nodes[other].0, &nodes[other].1)] {
+                let want = diff_sorted(bw, &next);
+                let (u, mut r) = Layered::diff(b, &layered);
+                r.sort();
+                let mut wr = want.1.clone();
+                wr.sort();
+                assert_eq!((u, r), (want.0, wr), "step {step}");
+            }
+            nodes.push((layered, next));
+        }
     }
 }
