@@ -361,6 +361,10 @@ pub struct Batch {
     /// staged after a jump between branches (a bundle's side branches, a
     /// merge) is found here instead of being read back and rebuilt.
     staged_chains: HashMap<String, Loaded>,
+    /// For the same snapshots: the parent each was staged on and its
+    /// `changed` set, to find what changed since a skip-delta base that left
+    /// the level cache ([`Batch::changes_between`]).
+    staged_links: HashMap<String, (String, BTreeSet<String>)>,
     /// Frees evicted manifests on another thread (a 2,000-entry manifest
     /// is ~4,000 frees: a third of a long import's time on one core).
     dropper: Dropper<Loaded>,
@@ -472,6 +476,7 @@ impl Batch {
             levels: vec![None; LEVELS],
             since: HashMap::new(),
             staged_chains: HashMap::new(),
+            staged_links: HashMap::new(),
             dropper: Dropper::new(),
             created_base,
             _write_lock: write_lock,
@@ -812,12 +817,20 @@ impl Batch {
                 // The paths changed since that ancestor, when every record
                 // from it to the parent came with its `changed` set: then
                 // the delta needs no manifest.
+                // (Or, once it left the level cache, from the links of the
+                // records staged since it.)
                 let since = changed.and_then(|c| {
-                    let (tip, set) = self.since.get(&id)?;
-                    (*tip == p.rec.snapshot_id).then(|| set.iter().chain(c).cloned().collect::<BTreeSet<String>>())
+                    let set = match self.since.get(&id) {
+                        Some((tip, set)) if *tip == p.rec.snapshot_id => set.clone(),
+                        _ => self.changes_between(&id, &p.rec.snapshot_id)?,
+                    };
+                    Some(set.into_iter().chain(c.iter().cloned()).collect::<BTreeSet<String>>())
                 });
                 if let Some(u) = since {
-                    ancestor = self.take_level(&id).filter(|a| a.depth == want);
+                    ancestor = self
+                        .take_level(&id)
+                        .filter(|a| a.depth == want)
+                        .or_else(|| self.staged_chains.get(&id).filter(|a| a.depth == want).cloned());
                     ancestor_changed = ancestor.is_some().then_some(u);
                 }
                 if ancestor.is_none() {
@@ -882,13 +895,36 @@ impl Batch {
         if !keep {
             if self.staged_chains.len() >= STAGED_CHAINS {
                 self.staged_chains.clear();
+                self.staged_links.clear();
             }
             self.staged_chains.insert(rec.snapshot_id.clone(), staged.clone());
+            if let (Some(c), Some(b)) = (changed, base) {
+                self.staged_links.insert(rec.snapshot_id.clone(), (b.to_string(), c.clone()));
+            }
         }
         self.remember(staged);
         let levels = &self.levels;
         self.since.retain(|id, _| levels.iter().flatten().any(|l| l.rec.snapshot_id == *id));
         Ok(true)
+    }
+
+    /// The paths where snapshot `from` can differ from its ancestor
+    /// `ancestor`: the union of the `changed` sets of the records staged
+    /// from `from` back to `ancestor` (excluded) along their parents.
+    /// `None` when a link on the way is not known (not staged with a
+    /// `changed` set, or forgotten).
+    fn changes_between(&self, ancestor: &str, from: &str) -> Option<BTreeSet<String>> {
+        let mut set = BTreeSet::new();
+        let mut cur = from;
+        for _ in 0..crate::snapshots::CHECKPOINT_INTERVAL {
+            if cur == ancestor {
+                return Some(set);
+            }
+            let (parent, changed) = self.staged_links.get(cur)?;
+            set.extend(changed.iter().cloned());
+            cur = parent;
+        }
+        None
     }
 
     /// Takes snapshot `id` out of the level cache.

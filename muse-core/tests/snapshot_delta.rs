@@ -421,3 +421,55 @@ fn worktree_commits_and_applied_bundles_store_deltas() {
     }
     assert!(muse_core::verify::verify_repo(&other).unwrap().is_ok());
 }
+
+/// Two branches staged in one batch with `changed` sets (as a bundle's
+/// apply does), alternating every few records so that each branch's
+/// skip-delta bases leave the batch's level cache: every record still
+/// reads back (its manifest hash verified) and keeps the skip-delta shape
+/// (`popcount(depth)` bases).
+#[test]
+fn interleaved_branches_staged_with_changed_sets_keep_skip_deltas() {
+    use muse_core::store::{Backend, FsStore};
+    use muse_core::SnapshotId;
+    use std::collections::BTreeSet;
+    let (_tmp, root) = new_repo(true);
+    common::set_config(&root, "[core]\nfsync = \"off\"\n[pack]\nunpack_limit = 1000000\n");
+    let start: Manifest = (0..300).map(|i| (format!("d{}/f{i}", i % 7), blob_id(format!("v0 {i}").as_bytes()))).collect();
+    let keys: Vec<String> = start.keys().cloned().collect();
+    let store = FsStore::new(&root);
+    let mut batch = store.batch().unwrap();
+    let root_rec = SnapshotRecord::new(start.clone());
+    batch.write_snapshot(&root_rec, None).unwrap();
+    // Each branch: its manifest and its last snapshot.
+    let mut branches: Vec<(Manifest, String)> = vec![(start.clone(), root_rec.snapshot_id.clone()); 2];
+    let mut written: Vec<(String, usize)> = Vec::new();
+    for round in 0..60 {
+        let b = round % 2;
+        for k in 0..(3 + round % 4) {
+            let (m, last) = &mut branches[b];
+            let mut changed = BTreeSet::new();
+            let p = keys[(round * 31 + k * 7 + b * 101) % keys.len()].clone();
+            m.insert(p.clone(), blob_id(format!("{b} {round} {k}").as_bytes()));
+            changed.insert(p);
+            if k == 1 {
+                let gone = keys[(round * 17 + b) % keys.len()].clone();
+                m.remove(&gone);
+                changed.insert(gone);
+            }
+            let rec = SnapshotRecord::new(m.clone());
+            let base = SnapshotId::parse(last).unwrap();
+            batch.write_snapshot_delta(&rec, Some(&base), &changed).unwrap();
+            *last = rec.snapshot_id.clone();
+            written.push((rec.snapshot_id, b));
+        }
+    }
+    batch.commit().unwrap();
+    let mut per_branch = [0usize; 2];
+    for (id, b) in &written {
+        per_branch[*b] += 1;
+        let pos = per_branch[*b];
+        assert!(read_snapshot(&root, id).unwrap().is_some(), "{id}");
+        let bases = snapshot_bases(&root, id).unwrap().len();
+        assert_eq!(bases, pos.count_ones() as usize, "branch {b} record {pos}");
+    }
+}
