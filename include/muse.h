@@ -429,6 +429,40 @@ typedef struct muse_mpack_stats {
 } muse_mpack_stats;
 
 /**
+ * What `muse_bundle_create` wrote. A plain struct owned by the caller.
+ */
+typedef struct muse_bundle_stats {
+    /**
+     * Size of the file, in bytes.
+     */
+    uint64_t bytes;
+    /**
+     * Commit frames.
+     */
+    size_t commits;
+    /**
+     * Snapshot frames.
+     */
+    size_t snapshots;
+    /**
+     * Blob frames.
+     */
+    size_t blobs;
+    /**
+     * Blob frames stored as a delta against another blob.
+     */
+    size_t blob_deltas;
+    /**
+     * Blob frames copied from a pack entry as stored (no recompression).
+     */
+    size_t blobs_reused;
+    /**
+     * Prerequisite commits: the boundary, which the receiver must store.
+     */
+    size_t prerequisites;
+} muse_bundle_stats;
+
+/**
  * The former name of `muse_repository`, kept so that existing C code
  * compiles unchanged: the same type.
  */
@@ -2257,6 +2291,66 @@ enum muse_status muse_mpack_apply(const struct muse_repository *repo,
                                   size_t len,
                                   struct muse_mpack_stats *stats_out,
                                   struct muse_ref_list **branch_heads_out);
+
+/**
+ * Writes a bundle *file* (the streaming, compressed format of `muse bundle
+ * create`, format version 2; not the in-memory MPack of
+ * `muse_mpack_build`) at `path` with everything reachable from the `want`
+ * commits and not from the `have` commits (a thin bundle: the boundary
+ * commits are its prerequisites). Memory stays bounded whatever the
+ * history size. The file is written under a temporary name beside `path`
+ * and renamed into place only when complete.
+ *
+ * - `path`: the file to write (replaced if it exists).
+ * - `want`, `want_len` / `have`, `have_len`: arrays of commit IDs, as for
+ *   `muse_mpack_build`.
+ * - `stats_out`: receives what was written.
+ *
+ * Errors: `MUSE_E_NULL_ARG` (also for a NULL element), `MUSE_E_UTF8`,
+ * `MUSE_E_INVALID_INPUT` (malformed ID), `MUSE_E_NOT_FOUND` (a `want`
+ * commit or what it needs is missing), `MUSE_E_INTEGRITY` (corrupt record),
+ * `MUSE_E_IO` (the file cannot be written).
+ *
+ * # Safety
+ * `repo` must be NULL or a live handle; `path` NULL or NUL-terminated;
+ * `want`/`have` NULL or arrays of `want_len`/`have_len` pointers, each NULL
+ * or NUL-terminated; `stats_out` NULL or writable.
+ */
+enum muse_status muse_bundle_create(const struct muse_repository *repo,
+                                    const char *path,
+                                    const char *const *want,
+                                    size_t want_len,
+                                    const char *const *have,
+                                    size_t have_len,
+                                    struct muse_bundle_stats *stats_out);
+
+/**
+ * Verifies and stores the bundle file at `path` (format version 2, or a
+ * version-1 MPack file), streaming it: the file is treated as hostile
+ * input, every blob, rebuilt manifest and commit is verified, and all of
+ * it is made durable with one flush barrier; on any failure nothing
+ * becomes visible and the message names the first bad entry and its byte
+ * offset. Moves no ref: the verified branch heads are returned for the
+ * caller to apply (e.g. with `muse_ref_compare_and_swap`).
+ *
+ * - `stats_out`: receives the counts.
+ * - `branch_heads_out`: optional (may be NULL); receives a new
+ *   `muse_ref_list` of the bundle's `(branch, commit_id)` heads; free it
+ *   with `muse_ref_list_free`.
+ *
+ * Errors: `MUSE_E_NULL_ARG`, `MUSE_E_UTF8`, `MUSE_E_NOT_FOUND` (the
+ * repository lacks a prerequisite commit), `MUSE_E_INTEGRITY` (a file
+ * that does not verify), `MUSE_E_INVALID_INPUT` (over a limit),
+ * `MUSE_E_IO`.
+ *
+ * # Safety
+ * `repo` must be NULL or a live handle; `path` NULL or NUL-terminated;
+ * `stats_out` NULL or writable; `branch_heads_out` NULL or writable.
+ */
+enum muse_status muse_bundle_apply(const struct muse_repository *repo,
+                                   const char *path,
+                                   struct muse_mpack_stats *stats_out,
+                                   struct muse_ref_list **branch_heads_out);
 
 /**
  * Clones the repository at `url` into the new directory `path` (git's

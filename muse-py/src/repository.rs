@@ -1293,6 +1293,91 @@ impl PyRepository {
         crate::mpack::apply(py, &self.inner, mpack)
     }
 
+    /// Writes a bundle *file* (the streaming, compressed format of ``muse
+    /// bundle create``; not the in-memory MPack dict of ``build_mpack``) at
+    /// ``path`` with what the revisions ``want`` reach and the revisions
+    /// ``have`` do not (a thin bundle: the boundary commits are its
+    /// ``prerequisites``, which the receiver must have). The file is
+    /// written under a temporary name beside ``path`` and renamed into
+    /// place when complete. Returns a dict: ``file``, ``bytes``,
+    /// ``commits``, ``snapshots``, ``blobs``, ``blob_deltas``,
+    /// ``blobs_reused`` (copied from a pack as stored), ``prerequisites``
+    /// (commit IDs), ``branch_heads`` (``{branch: commit_id}`` of the local
+    /// branches at the ``want`` tips).
+    ///
+    /// Raises ``NotFoundError`` for a revision that does not resolve,
+    /// ``MissingDataError`` for incomplete history, ``OSError`` when the
+    /// file cannot be written.
+    #[pyo3(signature = (path, want, have=Vec::new()))]
+    fn create_bundle<'py>(
+        &self,
+        py: Python<'py>,
+        path: std::path::PathBuf,
+        want: Vec<String>,
+        have: Vec<String>,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let st = py
+            .detach(|| -> muse_core::Result<_> {
+                let ids = |revs: &[String]| -> muse_core::Result<Vec<muse_core::CommitId>> {
+                    revs.iter().map(|r| muse_core::CommitId::parse(&self.inner.revparse(r)?)).collect()
+                };
+                let (want, have) = (ids(&want)?, ids(&have)?);
+                self.inner.create_bundle(&path, &want, &have)
+            })
+            .py()?;
+        let d = PyDict::new(py);
+        d.set_item("file", path)?;
+        d.set_item("bytes", st.bytes)?;
+        d.set_item("commits", st.commits)?;
+        d.set_item("snapshots", st.snapshots)?;
+        d.set_item("blobs", st.blobs)?;
+        d.set_item("blob_deltas", st.blob_deltas)?;
+        d.set_item("blobs_reused", st.blobs_reused)?;
+        d.set_item("prerequisites", st.prerequisites)?;
+        d.set_item("branch_heads", st.branch_heads)?;
+        Ok(d)
+    }
+
+    /// Verifies and stores the bundle file at ``path`` (format v2, or a v1
+    /// MPack file), treating it as hostile exactly as ``apply_mpack``
+    /// does: every blob, manifest and commit is verified before anything
+    /// becomes visible, and on any failure nothing is stored. Moves no
+    /// branch. Returns the counts dict of ``apply_mpack``
+    /// (``commits_written``, ``snapshots_written``, ``blobs_written``,
+    /// ``blobs_skipped``, ``branch_heads``).
+    ///
+    /// Raises ``NotFoundError`` when the repository lacks a prerequisite
+    /// commit, ``IntegrityError`` subclasses for a file that does not
+    /// verify (the error names the first bad entry and its byte offset),
+    /// ``OSError`` when it cannot be read.
+    fn apply_bundle<'py>(&self, py: Python<'py>, path: std::path::PathBuf) -> PyResult<Bound<'py, PyDict>> {
+        let st = py.detach(|| self.inner.apply_bundle(&path, &muse_core::mpack::Limits::default())).py()?;
+        let d = PyDict::new(py);
+        d.set_item("commits_written", st.commits_written)?;
+        d.set_item("snapshots_written", st.snapshots_written)?;
+        d.set_item("blobs_written", st.blobs_written)?;
+        d.set_item("blobs_skipped", st.blobs_skipped)?;
+        d.set_item("branch_heads", st.branch_heads)?;
+        Ok(d)
+    }
+
+    /// Verifies the bundle file at ``path`` as ``apply_bundle`` would,
+    /// storing nothing; returns ``version``, ``commits``, ``snapshots``,
+    /// ``blobs``, ``prerequisites``, ``branch_heads``.
+    ///
+    /// Raises as ``apply_bundle``.
+    fn verify_bundle<'py>(&self, py: Python<'py>, path: std::path::PathBuf) -> PyResult<Bound<'py, PyDict>> {
+        let info = py.detach(|| self.inner.verify_bundle(&path, &muse_core::mpack::Limits::default())).py()?;
+        let d = PyDict::new(py);
+        d.set_item("version", info.version)?;
+        d.set_item("commits", info.commits)?;
+        d.set_item("snapshots", info.snapshots)?;
+        d.set_item("blobs", info.blobs)?;
+        d.set_item("prerequisites", info.prerequisites)?;
+        d.set_item("branch_heads", info.branch_heads)?;
+        Ok(d)
+    }
+
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
         Ok(format!("Repository({})", self.root().into_pyobject(py)?.str()?.repr()?))
     }

@@ -328,6 +328,45 @@ static void test_repository(void) {
     CHECK_STR(base, c1);
     muse_repo_free(repo3);
 
+    /* Bundle files: main into a file, applied to a fresh repository; then a
+       thin one of feature, which needs main's tip; then a damaged copy. */
+    char *bfile = path_join(tmp, "main.bundle");
+    muse_bundle_stats bs;
+    memset(&bs, 0xff, sizeof bs);
+    CHECK_OK(muse_bundle_create(repo, bfile, want_tips, 1, NULL, 0, &bs));
+    CHECK(bs.commits == 2 && bs.snapshots == 2 && bs.blobs == 3 && bs.prerequisites == 0);
+    CHECK(bs.bytes > 12);
+    char *root4 = path_join(tmp, "fourth");
+    muse_repo *repo4 = NULL;
+    CHECK_OK(muse_repo_init(root4, NULL, &repo4));
+    char *tfile = path_join(tmp, "feature.bundle");
+    CHECK_OK(muse_bundle_create(repo, tfile, want_f, 1, have_f, 1, &bs));
+    CHECK(bs.commits == 1 && bs.prerequisites == 1);
+    CHECK_ERR(muse_bundle_apply(repo4, tfile, &st, NULL), MUSE_E_NOT_FOUND); /* lacks c2 */
+    CHECK_OK(muse_bundle_apply(repo4, bfile, &st, &heads));
+    CHECK(st.commits_written == 2 && st.blobs_written == 3);
+    CHECK(muse_ref_list_len(heads) == 1);
+    muse_ref_list_free(heads);
+    {
+        FILE *f = fopen(tfile, "r+b");
+        CHECK(f != NULL);
+        fseek(f, 0, SEEK_END);
+        long n = ftell(f);
+        fseek(f, n / 2, SEEK_SET);
+        int c = fgetc(f);
+        fseek(f, n / 2, SEEK_SET);
+        fputc(c ^ 0xff, f);
+        fclose(f);
+    }
+    CHECK_ERR(muse_bundle_apply(repo4, tfile, &st, NULL), MUSE_E_INTEGRITY);
+    CHECK_OK(muse_commit_has(repo4, c3, &has));
+    CHECK(!has);
+    CHECK_ERR(muse_bundle_apply(repo4, NULL, &st, NULL), MUSE_E_NULL_ARG);
+    muse_repo_free(repo4);
+    free(bfile);
+    free(tfile);
+    free(root4);
+
     /* open from a subdirectory: discovery walks up */
     muse_repo *again = NULL;
     CHECK_OK(muse_repo_open(dir, &again));

@@ -14,6 +14,7 @@ import pytest
 import muse
 from muse import Commit, DiffEntry, MergeResult, Repository, StatusEntry
 from muse.core.errors import (
+    IntegrityError,
     InvalidIdError,
     InvalidInputError,
     InvalidRefNameError,
@@ -319,6 +320,51 @@ def test_mpack_round_trip(tmp_path: pathlib.Path, repo: Repository) -> None:
 
     partial = repo.build_mpack([second.id], have=[first.id])
     assert [c["commit_id"] for c in partial["commits"]] == [second.id]
+
+
+def test_bundle_files(tmp_path: pathlib.Path, repo: Repository) -> None:
+    first = commit_file(repo, "x.txt", "x1\n", "x1", add_all=True)
+    second = commit_file(repo, "x.txt", "x2\n", "x2", add_all=True)
+    full = tmp_path / "full.bundle"
+    made = repo.create_bundle(full, [second.id])
+    assert (made["commits"], made["snapshots"], made["blobs"]) == (2, 2, 2)
+    assert made["bytes"] == full.stat().st_size
+    assert made["prerequisites"] == []
+    assert made["branch_heads"] == {"main": second.id}
+
+    dst = fast(Repository.init(tmp_path / "dst"))
+    info = dst.verify_bundle(full)
+    assert (info["version"], info["commits"], info["prerequisites"]) == (2, 2, [])
+    stats = dst.apply_bundle(full)
+    assert (stats["commits_written"], stats["blobs_written"]) == (2, 2)
+    assert stats["branch_heads"] == {"main": second.id}
+    assert dst.branches == []  # applying moves no branch
+    assert [c.id for c in dst.log(second.id)] == [second.id, first.id]
+    assert dst.read_object(blob_id(b"x2\n")) == b"x2\n"
+
+    # A thin bundle: what HEAD has beyond `second`, which it requires.
+    third = commit_file(repo, "x.txt", "x3\n", "x3", add_all=True)
+    inc = tmp_path / "inc.bundle"
+    made = repo.create_bundle(inc, ["HEAD"], have=[second.id])
+    assert (made["commits"], made["prerequisites"]) == (1, [second.id])
+    with pytest.raises(NotFoundError, match="prerequisite"):
+        fast(Repository.init(tmp_path / "empty")).apply_bundle(inc)
+
+    # A damaged file stores nothing and names what is wrong.
+    bad = tmp_path / "bad.bundle"
+    data = bytearray(inc.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    bad.write_bytes(bytes(data))
+    with pytest.raises(IntegrityError):
+        dst.apply_bundle(bad)
+    with pytest.raises(NotFoundError):
+        dst.log(third.id)
+    assert dst.apply_bundle(inc)["commits_written"] == 1
+    assert [c.id for c in dst.log(third.id)][:1] == [third.id]
+
+    with pytest.raises(NotFoundError):
+        repo.create_bundle(tmp_path / "none.bundle", ["no-such-branch"])
+    assert not (tmp_path / "none.bundle").exists()
 
 
 def test_open_and_discover(tmp_path: pathlib.Path, repo: Repository, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -660,6 +660,12 @@ class Repository:
         """The MPack bundle of what ``want`` reaches and ``have`` does not."""
     def apply_mpack(self, mpack: dict[str, Any] | bytes) -> dict[str, Any]:
         """Verify and store a bundle; return the counts. Moves no branch."""
+    def create_bundle(self, path: _P, want: Sequence[str], have: Sequence[str] = ...) -> dict[str, Any]:
+        """Write a bundle file (streaming format) of what ``want`` reaches and ``have`` does not."""
+    def apply_bundle(self, path: _P) -> dict[str, Any]:
+        """Verify and store the bundle file at ``path``; move no branch."""
+    def verify_bundle(self, path: _P) -> dict[str, Any]:
+        """Verify the bundle file at ``path`` without storing anything."""
     @property
     def remotes(self) -> list[Remote]:
         """The configured remotes, sorted by name."""
