@@ -24,6 +24,34 @@ pub struct muse_mpack_stats {
     pub blobs_skipped: usize,
 }
 
+/// Writes an applied bundle's counts to `stats_out` and, when
+/// `branch_heads_out` is not NULL, a new `muse_ref_list` of its verified
+/// branch heads (`muse_mpack_apply`, `muse_bundle_apply`).
+///
+/// # Safety
+/// `stats_out` non-NULL and writable; `branch_heads_out` NULL or writable.
+unsafe fn put_apply_outputs(
+    st: &muse_core::mpack::ApplyStats,
+    stats_out: *mut muse_mpack_stats,
+    branch_heads_out: *mut *mut muse_ref_list,
+) {
+    let stats = muse_mpack_stats {
+        commits_written: st.commits_written,
+        snapshots_written: st.snapshots_written,
+        blobs_written: st.blobs_written,
+        blobs_skipped: st.blobs_skipped,
+    };
+    // SAFETY: stats_out non-NULL and writable; branch_heads_out written
+    // only when non-NULL (the caller's guarantees).
+    unsafe {
+        put(stats_out, stats);
+        if !branch_heads_out.is_null() {
+            let heads = muse_ref_list::new(st.branch_heads.iter().map(|(a, b)| (a.as_str(), b.as_str())));
+            put(branch_heads_out, into_handle(heads));
+        }
+    }
+}
+
 /// Builds the MPack bundle of everything reachable from the `want` commits
 /// and not from the `have` commits (commits, their snapshots as deltas,
 /// the blobs the receiver lacks, and the branches pointing at the `want`
@@ -116,21 +144,8 @@ pub unsafe extern "C" fn muse_mpack_apply(
         let limits = Limits::default();
         let bundle = decode_mpack(data, &limits)?;
         let st = repo.repo().apply_mpack(&bundle, &limits)?;
-        let stats = muse_mpack_stats {
-            commits_written: st.commits_written,
-            snapshots_written: st.snapshots_written,
-            blobs_written: st.blobs_written,
-            blobs_skipped: st.blobs_skipped,
-        };
-        // SAFETY: stats_out checked non-NULL; branch_heads_out written only
-        // when non-NULL; both writable (caller).
-        unsafe {
-            put(stats_out, stats);
-            if !branch_heads_out.is_null() {
-                let heads = muse_ref_list::new(st.branch_heads.iter().map(|(a, b)| (a.as_str(), b.as_str())));
-                put(branch_heads_out, into_handle(heads));
-            }
-        }
+        // SAFETY: the caller's guarantees on both pointers, passed on.
+        unsafe { put_apply_outputs(&st, stats_out, branch_heads_out) };
         Ok(())
     })
 }
@@ -248,21 +263,8 @@ pub unsafe extern "C" fn muse_bundle_apply(
         // SAFETY: caller guarantees.
         let (repo, path) = unsafe { (handle(repo, "repo")?, cstr(path, "path")?) };
         let st = repo.repo().apply_bundle(std::path::Path::new(path), &Limits::default())?;
-        let stats = muse_mpack_stats {
-            commits_written: st.commits_written,
-            snapshots_written: st.snapshots_written,
-            blobs_written: st.blobs_written,
-            blobs_skipped: st.blobs_skipped,
-        };
-        // SAFETY: stats_out checked non-NULL; branch_heads_out written only
-        // when non-NULL; both writable (caller).
-        unsafe {
-            put(stats_out, stats);
-            if !branch_heads_out.is_null() {
-                let heads = muse_ref_list::new(st.branch_heads.iter().map(|(a, b)| (a.as_str(), b.as_str())));
-                put(branch_heads_out, into_handle(heads));
-            }
-        }
+        // SAFETY: the caller's guarantees on both pointers, passed on.
+        unsafe { put_apply_outputs(&st, stats_out, branch_heads_out) };
         Ok(())
     })
 }

@@ -76,6 +76,13 @@ pub fn apply<'py>(py: Python<'py>, repo: &Repository, bundle: &Bound<'py, PyAny>
 
 fn apply_parsed<'py>(py: Python<'py>, repo: &Repository, m: &MPack) -> PyResult<Bound<'py, PyDict>> {
     let s = py.detach(|| repo.apply_mpack(m, &Limits::default())).py()?;
+    stats_dict(py, &s)
+}
+
+/// The counts dict of an applied bundle (`apply_mpack`, `apply_bundle`):
+/// ``commits_written``, ``snapshots_written``, ``blobs_written``,
+/// ``blobs_skipped``, ``branch_heads``.
+pub fn stats_dict<'py>(py: Python<'py>, s: &muse_core::mpack::ApplyStats) -> PyResult<Bound<'py, PyDict>> {
     let d = PyDict::new(py);
     d.set_item("commits_written", s.commits_written)?;
     d.set_item("snapshots_written", s.snapshots_written)?;

@@ -1352,13 +1352,7 @@ impl PyRepository {
     /// ``OSError`` when it cannot be read.
     fn apply_bundle<'py>(&self, py: Python<'py>, path: std::path::PathBuf) -> PyResult<Bound<'py, PyDict>> {
         let st = py.detach(|| self.inner.apply_bundle(&path, &muse_core::mpack::Limits::default())).py()?;
-        let d = PyDict::new(py);
-        d.set_item("commits_written", st.commits_written)?;
-        d.set_item("snapshots_written", st.snapshots_written)?;
-        d.set_item("blobs_written", st.blobs_written)?;
-        d.set_item("blobs_skipped", st.blobs_skipped)?;
-        d.set_item("branch_heads", st.branch_heads)?;
-        Ok(d)
+        crate::mpack::stats_dict(py, &st)
     }
 
     /// Verifies the bundle file at ``path`` as ``apply_bundle`` would,
