@@ -77,7 +77,7 @@ use crate::config::durability_for;
 use crate::error::{Error, IoContext, Result};
 use crate::object_store::verify_blob;
 use crate::paths::{object_path, staging_dir};
-use crate::records::{CommitRecord, SnapshotRecord};
+use crate::records::{CommitRecord, SnapshotRecord, SnapshotView};
 use crate::pack::{EntryKind, PackWriter, Prepared};
 use crate::snapshots::{load_snapshot, prepare_snapshot_on, skip_base, Against, Check, Loaded, StagedSnapshots};
 
@@ -766,7 +766,7 @@ impl Batch {
     /// [`Batch::levels`]).
     pub(crate) fn write_computed_snapshot(
         &mut self,
-        rec: &SnapshotRecord,
+        rec: &dyn SnapshotView,
         base: Option<&str>,
         changed: &BTreeSet<String>,
     ) -> Result<bool> {
@@ -787,19 +787,20 @@ impl Batch {
 
     fn stage_snapshot(
         &mut self,
-        rec: &SnapshotRecord,
+        rec: &dyn SnapshotView,
         base: Option<&str>,
         check: Check,
         changed: Option<&BTreeSet<String>>,
     ) -> Result<bool> {
-        if self.ids.contains(&rec.snapshot_id) || self.stored(EntryKind::Snapshot, &rec.snapshot_id)? {
+        let sid = rec.snapshot_id();
+        if self.ids.contains(sid) || self.stored(EntryKind::Snapshot, sid)? {
             return Ok(false);
         }
         // The parent (`base`), and the member of its chain the new record
         // is a skip delta on (see `crate::snapshots`), from the level cache
         // or the store; either being unreadable only costs a fuller record.
         let mut parent: Option<Loaded> = None;
-        if let Some(b) = base.filter(|b| *b != rec.snapshot_id) {
+        if let Some(b) = base.filter(|b| *b != sid) {
             crate::ids::validate_id(b)?;
             parent = self
                 .take_level(b)
@@ -868,28 +869,28 @@ impl Batch {
             self.remember(l);
         }
         let (path, bytes, depth) = prepared?;
-        self.stage(&rec.snapshot_id, path, bytes, Kind::Snapshot, None)?;
-        self.ids.insert(rec.snapshot_id.clone());
+        self.stage(sid, path, bytes, Kind::Snapshot, None)?;
+        self.ids.insert(sid.to_string());
         // Cached records whose changes were followed up to the parent are
         // now followed up to this record; this record starts its own.
         if let (Some(c), Some(b)) = (changed, base) {
             for (tip, set) in self.since.values_mut() {
                 if tip == b {
                     set.extend(c.iter().cloned());
-                    tip.clone_from(&rec.snapshot_id);
+                    *tip = sid.to_string();
                 }
             }
         }
         if changed.is_some() {
-            self.since.insert(rec.snapshot_id.clone(), (rec.snapshot_id.clone(), BTreeSet::new()));
+            self.since.insert(sid.to_string(), (sid.to_string(), BTreeSet::new()));
         }
         // Keep the manifest only for writers that give no `changed` set
         // (the others' skip deltas are built from `since`).
         let keep = changed.is_none();
         let kept = if keep {
-            rec.clone()
+            rec.to_record().into_owned()
         } else {
-            SnapshotRecord { snapshot_id: rec.snapshot_id.clone(), ..SnapshotRecord::default() }
+            SnapshotRecord { snapshot_id: sid.to_string(), ..SnapshotRecord::default() }
         };
         let staged = Loaded { rec: kept, depth, bases, base_depths, has_manifest: keep };
         if !keep {
@@ -897,9 +898,9 @@ impl Batch {
                 self.staged_chains.clear();
                 self.staged_links.clear();
             }
-            self.staged_chains.insert(rec.snapshot_id.clone(), staged.clone());
+            self.staged_chains.insert(sid.to_string(), staged.clone());
             if let (Some(c), Some(b)) = (changed, base) {
-                self.staged_links.insert(rec.snapshot_id.clone(), (b.to_string(), c.clone()));
+                self.staged_links.insert(sid.to_string(), (b.to_string(), c.clone()));
             }
         }
         self.remember(staged);

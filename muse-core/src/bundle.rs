@@ -151,7 +151,7 @@ use crate::ids::{blob_id, digest_from_id, hash_sorted_snapshot, id_from_digest, 
 use crate::manifest::Manifest;
 use crate::mpack::{diff_sorted, load_manifest, ApplyStats, Limits, SnapshotDelta, Walk};
 use crate::paths::{check_no_file_dir_clash, validate_incoming_path};
-use crate::records::{now_iso, CommitRecord, SnapshotRecord, MAX_MSGPACK_BYTES};
+use crate::records::{now_iso, CommitRecord, SnapshotRecord, SnapshotView, MAX_MSGPACK_BYTES};
 use crate::refs::validate_branch_name;
 use crate::store::{Backend, WriteBatch};
 use crate::zdelta;
@@ -198,6 +198,21 @@ const RECORD_LEVEL: i32 = 1;
 /// Frames compressed in parallel at a time by [`Repository::create_bundle`]
 /// (bounds what a chunk holds).
 const CHUNK_JOBS: usize = 64;
+
+/// Chunks of jobs `create` queues for the writing thread at most.
+const CHUNKS_QUEUED: usize = 4;
+
+/// Commits `create`'s read-ahead thread reads ahead of the walk at most.
+const READ_AHEAD: usize = 256;
+
+/// What `create`'s read-ahead thread read for one commit (in file order):
+/// its stored bytes and, the first time its snapshot comes, the snapshot's
+/// stored record. `None`: not read there (the walk reads it itself).
+#[derive(Default)]
+struct Ahead {
+    commit: Option<Result<Option<Vec<u8>>>>,
+    snapshot: Option<Result<Option<crate::snapshots::StoredSnapshot>>>,
+}
 
 const KIND_HEADER: u8 = b'H';
 const KIND_BLOB: u8 = b'B';
@@ -533,12 +548,16 @@ impl<'s> Manifests<'s> {
 
     /// Snapshot `sid`'s manifest and, when its stored record is a delta,
     /// that delta (see [`StoredDelta::reuse`]).
+    ///
+    /// `ahead`, when given, is what reading `sid`'s stored record gave on
+    /// the read-ahead thread (used instead of reading it again).
     fn get(
         &mut self,
         sid: &str,
         what: impl Fn() -> String,
         window: &Window<Layered>,
         kept: &HashMap<String, (Arc<Layered>, u32)>,
+        mut ahead: Option<Result<Option<crate::snapshots::StoredSnapshot>>>,
     ) -> Result<(Arc<Layered>, Option<StoredDelta>)> {
         if let Some(m) = self.known(sid, window, kept) {
             return Ok((m, None));
@@ -555,7 +574,11 @@ impl<'s> Manifests<'s> {
                     break m;
                 }
             }
-            let st = match crate::snapshots::read_stored_snapshot(&root, &cur)? {
+            let read = match ahead.take() {
+                Some(r) if chain.is_empty() => r,
+                _ => crate::snapshots::read_stored_snapshot(&root, &cur),
+            };
+            let st = match read? {
                 Some(st) if st.snapshot_id == cur && chain.len() <= usize::from(crate::pack::MAX_CHAIN_DEPTH) * 4 => st,
                 // Absent, odd or very deep: the verified way.
                 _ => return Ok((Layered::full(load_manifest(self.store, sid, what)?), None)),
@@ -610,7 +633,7 @@ impl StoredDelta {
 
 /// The last [`SNAPSHOT_WINDOW`] snapshot frames' manifests, oldest first
 /// (as [`Layered`] manifests on the writing side).
-struct Window<M = Manifest>(VecDeque<(String, Arc<M>)>);
+struct Window<M = Shared>(VecDeque<(String, Arc<M>)>);
 
 impl<M> Default for Window<M> {
     fn default() -> Self {
@@ -897,7 +920,7 @@ pub(crate) fn create_to(
     let mut window: Window<Layered> = Window::default();
     let mut emitted: HashSet<String> = HashSet::new();
     let mut sent: HashMap<Digest, Sent> = HashMap::new();
-    let mut cache = BlobCache::new(BLOB_CACHE_BYTES);
+    let cache = std::sync::Mutex::new(BlobCache::new(BLOB_CACHE_BYTES));
     let mut jobs: Vec<Job> = Vec::new();
     let mut rctx = RecordContext::default();
     let total = order.len() as u64;
@@ -905,8 +928,14 @@ pub(crate) fn create_to(
     let fs_root = fs_root.as_deref();
     let mut manifests = Manifests::new(store);
 
-    let flush = |jobs: &mut Vec<Job>, out: &mut HashingWriter<_>, cache: &mut BlobCache| -> Result<()> {
+    // Frames are made and written on a second thread (the writer), a chunk
+    // of [`CHUNK_JOBS`] jobs at a time compressed in parallel, while this
+    // thread walks on and queues the next chunks (at most `CHUNKS_QUEUED`
+    // wait): the two overlap instead of taking turns. A blob job made before
+    // its delta base reached the cache reads the base from the store.
+    let flush = |jobs: &[Job], out: &mut HashingWriter<_>| -> Result<()> {
         let made: Vec<Result<Made>> = jobs.par_iter().with_max_len(1).map(|j| make_frame(store, j)).collect();
+        let mut cache = cache.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         for (job, m) in jobs.iter().zip(made) {
             let (kind, payload, content) = m?;
             out.frame(kind, &payload, path)?;
@@ -917,7 +946,6 @@ pub(crate) fn create_to(
                 cache.insert(d, c);
             }
         }
-        jobs.clear();
         Ok(())
     };
 
@@ -945,11 +973,17 @@ pub(crate) fn create_to(
     let mut kept: HashMap<String, (Arc<Layered>, u32)> = HashMap::new();
     let mut kept_entries = 0usize;
 
+    // This thread's part: the walk in file order, queueing jobs.
+    let mut walk_frames = |tx: std::sync::mpsc::SyncSender<Vec<Job>>,
+                           ahead_rx: Option<std::sync::mpsc::Receiver<Ahead>>|
+     -> Result<()> {
     for (i, id) in order.iter().enumerate() {
         let Some(node) = walk.nodes.get(id) else { continue };
+        let mut ahead = ahead_rx.as_ref().and_then(|r| r.recv().ok()).unwrap_or_default();
         let sid = node.snapshot_id.clone();
         if !receiver_snaps.contains(&sid) && !emitted.contains(&sid) {
-            let (manifest, stored) = manifests.get(&sid, || format!("snapshot of commit {id}"), &window, &kept)?;
+            let (manifest, stored) =
+                manifests.get(&sid, || format!("snapshot of commit {id}"), &window, &kept, ahead.snapshot.take())?;
             let fp_sid = node.parents.first().and_then(|p| walk.nodes.get(p)).map(|n| n.snapshot_id.clone());
             let in_window = fp_sid.as_ref().and_then(|f| window.get(f));
             let from_kept = fp_sid.as_ref().filter(|_| in_window.is_none()).and_then(|f| {
@@ -965,7 +999,7 @@ pub(crate) fn create_to(
             let (base_id, base_m): (Option<String>, Arc<Layered>) = match (fp_sid, in_window, from_kept) {
                 (Some(f), Some(m), _) | (Some(f), None, Some(m)) => (Some(f), m),
                 (Some(f), None, None) if receiver_snaps.contains(&f) => {
-                    let (m, _) = manifests.get(&f, || "delta base".into(), &window, &kept)?;
+                    let (m, _) = manifests.get(&f, || "delta base".into(), &window, &kept, None)?;
                     (Some(f), m)
                 }
                 _ => match window.last() {
@@ -1023,7 +1057,9 @@ pub(crate) fn create_to(
                 if base.is_some() {
                     stats.blob_deltas += 1;
                 }
-                let base = base.map(|(b, _)| (b, cache.get(&b)));
+                let base = base.map(|(b, _)| {
+                    (b, cache.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(&b))
+                });
                 jobs.push(Job::Blob { id: d, base });
                 rctx.push(oid.as_bytes());
                 stats.blobs += 1;
@@ -1047,9 +1083,10 @@ pub(crate) fn create_to(
         }
         // The stored record's bytes as they are (the receiver decodes and
         // verifies each commit); other stores re-encode the record.
-        let stored = match fs_root {
-            Some(root) => crate::commits::read_commit_bytes(root, id)?,
-            None => None,
+        let stored = match (fs_root, ahead.commit) {
+            (Some(_), Some(read)) => read?,
+            (Some(root), None) => crate::commits::read_commit_bytes(root, id)?,
+            (None, _) => None,
         };
         let raw = match stored {
             Some(b) => b,
@@ -1061,13 +1098,63 @@ pub(crate) fn create_to(
         rctx.record(&mut jobs, KIND_COMMIT, raw);
         stats.commits += 1;
         if jobs.len() >= CHUNK_JOBS {
-            flush(&mut jobs, &mut out, &mut cache)?;
+            if tx.send(std::mem::take(&mut jobs)).is_err() {
+                // The writer stopped on an error, which its join returns.
+                return Ok(());
+            }
             progress("writing the bundle", i as u64 + 1, total);
         }
     }
-    flush(&mut jobs, &mut out, &mut cache)?;
-    progress("writing the bundle", total, total);
+    let _ = tx.send(std::mem::take(&mut jobs));
+    Ok(())
+    };
 
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Job>>(CHUNKS_QUEUED);
+    let (walked, written) = std::thread::scope(|scope| {
+        let writer = std::thread::Builder::new()
+            .name("muse-bundle-write".into())
+            .spawn_scoped(scope, move || -> Result<HashingWriter<_>> {
+                for chunk in rx {
+                    flush(&chunk, &mut out)?;
+                }
+                Ok(out)
+            })
+            .map_err(|e| Error::io("start a thread for", path, e));
+        // The read-ahead thread: the stored reads of the commits in file
+        // order, [`READ_AHEAD`] commits ahead of this thread at most (it
+        // stops when this thread stops receiving).
+        let ahead_rx = fs_root.and_then(|root| {
+            let (atx, arx) = std::sync::mpsc::sync_channel::<Ahead>(READ_AHEAD);
+            let (order, walk, receiver_snaps) = (&order, &walk, &receiver_snaps);
+            let read_ahead = move || {
+                let mut seen: HashSet<&str> = HashSet::new();
+                for id in order {
+                    let Some(node) = walk.nodes.get(id) else { continue };
+                    let sid = node.snapshot_id.as_str();
+                    let snapshot = (!receiver_snaps.contains(sid) && seen.insert(sid))
+                        .then(|| crate::snapshots::read_stored_snapshot(root, sid));
+                    let commit = Some(crate::commits::read_commit_bytes(root, id));
+                    if atx.send(Ahead { commit, snapshot }).is_err() {
+                        return;
+                    }
+                }
+            };
+            std::thread::Builder::new().name("muse-bundle-read".into()).spawn_scoped(scope, read_ahead).ok()?;
+            Some(arx)
+        });
+        let walked = match &writer {
+            Ok(_) => walk_frames(tx, ahead_rx),
+            Err(_) => Ok(()),
+        };
+        let written = match writer {
+            Ok(h) => h.join().unwrap_or_else(|_| Err(bad(path, "the thread writing the bundle panicked"))),
+            Err(e) => Err(e),
+        };
+        (walked, written)
+    });
+    walked?;
+    let mut out = written?;
+    progress("writing the bundle", total, total);
     let mut end = Vec::with_capacity(END_LEN);
     end.extend_from_slice(&(stats.commits as u64).to_be_bytes());
     end.extend_from_slice(&(stats.snapshots as u64).to_be_bytes());
@@ -1338,7 +1425,7 @@ struct Reader<'s> {
     commits: HashSet<String>,
     window: Window,
     /// Snapshots kept beyond the window: manifest and uses left.
-    kept: HashMap<String, (Arc<Manifest>, u32)>,
+    kept: HashMap<String, (Arc<Shared>, u32)>,
     kept_entries: usize,
     rebuilt: u64,
     /// The record context (see the module docs).
@@ -1353,7 +1440,7 @@ enum Check {
     Blob { id: Digest, content: Arc<Vec<u8>>, at: u64 },
     /// The manifest rebuilt by the snapshot frame at byte `at` must hash
     /// to `sid` and have no path that is also a directory.
-    Manifest { sid: String, manifest: Arc<Manifest>, at: u64 },
+    Manifest { sid: String, manifest: Shared, at: u64 },
 }
 
 /// Checks the blob hashes and rebuilt manifests of a bundle on a second
@@ -1384,13 +1471,60 @@ fn check_blob(file: &Path, id: &Digest, content: &[u8], at: u64) -> Result<()> {
     Ok(())
 }
 
-fn check_manifest(file: &Path, sid: &str, m: &Manifest, at: u64) -> Result<()> {
+fn check_manifest(file: &Path, sid: &str, m: &Shared, at: u64) -> Result<()> {
     let ctx = |s: &str| bad(file, format!("snapshot {sid} (frame at byte {at}): {s}"));
-    let actual = hash_sorted_snapshot(m.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    let actual = hash_sorted_snapshot(m.iter().map(|(k, v)| (&**k, &**v)));
     if actual != sid {
         return Err(ctx(&format!("rebuilt manifest ({} entries) hashes to {actual}", m.len())));
     }
-    check_no_file_dir_clash(m.keys().map(String::as_str)).map_err(|e| ctx(&e.to_string()))
+    check_no_file_dir_clash(m.keys().map(|k| &**k)).map_err(|e| ctx(&e.to_string()))
+}
+
+/// A manifest as the reading side rebuilds it: a persistent map (`imbl`'s
+/// B-tree with shared nodes) of path → blob ID. A snapshot's manifest is
+/// its parent's with the frame's delta applied, so copying one is a
+/// pointer copy and an update copies only the few nodes on its paths: a
+/// whole-map copy per snapshot (and its free) was most of the pass's time.
+type Shared = imbl::OrdMap<Arc<str>, Arc<str>>;
+
+/// A rebuilt snapshot as the write batch takes it ([`SnapshotView`]): the
+/// batch looks up only the changed paths, and builds the whole record
+/// only for a full one.
+struct SharedView<'a> {
+    sid: &'a str,
+    created_at: String,
+    manifest: &'a Shared,
+}
+
+impl SnapshotView for SharedView<'_> {
+    fn snapshot_id(&self) -> &str {
+        self.sid
+    }
+
+    fn created_at(&self) -> &str {
+        &self.created_at
+    }
+
+    fn extra(&self) -> &[(String, rmpv::Value)] {
+        &[]
+    }
+
+    fn entry_count(&self) -> usize {
+        self.manifest.len()
+    }
+
+    fn entry(&self, path: &str) -> Option<(&str, &str)> {
+        self.manifest.get_key_value(path).map(|(k, v)| (&**k, &**v))
+    }
+
+    fn to_record(&self) -> std::borrow::Cow<'_, SnapshotRecord> {
+        std::borrow::Cow::Owned(SnapshotRecord {
+            snapshot_id: self.sid.to_string(),
+            manifest: self.manifest.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            created_at: self.created_at.clone(),
+            extra: Vec::new(),
+        })
+    }
 }
 
 /// Runs check `c`: its byte offset and result.
@@ -1643,8 +1777,8 @@ impl Reader<'_> {
                 self.limits.max_entries
             ))));
         }
-        let mut manifest: Manifest = match d.parent_snapshot_id.as_deref() {
-            None => Manifest::new(),
+        let mut manifest: Shared = match d.parent_snapshot_id.as_deref() {
+            None => Shared::new(),
             Some(p) => {
                 validate_id(p).map_err(|e| self.bad(ctx(&format!("parent_snapshot_id: {e}"))))?;
                 if p == sid {
@@ -1668,7 +1802,7 @@ impl Reader<'_> {
                         ))))
                     }
                     None => match crate::mpack::snapshot(self.store, p)? {
-                        Some(rec) => rec.manifest,
+                        Some(rec) => rec.manifest.into_iter().map(|(k, v)| (Arc::from(k), Arc::from(v))).collect(),
                         None => {
                             return Err(self.bad(ctx(&format!(
                                 "parent snapshot {p} is neither earlier in the bundle nor in the repository"
@@ -1686,11 +1820,11 @@ impl Reader<'_> {
                     "blob {oid} of path {path:?} is neither earlier in the bundle nor in the repository"
                 ))));
             }
-            manifest.insert(path.clone(), oid.clone());
+            manifest.insert(Arc::from(path.as_str()), Arc::from(oid.as_str()));
         }
         for path in &d.delta_remove {
             validate_incoming_path(path).map_err(|e| self.bad(ctx(&format!("delta_remove path {path:?}: {e}"))))?;
-            manifest.remove(path);
+            manifest.remove(path.as_str());
         }
         self.rebuilt = self.rebuilt.saturating_add(manifest.len() as u64);
         if self.rebuilt > self.limits.max_rebuilt_entries {
@@ -1700,15 +1834,14 @@ impl Reader<'_> {
             ))));
         }
         if let Sink::Batch(batch) = sink {
-            let rec = SnapshotRecord { snapshot_id: sid.clone(), manifest, created_at: now_iso(), extra: Vec::new() };
+            let rec = SharedView { sid: &sid, created_at: now_iso(), manifest: &manifest };
             let changed: BTreeSet<String> = d.delta_upsert.keys().chain(&d.delta_remove).cloned().collect();
             let base = d.parent_snapshot_id.as_deref().map(SnapshotId::parse).transpose()?;
             batch.write_snapshot_delta(&rec, base.as_ref(), &changed)?;
-            manifest = rec.manifest;
         }
-        let manifest = Arc::new(manifest);
         // Its hash and file/directory clashes are checked beside this pass.
-        self.checker.send(Check::Manifest { sid: sid.clone(), manifest: Arc::clone(&manifest), at });
+        self.checker.send(Check::Manifest { sid: sid.clone(), manifest: manifest.clone(), at });
+        let manifest = Arc::new(manifest);
         if keep > 0 {
             if self.kept.len() >= KEEP_MAX_SNAPSHOTS || self.kept_entries + manifest.len() > KEEP_MAX_ENTRIES {
                 return Err(Error::InvalidInput(ctx(&format!(

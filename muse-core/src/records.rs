@@ -319,6 +319,55 @@ pub struct SnapshotRecord {
     pub extra: Vec<(String, rmpv::Value)>,
 }
 
+/// A snapshot as a [`crate::store::WriteBatch`] can store it without a whole
+/// [`SnapshotRecord`]: its ID, time, and lookups in its manifest. A writer
+/// that holds manifests in another shape (the persistent maps `bundle
+/// apply` rebuilds, sharing their entries with their parents') hands one
+/// over, and a backend that stores deltas reads only the changed paths;
+/// the whole record is built ([`SnapshotView::to_record`]) only when one
+/// is stored in full (a checkpoint).
+pub trait SnapshotView {
+    /// `hash_snapshot(manifest)`, as in [`SnapshotRecord::snapshot_id`].
+    fn snapshot_id(&self) -> &str;
+    /// Creation time, ISO-8601 (not hashed).
+    fn created_at(&self) -> &str;
+    /// Keys this version does not know, preserved in order.
+    fn extra(&self) -> &[(String, rmpv::Value)];
+    /// How many entries the manifest has.
+    fn entry_count(&self) -> usize;
+    /// The manifest's entry for `path` as `(path, blob ID)`; `None` when
+    /// the manifest has no such path.
+    fn entry(&self, path: &str) -> Option<(&str, &str)>;
+    /// The whole record: borrowed when the view is one, else built.
+    fn to_record(&self) -> std::borrow::Cow<'_, SnapshotRecord>;
+}
+
+impl SnapshotView for SnapshotRecord {
+    fn snapshot_id(&self) -> &str {
+        &self.snapshot_id
+    }
+
+    fn created_at(&self) -> &str {
+        &self.created_at
+    }
+
+    fn extra(&self) -> &[(String, rmpv::Value)] {
+        &self.extra
+    }
+
+    fn entry_count(&self) -> usize {
+        self.manifest.len()
+    }
+
+    fn entry(&self, path: &str) -> Option<(&str, &str)> {
+        self.manifest.get_key_value(path).map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
+    fn to_record(&self) -> std::borrow::Cow<'_, SnapshotRecord> {
+        std::borrow::Cow::Borrowed(self)
+    }
+}
+
 impl SnapshotRecord {
     /// A record for `manifest` with its computed ID and `created_at` now.
     pub fn new(manifest: BTreeMap<String, String>) -> SnapshotRecord {

@@ -63,7 +63,9 @@ use crate::config::durability_for;
 use crate::error::{Error, Result};
 use crate::pack::EntryKind;
 use crate::paths::snapshot_path;
-use crate::records::{check_snapshot_hash, decode_exact, read_capped, SnapshotRecord, FORMAT_VERSION, MAX_MSGPACK_BYTES};
+use crate::records::{
+    check_snapshot_hash, decode_exact, read_capped, SnapshotRecord, SnapshotView, FORMAT_VERSION, MAX_MSGPACK_BYTES,
+};
 
 /// A delta chain is cut by a full record (a checkpoint) before its depth
 /// reaches this: deltas have depth 1 ..= `CHECKPOINT_INTERVAL - 1`. A power
@@ -153,7 +155,7 @@ impl<'de> Deserialize<'de> for Stored {
 
 /// The delta form of a record, for encoding.
 struct DeltaOut<'a> {
-    rec: &'a SnapshotRecord,
+    rec: &'a dyn SnapshotView,
     base: &'a str,
     upsert: BTreeMap<&'a str, &'a str>,
     remove: Vec<&'a str>,
@@ -162,15 +164,15 @@ struct DeltaOut<'a> {
 
 impl Serialize for DeltaOut<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
-        let mut m = s.serialize_map(Some(7 + self.rec.extra.len()))?;
+        let mut m = s.serialize_map(Some(7 + self.rec.extra().len()))?;
         m.serialize_entry("format_version", &FORMAT_VERSION)?;
-        m.serialize_entry("snapshot_id", &self.rec.snapshot_id)?;
+        m.serialize_entry("snapshot_id", self.rec.snapshot_id())?;
         m.serialize_entry("base_snapshot_id", self.base)?;
         m.serialize_entry("delta_upsert", &self.upsert)?;
         m.serialize_entry("delta_remove", &self.remove)?;
         m.serialize_entry("depth", &self.depth)?;
-        m.serialize_entry("created_at", &self.rec.created_at)?;
-        for (k, v) in &self.rec.extra {
+        m.serialize_entry("created_at", self.rec.created_at())?;
+        for (k, v) in self.rec.extra() {
             m.serialize_entry(k, v)?;
         }
         m.end()
@@ -391,25 +393,26 @@ pub(crate) enum Against<'a> {
 /// record).
 pub(crate) fn prepare_snapshot_on(
     root: &Path,
-    rec: &SnapshotRecord,
+    rec: &dyn SnapshotView,
     base: Option<(&str, Against<'_>, u32)>,
     check: Check,
 ) -> Result<(PathBuf, Vec<u8>, u32)> {
     match check {
-        Check::Full => rec.validate()?,
+        Check::Full => rec.to_record().validate()?,
         Check::Computed => {
-            crate::ids::validate_id(&rec.snapshot_id)?;
+            crate::ids::validate_id(rec.snapshot_id())?;
         }
     }
-    let full = |rec: &SnapshotRecord| -> Result<(PathBuf, Vec<u8>, u32)> {
+    let full = |rec: &dyn SnapshotView| -> Result<(PathBuf, Vec<u8>, u32)> {
+        let rec = rec.to_record();
         if check == Check::Computed {
             validate_entries(rec.manifest.iter().map(|(p, o)| (p.as_str(), o.as_str())))?;
         }
-        let (p, b) = encode_full(root, rec)?;
+        let (p, b) = encode_full(root, &rec)?;
         Ok((p, b, 0))
     };
     let Some((base_id, against, depth)) =
-        base.filter(|(b, _, d)| *b != rec.snapshot_id && (1..CHECKPOINT_INTERVAL).contains(d))
+        base.filter(|(b, _, d)| *b != rec.snapshot_id() && (1..CHECKPOINT_INTERVAL).contains(d))
     else {
         return full(rec);
     };
@@ -419,7 +422,7 @@ pub(crate) fn prepare_snapshot_on(
         Against::Manifest(m) => m,
         Against::Changed(paths) => {
             for p in paths {
-                match rec.manifest.get_key_value(p.as_str()) {
+                match rec.entry(p.as_str()) {
                     Some((k, v)) => {
                         upsert.insert(k, v);
                     }
@@ -430,30 +433,29 @@ pub(crate) fn prepare_snapshot_on(
         }
     };
     // One merge walk over the two sorted manifests.
-    let (up, rm) = crate::manifest::delta(base_m, &rec.manifest);
-    upsert.extend(up);
-    remove = rm;
-    delta_or_full(root, rec, base_id, upsert, remove, depth, check, full)
+    let whole = rec.to_record();
+    let (up, rm) = crate::manifest::delta(base_m, &whole.manifest);
+    delta_or_full(root, rec, base_id, up.into_iter().collect(), rm, depth, check, full)
 }
 
 #[allow(clippy::too_many_arguments)]
-fn delta_or_full(
+fn delta_or_full<'a>(
     root: &Path,
-    rec: &SnapshotRecord,
-    base_id: &str,
-    upsert: BTreeMap<&str, &str>,
-    remove: Vec<&str>,
+    rec: &'a dyn SnapshotView,
+    base_id: &'a str,
+    upsert: BTreeMap<&'a str, &'a str>,
+    remove: Vec<&'a str>,
     depth: u32,
     check: Check,
-    full: impl Fn(&SnapshotRecord) -> Result<(PathBuf, Vec<u8>, u32)>,
+    full: impl Fn(&dyn SnapshotView) -> Result<(PathBuf, Vec<u8>, u32)>,
 ) -> Result<(PathBuf, Vec<u8>, u32)> {
-    if upsert.len() + remove.len() >= rec.manifest.len().max(1) {
+    if upsert.len() + remove.len() >= rec.entry_count().max(1) {
         return full(rec);
     }
     if check == Check::Computed {
         validate_entries(upsert.iter().map(|(p, o)| (*p, *o)))?;
     }
-    let path = snapshot_path(root, &rec.snapshot_id)?;
+    let path = snapshot_path(root, rec.snapshot_id())?;
     let out = DeltaOut { rec, base: base_id, upsert, remove, depth };
     let bytes = rmp_serde::to_vec(&out).map_err(|e| Error::InvalidInput(format!("cannot encode snapshot: {e}")))?;
     check_size(&path, &bytes)?;

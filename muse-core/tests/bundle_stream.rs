@@ -245,6 +245,45 @@ fn a_failed_create_leaves_no_file_under_the_final_name() {
     assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
 }
 
+/// A file of the source's store is missing: a blob only the tip has (read
+/// on the thread that makes the frames, after the walk queued it) or the
+/// tip's commit record (the walk notices first). `create` fails naming it
+/// and leaves no file, temporary or final.
+#[test]
+fn a_blob_or_commit_missing_at_the_source_fails_create_with_no_file() {
+    for what in ["blob", "commit"] {
+        let (dir, a, made) = source();
+        let last = made.last().unwrap();
+        let (name, victim) = match what {
+            "blob" => {
+                let oid = last.manifest.values().find(|o| !made[..made.len() - 1].iter().any(|m| m.manifest.values().any(|x| x == *o))).unwrap();
+                let hex = &oid["sha256:".len()..];
+                (oid.clone(), a.join(".muse/objects/sha256").join(&hex[..2]).join(&hex[2..]))
+            }
+            _ => {
+                let hex = &last.commit["sha256:".len()..];
+                (last.commit.clone(), a.join(".muse/commits").join(format!("{hex}.msgpack")))
+            }
+        };
+        assert!(victim.is_file(), "{what} stored loose at {}", victim.display());
+        let file = dir.path().join("x.bundle");
+        let repo = open(&a);
+        std::fs::remove_file(&victim).unwrap();
+        let e = match repo.create_bundle(&file, &[cid(&last.commit)], &[]) {
+            Err(e) => e,
+            Ok(s) => panic!("{what}: create succeeded without {name}: {s:?}"),
+        };
+        assert!(e.to_string().contains(&name["sha256:".len()..]), "{what}: {e}");
+        assert!(!file.exists(), "{what}");
+        let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().starts_with(".muse-bundle-"))
+            .collect();
+        assert!(leftovers.is_empty(), "{what}: temporary files left: {leftovers:?}");
+    }
+}
+
 // ---------------------------------------------------------------------------
 // Hostile files
 // ---------------------------------------------------------------------------

@@ -13,7 +13,7 @@ use crate::atomic::Durability;
 use crate::batch::Batch;
 use crate::error::Result;
 use crate::ids::{BlobId, CommitId, SnapshotId};
-use crate::records::{CommitRecord, SnapshotRecord};
+use crate::records::{CommitRecord, SnapshotRecord, SnapshotView};
 
 /// The filesystem store of the repository whose working tree is `root`
 /// (data under `root/.muse/`).
@@ -223,7 +223,7 @@ impl WriteBatch for FsBatch {
 
     fn write_snapshot_delta(
         &mut self,
-        rec: &SnapshotRecord,
+        rec: &dyn SnapshotView,
         base: Option<&SnapshotId>,
         changed: &BTreeSet<String>,
     ) -> Result<bool> {

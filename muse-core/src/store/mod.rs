@@ -21,7 +21,7 @@ pub use memory::MemStore;
 
 use crate::error::Result;
 use crate::ids::{BlobId, CommitId, SnapshotId};
-use crate::records::{CommitRecord, SnapshotRecord};
+use crate::records::{CommitRecord, SnapshotRecord, SnapshotView};
 pub use crate::refs::Head;
 
 /// Blobs: content addressed by the sha256 of their bytes.
@@ -294,20 +294,23 @@ pub trait WriteBatch {
     /// Adds a snapshot whose `snapshot_id` the caller computed from its
     /// manifest (or verified: an applied bundle's rebuilt manifests) and
     /// whose manifest differs from `base`'s at most in the paths of
-    /// `changed`. Backends that store deltas use `changed` instead of
-    /// comparing manifests and skip hashing again; the default is
-    /// [`Self::write_snapshot`].
+    /// `changed`. `rec` is a [`SnapshotRecord`] or another
+    /// [`SnapshotView`] of one (`bundle apply` hands over its persistent
+    /// maps). Backends that store deltas use `changed` instead of comparing
+    /// manifests, skip hashing again, and look up only the changed paths
+    /// (the whole record is built only for a full record); the default is
+    /// [`Self::write_snapshot`] of the whole record.
     ///
     /// # Errors
     /// As [`Self::write_snapshot`].
     fn write_snapshot_delta(
         &mut self,
-        rec: &SnapshotRecord,
+        rec: &dyn SnapshotView,
         base: Option<&SnapshotId>,
         changed: &BTreeSet<String>,
     ) -> Result<bool> {
         let _ = changed;
-        self.write_snapshot(rec, base)
+        self.write_snapshot(&rec.to_record(), base)
     }
 
     /// Adds a commit.

@@ -8,7 +8,7 @@ use std::path::Path;
 
 use bytes::Bytes;
 use muse_core::ids::Digest;
-use muse_core::records::{CommitRecord, SnapshotRecord};
+use muse_core::records::{CommitRecord, SnapshotRecord, SnapshotView};
 use muse_core::store::{WriteBatch, WriteStats};
 use muse_core::{BlobId, Error, Result, SnapshotId};
 use object_store::{path::Path as S3Path, MultipartUpload, ObjectStoreExt, PutPayload};
@@ -219,11 +219,11 @@ impl WriteBatch for PgS3Batch<'_> {
     /// not hash to its ID).
     fn write_snapshot_delta(
         &mut self,
-        rec: &SnapshotRecord,
+        rec: &dyn SnapshotView,
         base: Option<&SnapshotId>,
         changed: &BTreeSet<String>,
     ) -> Result<bool> {
-        self.add_snapshot(rec, base, Some(changed))
+        self.add_snapshot(&rec.to_record(), base, Some(changed))
     }
 
     fn write_commit(&mut self, rec: &CommitRecord) -> Result<bool> {
