@@ -375,12 +375,26 @@ struct Layered {
     remove: BTreeSet<String>,
     depth: u32,
     len: usize,
+    /// For a layer [`Layered::on`] flattened: the manifest it was built on
+    /// (while that is alive elsewhere) and its change on it, so that
+    /// [`Layered::diff`] still finds the layers it shares with its parent.
+    from: Option<(std::sync::Weak<Layered>, Manifest, BTreeSet<String>)>,
 }
 
 impl Layered {
     fn full(m: Manifest) -> Arc<Layered> {
         let len = m.len();
-        Arc::new(Layered { base: None, upsert: m, remove: BTreeSet::new(), depth: 0, len })
+        Arc::new(Layered { base: None, upsert: m, remove: BTreeSet::new(), depth: 0, len, from: None })
+    }
+
+    /// The layer `self` is a change on, with that change: its base, or for
+    /// a flattened layer the manifest it was flattened from (if alive).
+    fn below(&self) -> Option<(Arc<Layered>, &Manifest, &BTreeSet<String>)> {
+        match (&self.base, &self.from) {
+            (Some(b), _) => Some((Arc::clone(b), &self.upsert, &self.remove)),
+            (None, Some((w, u, r))) => Some((w.upgrade()?, u, r)),
+            (None, None) => None,
+        }
     }
 
     /// `base` without the paths of `remove`, then with `upsert`.
@@ -393,7 +407,9 @@ impl Layered {
             for (p, oid) in upsert {
                 m.insert(p.clone(), oid.clone());
             }
-            return Layered::full(m);
+            let len = m.len();
+            let from = Some((Arc::downgrade(base), upsert.clone(), remove.iter().cloned().collect()));
+            return Arc::new(Layered { base: None, upsert: m, remove: BTreeSet::new(), depth: 0, len, from });
         }
         let remove: BTreeSet<String> = remove.iter().cloned().collect();
         let mut len = base.len;
@@ -407,7 +423,14 @@ impl Layered {
                 len += 1;
             }
         }
-        Arc::new(Layered { base: Some(Arc::clone(base)), upsert: upsert.clone(), remove, depth: base.depth + 1, len })
+        Arc::new(Layered {
+            base: Some(Arc::clone(base)),
+            upsert: upsert.clone(),
+            remove,
+            depth: base.depth + 1,
+            len,
+            from: None,
+        })
     }
 
     fn get(&self, path: &str) -> Option<&str> {
@@ -431,42 +454,42 @@ impl Layered {
     /// [`diff_sorted`] gives for their whole maps): when they share a layer,
     /// only the paths the layers above it touch are compared.
     fn diff(base: &Arc<Layered>, target: &Arc<Layered>) -> (Manifest, Vec<String>) {
+        // Every layer down from `base` (flattened ones followed to what
+        // they were built on), then the first of them down from `target`.
         let mut below_base: HashSet<*const Layered> = HashSet::new();
-        let mut cur = Some(base);
+        let mut cur = Some(Arc::clone(base));
         while let Some(c) = cur {
-            below_base.insert(Arc::as_ptr(c));
-            cur = c.base.as_ref();
+            below_base.insert(Arc::as_ptr(&c));
+            cur = c.below().map(|(b, _, _)| b);
         }
-        let mut cur = Some(target);
+        let mut cur = Some(Arc::clone(target));
         let common = loop {
             match cur {
-                Some(c) if below_base.contains(&Arc::as_ptr(c)) => break Arc::as_ptr(c),
-                Some(c) => cur = c.base.as_ref(),
+                Some(c) if below_base.contains(&Arc::as_ptr(&c)) => break Arc::as_ptr(&c),
+                Some(c) => cur = c.below().map(|(b, _, _)| b),
                 None => return diff_sorted(&base.flatten(), &target.flatten()),
             }
         };
-        let mut touched: BTreeSet<&str> = BTreeSet::new();
+        let mut touched: BTreeSet<String> = BTreeSet::new();
         for side in [base, target] {
-            let mut c = side;
-            while Arc::as_ptr(c) != common {
-                touched.extend(c.upsert.keys().map(String::as_str));
-                touched.extend(c.remove.iter().map(String::as_str));
-                match c.base.as_ref() {
-                    Some(b) => c = b,
-                    None => break,
-                }
+            let mut c = Arc::clone(side);
+            while Arc::as_ptr(&c) != common {
+                let Some((b, upsert, remove)) = c.below() else { break };
+                touched.extend(upsert.keys().cloned());
+                touched.extend(remove.iter().cloned());
+                c = b;
             }
         }
         let mut upsert = Manifest::new();
         let mut remove = Vec::new();
         for p in touched {
-            let now = target.get(p);
-            if base.get(p) != now {
+            let now = target.get(&p);
+            if base.get(&p) != now {
                 match now {
                     Some(oid) => {
-                        upsert.insert(p.to_string(), oid.to_string());
+                        upsert.insert(p, oid.to_string());
                     }
-                    None => remove.push(p.to_string()),
+                    None => remove.push(p),
                 }
             }
         }
@@ -679,13 +702,6 @@ impl RecordContext {
         }
     }
 
-    /// Queues record frame `raw` of `kind`, compressed against the context
-    /// as it is now, then adds it to the context.
-    fn record(&mut self, jobs: &mut Vec<Job>, kind: u8, raw: Vec<u8>) {
-        let ctx = self.prefix().map(|c| Arc::new(c.to_vec()));
-        self.push(&raw);
-        jobs.push(Job::Record { kind, raw, ctx });
-    }
 }
 
 fn digest(id: &str) -> Result<Digest> {
@@ -696,14 +712,57 @@ fn digest(id: &str) -> Result<Digest> {
 // create
 // ---------------------------------------------------------------------------
 
+/// The record context on the writing side: the same bytes as
+/// [`RecordContext`], kept as one stream buffer per chunk of jobs, so that
+/// a record job names its prefix as a range of that buffer instead of
+/// copying the whole context (up to [`CONTEXT_MAX`] bytes per record).
+#[derive(Default)]
+struct ContextLog {
+    /// The stream's bytes from stream offset `origin` on.
+    buf: Vec<u8>,
+    origin: usize,
+    /// Stream offset where the context starts.
+    start: usize,
+}
+
+impl ContextLog {
+    fn end(&self) -> usize {
+        self.origin + self.buf.len()
+    }
+
+    /// Appends what a frame contributes ([`RecordContext::push`]'s rule).
+    fn push(&mut self, bytes: &[u8]) {
+        self.buf.extend_from_slice(bytes);
+        if self.end() - self.start > CONTEXT_MAX {
+            self.start = self.end() - CONTEXT_KEEP;
+        }
+    }
+
+    /// Queues record frame `raw` of `kind`, compressed against the context
+    /// as it is now (a range of the buffer [`ContextLog::take`] returns).
+    fn record(&mut self, jobs: &mut Vec<Job>, kind: u8, raw: Vec<u8>) {
+        let ctx = (self.start - self.origin, self.end() - self.origin);
+        self.push(&raw);
+        jobs.push(Job::Record { kind, raw, ctx });
+    }
+
+    /// The buffer the queued jobs' ranges index; keeps only the context.
+    fn take(&mut self) -> Vec<u8> {
+        let keep = self.buf[self.start - self.origin..].to_vec();
+        self.origin = self.start;
+        std::mem::replace(&mut self.buf, keep)
+    }
+}
+
 /// One frame to produce, in file order.
 enum Job {
     /// A blob, with its delta base (`None`: compressed alone) and the base's
     /// content when the cache had it.
     Blob { id: Digest, base: Option<(Digest, Option<Arc<Vec<u8>>>)> },
     /// A snapshot delta or commit record (`kind`): its msgpack bytes and
-    /// the record context to compress it against.
-    Record { kind: u8, raw: Vec<u8>, ctx: Option<Arc<Vec<u8>>> },
+    /// the range of the chunk's context buffer to compress it against
+    /// ([`ContextLog`]; an empty range: no prefix).
+    Record { kind: u8, raw: Vec<u8>, ctx: (usize, usize) },
     /// A blob whose stored pack entry is copied as it is (git's pack reuse):
     /// its zdelta frame, on `base` when the entry is a delta.
     Copy { id: Digest, base: Option<Digest>, frame: Vec<u8> },
@@ -713,7 +772,7 @@ enum Job {
 /// cache.
 type Made = (u8, Vec<u8>, Option<(Digest, Arc<Vec<u8>>)>);
 
-fn make_frame(store: &dyn Backend, job: &Job) -> Result<Made> {
+fn make_frame(store: &dyn Backend, job: &Job, contexts: &[u8]) -> Result<Made> {
     match job {
         Job::Blob { id, base } => {
             let oid = BlobId::parse(&id_from_digest(id))?;
@@ -738,8 +797,9 @@ fn make_frame(store: &dyn Backend, job: &Job) -> Result<Made> {
             payload.extend_from_slice(&frame);
             Ok((KIND_BLOB, payload, Some((*id, Arc::new(content)))))
         }
-        Job::Record { kind, raw, ctx } => {
-            Ok((*kind, zdelta::compress(raw, ctx.as_deref().map(Vec::as_slice), RECORD_LEVEL)?, None))
+        Job::Record { kind, raw, ctx: (from, to) } => {
+            let prefix = contexts.get(*from..*to).filter(|p| !p.is_empty());
+            Ok((*kind, zdelta::compress(raw, prefix, RECORD_LEVEL)?, None))
         }
         Job::Copy { id, base, frame } => {
             let mut payload = Vec::with_capacity(65 + frame.len());
@@ -922,7 +982,7 @@ pub(crate) fn create_to(
     let mut sent: HashMap<Digest, Sent> = HashMap::new();
     let cache = std::sync::Mutex::new(BlobCache::new(BLOB_CACHE_BYTES));
     let mut jobs: Vec<Job> = Vec::new();
-    let mut rctx = RecordContext::default();
+    let mut rctx = ContextLog::default();
     let total = order.len() as u64;
     let fs_root = store.as_fs().map(|fs| fs.root().to_path_buf());
     let fs_root = fs_root.as_deref();
@@ -932,9 +992,11 @@ pub(crate) fn create_to(
     // of [`CHUNK_JOBS`] jobs at a time compressed in parallel, while this
     // thread walks on and queues the next chunks (at most `CHUNKS_QUEUED`
     // wait): the two overlap instead of taking turns. A blob job made before
-    // its delta base reached the cache reads the base from the store.
-    let flush = |jobs: &[Job], out: &mut HashingWriter<_>| -> Result<()> {
-        let made: Vec<Result<Made>> = jobs.par_iter().with_max_len(1).map(|j| make_frame(store, j)).collect();
+    // its delta base reached the cache reads the base from the store. Each
+    // chunk comes with the context buffer its record jobs index.
+    let flush = |jobs: &[Job], contexts: &[u8], out: &mut HashingWriter<_>| -> Result<()> {
+        let made: Vec<Result<Made>> =
+            jobs.par_iter().with_max_len(1).map(|j| make_frame(store, j, contexts)).collect();
         let mut cache = cache.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         for (job, m) in jobs.iter().zip(made) {
             let (kind, payload, content) = m?;
@@ -974,7 +1036,7 @@ pub(crate) fn create_to(
     let mut kept_entries = 0usize;
 
     // This thread's part: the walk in file order, queueing jobs.
-    let mut walk_frames = |tx: std::sync::mpsc::SyncSender<Vec<Job>>,
+    let mut walk_frames = |tx: std::sync::mpsc::SyncSender<(Vec<Job>, Vec<u8>)>,
                            ahead_rx: Option<std::sync::mpsc::Receiver<Ahead>>|
      -> Result<()> {
     for (i, id) in order.iter().enumerate() {
@@ -1098,24 +1160,24 @@ pub(crate) fn create_to(
         rctx.record(&mut jobs, KIND_COMMIT, raw);
         stats.commits += 1;
         if jobs.len() >= CHUNK_JOBS {
-            if tx.send(std::mem::take(&mut jobs)).is_err() {
+            if tx.send((std::mem::take(&mut jobs), rctx.take())).is_err() {
                 // The writer stopped on an error, which its join returns.
                 return Ok(());
             }
             progress("writing the bundle", i as u64 + 1, total);
         }
     }
-    let _ = tx.send(std::mem::take(&mut jobs));
+    let _ = tx.send((std::mem::take(&mut jobs), rctx.take()));
     Ok(())
     };
 
-    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Job>>(CHUNKS_QUEUED);
+    let (tx, rx) = std::sync::mpsc::sync_channel::<(Vec<Job>, Vec<u8>)>(CHUNKS_QUEUED);
     let (walked, written) = std::thread::scope(|scope| {
         let writer = std::thread::Builder::new()
             .name("muse-bundle-write".into())
             .spawn_scoped(scope, move || -> Result<HashingWriter<_>> {
-                for chunk in rx {
-                    flush(&chunk, &mut out)?;
+                for (chunk, contexts) in rx {
+                    flush(&chunk, &contexts, &mut out)?;
                 }
                 Ok(out)
             })
