@@ -202,6 +202,15 @@ const CHUNK_JOBS: usize = 64;
 /// Chunks of jobs `create` queues for the writing thread at most.
 const CHUNKS_QUEUED: usize = 4;
 
+/// The part of the record context (its last bytes) `create` compresses a
+/// record frame against; the reader decodes against the whole context
+/// (see [`make_frame`]).
+const ENCODE_CONTEXT: usize = 8 << 10;
+
+/// Bytes of stored commit records `create` keeps from reading every packed
+/// commit up front (past it, commit frames read their records again).
+const KEEP_COMMIT_BYTES: usize = 64 << 20;
+
 /// Commits `create`'s read-ahead thread reads ahead of the walk at most.
 const READ_AHEAD: usize = 256;
 
@@ -798,7 +807,12 @@ fn make_frame(store: &dyn Backend, job: &Job, contexts: &[u8]) -> Result<Made> {
             Ok((KIND_BLOB, payload, Some((*id, Arc::new(content)))))
         }
         Job::Record { kind, raw, ctx: (from, to) } => {
-            let prefix = contexts.get(*from..*to).filter(|p| !p.is_empty());
+            // Only the context's last `ENCODE_CONTEXT` bytes are indexed:
+            // match offsets count back from the record, so a frame made
+            // against a suffix of the reader's context decodes against the
+            // whole of it, and zstd indexes a prefix position by position.
+            let from = (*from).max(to.saturating_sub(ENCODE_CONTEXT));
+            let prefix = contexts.get(from..*to).filter(|p| !p.is_empty());
             Ok((*kind, zdelta::compress(raw, prefix, RECORD_LEVEL)?, None))
         }
         Job::Copy { id, base, frame } => {
@@ -910,6 +924,29 @@ pub(crate) fn create_to(
     let want: Vec<String> = want.iter().map(ToString::to_string).collect();
     progress("counting commits", 0, 1);
     let mut walk = Walk::new(store, false);
+    // A bundle of whole histories (no `have`): every packed commit is read
+    // up front on all cores, not one at a time down the parents (the walk
+    // then meets them already read; what it does not meet is dropped), and
+    // their stored bytes are kept for the commit frames (up to
+    // [`KEEP_COMMIT_BYTES`] in all). An entry that does not read is left to
+    // the walk, which reports it if the bundle needs it.
+    let mut commit_bytes: HashMap<String, Vec<u8>> = HashMap::new();
+    if let (true, Some(fs)) = (have.is_empty(), store.as_fs()) {
+        let root = fs.root();
+        let ids = crate::pack::packed_ids(root, crate::pack::EntryKind::Commit);
+        let read: Vec<_> = ids
+            .par_iter()
+            .filter_map(|id| crate::commits::read_commit_and_bytes(root, id).ok().flatten().map(|r| (id, r)))
+            .collect();
+        let mut kept = 0usize;
+        for (id, (rec, bytes)) in read {
+            walk.insert(id, rec);
+            if kept + bytes.len() <= KEEP_COMMIT_BYTES {
+                kept += bytes.len();
+                commit_bytes.insert(id.clone(), bytes);
+            }
+        }
+    }
     for id in &want {
         if !walk.load(id)? {
             return Err(Error::NotFound { what: "commit", name: id.clone() });
@@ -1187,7 +1224,7 @@ pub(crate) fn create_to(
         // stops when this thread stops receiving).
         let ahead_rx = fs_root.and_then(|root| {
             let (atx, arx) = std::sync::mpsc::sync_channel::<Ahead>(READ_AHEAD);
-            let (order, walk, receiver_snaps) = (&order, &walk, &receiver_snaps);
+            let (order, walk, receiver_snaps, commit_bytes) = (&order, &walk, &receiver_snaps, &commit_bytes);
             let read_ahead = move || {
                 let mut seen: HashSet<&str> = HashSet::new();
                 for id in order {
@@ -1195,7 +1232,10 @@ pub(crate) fn create_to(
                     let sid = node.snapshot_id.as_str();
                     let snapshot = (!receiver_snaps.contains(sid) && seen.insert(sid))
                         .then(|| crate::snapshots::read_stored_snapshot(root, sid));
-                    let commit = Some(crate::commits::read_commit_bytes(root, id));
+                    let commit = Some(match commit_bytes.get(id) {
+                        Some(b) => Ok(Some(b.clone())),
+                        None => crate::commits::read_commit_bytes(root, id),
+                    });
                     if atx.send(Ahead { commit, snapshot }).is_err() {
                         return;
                     }

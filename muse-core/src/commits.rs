@@ -112,6 +112,18 @@ pub fn read_commit_bytes(root: &Path, id: &str) -> Result<Option<Vec<u8>>> {
     }
 }
 
+/// [`read_commit`] and the record's stored bytes (one read, one decode):
+/// `Ok(None)` when absent.
+///
+/// # Errors
+/// As [`read_verified_commit_bytes`].
+pub(crate) fn read_commit_and_bytes(root: &Path, id: &str) -> Result<Option<(CommitRecord, Vec<u8>)>> {
+    let Some(data) = read_commit_bytes(root, id)? else { return Ok(None) };
+    let path = commit_path(root, id)?;
+    let rec = verify_commit(CommitRecord::from_msgpack(&data, &path)?, id, &path)?;
+    Ok(Some((rec, data)))
+}
+
 /// [`read_commit_bytes`], verified: the bytes must decode to a record whose
 /// `commit_id` is `id` and whose fields hash to it (exactly the bytes
 /// handed out are checked). `Ok(None)` when absent.

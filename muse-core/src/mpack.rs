@@ -820,6 +820,17 @@ impl<'r> Walk<'r> {
             return Ok(true);
         }
         let Some(rec) = self.store.read_commit(&CommitId::parse(id)?)? else { return Ok(false) };
+        self.insert(id, rec);
+        Ok(true)
+    }
+
+    /// Adds commit `id`, read (and verified) by the caller, as
+    /// [`Walk::load`] would have: unmarked, not queued. A commit already
+    /// met is left as it is.
+    pub(crate) fn insert(&mut self, id: &str, rec: CommitRecord) {
+        if self.nodes.contains_key(id) {
+            return;
+        }
         let node = Node {
             flags: 0,
             time: parse_iso_micros(&rec.committed_at).unwrap_or(i64::MIN),
@@ -829,7 +840,6 @@ impl<'r> Walk<'r> {
             queued: false,
         };
         self.nodes.insert(id.to_string(), node);
-        Ok(true)
     }
 
     /// ORs `flags` into the node `id` (loaded) and queues it if that

@@ -284,6 +284,43 @@ fn a_blob_or_commit_missing_at_the_source_fails_create_with_no_file() {
     }
 }
 
+/// A whole-history bundle (no `have`) from a repacked store reads every
+/// packed commit up front: commits the wanted tips do not reach (a side
+/// branch) are read but not sent, and wanting both tips sends both.
+#[test]
+fn a_whole_history_bundle_from_packs_sends_only_what_its_tips_reach() {
+    let (dir, a, made) = source();
+    let src = open(&a);
+    let side = chain(&src, Some(&made[10]), 5, "s", 100);
+    src.set_branch("side", &side.last().unwrap().commit).unwrap();
+    src.gc(&muse_core::reachability::GcOptions::default()).unwrap();
+    let packed_commits = muse_core::pack::refresh(&a)
+        .packs()
+        .iter()
+        .flat_map(|p| p.entries().to_vec())
+        .filter(|e| e.kind == EntryKind::Commit)
+        .count();
+    assert_eq!(packed_commits, 45, "the repack packed every commit");
+    let main_tip = made.last().unwrap().commit.clone();
+    let side_tip = side.last().unwrap().commit.clone();
+    for (want, expect) in [(vec![main_tip.clone()], 40), (vec![main_tip, side_tip], 45)] {
+        let file = dir.path().join(format!("w{}.bundle", want.len()));
+        let want: Vec<CommitId> = want.iter().map(|c| cid(c)).collect();
+        let st = src.create_bundle(&file, &want, &[]).unwrap();
+        assert_eq!(st.commits, expect, "{st:?}");
+        let (_d2, b) = new_repo(true);
+        let dst = open(&b);
+        let stats = dst.apply_bundle(&file, &Limits::default()).unwrap();
+        assert_eq!(stats.commits_written, expect);
+        assert_same(&src, &dst, &made);
+        if expect == 45 {
+            assert_same(&src, &dst, &side);
+        } else {
+            assert!(dst.read_commit(&side[0].commit).unwrap().is_none(), "a side commit was sent");
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------
 // Hostile files
 // ---------------------------------------------------------------------------
