@@ -7,7 +7,7 @@
 //! which carries the same content (commits parents first, snapshots as
 //! deltas, the blobs they introduce, branch heads) but with every entry
 //! compressed, blobs as zstd deltas ([`crate::zdelta`]) against earlier
-//! versions, and no ceiling on the file's size. [`Repository::apply_bundle`]
+//! versions, and no ceiling on the file's size. [`Repository::apply_bundle`](crate::Repository::apply_bundle)
 //! reads both: a file that does not start with [`BUNDLE_MAGIC`] is a v1
 //! MPack map and goes through [`crate::mpack::apply_mpack`].
 //!
@@ -75,7 +75,10 @@
 //!   decompressed msgpack; once longer than [`CONTEXT_MAX`] bytes it keeps
 //!   only its last [`CONTEXT_KEEP`]. (An empty context: no prefix.) The
 //!   IDs a record repeats (its parent, its snapshot, the blobs just sent)
-//!   and the field names then cost a few bytes each instead of 71.
+//!   and the field names then cost a few bytes each instead of 71. A
+//!   writer may compress against a suffix of the context (match offsets
+//!   count back from the record, so they land on the same bytes of the
+//!   whole context): this writer uses its last 8 KiB.
 //! * **Frame bounds**: a blob frame's payload is at most
 //!   `Limits::max_blob_bytes` (+ zstd's bound and the 65-byte prefix) and
 //!   decompresses to at most `Limits::max_blob_bytes`; header, snapshot and
@@ -84,7 +87,7 @@
 //!   a whole has no limit (`Limits::max_bundle_bytes` applies to v1 files
 //!   only).
 //!
-//! # Writing ([`Repository::create_bundle`])
+//! # Writing ([`Repository::create_bundle`](crate::Repository::create_bundle))
 //!
 //! The commit walk is [`crate::mpack`]'s paint-down walk, holding IDs and
 //! snapshot IDs only. Frames are written to a temporary file beside the
@@ -98,12 +101,22 @@
 //! stored snapshot records on manifests already at hand, and a stored
 //! delta on the chosen parent is sent as it is; commit records are sent as
 //! stored. None of this is re-verified on the sending side: the receiver
-//! verifies every frame. Memory: the [`SNAPSHOT_WINDOW`] manifests, a
-//! byte-bounded cache of recently read blob contents (delta bases), the
-//! set of blob digests sent (with each one's chain depth and base), and one
-//! chunk of frames compressed in parallel (rayon).
+//! verifies every frame. A bundle of whole histories (no `have`) first
+//! reads every packed commit on all cores instead of one at a time down
+//! the parents, keeping their stored bytes (up to 64 MiB) for the commit
+//! frames.
 //!
-//! # Reading ([`Repository::apply_bundle`], [`Repository::verify_bundle`])
+//! Three threads share the work: the walk in file order (manifests,
+//! deltas, the choice of each frame), a read-ahead thread that reads each
+//! commit's stored record and snapshot record up to 256 commits ahead of
+//! it, and a writer thread that compresses chunks of 64 frames in parallel
+//! (rayon) and writes them in order, at most 4 chunks behind the walk. Memory: the
+//! [`SNAPSHOT_WINDOW`] manifests, a byte-bounded cache of recently read
+//! blob contents (delta bases), the set of blob digests sent (with each
+//! one's chain depth and base), the walk's commit IDs, and the queued
+//! chunks.
+//!
+//! # Reading ([`Repository::apply_bundle`](crate::Repository::apply_bundle), [`Repository::verify_bundle`](crate::Repository::verify_bundle))
 //!
 //! 1. A structural pass reads the file once, frame headers and bytes,
 //!    checking the magic, version, frame kinds, lengths against the
@@ -123,6 +136,10 @@
 //!    blob it names earlier or stored; every commit verified
 //!    ([`CommitRecord::validate`]), its snapshot and parents earlier or
 //!    stored; no entry twice; the counts of the end frame; the branch heads.
+//!    Manifests are rebuilt as persistent maps (`imbl`'s B-tree: a
+//!    snapshot's shares every unchanged node with its parent's, so
+//!    rebuilding one costs its delta, not its size) and handed to the write
+//!    batch as a [`crate::records::SnapshotView`].
 //!    The SHA-256 checks (every blob, every rebuilt manifest and its
 //!    file/directory clashes) run on a second thread beside the pass; the
 //!    pass waits for them before anything is committed and reports the
@@ -189,7 +206,7 @@ pub const CONTEXT_MAX: usize = 32 << 10;
 pub const CONTEXT_KEEP: usize = 16 << 10;
 
 /// zstd level of snapshot and commit frames. Each is compressed against
-/// the record context (up to [`CONTEXT_MAX`] bytes), which zstd indexes
+/// the record context's last [`ENCODE_CONTEXT`] bytes, which zstd indexes
 /// anew for every frame; level 1 indexes it once instead of twice (level 3)
 /// and the records, mostly IDs the context already holds, compress almost
 /// as well.
@@ -233,7 +250,7 @@ const END_LEN: usize = 8 * 3 + 32;
 /// Bytes before the first frame: magic and version.
 const PREAMBLE_LEN: u64 = 12;
 
-/// What [`Repository::create_bundle`] wrote.
+/// What [`Repository::create_bundle`](crate::Repository::create_bundle) wrote.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CreateStats {
     /// Commit frames.
@@ -264,7 +281,7 @@ pub enum BundleFormat {
     StreamV2,
 }
 
-/// What [`Repository::verify_bundle`] found (nothing written).
+/// What [`Repository::verify_bundle`](crate::Repository::verify_bundle) found (nothing written).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct BundleInfo {
     /// Format version of the file (1 or 2).
