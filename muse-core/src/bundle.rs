@@ -1239,7 +1239,7 @@ pub(crate) fn create_to(
         // The read-ahead thread: the stored reads of the commits in file
         // order, [`READ_AHEAD`] commits ahead of this thread at most (it
         // stops when this thread stops receiving).
-        let ahead_rx = fs_root.and_then(|root| {
+        let (ahead_rx, reader) = match fs_root.map(|root| {
             let (atx, arx) = std::sync::mpsc::sync_channel::<Ahead>(READ_AHEAD);
             let (order, walk, receiver_snaps, commit_bytes) = (&order, &walk, &receiver_snaps, &commit_bytes);
             let read_ahead = move || {
@@ -1258,13 +1258,24 @@ pub(crate) fn create_to(
                     }
                 }
             };
-            std::thread::Builder::new().name("muse-bundle-read".into()).spawn_scoped(scope, read_ahead).ok()?;
-            Some(arx)
-        });
+            let h = std::thread::Builder::new().name("muse-bundle-read".into()).spawn_scoped(scope, read_ahead);
+            (arx, h)
+        }) {
+            Some((arx, Ok(h))) => (Some(arx), Some(h)),
+            _ => (None, None),
+        };
         let walked = match &writer {
             Ok(_) => walk_frames(tx, ahead_rx),
-            Err(_) => Ok(()),
+            Err(_) => {
+                drop(ahead_rx);
+                Ok(())
+            }
         };
+        // Joined here (its receiver is gone, so it has stopped): a panic on
+        // it cost only its reads, which the walk made itself.
+        if let Some(h) = reader {
+            let _ = h.join();
+        }
         let written = match writer {
             Ok(h) => h.join().unwrap_or_else(|_| Err(bad(path, "the thread writing the bundle panicked"))),
             Err(e) => Err(e),
