@@ -22,7 +22,8 @@ Then, each once, as whole processes (wall time and peak RSS by
 step                         git                                         muse
 ===========================  ==========================================  =====================================
 storage                      ``.pack`` + ``.idx`` bytes of the clone      ``muse import-git`` (commits/s), then
-                                                                         ``muse gc``; bytes under ``.muse``
+                                                                         ``muse gc --aggressive``; bytes under
+                                                                         ``.muse``
 bundle create (whole)        ``git bundle create f --all``               ``muse bundle create f <branches>``
 bundle apply                 ``git fetch f 'refs/*:refs/*'`` into a bare  ``muse bundle apply f --update-refs``
                              repository (index-pack + refs)              into a fresh repository
@@ -192,7 +193,11 @@ def main(argv: list[str] | None = None) -> int:
         if n_muse is not None and n_muse != n_git:
             errors.append(f"commit counts differ: git {n_git}, muse {n_muse}")
         res["muse_bytes_after_import"] = du_bytes(os.path.join(m, ".muse"))
-        step("muse_gc", [muse, "gc"], m)
+        # A full repack that chooses deltas again, as git advises after
+        # fast-import (`git repack -a -d -f`): plain `muse gc` is git's
+        # `gc --auto` (only packs under 32 MiB are merged), which leaves an
+        # import's big packs as the importer wrote them.
+        step("muse_gc", [muse, "gc", "--aggressive"], m)
         res["muse_bytes"] = du_bytes(os.path.join(m, ".muse"))
         br = subprocess.run([muse, "branch", "--json"], cwd=m, env=env, capture_output=True, text=True)
         try:
