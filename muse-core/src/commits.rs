@@ -131,10 +131,7 @@ pub(crate) fn read_commit_and_bytes(root: &Path, id: &str) -> Result<Option<(Com
 /// # Errors
 /// [`Error::Corrupt`] naming what does not match; as [`read_commit_bytes`].
 pub fn read_verified_commit_bytes(root: &Path, id: &str) -> Result<Option<Vec<u8>>> {
-    let Some(data) = read_commit_bytes(root, id)? else { return Ok(None) };
-    let path = commit_path(root, id)?;
-    verify_commit(CommitRecord::from_msgpack(&data, &path)?, id, &path)?;
-    Ok(Some(data))
+    Ok(read_commit_and_bytes(root, id)?.map(|(_, data)| data))
 }
 
 /// Like [`read_commit`] but a missing commit is [`Error::NotFound`].

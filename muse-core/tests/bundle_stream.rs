@@ -237,12 +237,17 @@ fn a_failed_create_leaves_no_file_under_the_final_name() {
     let e = open(&a).create_bundle(&file, &[cid(&format!("sha256:{}", "ab".repeat(32)))], &[]).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::NotFound);
     assert!(!file.exists());
-    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+    assert_no_bundle_temps(dir.path(), "");
+}
+
+/// No `.muse-bundle-*` temporary file is left in `dir` (`what` names the case).
+fn assert_no_bundle_temps(dir: &Path, what: &str) {
+    let leftovers: Vec<_> = std::fs::read_dir(dir)
         .unwrap()
         .filter_map(|e| e.ok())
         .filter(|e| e.file_name().to_string_lossy().starts_with(".muse-bundle-"))
         .collect();
-    assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
+    assert!(leftovers.is_empty(), "{what}: temporary files left: {leftovers:?}");
 }
 
 /// A file of the source's store is missing: a blob only the tip has (read
@@ -275,12 +280,7 @@ fn a_blob_or_commit_missing_at_the_source_fails_create_with_no_file() {
         };
         assert!(e.to_string().contains(&name["sha256:".len()..]), "{what}: {e}");
         assert!(!file.exists(), "{what}");
-        let leftovers: Vec<_> = std::fs::read_dir(dir.path())
-            .unwrap()
-            .filter_map(|e| e.ok())
-            .filter(|e| e.file_name().to_string_lossy().starts_with(".muse-bundle-"))
-            .collect();
-        assert!(leftovers.is_empty(), "{what}: temporary files left: {leftovers:?}");
+        assert_no_bundle_temps(dir.path(), what);
     }
 }
 
