@@ -165,10 +165,10 @@ use sha2::{Digest as _, Sha256};
 
 use crate::error::{Error, Result};
 use crate::ids::{blob_id, digest_from_id, hash_sorted_snapshot, id_from_digest, validate_id, BlobId, CommitId, Digest, SnapshotId};
-use crate::manifest::Manifest;
-use crate::mpack::{diff_sorted, load_manifest, ApplyStats, Limits, SnapshotDelta, Walk};
+use crate::manifest::{Manifest, Shared, SharedView};
+use crate::mpack::{load_manifest, ApplyStats, Limits, SnapshotDelta, Walk};
 use crate::paths::{check_no_file_dir_clash, validate_incoming_path};
-use crate::records::{now_iso, CommitRecord, SnapshotRecord, SnapshotView, MAX_MSGPACK_BYTES};
+use crate::records::{now_iso, CommitRecord, MAX_MSGPACK_BYTES};
 use crate::refs::validate_branch_name;
 use crate::store::{Backend, WriteBatch};
 use crate::zdelta;
@@ -386,213 +386,147 @@ impl BlobCache {
     }
 }
 
-/// Most layers of a [`Layered`] manifest before it is flattened.
-const LAYERS: u32 = 32;
+/// A manifest as `create` holds it: a [`Shared`] map (persistent, nodes
+/// shared). A snapshot's manifest built from another's (a stored delta
+/// record applied: `remove`, then `upsert`) copies only the nodes on the
+/// changed paths, and [`Built::diff`] of two manifests built from each
+/// other skips the nodes they share (`imbl`'s `diff`), so a delta costs
+/// the change, not the two whole maps. (An earlier form stacked changes as
+/// layers flattened every 32; on git's whole history two manifests often
+/// shared no layer and each diff flattened both: half of `create`'s time.)
+struct Built(Shared);
 
-/// A manifest as `create` holds it: a full map, or one snapshot's change
-/// on another [`Layered`] manifest (`remove`, then `upsert`: a stored delta
-/// record's rule), at most [`LAYERS`] deep before one is flattened into a
-/// full map again. A snapshot's manifest built from its parent's costs its
-/// change, not a copy of the whole map; lookups walk the layers.
-struct Layered {
-    base: Option<Arc<Layered>>,
-    /// The whole map when `base` is `None`.
-    upsert: Manifest,
-    remove: BTreeSet<String>,
-    depth: u32,
-    len: usize,
-    /// For a layer [`Layered::on`] flattened: the manifest it was built on
-    /// (while that is alive elsewhere) and its change on it, so that
-    /// [`Layered::diff`] still finds the layers it shares with its parent.
-    from: Option<(std::sync::Weak<Layered>, Manifest, BTreeSet<String>)>,
-}
-
-impl Layered {
-    fn full(m: Manifest) -> Arc<Layered> {
-        let len = m.len();
-        Arc::new(Layered { base: None, upsert: m, remove: BTreeSet::new(), depth: 0, len, from: None })
-    }
-
-    /// The layer `self` is a change on, with that change: its base, or for
-    /// a flattened layer the manifest it was flattened from (if alive).
-    fn below(&self) -> Option<(Arc<Layered>, &Manifest, &BTreeSet<String>)> {
-        match (&self.base, &self.from) {
-            (Some(b), _) => Some((Arc::clone(b), &self.upsert, &self.remove)),
-            (None, Some((w, u, r))) => Some((w.upgrade()?, u, r)),
-            (None, None) => None,
-        }
+impl Built {
+    fn full(m: Manifest) -> Arc<Built> {
+        Arc::new(Built(crate::manifest::manifest_to_shared(m)))
     }
 
     /// `base` without the paths of `remove`, then with `upsert`.
-    fn on(base: &Arc<Layered>, upsert: &Manifest, remove: &[String]) -> Arc<Layered> {
-        if base.depth + 1 >= LAYERS {
-            let mut m = base.flatten();
-            for p in remove {
-                m.remove(p);
-            }
-            for (p, oid) in upsert {
-                m.insert(p.clone(), oid.clone());
-            }
-            let len = m.len();
-            let from = Some((Arc::downgrade(base), upsert.clone(), remove.iter().cloned().collect()));
-            return Arc::new(Layered { base: None, upsert: m, remove: BTreeSet::new(), depth: 0, len, from });
+    fn on(base: &Arc<Built>, upsert: &Manifest, remove: &[String]) -> Arc<Built> {
+        let mut m = base.0.clone();
+        for p in remove {
+            m.remove(p.as_str());
         }
-        let remove: BTreeSet<String> = remove.iter().cloned().collect();
-        let mut len = base.len;
-        for p in &remove {
-            if base.get(p).is_some() {
-                len -= 1;
+        for (p, oid) in upsert {
+            // The blob ID string is shared when the path already had it.
+            match m.get(p.as_str()) {
+                Some(v) if **v == **oid => {}
+                _ => {
+                    m.insert(Arc::from(p.as_str()), Arc::from(oid.as_str()));
+                }
             }
         }
-        for p in upsert.keys() {
-            if base.get(p).is_none() || remove.contains(p) {
-                len += 1;
-            }
-        }
-        Arc::new(Layered {
-            base: Some(Arc::clone(base)),
-            upsert: upsert.clone(),
-            remove,
-            depth: base.depth + 1,
-            len,
-            from: None,
-        })
+        Arc::new(Built(m))
     }
 
     fn get(&self, path: &str) -> Option<&str> {
-        let mut cur = self;
-        loop {
-            if let Some(v) = cur.upsert.get(path) {
-                return Some(v);
-            }
-            if cur.remove.contains(path) {
-                return None;
-            }
-            cur = cur.base.as_deref()?;
-        }
+        self.0.get(path).map(|v| &**v)
     }
 
     fn len(&self) -> usize {
-        self.len
+        self.0.len()
     }
 
     /// `(upsert, remove)` turning `base` into `target` (what
-    /// [`diff_sorted`] gives for their whole maps): when they share a layer,
-    /// only the paths the layers above it touch are compared.
-    fn diff(base: &Arc<Layered>, target: &Arc<Layered>) -> (Manifest, Vec<String>) {
-        // Every layer down from `base` (flattened ones followed to what
-        // they were built on), then the first of them down from `target`.
-        let mut below_base: HashSet<*const Layered> = HashSet::new();
-        let mut cur = Some(Arc::clone(base));
-        while let Some(c) = cur {
-            below_base.insert(Arc::as_ptr(&c));
-            cur = c.below().map(|(b, _, _)| b);
-        }
-        let mut cur = Some(Arc::clone(target));
-        let common = loop {
-            match cur {
-                Some(c) if below_base.contains(&Arc::as_ptr(&c)) => break Arc::as_ptr(&c),
-                Some(c) => cur = c.below().map(|(b, _, _)| b),
-                None => return diff_sorted(&base.flatten(), &target.flatten()),
-            }
-        };
-        let mut touched: BTreeSet<String> = BTreeSet::new();
-        for side in [base, target] {
-            let mut c = Arc::clone(side);
-            while Arc::as_ptr(&c) != common {
-                let Some((b, upsert, remove)) = c.below() else { break };
-                touched.extend(upsert.keys().cloned());
-                touched.extend(remove.iter().cloned());
-                c = b;
-            }
-        }
+    /// [`crate::mpack::diff_sorted`] gives for their whole maps), both sorted by path.
+    fn diff(base: &Arc<Built>, target: &Arc<Built>) -> (Manifest, Vec<String>) {
         let mut upsert = Manifest::new();
         let mut remove = Vec::new();
-        for p in touched {
-            let now = target.get(&p);
-            if base.get(&p) != now {
-                match now {
-                    Some(oid) => {
-                        upsert.insert(p, oid.to_string());
-                    }
-                    None => remove.push(p),
+        if Arc::ptr_eq(base, target) {
+            return (upsert, remove);
+        }
+        for item in base.0.diff(&target.0) {
+            match item {
+                imbl::ordmap::DiffItem::Add(k, v) | imbl::ordmap::DiffItem::Update { new: (k, v), .. } => {
+                    upsert.insert(k.to_string(), v.to_string());
                 }
+                imbl::ordmap::DiffItem::Remove(k, _) => remove.push(k.to_string()),
             }
         }
         (upsert, remove)
     }
 
     /// The whole map.
+    #[cfg(test)]
     fn flatten(&self) -> Manifest {
-        let Some(b) = &self.base else { return self.upsert.clone() };
-        let mut m = b.flatten();
-        for p in &self.remove {
-            m.remove(p);
-        }
-        for (p, oid) in &self.upsert {
-            m.insert(p.clone(), oid.clone());
-        }
-        m
+        crate::manifest::shared_to_manifest(&self.0)
     }
 }
 
 /// Most manifests [`Manifests`] keeps beyond the window and the kept set.
-const MANIFEST_LRU: usize = 64;
-/// Most manifest entries, summed, it keeps.
-const MANIFEST_LRU_ENTRIES: usize = 1_000_000;
+/// Built from each other, they share their unchanged nodes; what they cost
+/// is bounded by [`MANIFEST_LRU_CHARGE`].
+const MANIFEST_LRU: usize = 4096;
+/// Most memory the kept manifests may hold, in manifest entries (about
+/// 100 bytes each): a manifest read whole is charged its length, one built
+/// on another [`CHARGE_PER_CHANGE`] per changed path (the B-tree nodes
+/// copied on its path).
+const MANIFEST_LRU_CHARGE: usize = 2_000_000;
+/// See [`MANIFEST_LRU_CHARGE`].
+const CHARGE_PER_CHANGE: usize = 32;
 
 /// The manifests `create` needs, built from the stored snapshot records
 /// (each a full manifest or a delta on a base) on manifests it already
-/// holds — the window, the kept set, or a small LRU of recently built ones
-/// — instead of rebuilding each one from its checkpoint and hashing it
-/// ([`load_manifest`]). The sender's store is not re-verified here: the
-/// receiver verifies every manifest against its ID (a corrupt record makes
-/// a bundle that `apply` refuses; `muse verify` finds it at the source).
-/// Stores other than the filesystem store go through [`load_manifest`].
+/// holds — the window, the kept set, or an LRU of recently built ones
+/// (a stored delta's base is usually among them: the record's parent, or
+/// the ancestor a skip delta names) — instead of rebuilding each one from
+/// its checkpoint and hashing it ([`load_manifest`]). The sender's store
+/// is not re-verified here: the receiver verifies every manifest against
+/// its ID (a corrupt record makes a bundle that `apply` refuses; `muse
+/// verify` finds it at the source). Stores other than the filesystem
+/// store go through [`load_manifest`].
 struct Manifests<'s> {
     store: &'s dyn Backend,
     root: Option<PathBuf>,
-    lru: HashMap<String, (Arc<Layered>, u64)>,
-    lru_entries: usize,
+    /// Snapshot ID → (manifest, last use, charge).
+    lru: HashMap<String, (Arc<Built>, u64, usize)>,
+    /// Last use → snapshot ID, oldest first.
+    order: BTreeMap<u64, String>,
+    charge: usize,
     tick: u64,
 }
 
 impl<'s> Manifests<'s> {
     fn new(store: &'s dyn Backend) -> Self {
         let root = store.as_fs().map(|fs| fs.root().to_path_buf());
-        Manifests { store, root, lru: HashMap::new(), lru_entries: 0, tick: 0 }
+        Manifests { store, root, lru: HashMap::new(), order: BTreeMap::new(), charge: 0, tick: 0 }
     }
 
     fn known(
         &mut self,
         sid: &str,
-        window: &Window<Layered>,
-        kept: &HashMap<String, (Arc<Layered>, u32)>,
-    ) -> Option<Arc<Layered>> {
+        window: &Window<Built>,
+        kept: &HashMap<String, (Arc<Built>, u32)>,
+    ) -> Option<Arc<Built>> {
         if let Some(m) = window.get(sid).or_else(|| kept.get(sid).map(|(m, _)| Arc::clone(m))) {
             return Some(m);
         }
         self.tick += 1;
         let tick = self.tick;
-        let (m, t) = self.lru.get_mut(sid)?;
+        let (m, t, _) = self.lru.get_mut(sid)?;
+        self.order.remove(t);
         *t = tick;
+        self.order.insert(tick, sid.to_string());
         Some(Arc::clone(m))
     }
 
-    fn remember(&mut self, sid: &str, m: &Arc<Layered>) {
-        if m.len() > MANIFEST_LRU_ENTRIES / 4 || self.lru.contains_key(sid) {
+    /// Keeps `m` as snapshot `sid`'s manifest, charged `charge` (see
+    /// [`MANIFEST_LRU_CHARGE`]), dropping the least recently used ones
+    /// beyond the bounds.
+    fn remember(&mut self, sid: &str, m: &Arc<Built>, charge: usize) {
+        if charge > MANIFEST_LRU_CHARGE / 4 || self.lru.contains_key(sid) {
             return;
         }
-        while !self.lru.is_empty() && (self.lru.len() >= MANIFEST_LRU || self.lru_entries + m.len() > MANIFEST_LRU_ENTRIES)
-        {
-            let Some(old) = self.lru.iter().min_by_key(|(_, (_, t))| *t).map(|(k, _)| k.clone()) else { break };
-            if let Some((om, _)) = self.lru.remove(&old) {
-                self.lru_entries -= om.len();
+        while self.lru.len() >= MANIFEST_LRU || (!self.lru.is_empty() && self.charge + charge > MANIFEST_LRU_CHARGE) {
+            let Some((_, old)) = self.order.pop_first() else { break };
+            if let Some((_, _, c)) = self.lru.remove(&old) {
+                self.charge -= c;
             }
         }
         self.tick += 1;
-        self.lru_entries += m.len();
-        self.lru.insert(sid.to_string(), (Arc::clone(m), self.tick));
+        self.charge += charge;
+        self.order.insert(self.tick, sid.to_string());
+        self.lru.insert(sid.to_string(), (Arc::clone(m), self.tick, charge));
     }
 
     /// Snapshot `sid`'s manifest and, when its stored record is a delta,
@@ -604,15 +538,15 @@ impl<'s> Manifests<'s> {
         &mut self,
         sid: &str,
         what: impl Fn() -> String,
-        window: &Window<Layered>,
-        kept: &HashMap<String, (Arc<Layered>, u32)>,
+        window: &Window<Built>,
+        kept: &HashMap<String, (Arc<Built>, u32)>,
         mut ahead: Option<Result<Option<crate::snapshots::StoredSnapshot>>>,
-    ) -> Result<(Arc<Layered>, Option<StoredDelta>)> {
+    ) -> Result<(Arc<Built>, Option<StoredDelta>)> {
         if let Some(m) = self.known(sid, window, kept) {
             return Ok((m, None));
         }
         let Some(root) = self.root.clone() else {
-            return Ok((Layered::full(load_manifest(self.store, sid, what)?), None));
+            return Ok((Built::full(load_manifest(self.store, sid, what)?), None));
         };
         // Down the stored chain to a manifest at hand or a full record.
         let mut chain: Vec<(String, StoredDelta)> = Vec::new();
@@ -630,16 +564,16 @@ impl<'s> Manifests<'s> {
             let st = match read? {
                 Some(st) if st.snapshot_id == cur && chain.len() <= usize::from(crate::pack::MAX_CHAIN_DEPTH) * 4 => st,
                 // Absent, odd or very deep: the verified way.
-                _ => return Ok((Layered::full(load_manifest(self.store, sid, what)?), None)),
+                _ => return Ok((Built::full(load_manifest(self.store, sid, what)?), None)),
             };
             match st.form {
                 crate::snapshots::StoredForm::Full(m) => {
-                    let m = Layered::full(m);
+                    let m = Built::full(m);
                     if chain.is_empty() {
-                        self.remember(sid, &m);
+                        self.remember(sid, &m, m.len());
                         return Ok((m, None));
                     }
-                    self.remember(&cur, &m);
+                    self.remember(&cur, &m, m.len());
                     break m;
                 }
                 crate::snapshots::StoredForm::Delta { base, upsert, remove, .. } => {
@@ -652,8 +586,9 @@ impl<'s> Manifests<'s> {
         let mut m = start;
         let mut last = None;
         while let Some((id, d)) = chain.pop() {
-            m = Layered::on(&m, &d.upsert, &d.remove);
-            self.remember(&id, &m);
+            m = Built::on(&m, &d.upsert, &d.remove);
+            let charge = ((d.upsert.len() + d.remove.len()) * CHARGE_PER_CHANGE + 1).min(m.len());
+            self.remember(&id, &m, charge);
             last = Some(d);
         }
         Ok((m, last))
@@ -681,7 +616,7 @@ impl StoredDelta {
 }
 
 /// The last [`SNAPSHOT_WINDOW`] snapshot frames' manifests, oldest first
-/// (as [`Layered`] manifests on the writing side).
+/// (as [`Built`] manifests on the writing side).
 struct Window<M = Shared>(VecDeque<(String, Arc<M>)>);
 
 impl<M> Default for Window<M> {
@@ -1031,7 +966,7 @@ pub(crate) fn create_to(
     out.frame(KIND_HEADER, &hb, path)?;
 
     let mut stats = CreateStats { prerequisites, branch_heads, ..CreateStats::default() };
-    let mut window: Window<Layered> = Window::default();
+    let mut window: Window<Built> = Window::default();
     let mut emitted: HashSet<String> = HashSet::new();
     let mut sent: HashMap<Digest, Sent> = HashMap::new();
     let cache = std::sync::Mutex::new(BlobCache::new(BLOB_CACHE_BYTES));
@@ -1086,7 +1021,7 @@ pub(crate) fn create_to(
             frame_of.insert(sid, j);
         }
     }
-    let mut kept: HashMap<String, (Arc<Layered>, u32)> = HashMap::new();
+    let mut kept: HashMap<String, (Arc<Built>, u32)> = HashMap::new();
     let mut kept_entries = 0usize;
 
     // This thread's part: the walk in file order, queueing jobs.
@@ -1112,7 +1047,7 @@ pub(crate) fn create_to(
                 }
                 Some(m)
             });
-            let (base_id, base_m): (Option<String>, Arc<Layered>) = match (fp_sid, in_window, from_kept) {
+            let (base_id, base_m): (Option<String>, Arc<Built>) = match (fp_sid, in_window, from_kept) {
                 (Some(f), Some(m), _) | (Some(f), None, Some(m)) => (Some(f), m),
                 (Some(f), None, None) if receiver_snaps.contains(&f) => {
                     let (m, _) = manifests.get(&f, || "delta base".into(), &window, &kept, None)?;
@@ -1120,12 +1055,12 @@ pub(crate) fn create_to(
                 }
                 _ => match window.last() {
                     Some((s, m)) => (Some(s), m),
-                    None => (None, Layered::full(Manifest::new())),
+                    None => (None, Built::full(Manifest::new())),
                 },
             };
             let (delta_upsert, delta_remove) = match stored.and_then(|d| d.reuse(base_id.as_deref())) {
                 Some(d) => d,
-                None => Layered::diff(&base_m, &manifest),
+                None => Built::diff(&base_m, &manifest),
             };
             for (p, oid) in &delta_upsert {
                 let d = digest(oid)?;
@@ -1608,53 +1543,6 @@ fn check_manifest(file: &Path, sid: &str, m: &Shared, at: u64) -> Result<()> {
         return Err(ctx(&format!("rebuilt manifest ({} entries) hashes to {actual}", m.len())));
     }
     check_no_file_dir_clash(m.keys().map(|k| &**k)).map_err(|e| ctx(&e.to_string()))
-}
-
-/// A manifest as the reading side rebuilds it: a persistent map (`imbl`'s
-/// B-tree with shared nodes) of path → blob ID. A snapshot's manifest is
-/// its parent's with the frame's delta applied, so copying one is a
-/// pointer copy and an update copies only the few nodes on its paths: a
-/// whole-map copy per snapshot (and its free) was most of the pass's time.
-type Shared = imbl::OrdMap<Arc<str>, Arc<str>>;
-
-/// A rebuilt snapshot as the write batch takes it ([`SnapshotView`]): the
-/// batch looks up only the changed paths, and builds the whole record
-/// only for a full one.
-struct SharedView<'a> {
-    sid: &'a str,
-    created_at: String,
-    manifest: &'a Shared,
-}
-
-impl SnapshotView for SharedView<'_> {
-    fn snapshot_id(&self) -> &str {
-        self.sid
-    }
-
-    fn created_at(&self) -> &str {
-        &self.created_at
-    }
-
-    fn extra(&self) -> &[(String, rmpv::Value)] {
-        &[]
-    }
-
-    fn entry_count(&self) -> usize {
-        self.manifest.len()
-    }
-
-    fn entry(&self, path: &str) -> Option<(&str, &str)> {
-        self.manifest.get_key_value(path).map(|(k, v)| (&**k, &**v))
-    }
-
-    fn to_record(&self) -> std::borrow::Cow<'_, SnapshotRecord> {
-        std::borrow::Cow::Owned(SnapshotRecord {
-            snapshot_id: self.sid.to_string(),
-            manifest: self.manifest.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
-            created_at: self.created_at.clone(),
-            extra: Vec::new(),
-        })
-    }
 }
 
 /// Runs check `c`: its byte offset and result.
@@ -2293,6 +2181,8 @@ pub fn apply_bundle(root: &Path, path: &Path, limits: &Limits) -> Result<ApplySt
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::mpack::diff_sorted;
+    use crate::records::SnapshotRecord;
     use crate::Repository;
 
     /// A repository with one file edited `n` times (plus a second file
@@ -2391,11 +2281,11 @@ mod tests {
         assert!(e.contains("delta chain of 52 frames, over the limit of 51"), "{e}");
     }
 
-    /// `Layered` manifests built along a branching history (layers shared,
-    /// flattened past `LAYERS`, paths removed and added back) read and
-    /// diff exactly like their whole maps.
+    /// Manifests built along a branching history (nodes shared, paths
+    /// removed and added back) read and diff exactly like their whole
+    /// maps.
     #[test]
-    fn layered_manifests_agree_with_whole_maps() {
+    fn built_manifests_agree_with_whole_maps() {
         let mut seed = 0x9e37_79b9_u64;
         let mut rnd = move |n: u64| {
             seed ^= seed << 13;
@@ -2404,7 +2294,7 @@ mod tests {
             seed % n
         };
         let start: Manifest = (0..40).map(|i| (format!("d{}/f{i}", i % 4), format!("v{i}"))).collect();
-        let mut nodes: Vec<(Arc<Layered>, Manifest)> = vec![(Layered::full(start.clone()), start)];
+        let mut nodes: Vec<(Arc<Built>, Manifest)> = vec![(Built::full(start.clone()), start)];
         for step in 0..400u64 {
             // Mostly on the latest node, sometimes on an older one (a branch).
             let at = if rnd(5) == 0 { rnd(nodes.len() as u64) as usize } else { nodes.len() - 1 };
@@ -2420,7 +2310,7 @@ mod tests {
                     }
                 }
             }
-            let layered = Layered::on(&base, &upsert, &remove);
+            let layered = Built::on(&base, &upsert, &remove);
             let mut next = whole.clone();
             for p in &remove {
                 next.remove(p);
@@ -2436,7 +2326,7 @@ mod tests {
             let other = rnd(nodes.len() as u64) as usize;
             for (b, bw) in [(&base, &whole), (&nodes[other].0, &nodes[other].1)] {
                 let want = diff_sorted(bw, &next);
-                let (u, mut r) = Layered::diff(b, &layered);
+                let (u, mut r) = Built::diff(b, &layered);
                 r.sort();
                 let mut wr = want.1.clone();
                 wr.sort();

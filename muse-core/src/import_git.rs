@@ -121,6 +121,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::Arc;
 use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
@@ -129,20 +130,25 @@ use crate::atomic::{write_text_atomic, Durability};
 use crate::batch::Batch;
 use crate::error::{Error, IoContext, Result};
 use crate::ids::blob_id;
-use crate::records::{CommitRecord, SnapshotRecord};
+use crate::records::{now_iso, CommitRecord};
 
-use crate::manifest::Manifest;
+use crate::manifest::{Manifest, Shared, SharedView};
 
 /// Options of [`import_git`].
 #[derive(Debug, Clone)]
 pub struct ImportOptions {
     /// Commits per write batch (one durability barrier each).
     pub chunk_commits: usize,
+    /// How many of the manifests built last the import keeps at hand
+    /// (default [`MANIFEST_CACHE`]); a commit whose first parent's manifest
+    /// is not among them reads it back from the store. The result is the
+    /// same whatever the value; only the time changes.
+    pub manifest_cache: usize,
 }
 
 impl Default for ImportOptions {
     fn default() -> Self {
-        ImportOptions { chunk_commits: 5000 }
+        ImportOptions { chunk_commits: 5000, manifest_cache: MANIFEST_CACHE }
     }
 }
 
@@ -637,6 +643,63 @@ enum BranchPlan {
 /// [`plan_branches`]: past it the branch counts as diverged.
 const MAX_LOCAL_WALK: usize = 100_000;
 
+/// The paths of `m` that start with `prefix` (a directory name and `/`).
+fn keys_under(m: &Shared, prefix: &str) -> Vec<String> {
+    m.range::<_, str>((std::ops::Bound::Included(prefix), std::ops::Bound::Unbounded))
+        .take_while(|(k, _)| k.starts_with(prefix))
+        .map(|(k, _)| k.to_string())
+        .collect()
+}
+
+/// How many manifests [`ManifestCache`] keeps by default
+/// ([`ImportOptions::manifest_cache`]): a commit's first parent is
+/// among the last 4,096 commits built for all but 0.7 % of git's own
+/// history in fast-export's order (the rest are read back from the store).
+/// They share their unchanged B-tree nodes, so 4,096 of them cost about
+/// their differences (a few tens of MiB on git's history), not 4,096 whole
+/// manifests.
+pub const MANIFEST_CACHE: usize = 4096;
+
+/// The manifests of the last [`ImportOptions::manifest_cache`] snapshots
+/// the import built, by snapshot ID, oldest dropped first. In fast-export's
+/// (topological) order a commit's first parent is the commit just before
+/// it only on a straight line: a topic branch starts from an older commit
+/// and its merge returns to the commit before the topic's run. Reading
+/// those back from the store (decode, rebuild, verify) was 40 % of an
+/// import of git's own history.
+struct ManifestCache {
+    map: HashMap<String, Shared>,
+    order: std::collections::VecDeque<String>,
+    cap: usize,
+}
+
+impl ManifestCache {
+    /// The manifest of snapshot `id`, if kept (a pointer copy).
+    fn get(&self, id: &str) -> Option<Shared> {
+        self.map.get(id).cloned()
+    }
+
+    fn new(cap: usize) -> Self {
+        ManifestCache { map: HashMap::new(), order: std::collections::VecDeque::new(), cap }
+    }
+
+    /// Keeps `m` as the manifest of snapshot `id`, dropping the oldest
+    /// beyond the cap (0 keeps nothing).
+    fn put(&mut self, id: String, m: Shared) {
+        if self.cap == 0 {
+            return;
+        }
+        if self.map.insert(id.clone(), m).is_none() {
+            self.order.push_back(id);
+            if self.order.len() > self.cap {
+                if let Some(old) = self.order.pop_front() {
+                    self.map.remove(&old);
+                }
+            }
+        }
+    }
+}
+
 /// How many bytes of blobs wait for their commit (to learn their path and
 /// so a delta base) before they are written plainly.
 const MAX_PENDING_BLOB_BYTES: usize = 64 << 20;
@@ -652,8 +715,9 @@ struct Importer<'a> {
     /// Every muse commit ID this import produced or found in the map: a
     /// second git commit mapping to one of them is disambiguated.
     seen: HashSet<RawId>,
-    /// The manifest built last, by snapshot ID.
-    working: Option<(String, Manifest)>,
+    /// The manifests built last, by snapshot ID (a commit's first parent
+    /// is usually one of them).
+    manifests: ManifestCache,
     old_map: HashMap<String, String>,
     /// New git-map lines of the current batch.
     pending_map: Vec<(String, String)>,
@@ -882,17 +946,18 @@ impl Importer<'_> {
                 ops.push(l);
             }
         }
-        // The first parent's manifest: the one built last (a linear
-        // history) is reused in place, any other is read.
-        let mut manifest: Manifest = match parents.first() {
-            Some((_, snap, _)) => match self.working.take() {
-                Some((id, m)) if id == *snap => m,
-                _ => {
+        // The first parent's manifest: one of the last built (a linear
+        // history, a topic branch merged back, …) is reused, any other
+        // is read.
+        let mut manifest: Shared = match parents.first() {
+            Some((_, snap, _)) => match self.manifests.get(snap) {
+                Some(m) => m,
+                None => {
                     let snap = snap.clone();
-                    self.manifest(&snap)?
+                    crate::manifest::manifest_to_shared(self.manifest(&snap)?)
                 }
             },
-            None => Manifest::new(),
+            None => Shared::new(),
         };
         let mut changed = BTreeSet::new();
         for op in ops {
@@ -902,15 +967,15 @@ impl Importer<'_> {
         // No path both a file and a directory (git's index rule): the
         // parent's manifest is clash-free, so only the changed paths can
         // clash. Checked after all of the commit's ops (see `D` above).
-        for p in changed.iter().filter(|p| manifest.contains_key(*p)) {
-            crate::paths::check_no_file_dir_clash_at(&manifest, p)
+        for p in changed.iter().filter(|p| manifest.contains_key(p.as_str())) {
+            crate::manifest::check_shared_clash_at(&manifest, p)
                 .map_err(|e| git_err("import", format!("commit {git_oid}: {e}")))?;
         }
-        let rec = SnapshotRecord::new(manifest);
-        let snap_id = rec.snapshot_id.clone();
+        let snap_id = crate::manifest::hash_shared(&manifest);
+        let rec = SharedView { sid: &snap_id, created_at: now_iso(), manifest: &manifest };
         let base = parents.first().map(|p| p.1.clone());
         self.batch()?.write_computed_snapshot(&rec, base.as_deref(), &changed)?;
-        self.working = Some((snap_id.clone(), rec.manifest));
+        self.manifests.put(snap_id.clone(), manifest);
         // The identity: git's committer joins the author field when it
         // differs from the author (see the module docs).
         let mut author_field = who;
@@ -1046,9 +1111,9 @@ impl Importer<'_> {
         Ok(Some(s))
     }
 
-    fn apply(&mut self, m: &mut Manifest, changed: &mut BTreeSet<String>, op: &[u8]) -> Result<()> {
+    fn apply(&mut self, m: &mut Shared, changed: &mut BTreeSet<String>, op: &[u8]) -> Result<()> {
         if op == b"deleteall" {
-            changed.extend(std::mem::take(m).into_keys());
+            changed.extend(std::mem::take(m).keys().map(|k| k.to_string()));
         } else if let Some(rest) = op.strip_prefix(b"M ".as_slice()) {
             let mut parts = rest.splitn(3, |&b| b == b' ');
             let (Some(mode), Some(dref), Some(path)) = (parts.next(), parts.next(), parts.next()) else {
@@ -1064,29 +1129,28 @@ impl Importer<'_> {
                     if let Some(p) = self.path(path)? {
                         // A file replaces a directory of that name, as in git.
                         let prefix = format!("{p}/");
-                        let under: Vec<String> = m.range(prefix.clone()..).take_while(|(k, _)| k.starts_with(&prefix)).map(|(k, _)| k.clone()).collect();
-                        for k in under {
-                            m.remove(&k);
+                        for k in keys_under(m, &prefix) {
+                            m.remove(k.as_str());
                             changed.insert(k);
                         }
                         changed.insert(p.clone());
-                        if let Some(old) = m.get(&p).filter(|old| **old != id) {
-                            self.base_hints.entry(id.clone()).or_insert_with(|| old.clone());
+                        if let Some(old) = m.get(p.as_str()).filter(|old| ***old != *id) {
+                            self.base_hints.entry(id.clone()).or_insert_with(|| old.to_string());
                         }
-                        m.insert(p, id);
+                        m.insert(Arc::from(p), Arc::from(id));
                     }
                 }
                 b"120000" => {
                     self.report.symlinks_skipped += 1;
                     if let Some(p) = self.path(path)? {
-                        m.remove(&p);
+                        m.remove(p.as_str());
                         changed.insert(p);
                     }
                 }
                 b"160000" => {
                     self.report.submodules_skipped += 1;
                     if let Some(p) = self.path(path)? {
-                        m.remove(&p);
+                        m.remove(p.as_str());
                         changed.insert(p);
                     }
                 }
@@ -1102,16 +1166,11 @@ impl Importer<'_> {
                 // symlink) `a` into a directory is `M a/b` then `D a`: that
                 // `D` is the old entry's and must not take the new `a/b`
                 // with it (git fast-import does, losing `a/b`).
-                if m.remove(&p).is_none() {
+                if m.remove(p.as_str()).is_none() {
                     let prefix = format!("{p}/");
-                    let under: Vec<String> = m
-                        .range(prefix.clone()..)
-                        .take_while(|(k, _)| k.starts_with(&prefix))
-                        .filter(|(k, _)| !changed.contains(*k))
-                        .map(|(k, _)| k.clone())
-                        .collect();
+                    let under: Vec<String> = keys_under(m, &prefix).into_iter().filter(|k| !changed.contains(k)).collect();
                     for k in under {
-                        m.remove(&k);
+                        m.remove(k.as_str());
                         changed.insert(k);
                     }
                 }
@@ -1123,19 +1182,22 @@ impl Importer<'_> {
             let (src, dst) = split_two_paths(rest);
             let (Some(src), Some(dst)) = (self.path(&src)?, self.path(&dst)?) else { return Ok(()) };
             let prefix = format!("{src}/");
-            let moved: Vec<(String, String)> = m
-                .iter()
-                .filter(|(k, _)| **k == src || k.starts_with(&prefix))
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect();
+            let mut moved: Vec<(String, Arc<str>)> = Vec::new();
+            if let Some(v) = m.get(src.as_str()) {
+                moved.push((src.clone(), Arc::clone(v)));
+            }
+            for k in keys_under(m, &prefix) {
+                let v = Arc::clone(&m[k.as_str()]);
+                moved.push((k, v));
+            }
             for (k, v) in moved {
                 let to = format!("{dst}{}", &k[src.len()..]);
                 if rename {
-                    m.remove(&k);
+                    m.remove(k.as_str());
                     changed.insert(k);
                 }
                 changed.insert(to.clone());
-                m.insert(to, v);
+                m.insert(Arc::from(to), v);
             }
         } else {
             return Err(git_err("fast-export", format!("unsupported file command {:?}", String::from_utf8_lossy(op))));
@@ -1448,7 +1510,7 @@ fn import_into(
         blob_marks: BlobMarks::default(),
         commit_marks: HashMap::new(),
         seen,
-        working: None,
+        manifests: ManifestCache::new(opts.manifest_cache),
         old_map,
         pending_map: Vec::new(),
         pending_blobs: Vec::new(),

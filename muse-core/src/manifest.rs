@@ -2,6 +2,9 @@
 //! diff over two of them.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use crate::records::{SnapshotRecord, SnapshotView};
 
 /// A manifest: POSIX relative path → blob ID (`"sha256:<hex>"`), sorted.
 pub type Manifest = BTreeMap<String, String>;
@@ -160,4 +163,90 @@ mod tests {
         }
     }
 
+}
+
+/// A manifest as a persistent map (`imbl`'s B-tree with shared nodes) of
+/// path → blob ID, for writers that derive one manifest from another
+/// (bundle apply, git import): a copy is a pointer copy and an update
+/// copies only the few nodes on its path, so keeping many related
+/// manifests at hand costs their differences, not their sizes. A whole
+/// `BTreeMap<String, String>` copy (and its free) per snapshot was most of
+/// those writers' time.
+pub(crate) type Shared = imbl::OrdMap<Arc<str>, Arc<str>>;
+
+/// `hash_snapshot` (SPEC §2) of a [`Shared`] manifest.
+pub(crate) fn hash_shared(m: &Shared) -> String {
+    crate::ids::hash_sorted_snapshot(m.iter().map(|(k, v)| (&**k, &**v)))
+}
+
+/// A [`Shared`] manifest as a plain [`Manifest`] (a full copy).
+pub(crate) fn shared_to_manifest(m: &Shared) -> Manifest {
+    m.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+}
+
+/// A plain [`Manifest`] as a [`Shared`] one.
+pub(crate) fn manifest_to_shared(m: Manifest) -> Shared {
+    m.into_iter().map(|(k, v)| (Arc::from(k), Arc::from(v))).collect()
+}
+
+/// [`crate::paths::check_no_file_dir_clash_at`] on a [`Shared`] manifest:
+/// `path` (in `m`) is not also a directory of `m`, and no directory above
+/// it is a file of `m`.
+///
+/// # Errors
+/// [`crate::error::Error::InvalidInput`] naming both paths.
+pub(crate) fn check_shared_clash_at(m: &Shared, path: &str) -> crate::error::Result<()> {
+    crate::paths::check_no_file_dir_clash_with(
+        path,
+        |dir| m.contains_key(dir),
+        |prefix| {
+            m.range::<_, str>((std::ops::Bound::Included(prefix), std::ops::Bound::Unbounded))
+                .next()
+                .filter(|(k, _)| k.starts_with(prefix))
+                .map(|(k, _)| k.to_string())
+        },
+    )
+}
+
+/// A snapshot whose manifest is [`Shared`], as the write batch takes it
+/// ([`SnapshotView`]): the batch looks up only the changed paths, and
+/// builds the whole record only for a full one.
+pub(crate) struct SharedView<'a> {
+    /// The snapshot ID (`hash_snapshot` of `manifest`; not checked here).
+    pub(crate) sid: &'a str,
+    /// Creation time, ISO-8601.
+    pub(crate) created_at: String,
+    /// The manifest.
+    pub(crate) manifest: &'a Shared,
+}
+
+impl SnapshotView for SharedView<'_> {
+    fn snapshot_id(&self) -> &str {
+        self.sid
+    }
+
+    fn created_at(&self) -> &str {
+        &self.created_at
+    }
+
+    fn extra(&self) -> &[(String, rmpv::Value)] {
+        &[]
+    }
+
+    fn entry_count(&self) -> usize {
+        self.manifest.len()
+    }
+
+    fn entry(&self, path: &str) -> Option<(&str, &str)> {
+        self.manifest.get_key_value(path).map(|(k, v)| (&**k, &**v))
+    }
+
+    fn to_record(&self) -> std::borrow::Cow<'_, SnapshotRecord> {
+        std::borrow::Cow::Owned(SnapshotRecord {
+            snapshot_id: self.sid.to_string(),
+            manifest: shared_to_manifest(self.manifest),
+            created_at: self.created_at.clone(),
+            extra: Vec::new(),
+        })
+    }
 }

@@ -390,19 +390,40 @@ pub fn check_no_file_dir_clash<'a>(sorted_paths: impl IntoIterator<Item = &'a st
 /// # Errors
 /// [`Error::InvalidInput`] naming both paths.
 pub fn check_no_file_dir_clash_at<V>(manifest: &std::collections::BTreeMap<String, V>, path: &str) -> Result<()> {
+    check_no_file_dir_clash_with(
+        path,
+        |dir| manifest.contains_key(dir),
+        |prefix| {
+            manifest
+                .range::<str, _>((std::ops::Bound::Included(prefix), std::ops::Bound::Unbounded))
+                .next()
+                .filter(|(k, _)| k.starts_with(prefix))
+                .map(|(k, _)| k.clone())
+        },
+    )
+}
+
+/// [`check_no_file_dir_clash_at`] over any sorted map: `contains(dir)`
+/// tells whether `dir` is a file of the manifest, `first_under(prefix)`
+/// gives the first path starting with `prefix` (a directory name and
+/// `/`), if any.
+///
+/// # Errors
+/// [`Error::InvalidInput`] naming both paths.
+pub(crate) fn check_no_file_dir_clash_with(
+    path: &str,
+    contains: impl Fn(&str) -> bool,
+    first_under: impl Fn(&str) -> Option<String>,
+) -> Result<()> {
     for (i, _) in path.match_indices('/') {
         let dir = &path[..i];
-        if manifest.contains_key(dir) {
+        if contains(dir) {
             return Err(clash(dir, path));
         }
     }
     let prefix = format!("{path}/");
-    if let Some((under, _)) =
-        manifest.range::<str, _>((std::ops::Bound::Included(prefix.as_str()), std::ops::Bound::Unbounded)).next()
-    {
-        if under.starts_with(&prefix) {
-            return Err(clash(path, under));
-        }
+    if let Some(under) = first_under(&prefix) {
+        return Err(clash(path, &under));
     }
     Ok(())
 }

@@ -70,7 +70,7 @@ fn imports_a_real_git_history_and_reimports_incrementally() {
     git(&g, &["tag", "light"]);
 
     let mut seen = 0;
-    let report = import_git(&root, &g, &ImportOptions { chunk_commits: 2 }, &mut |n| seen = n).unwrap();
+    let report = import_git(&root, &g, &ImportOptions { chunk_commits: 2, ..ImportOptions::default() }, &mut |n| seen = n).unwrap();
     assert_eq!(report.commits, 7, "{report:?}");
     assert_eq!(seen, 7);
     assert_eq!(report.symlinks_skipped, 1);
@@ -241,9 +241,17 @@ fn a_long_branchy_history_imports_exactly_as_skip_deltas() {
     child.stdin.take().unwrap().write_all(&long_history_stream()).unwrap();
     assert!(child.wait().unwrap().success());
 
-    let report = import_git(&root, &g, &ImportOptions { chunk_commits: 64 }, &mut |_| {}).unwrap();
+    // Two manifests at hand: the side branches' forks and merges read
+    // their first parent's manifest back from the store.
+    let opts = ImportOptions { chunk_commits: 64, manifest_cache: 2 };
+    let report = import_git(&root, &g, &opts, &mut |_| {}).unwrap();
     assert_eq!(report.commits, 300 + 20 + 5, "{report:?}");
     assert_eq!(verify_git_import(&root, &g).unwrap(), Vec::<String>::new());
+    // Every manifest at hand (the default): the same commits, to the ID.
+    let (_tmp2, root2) = new_repo(true);
+    let again = import_git(&root2, &g, &ImportOptions { chunk_commits: 64, ..ImportOptions::default() }, &mut |_| {}).unwrap();
+    assert_eq!(again.commits, report.commits);
+    assert_eq!(read_git_map(&root2).unwrap(), read_git_map(&root).unwrap());
     // Stored as deltas: a few full records (the root, and where a delta
     // spanning 64 commits of changes would outgrow a 120-file manifest),
     // and every read follows few bases.

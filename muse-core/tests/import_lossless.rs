@@ -182,7 +182,7 @@ fn every_git_commit_ref_and_byte_survives() {
     let (tmp, root) = new_repo(true);
     let f = fixture(tmp.path());
     let g = &f.g;
-    let report = import_git(&root, g, &ImportOptions { chunk_commits: 3 }, &mut |_| {}).unwrap();
+    let report = import_git(&root, g, &ImportOptions { chunk_commits: 3, ..ImportOptions::default() }, &mut |_| {}).unwrap();
     let git_count: usize = git(g, &["rev-list", "--all", "--count"]).parse().unwrap();
     let map = read_git_map(&root).unwrap();
     assert_eq!(report.commits as usize, git_count, "{report:?}");

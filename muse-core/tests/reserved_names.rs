@@ -466,7 +466,7 @@ fn git_repo(parent: &Path, n: usize) -> std::path::PathBuf {
 fn assert_import_refused(root: &Path, g: &Path, needle: &str) {
     let before = muse_bytes(root);
     let e =
-        import_git(root, g, &ImportOptions { chunk_commits: 1 }, &mut |_| {}).expect_err("hostile import succeeded");
+        import_git(root, g, &ImportOptions { chunk_commits: 1, ..ImportOptions::default() }, &mut |_| {}).expect_err("hostile import succeeded");
     let msg = e.to_string();
     assert!(msg.contains(needle), "error {msg:?} does not name {needle:?}");
     assert_unchanged(root, &before, &msg);

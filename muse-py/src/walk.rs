@@ -109,7 +109,7 @@ impl PyStatCache {
 #[pyfunction]
 #[pyo3(signature = (root, git_dir, chunk_commits=5000))]
 pub fn import_git<'py>(py: Python<'py>, root: PathBuf, git_dir: PathBuf, chunk_commits: usize) -> PyResult<Bound<'py, PyDict>> {
-    let opts = muse_core::import_git::ImportOptions { chunk_commits };
+    let opts = muse_core::import_git::ImportOptions { chunk_commits, ..Default::default() };
     let r = py.detach(|| crate::repo_at(&root, None)?.import_git(&git_dir, &opts, &mut |_| {})).py()?;
     let d = PyDict::new(py);
     d.set_item("commits", r.commits)?;
