@@ -9,6 +9,16 @@
 //! bundles ([`crate::bundle`]) share this encoding, so an entry can move
 //! from one to the other without being recompressed.
 //!
+//! Each thread reuses one compression and one decompression context:
+//! creating a zstd context runs a `cpuid` (its BMI2 probe), a VM exit under
+//! a hypervisor, and that was a quarter of `bundle apply`'s main thread on
+//! this project's machines. A reused context takes the base as a
+//! raw-content dictionary (`ZSTD_CCtx_loadDictionary`,
+//! `ZSTD_decompress_usingDict`), which zstd lays before the data exactly as
+//! a prefix: frames made either way decode either way. A base that begins
+//! with zstd's dictionary magic (zstd would parse it as a trained
+//! dictionary) takes a fresh context and `refPrefix` instead.
+//!
 //! Frames always record their content size, so a reader knows the size of
 //! what it will get before it allocates ([`content_size`]), and refuses a
 //! frame larger than its caller's limit. Decompressed bytes are never
@@ -38,15 +48,68 @@ fn window_log_for(len: usize) -> u32 {
 }
 
 /// Compresses `data` into one zstd frame at `level`; with `base`, as a delta
-/// against it (the base's bytes as the frame's prefix).
+/// against it (the base's bytes before the frame's data, as a prefix; see
+/// the module docs), on this thread's reused context.
 ///
 /// # Errors
 /// [`Error::Corrupt`] only if zstd itself fails (out of memory, a level
 /// out of range): never for any input bytes.
 pub fn compress(data: &[u8], base: Option<&[u8]>, level: i32) -> Result<Vec<u8>> {
+    // A base zstd would read as a trained dictionary: a fresh context
+    // given the base as a prefix (raw content, always).
+    if base.is_some_and(|b| b.len() >= 8 && b[..4] == ZSTD_DICT_MAGIC) {
+        return compress_with_prefix(data, base, level);
+    }
+    let reused = CCTX.try_with(|c| {
+        let mut c = c.try_borrow_mut().ok()?;
+        let cctx = c.get_or_insert_with(zstd::zstd_safe::CCtx::create);
+        let out = compress_on(cctx, data, base, level);
+        // Drops the copied base and the parameters.
+        let _ = cctx.reset(zstd::zstd_safe::ResetDirective::SessionAndParameters);
+        Some(out)
+    });
+    match reused {
+        Ok(Some(out)) => out,
+        _ => compress_with_prefix(data, base, level),
+    }
+}
+
+thread_local! {
+    /// This thread's compression context, reused (see [`DCTX`]): the base
+    /// is loaded as a raw-content dictionary (copied, so the context owes
+    /// it no lifetime) and cleared after each frame.
+    static CCTX: std::cell::RefCell<Option<zstd::zstd_safe::CCtx<'static>>> = const { std::cell::RefCell::new(None) };
+}
+
+fn compression_error(e: usize) -> Error {
+    corrupt("zstd frame", Path::new("<memory>"), format!("compression failed: {}", zstd::zstd_safe::get_error_name(e)))
+}
+
+/// [`compress`] on `cctx` (fresh parameters), the base as a dictionary of
+/// raw content: zstd lays it before `data` exactly as a prefix, so the
+/// frame decodes with the base as prefix ([`decompress`]).
+fn compress_on(cctx: &mut zstd::zstd_safe::CCtx<'_>, data: &[u8], base: Option<&[u8]>, level: i32) -> Result<Vec<u8>> {
+    use zstd::zstd_safe::CParameter;
+    let err = compression_error;
+    cctx.reset(zstd::zstd_safe::ResetDirective::SessionAndParameters).map_err(err)?;
+    cctx.set_parameter(CParameter::CompressionLevel(level)).map_err(err)?;
+    cctx.set_parameter(CParameter::ContentSizeFlag(true)).map_err(err)?;
+    cctx.set_parameter(CParameter::ChecksumFlag(false)).map_err(err)?;
+    if let Some(b) = base {
+        cctx.set_parameter(CParameter::WindowLog(window_log_for(b.len() + data.len()))).map_err(err)?;
+        cctx.set_pledged_src_size(Some(data.len() as u64)).map_err(err)?;
+        cctx.load_dictionary(b).map_err(err)?;
+    }
+    let mut out = Vec::with_capacity(zstd::zstd_safe::compress_bound(data.len()));
+    cctx.compress2(&mut out, data).map_err(err)?;
+    Ok(out)
+}
+
+/// [`compress`] on a fresh context, the base referenced as a prefix.
+fn compress_with_prefix(data: &[u8], base: Option<&[u8]>, level: i32) -> Result<Vec<u8>> {
     use zstd::zstd_safe::{CCtx, CParameter};
     let mut cctx = CCtx::create();
-    let err = |e: usize| corrupt("zstd frame", Path::new("<memory>"), format!("compression failed: {}", zstd::zstd_safe::get_error_name(e)));
+    let err = compression_error;
     cctx.set_parameter(CParameter::CompressionLevel(level)).map_err(err)?;
     cctx.set_parameter(CParameter::ContentSizeFlag(true)).map_err(err)?;
     cctx.set_parameter(CParameter::ChecksumFlag(false)).map_err(err)?;
@@ -85,12 +148,62 @@ pub fn content_size(frame: &[u8], what: &'static str, path: &Path) -> Result<u64
 /// [`Error::Corrupt`] too, with the limit in the message (the entry lies
 /// about itself or is not meant for this reader).
 pub fn decompress(frame: &[u8], base: Option<&[u8]>, limit: u64, what: &'static str, path: &Path) -> Result<Vec<u8>> {
-    use zstd::zstd_safe::{DCtx, DParameter, InBuffer, OutBuffer};
     let size = content_size(frame, what, path)?;
     if size > limit {
         return Err(corrupt(what, path, format!("declares {size} bytes, over the limit of {limit}")));
     }
     let size = usize::try_from(size).map_err(|_| corrupt(what, path, "size does not fit in memory"))?;
+    if let Some(out) = decompress_reusing_context(frame, base, size) {
+        return Ok(out);
+    }
+    decompress_checked(frame, base, size, what, path)
+}
+
+/// `ZSTD_DICT_MAGIC` (little-endian): a dictionary starting with it is read
+/// by zstd as a trained dictionary, not as raw content.
+const ZSTD_DICT_MAGIC: [u8; 4] = [0x37, 0xA4, 0x30, 0xEC];
+
+thread_local! {
+    /// This thread's decompression context, reused: creating one runs a
+    /// `cpuid` (zstd's BMI2 probe), which costs a VM exit under a
+    /// hypervisor; on this project's machines that was a quarter of
+    /// `bundle apply`'s main thread.
+    static DCTX: std::cell::RefCell<Option<zstd::zstd_safe::DCtx<'static>>> = const { std::cell::RefCell::new(None) };
+}
+
+/// The fast path of [`decompress`]: one whole frame decoded in one call on
+/// this thread's reused context, the base given as a raw-content
+/// dictionary (what [`compress`]'s prefix is). `None` when that path does
+/// not apply (a base that zstd would read as a trained dictionary) or
+/// fails in any way; [`decompress_checked`] then decodes the frame again
+/// and names what is wrong, so both paths accept exactly the same frames.
+fn decompress_reusing_context(frame: &[u8], base: Option<&[u8]>, size: usize) -> Option<Vec<u8>> {
+    if base.is_some_and(|b| b.len() >= 8 && b[..4] == ZSTD_DICT_MAGIC) {
+        return None;
+    }
+    // Exactly one frame, nothing after it (the one-call API would decode
+    // a second frame too).
+    if zstd::zstd_safe::find_frame_compressed_size(frame).ok()? != frame.len() {
+        return None;
+    }
+    let mut out: Vec<u8> = Vec::with_capacity(size);
+    let n = DCTX
+        .try_with(|c| {
+            let mut c = c.try_borrow_mut().ok()?;
+            let d = c.get_or_insert_with(zstd::zstd_safe::DCtx::create);
+            match base {
+                Some(b) => d.decompress_using_dict(&mut out, frame, b).ok(),
+                None => d.decompress(&mut out, frame).ok(),
+            }
+        })
+        .ok()??;
+    (n == size && out.len() == size).then_some(out)
+}
+
+/// [`decompress`] on a fresh streaming context, checking every way a frame
+/// can be wrong.
+fn decompress_checked(frame: &[u8], base: Option<&[u8]>, size: usize, what: &'static str, path: &Path) -> Result<Vec<u8>> {
+    use zstd::zstd_safe::{DCtx, DParameter, InBuffer, OutBuffer};
     let err = |e: usize| corrupt(what, path, format!("zstd: {}", zstd::zstd_safe::get_error_name(e)));
     let mut dctx = DCtx::create();
     dctx.set_parameter(DParameter::WindowLogMax(31)).map_err(err)?;
@@ -145,6 +258,45 @@ mod tests {
             assert_ne!(v, target);
         }
         assert_eq!(content_size(&delta, "t", Path::new("x")).unwrap(), target.len() as u64);
+    }
+
+    /// A base starting with zstd's dictionary magic is still raw content
+    /// (the reused-context path would read it as a trained dictionary, so
+    /// it takes the streaming path), and the two paths agree.
+    #[test]
+    fn a_base_that_looks_like_a_zstd_dictionary_is_raw_content() {
+        let mut base = ZSTD_DICT_MAGIC.to_vec();
+        base.extend((0..50_000u32).flat_map(|i| (i % 97).to_le_bytes()));
+        let mut target = base.clone();
+        target[20_000] ^= 1;
+        let delta = compress(&target, Some(&base), DEFAULT_LEVEL).unwrap();
+        assert!(decompress_reusing_context(&delta, Some(&base), target.len()).is_none());
+        assert_eq!(delta, compress_with_prefix(&target, Some(&base), DEFAULT_LEVEL).unwrap());
+        assert_eq!(decompress(&delta, Some(&base), u64::MAX, "t", Path::new("x")).unwrap(), target);
+        let plain_base = &base[4..];
+        let delta = compress(&target, Some(plain_base), DEFAULT_LEVEL).unwrap();
+        let fast = decompress_reusing_context(&delta, Some(plain_base), target.len()).unwrap();
+        assert_eq!(fast, decompress_checked(&delta, Some(plain_base), target.len(), "t", Path::new("x")).unwrap());
+        // A frame made with the base as a prefix reads on the reused path,
+        // and one made on the reused context reads on the streaming path.
+        let by_prefix = compress_with_prefix(&target, Some(plain_base), DEFAULT_LEVEL).unwrap();
+        assert_eq!(decompress_reusing_context(&by_prefix, Some(plain_base), target.len()).unwrap(), target);
+        assert_eq!(decompress_checked(&delta, Some(plain_base), target.len(), "t", Path::new("x")).unwrap(), target);
+        // The reused context keeps nothing from one frame to the next.
+        let again = compress(&target, Some(plain_base), DEFAULT_LEVEL).unwrap();
+        assert_eq!(again, delta);
+        let alone = compress(&target, None, DEFAULT_LEVEL).unwrap();
+        assert_eq!(alone, compress_with_prefix(&target, None, DEFAULT_LEVEL).unwrap());
+    }
+
+    /// A second frame after the first (even an empty one) is refused on
+    /// the reused-context path too.
+    #[test]
+    fn a_frame_followed_by_another_is_refused() {
+        let mut f = compress(b"hello", None, DEFAULT_LEVEL).unwrap();
+        f.extend(compress(b"", None, DEFAULT_LEVEL).unwrap());
+        let e = decompress(&f, None, u64::MAX, "t", Path::new("x")).unwrap_err().to_string();
+        assert!(e.contains("bytes after the zstd frame"), "{e}");
     }
 
     #[test]
