@@ -85,42 +85,50 @@ fn compression_error(e: usize) -> Error {
     corrupt("zstd frame", Path::new("<memory>"), format!("compression failed: {}", zstd::zstd_safe::get_error_name(e)))
 }
 
+/// [`compress`]'s frame parameters on `cctx`: `level`, the content size
+/// recorded, no checksum; with a base of `base_len` bytes, a window
+/// covering the base and the data (zstd's `--patch-from` rule) and the
+/// data's size pledged.
+fn set_frame_params(cctx: &mut zstd::zstd_safe::CCtx<'_>, data_len: usize, base_len: Option<usize>, level: i32) -> Result<()> {
+    use zstd::zstd_safe::CParameter;
+    let err = compression_error;
+    cctx.set_parameter(CParameter::CompressionLevel(level)).map_err(err)?;
+    cctx.set_parameter(CParameter::ContentSizeFlag(true)).map_err(err)?;
+    cctx.set_parameter(CParameter::ChecksumFlag(false)).map_err(err)?;
+    if let Some(b) = base_len {
+        cctx.set_parameter(CParameter::WindowLog(window_log_for(b + data_len))).map_err(err)?;
+        cctx.set_pledged_src_size(Some(data_len as u64)).map_err(err)?;
+    }
+    Ok(())
+}
+
+/// Compresses `data` on `cctx`, whose parameters and base are set.
+fn compress_frame(cctx: &mut zstd::zstd_safe::CCtx<'_>, data: &[u8]) -> Result<Vec<u8>> {
+    let mut out = Vec::with_capacity(zstd::zstd_safe::compress_bound(data.len()));
+    cctx.compress2(&mut out, data).map_err(compression_error)?;
+    Ok(out)
+}
+
 /// [`compress`] on `cctx` (fresh parameters), the base as a dictionary of
 /// raw content: zstd lays it before `data` exactly as a prefix, so the
 /// frame decodes with the base as prefix ([`decompress`]).
 fn compress_on(cctx: &mut zstd::zstd_safe::CCtx<'_>, data: &[u8], base: Option<&[u8]>, level: i32) -> Result<Vec<u8>> {
-    use zstd::zstd_safe::CParameter;
-    let err = compression_error;
-    cctx.reset(zstd::zstd_safe::ResetDirective::SessionAndParameters).map_err(err)?;
-    cctx.set_parameter(CParameter::CompressionLevel(level)).map_err(err)?;
-    cctx.set_parameter(CParameter::ContentSizeFlag(true)).map_err(err)?;
-    cctx.set_parameter(CParameter::ChecksumFlag(false)).map_err(err)?;
+    cctx.reset(zstd::zstd_safe::ResetDirective::SessionAndParameters).map_err(compression_error)?;
+    set_frame_params(cctx, data.len(), base.map(<[u8]>::len), level)?;
     if let Some(b) = base {
-        cctx.set_parameter(CParameter::WindowLog(window_log_for(b.len() + data.len()))).map_err(err)?;
-        cctx.set_pledged_src_size(Some(data.len() as u64)).map_err(err)?;
-        cctx.load_dictionary(b).map_err(err)?;
+        cctx.load_dictionary(b).map_err(compression_error)?;
     }
-    let mut out = Vec::with_capacity(zstd::zstd_safe::compress_bound(data.len()));
-    cctx.compress2(&mut out, data).map_err(err)?;
-    Ok(out)
+    compress_frame(cctx, data)
 }
 
 /// [`compress`] on a fresh context, the base referenced as a prefix.
 fn compress_with_prefix(data: &[u8], base: Option<&[u8]>, level: i32) -> Result<Vec<u8>> {
-    use zstd::zstd_safe::{CCtx, CParameter};
-    let mut cctx = CCtx::create();
-    let err = compression_error;
-    cctx.set_parameter(CParameter::CompressionLevel(level)).map_err(err)?;
-    cctx.set_parameter(CParameter::ContentSizeFlag(true)).map_err(err)?;
-    cctx.set_parameter(CParameter::ChecksumFlag(false)).map_err(err)?;
+    let mut cctx = zstd::zstd_safe::CCtx::create();
+    set_frame_params(&mut cctx, data.len(), base.map(<[u8]>::len), level)?;
     if let Some(b) = base {
-        cctx.set_parameter(CParameter::WindowLog(window_log_for(b.len() + data.len()))).map_err(err)?;
-        cctx.set_pledged_src_size(Some(data.len() as u64)).map_err(err)?;
-        cctx.ref_prefix(b).map_err(err)?;
+        cctx.ref_prefix(b).map_err(compression_error)?;
     }
-    let mut out = Vec::with_capacity(zstd::zstd_safe::compress_bound(data.len()));
-    cctx.compress2(&mut out, data).map_err(err)?;
-    Ok(out)
+    compress_frame(&mut cctx, data)
 }
 
 /// The content size a frame declares, read from its header without
