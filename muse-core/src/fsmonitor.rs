@@ -175,16 +175,18 @@ pub(crate) struct State {
 /// The base manifest: sorted `(path, digest)`, either still in the bytes of
 /// the state file (found by binary search, never decoded whole) or owned.
 enum Base {
-    /// `keys` is valid UTF-8 (checked once); `ends[i]` is the end of key
-    /// `i` in it (non-decreasing, on character boundaries, checked once).
-    Raw { keys: String, ends: Vec<u32>, digests: Vec<u8> },
+    /// The section as read, never copied: `n` little-endian `u32` key ends
+    /// from byte `ends_at` of `bytes`, then `n` digests, then the keys
+    /// (valid UTF-8, each end on a character boundary and the keys strictly
+    /// increasing: checked once, at [`Base::parse`]).
+    Raw { bytes: Vec<u8>, ends_at: usize, n: usize },
     Owned(Vec<(String, Digest)>),
 }
 
 impl Base {
     fn len(&self) -> usize {
         match self {
-            Base::Raw { ends, .. } => ends.len(),
+            Base::Raw { n, .. } => *n,
             Base::Owned(v) => v.len(),
         }
     }
@@ -193,10 +195,14 @@ impl Base {
     fn at(&self, i: usize) -> (&str, &Digest) {
         match self {
             Base::Owned(v) => (v[i].0.as_str(), &v[i].1),
-            Base::Raw { keys, ends, digests } => {
-                let start = if i == 0 { 0 } else { ends[i - 1] as usize };
-                let key = keys.get(start..ends[i] as usize).unwrap_or("");
-                let d: &Digest = digests.get(32 * i..32 * i + 32).and_then(|d| d.try_into().ok()).unwrap_or(&[0; 32]);
+            Base::Raw { bytes, ends_at, n } => {
+                let end = |i: usize| raw_u32(bytes, ends_at + 4 * i);
+                let (digests_at, keys_at) = (ends_at + 4 * n, ends_at + 36 * n);
+                let start = if i == 0 { 0 } else { end(i - 1) };
+                // Checked at parse: in bounds, on character boundaries.
+                let key = bytes.get(keys_at + start..keys_at + end(i)).and_then(|k| std::str::from_utf8(k).ok()).unwrap_or("");
+                let at = digests_at + 32 * i;
+                let d: &Digest = bytes.get(at..at + 32).and_then(|d| d.try_into().ok()).unwrap_or(&[0; 32]);
                 (key, d)
             }
         }
@@ -232,31 +238,30 @@ impl Base {
         (start..self.len()).map(|i| self.at(i).0).take_while(move |k| k.starts_with(&prefix))
     }
 
-    /// Parses the base section; `None` when it is malformed.
-    fn parse(b: Vec<u8>) -> Option<Base> {
-        let mut r = Reader { b: &b, at: 0 };
+    /// Parses the base section, which starts at byte `at` of `bytes` and
+    /// runs to its end; `None` when it is malformed. The bytes are kept as
+    /// they are (entries are read in place).
+    fn parse(bytes: Vec<u8>, at: usize) -> Option<Base> {
+        let mut r = Reader { b: &bytes, at };
         let n = r.u32()?;
-        let mut ends = Vec::with_capacity(n.min(b.len() / 4));
-        for _ in 0..n {
-            ends.push(r.u32()? as u32);
-        }
-        let digests = r.take(n.checked_mul(32)?)?.to_vec();
-        let keys = std::str::from_utf8(r.take(b.len() - r.at)?).ok()?;
+        let ends_at = r.at;
+        r.take(n.checked_mul(36)?)?; // the ends and the digests
+        let keys = std::str::from_utf8(r.take(bytes.len() - r.at)?).ok()?;
         let mut prev_end = 0usize;
         let mut prev_key = "";
-        for &e in &ends {
-            let key = keys.get(prev_end..e as usize)?; // in bounds, on char boundaries
+        for i in 0..n {
+            let e = raw_u32(&bytes, ends_at + 4 * i);
+            let key = keys.get(prev_end..e)?; // in bounds, on char boundaries
             if !prev_key.is_empty() && prev_key >= key {
                 return None; // not strictly sorted
             }
             prev_key = key;
-            prev_end = e as usize;
+            prev_end = e;
         }
         if prev_end != keys.len() {
             return None;
         }
-        let keys = keys.to_string();
-        Some(Base::Raw { keys, ends, digests })
+        Some(Base::Raw { bytes, ends_at, n })
     }
 
     /// Appends the base section.
@@ -274,6 +279,12 @@ impl Base {
             w.extend_from_slice(k.as_bytes());
         }
     }
+}
+
+/// The little-endian `u32` at byte `at` of `b` (0 past the end: callers
+/// check bounds first), as a `usize`.
+fn raw_u32(b: &[u8], at: usize) -> usize {
+    b.get(at..at + 4).and_then(|x| x.try_into().ok()).map_or(0, |x| u32::from_le_bytes(x) as usize)
 }
 
 /// What [`refresh`] found.
@@ -463,7 +474,7 @@ impl State {
                 use std::io::Read;
                 f.read_to_end(&mut bytes).map_err(|e| Error::io("read", "fsmonitor state", e))?;
             }
-            let base = if bytes.is_empty() { Some(Base::Owned(Vec::new())) } else { Base::parse(bytes) };
+            let base = if bytes.is_empty() { Some(Base::Owned(Vec::new())) } else { Base::parse(bytes, 0) };
             self.base = Some(base.ok_or_else(|| Error::corrupt("fsmonitor state", "base", "not in the expected format"))?);
         }
         Ok(self.base.get_or_insert_with(|| Base::Owned(Vec::new())))
@@ -885,7 +896,7 @@ pub(crate) fn load_view(root: &Path, key: &BaseKey) -> Option<View> {
     }
     let staged = r.staged()?;
     let at = r.at;
-    let base = Base::parse(bytes[at..].to_vec())?;
+    let base = Base::parse(bytes, at)?;
     Some(View { base, staged })
 }
 
@@ -1207,7 +1218,7 @@ mod tests {
         let owned = Base::Owned(vec![("a".into(), d(1)), ("a/b".into(), d(2)), ("a/c/é".into(), d(3)), ("b".into(), d(4))]);
         let mut w = Vec::new();
         owned.write(&mut w);
-        let raw = Base::parse(w).expect("parses");
+        let raw = Base::parse(w, 0).expect("parses");
         assert_eq!(raw.len(), 4);
         assert_eq!(raw.get("a/c/é"), Some(&d(3)));
         assert_eq!(raw.get("a/c"), None);
@@ -1220,23 +1231,31 @@ mod tests {
         let unsorted = Base::Owned(vec![("b".into(), d(1)), ("a".into(), d(2))]);
         let mut w = Vec::new();
         unsorted.write(&mut w);
-        assert!(Base::parse(w.clone()).is_none(), "unsorted");
+        assert!(Base::parse(w.clone(), 0).is_none(), "unsorted");
         let dup = Base::Owned(vec![("a".into(), d(1)), ("a".into(), d(2))]);
         let mut w2 = Vec::new();
         dup.write(&mut w2);
-        assert!(Base::parse(w2).is_none(), "duplicate");
+        assert!(Base::parse(w2, 0).is_none(), "duplicate");
         let ok = Base::Owned(vec![("z".into(), d(1)), ("é".into(), d(2))]);
         let mut w3 = Vec::new();
         ok.write(&mut w3);
         for cut in 0..w3.len() {
-            assert!(Base::parse(w3[..cut].to_vec()).is_none(), "truncated at {cut}");
+            assert!(Base::parse(w3[..cut].to_vec(), 0).is_none(), "truncated at {cut}");
+            // The same section behind a header of 3 bytes.
+            let mut behind = vec![7u8; 3];
+            behind.extend_from_slice(&w3[..cut]);
+            assert!(Base::parse(behind, 3).is_none(), "truncated at {cut} behind a header");
         }
         // An end offset inside a multi-byte character.
         let mut bad = w3.clone();
         bad[8] = 2; // the second key would end at byte 2 of "zé"
         assert_eq!(&bad[4..8], &1u32.to_le_bytes());
-        assert!(Base::parse(bad).is_none());
-        assert!(Base::parse(w3).is_some());
+        assert!(Base::parse(bad, 0).is_none());
+        let mut behind = vec![7u8; 3];
+        behind.extend_from_slice(&w3);
+        let raw = Base::parse(behind, 3).expect("parses behind a header");
+        assert_eq!(raw.iter().map(|(k, d)| (k.to_string(), *d)).collect::<Vec<_>>(), [("z".to_string(), d(1)), ("é".to_string(), d(2))]);
+        assert!(Base::parse(w3, 0).is_some());
     }
 
     #[test]

@@ -394,6 +394,13 @@ impl StatCache {
         self.dirty
     }
 
+    /// Whether this cache was loaded from its file (or saved to it) and the
+    /// file still held what it was loaded from at the time: there is a file
+    /// on disk that a later walk can start from.
+    pub(crate) fn has_file(&self) -> bool {
+        self.stamp.is_some()
+    }
+
     /// Overrides the dirty flag. (A cache marked clean this way is no
     /// longer known to equal its file: [`keep`](Self::keep) ignores it.)
     pub fn set_dirty(&mut self, dirty: bool) {
@@ -505,27 +512,24 @@ impl StatCache {
         }
     }
 
-    /// Looks up every file of `files` (each key once, in any order) as
-    /// [`lookup`](Self::lookup) would: marks the slot of each trusted hit in
-    /// `seen` (one flag per entry, in entry order; see
-    /// [`prune_unseen`](Self::prune_unseen)) and returns the keys to read,
-    /// in the order given. One index probe per file: cheaper than sorting
-    /// the walk's files to merge them with the entries (a clean walk never
-    /// needs them in order: its manifest is then the cache's own entries,
-    /// already in key order).
-    pub(crate) fn lookup_unsorted(&self, files: Vec<(String, Stat)>, tol_ns: i64, seen: &mut [bool]) -> Vec<String> {
-        let mut misses = Vec::new();
-        for (rel, stat) in files {
-            match self.entries.position(&rel) {
-                Some(i) if self.trusted(&rel, &stat, &self.entries.slots[i], tol_ns) => {
-                    if let Some(s) = seen.get_mut(i) {
-                        *s = true;
-                    }
+    /// Looks up one file the walk listed, as [`lookup`](Self::lookup)
+    /// would: `true` for a trusted hit, whose slot is then marked in `seen`
+    /// (one flag per entry, in entry order; see
+    /// [`prune_unseen`](Self::prune_unseen)), `false` when the file must be
+    /// read. One index probe: the walk looks its files up in the order it
+    /// listed them, which is cheaper than sorting them to merge them with
+    /// the entries (a clean walk never needs them in order: its manifest is
+    /// then the cache's own entries, already in key order).
+    pub(crate) fn lookup_seen(&self, rel: &str, stat: &Stat, tol_ns: i64, seen: &mut [bool]) -> bool {
+        match self.entries.position(rel) {
+            Some(i) if self.trusted(rel, stat, &self.entries.slots[i], tol_ns) => {
+                if let Some(s) = seen.get_mut(i) {
+                    *s = true;
                 }
-                _ => misses.push(rel),
+                true
             }
+            _ => false,
         }
-        misses
     }
 
     /// Whether entry `e` of `rel` is a trusted hit for a file with `stat`:
@@ -713,48 +717,61 @@ fn write_mirror(path: &Path, table: &Table, stamp: FileStamp) -> Result<()> {
 /// identity `stamp` and is well formed (every key in bounds, on character
 /// boundaries, in strictly increasing order); else `None`.
 fn read_mirror(path: &Path, stamp: FileStamp, max_bytes: u64) -> Option<Table> {
-    let md = std::fs::symlink_metadata(path).ok()?;
+    // Read straight into the table's own vectors: the slots through one
+    // small reused buffer, the keys into the string they become. A whole
+    // copy of the file in memory would double the pages this touches.
+    let mut f = open_for_hash(path).ok()?;
+    let md = f.metadata().ok()?;
     if !md.is_file() || md.len() > max_bytes {
         return None;
     }
-    let b = std::fs::read(path).ok()?;
-    let u64_at = |i: usize| -> Option<u64> { Some(u64::from_le_bytes(b.get(i..i + 8)?.try_into().ok()?)) };
-    if b.get(..8)? != MIRROR_MAGIC {
+    let mut head = [0u8; 64];
+    f.read_exact(&mut head).ok()?;
+    let u64_at = |b: &[u8], i: usize| -> u64 { u64::from_le_bytes(b[i..i + 8].try_into().unwrap_or([0; 8])) };
+    if head[..8] != MIRROR_MAGIC[..] {
         return None;
     }
     let want = [stamp.dev, stamp.ino, stamp.size, stamp.mtime_ns as u64, stamp.ctime_ns as u64];
     for (i, w) in want.iter().enumerate() {
-        if u64_at(8 + 8 * i)? != *w {
+        if u64_at(&head, 8 + 8 * i) != *w {
             return None;
         }
     }
-    let n = usize::try_from(u64_at(48)?).ok()?;
-    let key_bytes = usize::try_from(u64_at(56)?).ok()?;
-    let slots_at = 64usize;
-    let keys_at = slots_at.checked_add(n.checked_mul(64)?)?;
-    if keys_at.checked_add(key_bytes)? != b.len() {
+    let n = usize::try_from(u64_at(&head, 48)).ok()?;
+    let key_bytes = usize::try_from(u64_at(&head, 56)).ok()?;
+    let total = 64usize.checked_add(n.checked_mul(64)?)?.checked_add(key_bytes)?;
+    if u64::try_from(total).ok()? != md.len() {
         return None;
     }
-    let keys = std::str::from_utf8(&b[keys_at..]).ok()?.to_owned();
     let mut t = Table::with_capacity(n, 0);
+    let mut buf = vec![0u8; 64 * 1024.min(n.max(1))];
+    let mut left = n;
+    while left > 0 {
+        let k = left.min(buf.len() / 64);
+        f.read_exact(&mut buf[..64 * k]).ok()?;
+        for r in buf[..64 * k].chunks_exact(64) {
+            t.slots.push(Slot {
+                off: u32::from_le_bytes(r[0..4].try_into().ok()?),
+                len: u32::from_le_bytes(r[4..8].try_into().ok()?),
+                ino: u64_at(r, 8),
+                size: u64_at(r, 16),
+                mtime_ns: u64_at(r, 24) as i64,
+                digest: r[32..64].try_into().ok()?,
+            });
+        }
+        left -= k;
+    }
+    drop(buf);
+    let mut keys = vec![0u8; key_bytes];
+    f.read_exact(&mut keys).ok()?;
+    let keys = String::from_utf8(keys).ok()?;
     let mut prev: Option<&str> = None;
-    for i in 0..n {
-        let r = &b[slots_at + 64 * i..slots_at + 64 * i + 64];
-        let off = u32::from_le_bytes(r[0..4].try_into().ok()?);
-        let len = u32::from_le_bytes(r[4..8].try_into().ok()?);
-        let key = keys.get(off as usize..(off as usize).checked_add(len as usize)?)?;
+    for s in &t.slots {
+        let key = keys.get(s.off as usize..(s.off as usize).checked_add(s.len as usize)?)?;
         if prev.is_some_and(|p| p >= key) {
             return None;
         }
         prev = Some(key);
-        t.slots.push(Slot {
-            off,
-            len,
-            ino: u64::from_le_bytes(r[8..16].try_into().ok()?),
-            size: u64::from_le_bytes(r[16..24].try_into().ok()?),
-            mtime_ns: i64::from_le_bytes(r[24..32].try_into().ok()?),
-            digest: r[32..64].try_into().ok()?,
-        });
     }
     t.keys = keys;
     t.sorted = true;
@@ -1407,7 +1424,8 @@ mod tests {
             let mut seen = vec![false; c.len()];
             let mut shuffled = files.clone();
             shuffled.reverse();
-            let mut misses = c.lookup_unsorted(shuffled, 0, &mut seen);
+            let mut misses: Vec<String> =
+                shuffled.into_iter().filter(|(k, st)| !c.lookup_seen(k, st, 0, &mut seen)).map(|(k, _)| k).collect();
             misses.sort();
             let mut want_hits = vec![];
             let mut want_misses = vec![];

@@ -189,19 +189,26 @@ pub fn status(&self) -> Result<Status> {
         Cached(crate::fsmonitor::View),
         Computed(Manifest, Vec<(String, ChangeKind)>),
     }
-    let (side, wt) = rayon::join(
-        || -> Result<Side> {
-            if let Some(v) = crate::fsmonitor::load_view(root, &key) {
-                return Ok(Side::Cached(v));
-            }
-            let head_manifest = self.head_manifest_of(branch.as_deref(), head.as_deref())?;
-            let view = read_stage(root)?.view(&head_manifest).into_owned();
-            let staged = diff_manifests(&head_manifest, &view);
-            crate::fsmonitor::save_view(root, &key, &view, &staged);
-            Ok(Side::Computed(view, staged))
-        },
-        || crate::walk::walk_manifest(root, &crate::walk::WalkOptions::default()),
-    );
+    let side = || -> Result<Side> {
+        if let Some(v) = crate::fsmonitor::load_view(root, &key) {
+            return Ok(Side::Cached(v));
+        }
+        let head_manifest = self.head_manifest_of(branch.as_deref(), head.as_deref())?;
+        let view = read_stage(root)?.view(&head_manifest).into_owned();
+        let staged = diff_manifests(&head_manifest, &view);
+        crate::fsmonitor::save_view(root, &key, &view, &staged);
+        Ok(Side::Computed(view, staged))
+    };
+    let (side, wt) = std::thread::scope(|s| {
+        let h = std::thread::Builder::new().name("muse-stage".into()).spawn_scoped(s, side);
+        let wt = crate::walk::walk_manifest(root, &crate::walk::WalkOptions::default());
+        let side = match h {
+            Ok(h) => h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)),
+            // No thread to spare: read it here.
+            Err(_) => side(),
+        };
+        (side, wt)
+    });
     let side = side?;
     let wt = wt?;
     let mut unstaged = Vec::new();

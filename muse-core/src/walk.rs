@@ -41,17 +41,20 @@
 //!
 //! # Cost
 //!
-//! The tree is listed by rayon tasks, one per directory (and per 1024 files
-//! of a big one), taken from work-stealing queues: all cores work, and
-//! nothing recurses per directory level on any stack, so depth is bounded
-//! only by `PATH_MAX`. When a cache file exists, each regular file costs one
+//! The tree is listed by a few threads (the caller, and more as directories
+//! wait: up to `max(cores, min(4 × cores, 8))`) taking tasks, one per
+//! directory (and per 1024 files of a big one), from one shared stack: all
+//! cores work, an idle thread sleeps rather than spins, and nothing recurses
+//! per directory level on any stack, so depth is bounded only by
+//! `PATH_MAX`. When a cache file exists, each regular file costs one
 //! `fstatat` relative to its open directory (the cache loads on another core
 //! meanwhile; a process that walked the same tree before reuses the cache
 //! it kept, see [`StatCache::load_reusing`]). Each stat'ed file is then
 //! looked up with one probe of the cache's hash index (no sort: the cache's
 //! entries are already in key order, and after a clean walk they are the
 //! manifest), and a trusted hit costs nothing more: a warm walk over an unchanged tree reads no file and does not
-//! rewrite the cache. Cold, the listing stats nothing; the files to read are
+//! rewrite the cache, nor does one that read a few changed files of a big
+//! tree (see [`walk_workdir`]). Cold, the listing stats nothing; the files to read are
 //! sorted, then hashed on all cores in 64 KiB chunks with one buffer per
 //! worker, so memory does not grow with file size, and come back in key
 //! order. Per file there is no allocation beyond its key, and no lock.
@@ -65,7 +68,8 @@ use std::io::{self, Read};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::os::fd::OwnedFd;
+use std::sync::{Arc, Condvar, Mutex};
 
 use ignore::gitignore::{Gitignore, GitignoreBuilder};
 use rayon::prelude::*;
@@ -105,8 +109,12 @@ impl Default for WalkOptions {
 /// With `opts.use_cache`: loads the stat cache (`StatCache::load_reusing(root,
 /// opts.max_cache_bytes)`), reads only files without a trusted entry, records
 /// them, prunes the entries of files no longer present and saves the cache
-/// when (and only when) it changed, then hands it to
-/// [`StatCache::keep`] for the next walk of the process. The cache is saved only when `.muse/`
+/// when it changed: always when there was no cache file, else when reading
+/// the changed files again would cost more than an eighth of rewriting the
+/// file (a few edited files of a big tree are read again by the next walk
+/// instead, as git re-reads modified files rather than rewrite its index).
+/// An unchanged cache is handed to [`StatCache::keep`] for the next walk of
+/// the process. The cache is saved only when `.muse/`
 /// exists (the walker never creates `.muse/`, only `.muse/cache/`); a failed
 /// save is logged with `log::warn!` and does not fail the walk.
 ///
@@ -191,10 +199,16 @@ pub fn walk_manifest(root: &Path, opts: &WalkOptions) -> Result<WalkedManifest> 
     // Files are `lstat`ed while listing only when there is a cache to
     // compare with. The cache loads on one core while the tree is listed.
     let stat_files = opts.use_cache && std::fs::symlink_metadata(stat_cache_path(root)).is_ok();
-    let (listed, mut cache) = rayon::join(
-        || list_tree(root, stat_files),
-        || opts.use_cache.then(|| StatCache::load_reusing(root, opts.max_cache_bytes).0),
-    );
+    let load = || opts.use_cache.then(|| StatCache::load_reusing(root, opts.max_cache_bytes).0);
+    let (listed, mut cache) = std::thread::scope(|s| {
+        let loader = std::thread::Builder::new().name("muse-cache".into()).spawn_scoped(s, load);
+        let listed = list_tree(root, stat_files);
+        let cache = match loader {
+            Ok(h) => h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)),
+            Err(_) => load(), // no thread to spare: load it here
+        };
+        (listed, cache)
+    });
     let Listed { mut to_read, stated } = listed?;
 
     // Stat'ed files are looked up as they were listed, one index probe
@@ -202,18 +216,28 @@ pub fn walk_manifest(root: &Path, opts: &WalkOptions) -> Result<WalkedManifest> 
     // walk never needs them in order (its manifest is the cache's entries,
     // in key order). `seen` marks the entries of listed files.
     let mut seen = Vec::new();
-    match cache.as_ref() {
-        Some(c) => {
-            seen = vec![false; c.len()];
-            to_read.extend(c.lookup_unsorted(stated, 0, &mut seen));
-        }
-        None => to_read.extend(stated.into_iter().map(|(rel, _)| rel)),
+    if let Some(c) = cache.as_ref() {
+        seen = vec![false; c.len()];
     }
+    let mut key = String::new();
+    for dir in &stated {
+        for (name, stat) in dir.iter() {
+            key.clear();
+            key.push_str(&dir.prefix);
+            key.push_str(name);
+            if !cache.as_ref().is_some_and(|c| c.lookup_seen(&key, stat, 0, &mut seen)) {
+                to_read.push(key.clone());
+            }
+        }
+    }
+    drop(stated);
 
     let mut stamp_tmp = None;
     // Files read that the cache does not hold: without a cache, every one;
     // with one, those it could not record (normally none).
     let mut outside_cache: Pairs = Vec::new();
+    // What the walk read, for the decision to rewrite the cache file.
+    let (mut read_files, mut read_bytes) = (0usize, 0u64);
     if !to_read.is_empty() {
         let mut stamp = i64::MIN;
         if let Some(c) = cache.as_mut() {
@@ -239,6 +263,8 @@ pub fn walk_manifest(root: &Path, opts: &WalkOptions) -> Result<WalkedManifest> 
                 continue;
             };
             for (rel, stat, digest) in read {
+                read_files += 1;
+                read_bytes = read_bytes.saturating_add(stat.size);
                 match c.apply(&rel, stat, &digest, stamp, 0) {
                     Some(i) => {
                         if let Some(s) = seen.get_mut(i) {
@@ -258,8 +284,10 @@ pub fn walk_manifest(root: &Path, opts: &WalkOptions) -> Result<WalkedManifest> 
     };
     // Entries of files no longer listed (or vanished before being read)
     // are stale.
-    c.prune_unseen(&seen);
-    if c.is_dirty() {
+    let pruned = c.prune_unseen(&seen);
+    if c.is_dirty() && c.has_file() && !worth_saving(c.len(), read_files, read_bytes, pruned) {
+        log::debug!("stat cache: {read_files} file(s) read, {pruned} gone: not worth rewriting {} entries", c.len());
+    } else if c.is_dirty() {
         if muse_dir(root).is_dir() {
             if let Err(e) = c.save_into(stamp_tmp) {
                 log::warn!("stat cache not saved: {e}");
@@ -282,6 +310,23 @@ pub fn walk_manifest(root: &Path, opts: &WalkOptions) -> Result<WalkedManifest> 
     Ok(WalkedManifest { cache: Some(c), pairs: Some(pairs) })
 }
 
+/// Whether a walk that read `read_files` files (`read_bytes` in all) and
+/// found `pruned` entries gone should rewrite a cache file of `entries`
+/// entries. Not rewriting is always correct (the file's entries of those
+/// files no longer match their stat, so the next walk reads them again); it
+/// is the cheaper choice when reading them again costs less than an eighth
+/// of the rewrite, which writes every entry (~270 bytes each, the JSON file
+/// and its mirror). Costs in entry writes: a file read ~20 (open, read,
+/// hash: ~10 µs), a KiB of content ~1, a stale entry ~1 (it is loaded and
+/// pruned again). So editing 10 files of a 75,000-file tree does not
+/// rewrite 20 MB of cache on every `status` (git does not rewrite its index
+/// for modified files either), while a cold walk, or one that read many
+/// files, does.
+fn worth_saving(entries: usize, read_files: usize, read_bytes: u64, pruned: usize) -> bool {
+    let again = (read_files as u64).saturating_mul(20).saturating_add(read_bytes / 1024).saturating_add(pruned as u64);
+    again.saturating_mul(8) > entries as u64
+}
+
 /// The manifest of the working tree at `root`: the same as
 /// [`walk_workdir`] (this is the name the snapshot code calls).
 ///
@@ -294,13 +339,42 @@ pub fn build_snapshot_manifest(root: &Path, opts: &WalkOptions) -> Result<BTreeM
 /// `(key, blob digest)` pairs.
 type Pairs = Vec<(String, Digest)>;
 
-/// What the listing found (per directory or chunk, then merged).
+/// What the listing found (per listing thread, then merged).
 #[derive(Default)]
 struct Listed {
     /// Files to read (no cache to compare with).
     to_read: Vec<String>,
-    /// Files stat'ed, to look up in the cache.
-    stated: Vec<(String, Stat)>,
+    /// Files stat'ed, to look up in the cache: one record per directory
+    /// (or chunk of one), made at its final size and never copied.
+    stated: Vec<Stated>,
+}
+
+/// The files of one directory (or chunk of one) and their stat: the names
+/// back to back in one string, so that listing a file allocates nothing of
+/// its own.
+struct Stated {
+    /// The directory's key prefix (`""` or `"a/b/"`).
+    prefix: String,
+    /// The directory's entry names as listed (others among them too).
+    names: String,
+    /// Per file: where its name is in `names`, and its stat.
+    files: Vec<(u32, u32, Stat)>,
+}
+
+impl Stated {
+    /// `(name, stat)` of each file.
+    fn iter(&self) -> impl Iterator<Item = (&str, &Stat)> + '_ {
+        self.files.iter().map(|(start, end, st)| (&self.names[*start as usize..*end as usize], st))
+    }
+}
+
+/// Files of a directory to `lstat`: where each name is in `names` (the
+/// directory's entry names back to back), with its stat when the listing
+/// already has it (no `d_type`).
+struct ToStat {
+    prefix: String,
+    names: String,
+    files: Vec<(u32, u32, Option<Stat>)>,
 }
 
 impl Listed {
@@ -345,21 +419,103 @@ pub(crate) fn is_ignored(mut node: Option<&Arc<IgnoreNode>>, rel: &str, is_dir: 
     false
 }
 
-/// State shared by the listing tasks.
+/// State shared by the listing threads.
 struct Listing<'a> {
     root: &'a Path,
     stat_files: bool,
-    /// One batch per directory (or chunk): one lock per directory, none per file.
-    sink: Mutex<Vec<Listed>>,
+    /// The work stack, with the count of busy and started threads.
+    queue: Mutex<Queue>,
+    /// Signalled when tasks are pushed, and when the last busy thread
+    /// finds the stack empty (everyone stops).
+    wake: Condvar,
+    max_threads: usize,
+    /// What each thread found, delivered once when it stops.
+    sink: Mutex<Listed>,
     error: Mutex<Option<Error>>,
     failed: AtomicBool,
-    /// Warnings of the listing tasks, logged by the calling thread once the
-    /// tasks are done (a log record may reach Python through `pyo3-log`:
+    /// Warnings of the listing threads, logged by the calling thread once
+    /// they are done (a log record may reach Python through `pyo3-log`:
     /// nothing calls into Python from inside the walk).
     warnings: Mutex<Vec<String>>,
 }
 
-impl Listing<'_> {
+/// Environment variable that sets the number of listing threads
+/// ([`listing_threads`]); unset or invalid: the default.
+pub const WALK_THREADS_ENV: &str = "MUSE_WALK_THREADS";
+
+/// How many threads may list the tree: `readdir` and one `lstat` per file,
+/// work that waits on the kernel (and on the disk when the inode cache is
+/// cold) more than it computes. Like git's preloaded index (up to 20
+/// threads of `lstat` whatever the core count), it may run more threads
+/// than cores: `max(cores, min(4 × cores, 8))`, or `$MUSE_WALK_THREADS` (1
+/// to 64). On a machine whose cores are busy with other work the listing
+/// then keeps its share of CPU time instead of waiting behind it.
+fn listing_threads() -> usize {
+    static N: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *N.get_or_init(|| {
+        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+        std::env::var(WALK_THREADS_ENV)
+            .ok()
+            .and_then(|v| v.trim().parse::<usize>().ok())
+            .filter(|n| (1..=64).contains(n))
+            .unwrap_or_else(|| cores.max((4 * cores).min(8)))
+    })
+}
+
+/// A unit of listing work.
+enum Task {
+    /// List the directory with this key prefix (`""` or `"a/b/"`), under
+    /// these ignore rules.
+    Dir(String, Option<Arc<IgnoreNode>>),
+    /// `lstat` these files relative to this open directory: a chunk of a
+    /// big directory.
+    Stat(Arc<OwnedFd>, ToStat),
+}
+
+/// The work stack of the listing threads (last in, first out: depth first,
+/// as a recursive walk goes).
+struct Queue {
+    tasks: Vec<Task>,
+    /// Threads running a task.
+    busy: usize,
+    /// Threads started, the calling thread included.
+    threads: usize,
+}
+
+/// Lists the tree on up to [`listing_threads`] threads: the calling one,
+/// and scoped threads started while tasks wait and every started thread is
+/// busy (a small tree is listed by the calling thread alone). Directories
+/// and chunks of big directories are taken from one shared stack, so
+/// nothing recurses per directory level on any stack (depth is bounded only
+/// by `PATH_MAX`), and an idle thread sleeps on a condition variable: it
+/// never spins. Returns every regular file that is not ignored: stat'ed
+/// (when `stat_files`) for a lookup in the cache, else to read.
+fn list_tree(root: &Path, stat_files: bool) -> Result<Listed> {
+    let listing = Listing {
+        root,
+        stat_files,
+        queue: Mutex::new(Queue { tasks: vec![Task::Dir(String::new(), None)], busy: 0, threads: 1 }),
+        wake: Condvar::new(),
+        max_threads: listing_threads(),
+        sink: Mutex::new(Listed::default()),
+        error: Mutex::new(None),
+        failed: AtomicBool::new(false),
+        warnings: Mutex::new(Vec::new()),
+    };
+    // The scope returns once every started thread has stopped, which each
+    // does only when the stack is empty and no thread is busy (or the
+    // listing failed).
+    std::thread::scope(|s| listing.work(s));
+    for w in listing.warnings.lock().map(|mut w| std::mem::take(&mut *w)).unwrap_or_default() {
+        log::warn!("{w}");
+    }
+    if let Some(e) = listing.error.into_inner().unwrap_or_else(|p| p.into_inner()) {
+        return Err(e);
+    }
+    Ok(listing.sink.into_inner().unwrap_or_else(|p| p.into_inner()))
+}
+
+impl<'a> Listing<'a> {
     fn warn(&self, msg: String) {
         if let Ok(mut w) = self.warnings.lock() {
             w.push(msg);
@@ -371,13 +527,75 @@ impl Listing<'_> {
         if let Ok(mut slot) = self.error.lock() {
             slot.get_or_insert(e);
         }
+        // Sleeping threads wake up and stop.
+        let _guard = self.queue.lock();
+        self.wake.notify_all();
     }
 
-    fn deliver(&self, found: Listed) {
-        if !found.is_empty() {
-            if let Ok(mut sink) = self.sink.lock() {
-                sink.push(found);
+    fn lock_queue(&self) -> std::sync::MutexGuard<'_, Queue> {
+        self.queue.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Runs tasks until the stack is empty with no thread busy (more work
+    /// can then never appear) or the listing failed; then hands what this
+    /// thread found to the sink.
+    fn work<'scope, 'env>(&'scope self, scope: &'scope std::thread::Scope<'scope, 'env>) {
+        let mut found = Listed::default();
+        let mut q = self.lock_queue();
+        loop {
+            if self.failed.load(Ordering::Relaxed) {
+                break;
             }
+            if let Some(task) = q.tasks.pop() {
+                q.busy += 1;
+                drop(q);
+                let pushed = match task {
+                    Task::Dir(prefix, ignore) => self.list_dir(prefix, ignore, &mut found),
+                    Task::Stat(dir, files) => {
+                        self.stat_files(&dir, files, &mut found);
+                        Vec::new()
+                    }
+                };
+                q = self.lock_queue();
+                q.busy -= 1;
+                if !pushed.is_empty() {
+                    let n = pushed.len();
+                    q.tasks.extend(pushed);
+                    // This thread takes one task, sleeping threads take
+                    // what they can, and threads start for the rest (up
+                    // to the limit).
+                    let idle = q.threads - q.busy - 1;
+                    if idle > 0 {
+                        if n > 1 {
+                            self.wake.notify_all()
+                        } else {
+                            self.wake.notify_one()
+                        }
+                    }
+                    for _ in 0..(n - 1).saturating_sub(idle).min(self.max_threads.saturating_sub(q.threads)) {
+                        match std::thread::Builder::new().name("muse-list".into()).spawn_scoped(scope, || self.work(scope)) {
+                            Ok(_) => q.threads += 1,
+                            Err(e) => {
+                                log::debug!("no extra listing thread: {e}");
+                                break;
+                            }
+                        }
+                    }
+                }
+                continue;
+            }
+            if q.busy == 0 {
+                // Nothing queued, nobody listing: done.
+                self.wake.notify_all();
+                break;
+            }
+            q = self.wake.wait(q).unwrap_or_else(|p| p.into_inner());
+        }
+        drop(q);
+        if !found.is_empty() {
+            let mut sink = self.sink.lock().unwrap_or_else(|p| p.into_inner());
+            sink.to_read.append(&mut found.to_read);
+            sink.stated.append(&mut found.stated);
         }
     }
 
@@ -388,70 +606,165 @@ impl Listing<'_> {
             None => self.root.to_path_buf(),
         }
     }
-}
 
-/// Environment variable that sets the number of listing threads
-/// ([`listing_pool`]); unset or invalid: the default.
-pub const WALK_THREADS_ENV: &str = "MUSE_WALK_THREADS";
+    /// Lists the directory with key prefix `prefix` into `found`; returns
+    /// the tasks it makes (its subdirectories, and chunks of its files when
+    /// it has more than [`FILES_PER_TASK`]).
+    fn list_dir(&self, prefix: String, ignore: Option<Arc<IgnoreNode>>, found: &mut Listed) -> Vec<Task> {
+        use rustix::fs::{AtFlags, FileType, Mode, OFlags, RawDir};
+        let mut tasks = Vec::new();
+        let is_root = prefix.is_empty();
+        let dir_path = self.dir_path(&prefix);
+        // The root may be a symlink to a directory; nothing below it is followed.
+        let mut flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+        if !is_root {
+            flags |= OFlags::NOFOLLOW;
+        }
+        let fd = match rustix::fs::open(&dir_path, flags, Mode::empty()) {
+            Ok(fd) => fd,
+            Err(e) if !is_root && vanished(e) => return tasks,
+            Err(e) => {
+                self.fail(Error::io("open directory", &dir_path, e.into()));
+                return tasks;
+            }
+        };
+        // One 32 KiB `getdents64` buffer: a directory of a few hundred
+        // entries is read in one call plus the one that sees its end
+        // (rustix's `Dir` starts at 768 bytes and grows, ~4 calls and 3
+        // reallocations per directory of 100 files).
+        let mut buf: Vec<u8> = Vec::with_capacity(DIR_BUF_BYTES);
+        let mut raw = RawDir::new(&fd, buf.spare_capacity_mut());
 
-/// The thread pool that lists the tree: `readdir` and one `lstat` per
-/// file, work that waits on the kernel (and on the disk when the inode
-/// cache is cold) more than it computes. Like git's preloaded index (up to
-/// 20 threads of `lstat` whatever the core count), it runs more threads
-/// than cores: `max(cores, min(4 × cores, 8))`, or `$MUSE_WALK_THREADS`
-/// (1 to 64). On a machine whose cores are busy with other work the
-/// listing then keeps its share of CPU time instead of waiting behind it;
-/// on an idle machine the extra threads cost their creation (about
-/// 20 µs each, once per process). Hashing stays on rayon's global pool
-/// (one thread per core: it is CPU-bound). `None` when the pool cannot be
-/// built (the global pool lists instead).
-fn listing_pool() -> Option<&'static rayon::ThreadPool> {
-    static POOL: std::sync::OnceLock<Option<rayon::ThreadPool>> = std::sync::OnceLock::new();
-    POOL.get_or_init(|| {
-        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
-        let n = std::env::var(WALK_THREADS_ENV)
-            .ok()
-            .and_then(|v| v.trim().parse::<usize>().ok())
-            .filter(|n| (1..=64).contains(n))
-            .unwrap_or_else(|| cores.max((4 * cores).min(8)));
-        rayon::ThreadPoolBuilder::new().num_threads(n).thread_name(|i| format!("muse-list-{i}")).build().ok()
-    })
-    .as_ref()
-}
+        // Read every entry first: the directory's `.museignore` must be
+        // known before any of them is matched. Names go back to back into
+        // one string: a file costs no allocation of its own.
+        let mut names = String::new();
+        let mut entries: Vec<(u32, u32, FileType)> = Vec::new();
+        let mut has_ignore_file = false;
+        while let Some(ent) = raw.next() {
+            let ent = match ent {
+                Ok(ent) => ent,
+                Err(e) if vanished(e) => return tasks, // directory removed or replaced
+                Err(e) => {
+                    self.fail(Error::io("read directory", &dir_path, e.into()));
+                    return tasks;
+                }
+            };
+            let name = ent.file_name().to_bytes();
+            if name == b"." || name == b".." || (is_root && name == MUSE_DIR.as_bytes()) {
+                continue;
+            }
+            let Some(name) = key_name(name, &dir_path, self) else { continue };
+            let ft = ent.file_type();
+            if name == IGNORE_FILE && matches!(ft, FileType::RegularFile | FileType::Unknown) {
+                has_ignore_file = true;
+            }
+            let start = names.len();
+            names.push_str(name);
+            let (Ok(start), Ok(end)) = (u32::try_from(start), u32::try_from(names.len())) else {
+                self.fail(Error::io("read directory", &dir_path, io::Error::other("over 4 GiB of names")));
+                return tasks;
+            };
+            entries.push((start, end, ft));
+        }
+        drop(buf);
 
-/// Lists the tree on the listing pool ([`listing_pool`]: rayon tasks, one
-/// per directory, taken from work-stealing queues: no recursion on any
-/// stack). Returns every regular file that is not ignored: stat'ed (when
-/// `stat_files`) for a lookup in the cache, else to read.
-fn list_tree(root: &Path, stat_files: bool) -> Result<Listed> {
-    let listing = Listing {
-        root,
-        stat_files,
-        sink: Mutex::new(Vec::new()),
-        error: Mutex::new(None),
-        failed: AtomicBool::new(false),
-        warnings: Mutex::new(Vec::new()),
-    };
-    match listing_pool() {
-        Some(pool) => pool.scope(|s| list_dir(&listing, s, String::new(), None)),
-        None => rayon::scope(|s| list_dir(&listing, s, String::new(), None)),
+        let ignore = if has_ignore_file {
+            match load_ignore_file(&dir_path, &mut |m| self.warn(m)) {
+                Ok(Some(matcher)) => Some(Arc::new(IgnoreNode { prefix_len: prefix.len(), matcher, parent: ignore })),
+                Ok(None) => ignore,
+                Err(e) => {
+                    self.fail(e);
+                    return tasks;
+                }
+            }
+        } else {
+            ignore
+        };
+
+        // The key of an entry, for the ignore rules (only where there are
+        // rules) and for errors.
+        let mut rel = String::new();
+        fn key_in<'b>(buf: &'b mut String, prefix: &str, name: &str) -> &'b str {
+            buf.clear();
+            buf.push_str(prefix);
+            buf.push_str(name);
+            buf
+        }
+        let mut files = Vec::new();
+        for (start, end, mut ft) in entries {
+            let name = &names[start as usize..end as usize];
+            let mut stat = None;
+            if ft == FileType::Unknown {
+                // No `d_type` from this filesystem: ask `lstat`.
+                match rustix::fs::statat(&fd, name, AtFlags::SYMLINK_NOFOLLOW) {
+                    Ok(st) => {
+                        ft = FileType::from_raw_mode(st.st_mode as _);
+                        stat = Some(stat_of(&st));
+                    }
+                    Err(e) if vanished(e) => continue,
+                    Err(e) => {
+                        self.fail(Error::io("stat", self.root.join(key_in(&mut rel, &prefix, name)), e.into()));
+                        return tasks;
+                    }
+                }
+            }
+            match ft {
+                FileType::Directory if ignore.is_none() || !is_ignored(ignore.as_ref(), key_in(&mut rel, &prefix, name), true) => {
+                    let mut sub = String::with_capacity(prefix.len() + name.len() + 1);
+                    sub.push_str(&prefix);
+                    sub.push_str(name);
+                    sub.push('/');
+                    tasks.push(Task::Dir(sub, ignore.clone()));
+                }
+                FileType::RegularFile if ignore.is_none() || !is_ignored(ignore.as_ref(), key_in(&mut rel, &prefix, name), false) => {
+                    files.push((start, end, stat))
+                }
+                _ => {} // ignored, or a symlink, FIFO, socket, device
+            }
+        }
+
+        if !self.stat_files {
+            found.to_read.extend(files.iter().map(|&(s, e, _)| format!("{prefix}{}", &names[s as usize..e as usize])));
+            return tasks;
+        }
+        // Big directories are stat'ed in parallel chunks sharing the fd,
+        // each with its own copy of its names.
+        let dir = Arc::new(fd);
+        while files.len() > FILES_PER_TASK {
+            let mut chunk = ToStat { prefix: prefix.clone(), names: String::new(), files: Vec::with_capacity(FILES_PER_TASK) };
+            for (s, e, st) in files.drain(files.len() - FILES_PER_TASK..) {
+                let start = chunk.names.len() as u32; // < 4 GiB: a part of `names`
+                chunk.names.push_str(&names[s as usize..e as usize]);
+                chunk.files.push((start, chunk.names.len() as u32, st));
+            }
+            tasks.push(Task::Stat(Arc::clone(&dir), chunk));
+        }
+        self.stat_files(&dir, ToStat { prefix, names, files }, found);
+        tasks
     }
-    for w in listing.warnings.lock().map(|mut w| std::mem::take(&mut *w)).unwrap_or_default() {
-        log::warn!("{w}");
+
+    /// `lstat`s the files of `todo` relative to `dirfd` and adds them to
+    /// `found` with their stat (its names string moves along, not copied).
+    fn stat_files(&self, dirfd: &OwnedFd, todo: ToStat, found: &mut Listed) {
+        use rustix::fs::{AtFlags, FileType};
+        let ToStat { prefix, names, files } = todo;
+        let mut stated = Vec::with_capacity(files.len());
+        for (start, end, stat) in files {
+            let name = &names[start as usize..end as usize];
+            let stat = match stat {
+                Some(s) => s,
+                None => match rustix::fs::statat(dirfd, name, AtFlags::SYMLINK_NOFOLLOW) {
+                    Ok(st) if FileType::from_raw_mode(st.st_mode as _) == FileType::RegularFile => stat_of(&st),
+                    Ok(_) => continue, // replaced by a non-regular file
+                    Err(e) if vanished(e) => continue,
+                    Err(e) => return self.fail(Error::io("stat", self.root.join(format!("{prefix}{name}")), e.into())),
+                },
+            };
+            stated.push((start, end, stat));
+        }
+        found.stated.push(Stated { prefix, names, files: stated });
     }
-    if let Some(e) = listing.error.into_inner().unwrap_or_else(|p| p.into_inner()) {
-        return Err(e);
-    }
-    let parts = listing.sink.into_inner().unwrap_or_else(|p| p.into_inner());
-    let mut out = Listed {
-        to_read: Vec::with_capacity(parts.iter().map(|b| b.to_read.len()).sum()),
-        stated: Vec::with_capacity(parts.iter().map(|b| b.stated.len()).sum()),
-    };
-    for b in parts {
-        out.to_read.extend(b.to_read);
-        out.stated.extend(b.stated);
-    }
-    Ok(out)
 }
 
 /// Whether an `open`/`stat` error means the entry vanished or changed type
@@ -471,133 +784,6 @@ fn io_vanished(e: &io::Error) -> bool {
 fn stat_of(st: &rustix::fs::Stat) -> Stat {
     let mtime_ns = (st.st_mtime as i64).saturating_mul(1_000_000_000).saturating_add(st.st_mtime_nsec as i64);
     Stat { ino: st.st_ino as u64, size: st.st_size as u64, mtime_ns }
-}
-
-/// Lists the directory with key prefix `prefix`, spawning a task per
-/// subdirectory.
-fn list_dir<'s>(w: &'s Listing<'s>, scope: &rayon::Scope<'s>, prefix: String, ignore: Option<Arc<IgnoreNode>>) {
-    use rustix::fs::{AtFlags, FileType, Mode, OFlags, RawDir};
-    if w.failed.load(Ordering::Relaxed) {
-        return;
-    }
-    let is_root = prefix.is_empty();
-    let dir_path = w.dir_path(&prefix);
-    // The root may be a symlink to a directory; nothing below it is followed.
-    let mut flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
-    if !is_root {
-        flags |= OFlags::NOFOLLOW;
-    }
-    let fd = match rustix::fs::open(&dir_path, flags, Mode::empty()) {
-        Ok(fd) => fd,
-        Err(e) if !is_root && vanished(e) => return,
-        Err(e) => return w.fail(Error::io("open directory", &dir_path, e.into())),
-    };
-    // One 32 KiB `getdents64` buffer: a directory of a few hundred entries
-    // is read in one call plus the one that sees its end (rustix's `Dir`
-    // starts at 768 bytes and grows, ~4 calls and 3 reallocations per
-    // directory of 100 files).
-    let mut buf: Vec<u8> = Vec::with_capacity(DIR_BUF_BYTES);
-    let mut raw = RawDir::new(&fd, buf.spare_capacity_mut());
-
-    // Read every entry first: the directory's `.museignore` must be known
-    // before any of them is matched.
-    let mut entries: Vec<(String, FileType)> = Vec::new();
-    let mut has_ignore_file = false;
-    while let Some(ent) = raw.next() {
-        let ent = match ent {
-            Ok(ent) => ent,
-            Err(e) if vanished(e) => return, // directory removed or replaced
-            Err(e) => return w.fail(Error::io("read directory", &dir_path, e.into())),
-        };
-        let name = ent.file_name().to_bytes();
-        if name == b"." || name == b".." || (is_root && name == MUSE_DIR.as_bytes()) {
-            continue;
-        }
-        let Some(name) = key_name(name, &dir_path, w) else { continue };
-        let ft = ent.file_type();
-        if name == IGNORE_FILE && matches!(ft, FileType::RegularFile | FileType::Unknown) {
-            has_ignore_file = true;
-        }
-        let mut rel = String::with_capacity(prefix.len() + name.len());
-        rel.push_str(&prefix);
-        rel.push_str(name);
-        entries.push((rel, ft));
-    }
-    drop(buf);
-    let dir = Arc::new(fd);
-    let dirfd = &*dir;
-
-    let ignore = if has_ignore_file {
-        match load_ignore_file(&dir_path, &mut |m| w.warn(m)) {
-            Ok(Some(matcher)) => Some(Arc::new(IgnoreNode { prefix_len: prefix.len(), matcher, parent: ignore })),
-            Ok(None) => ignore,
-            Err(e) => return w.fail(e),
-        }
-    } else {
-        ignore
-    };
-
-    let mut files: Vec<(String, Option<Stat>)> = Vec::new();
-    for (rel, mut ft) in entries {
-        let mut stat = None;
-        if ft == FileType::Unknown {
-            // No `d_type` from this filesystem: ask `lstat`.
-            match rustix::fs::statat(dirfd, &rel[prefix.len()..], AtFlags::SYMLINK_NOFOLLOW) {
-                Ok(st) => {
-                    ft = FileType::from_raw_mode(st.st_mode as _);
-                    stat = Some(stat_of(&st));
-                }
-                Err(e) if vanished(e) => continue,
-                Err(e) => return w.fail(Error::io("stat", w.root.join(&rel), e.into())),
-            }
-        }
-        match ft {
-            FileType::Directory if !is_ignored(ignore.as_ref(), &rel, true) => {
-                let mut sub = rel;
-                sub.push('/');
-                let ig = ignore.clone();
-                scope.spawn(move |s| list_dir(w, s, sub, ig));
-            }
-            FileType::RegularFile if !is_ignored(ignore.as_ref(), &rel, false) => files.push((rel, stat)),
-            _ => {} // ignored, or a symlink, FIFO, socket, device
-        }
-    }
-
-    if !w.stat_files {
-        w.deliver(Listed { to_read: files.into_iter().map(|(rel, _)| rel).collect(), ..Listed::default() });
-        return;
-    }
-    // Big directories are stat'ed in parallel chunks sharing the fd.
-    let plen = prefix.len();
-    while files.len() > FILES_PER_TASK {
-        let chunk = files.split_off(files.len() - FILES_PER_TASK);
-        let dir = Arc::clone(&dir);
-        scope.spawn(move |_| stat_files(w, &dir, plen, chunk));
-    }
-    stat_files(w, &dir, plen, files);
-}
-
-/// `lstat`s `files` (keys whose names start at byte `plen`) relative to
-/// `dir` and delivers them with their stat.
-fn stat_files(w: &Listing<'_>, dirfd: &std::os::fd::OwnedFd, plen: usize, files: Vec<(String, Option<Stat>)>) {
-    use rustix::fs::{AtFlags, FileType};
-    if w.failed.load(Ordering::Relaxed) {
-        return;
-    }
-    let mut out = Listed { stated: Vec::with_capacity(files.len()), ..Listed::default() };
-    for (rel, stat) in files {
-        let stat = match stat {
-            Some(s) => s,
-            None => match rustix::fs::statat(dirfd, &rel[plen..], AtFlags::SYMLINK_NOFOLLOW) {
-                Ok(st) if FileType::from_raw_mode(st.st_mode as _) == FileType::RegularFile => stat_of(&st),
-                Ok(_) => continue, // replaced by a non-regular file
-                Err(e) if vanished(e) => continue,
-                Err(e) => return w.fail(Error::io("stat", w.root.join(&rel), e.into())),
-            },
-        };
-        out.stated.push((rel, stat));
-    }
-    w.deliver(out);
 }
 
 /// The name of an entry as a key segment, or `None` (with a warning) when it

@@ -948,3 +948,117 @@ fn walkdir_files(root: &Path) -> Vec<PathBuf> {
     }
     out
 }
+
+// ----- big directories (stat'ed in chunks of 1,024 on several threads) -----
+
+#[test]
+fn big_directories_are_walked_in_chunks_like_a_cold_walk() {
+    let (_d, root) = work_tree();
+    // 2,600 files in one directory: three chunks of the listing, with a
+    // `.museignore` among them and subdirectories beside them.
+    for i in 0..2600 {
+        write(&root, &format!("big/f{i:04}.txt"), format!("file {i}\n").as_bytes());
+    }
+    write(&root, "big/.museignore", b"*.log\nsub2/\n");
+    write(&root, "big/skip.log", b"ignored\n");
+    write(&root, "big/sub1/a.txt", b"a\n");
+    write(&root, "big/sub2/b.txt", b"ignored dir\n");
+    write(&root, "top.txt", b"top\n");
+    let cold = |root: &Path| walk_workdir(root, &WalkOptions { use_cache: false, ..WalkOptions::default() }).unwrap();
+
+    let first = manifest(&root);
+    assert_eq!(first, cold(&root));
+    assert_eq!(first.len(), 2600 + 3); // the files, .museignore, sub1/a.txt, top.txt
+    assert!(!first.contains_key("big/skip.log") && !first.contains_key("big/sub2/b.txt"));
+    assert!(stat_cache_path(&root).exists());
+
+    // Warm: the same answer from the cache.
+    assert_eq!(manifest(&root), first);
+
+    // Changes in the first, middle and last chunk, a deletion, a new file
+    // and a new subdirectory: each is seen by the warm walk.
+    std::thread::sleep(Duration::from_millis(20));
+    write(&root, "big/f0000.txt", b"changed first, a longer content\n");
+    write(&root, "big/f1300.txt", b"changed middle, a longer content\n");
+    write(&root, "big/f2599.txt", b"changed last, a longer content\n");
+    fs::remove_file(root.join("big/f0500.txt")).unwrap();
+    write(&root, "big/new.txt", b"new\n");
+    write(&root, "big/sub3/c.txt", b"c\n");
+    let warm = manifest(&root);
+    assert_eq!(warm, cold(&root));
+    assert_eq!(warm["big/f0000.txt"], blob_id(b"changed first, a longer content\n"));
+    assert_eq!(warm["big/f2599.txt"], blob_id(b"changed last, a longer content\n"));
+    assert!(!warm.contains_key("big/f0500.txt"));
+    assert!(warm.contains_key("big/new.txt") && warm.contains_key("big/sub3/c.txt"));
+    assert_eq!(warm.len(), first.len() + 1);
+}
+
+#[test]
+fn walks_agree_whatever_the_number_of_listing_threads() {
+    // Many small directories at several depths: listed by the calling
+    // thread alone, or by more threads started as directories wait.
+    let (_d, root) = work_tree();
+    for a in 0..12 {
+        for b in 0..6 {
+            for f in 0..5 {
+                write(&root, &format!("a{a}/b{b}/f{f}"), format!("{a} {b} {f}").as_bytes());
+            }
+        }
+        write(&root, &format!("a{a}/top"), b"x");
+    }
+    let m = manifest(&root);
+    assert_eq!(m.len(), 12 * 6 * 5 + 12);
+    // The process-wide thread count is read once; a walk run on a thread
+    // of a small stack still lists on the listing threads.
+    let r = root.clone();
+    let again = std::thread::Builder::new().stack_size(256 * 1024).spawn(move || manifest(&r)).unwrap().join().unwrap();
+    assert_eq!(again, m);
+    assert_eq!(walk_workdir(&root, &WalkOptions { use_cache: false, ..WalkOptions::default() }).unwrap(), m);
+}
+
+#[test]
+fn a_few_changed_files_of_a_big_tree_do_not_rewrite_the_cache_but_many_do() {
+    let (_d, root) = work_tree();
+    for i in 0..400 {
+        write(&root, &format!("d{}/f{i:03}.txt", i % 10), format!("file {i}\n").as_bytes());
+    }
+    // Past the clock tick of the writes: the saved entries are not racy
+    // (racy ones are read again on every walk, and then rewritten).
+    std::thread::sleep(Duration::from_millis(50));
+    let first = manifest(&root);
+    let cache = stat_cache_path(&root);
+    let identity = |p: &Path| {
+        let m = fs::metadata(p).unwrap();
+        (m.ino(), m.mtime(), m.mtime_nsec(), m.size())
+    };
+    let saved = identity(&cache);
+    let cold = |root: &Path| walk_workdir(root, &WalkOptions { use_cache: false, ..WalkOptions::default() }).unwrap();
+
+    // One edit and one deletion: seen, and the cache file is left as it was.
+    std::thread::sleep(Duration::from_millis(20));
+    write(&root, "d3/f003.txt", b"edited, and longer than before\n");
+    fs::remove_file(root.join("d4/f004.txt")).unwrap();
+    for _ in 0..2 {
+        let m = manifest(&root);
+        assert_eq!(m, cold(&root));
+        assert_eq!(m["d3/f003.txt"], blob_id(b"edited, and longer than before\n"));
+        assert!(!m.contains_key("d4/f004.txt"));
+        assert_eq!(m.len(), first.len() - 1);
+        assert_eq!(identity(&cache), saved, "a few changes must not rewrite the cache file");
+    }
+    // The file it kept still loads, with the old entries (the next walk
+    // reads the edited file again because its stat no longer matches).
+    let (c, status) = StatCache::load(&root, MAX_CACHE_BYTES);
+    assert!(matches!(status, LoadStatus::Loaded));
+    assert_eq!(c.len(), 400);
+
+    // Many edits: the cache is rewritten and then holds exactly the tree.
+    for i in (1..400).step_by(4) {
+        write(&root, &format!("d{}/f{i:03}.txt", i % 10), format!("edited {i}, longer\n").as_bytes());
+    }
+    let m = manifest(&root);
+    assert_eq!(m, cold(&root));
+    assert_ne!(identity(&cache), saved, "100 re-read files must rewrite the cache file");
+    let (c, _) = StatCache::load(&root, MAX_CACHE_BYTES);
+    assert_eq!(c.len(), 399);
+}
