@@ -59,6 +59,20 @@ where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
+    let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
+    // `muse --version` / `muse -V` alone, the probe scripts run first, is
+    // answered before the parser of every command is built (most of what
+    // it would cost); the text is clap's own (`{name} {version}`).
+    if let [_, flag] = args.as_slice() {
+        if flag == "--version" || flag == "-V" {
+            use std::io::Write;
+            let mut out = std::io::stdout().lock();
+            return match writeln!(out, "muse {}", env!("CARGO_PKG_VERSION")).and_then(|()| out.flush()) {
+                Ok(()) => EXIT_OK,
+                Err(_) => EXIT_INTERNAL,
+            };
+        }
+    }
     let cli = match Cli::try_parse_from(args) {
         Ok(c) => c,
         Err(e) => {
@@ -82,5 +96,24 @@ where
             eprintln!("muse: internal error (panic); please report it");
             EXIT_INTERNAL
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::commands;
+    use clap::CommandFactory;
+
+    /// The early answer to `muse --version` is the text clap would print.
+    #[test]
+    fn the_early_version_answer_is_clap_s() {
+        assert_eq!(commands::Cli::command().render_version(), format!("muse {}\n", env!("CARGO_PKG_VERSION")));
+    }
+
+    /// Both spellings answer with success.
+    #[test]
+    fn version_flags_succeed() {
+        assert_eq!(super::run(["muse", "--version"]), super::EXIT_OK);
+        assert_eq!(super::run(["muse", "-V"]), super::EXIT_OK);
     }
 }
