@@ -175,11 +175,13 @@ pub(crate) struct State {
 /// The base manifest: sorted `(path, digest)`, either still in the bytes of
 /// the state file (found by binary search, never decoded whole) or owned.
 enum Base {
-    /// The section as read, never copied: `n` little-endian `u32` key ends
-    /// from byte `ends_at` of `bytes`, then `n` digests, then the keys
+    /// The section as read, from byte `at` of `bytes` (the count, then `n`
+    /// little-endian `u32` key ends from byte `ends_at`, then `n` digests),
+    /// and the keys after it moved out of the same buffer into `keys`
     /// (valid UTF-8, each end on a character boundary and the keys strictly
-    /// increasing: checked once, at [`Base::parse`]).
-    Raw { bytes: Vec<u8>, ends_at: usize, n: usize },
+    /// increasing: checked once, at [`Base::parse`]). Nothing else is
+    /// copied, and [`Base::write`] copies the section back whole.
+    Raw { bytes: Vec<u8>, at: usize, ends_at: usize, n: usize, keys: String },
     Owned(Vec<(String, Digest)>),
 }
 
@@ -195,13 +197,12 @@ impl Base {
     fn at(&self, i: usize) -> (&str, &Digest) {
         match self {
             Base::Owned(v) => (v[i].0.as_str(), &v[i].1),
-            Base::Raw { bytes, ends_at, n } => {
+            Base::Raw { bytes, ends_at, n, keys, .. } => {
                 let end = |i: usize| raw_u32(bytes, ends_at + 4 * i);
-                let (digests_at, keys_at) = (ends_at + 4 * n, ends_at + 36 * n);
                 let start = if i == 0 { 0 } else { end(i - 1) };
                 // Checked at parse: in bounds, on character boundaries.
-                let key = bytes.get(keys_at + start..keys_at + end(i)).and_then(|k| std::str::from_utf8(k).ok()).unwrap_or("");
-                let at = digests_at + 32 * i;
+                let key = keys.get(start..end(i)).unwrap_or("");
+                let at = ends_at + 4 * n + 32 * i;
                 let d: &Digest = bytes.get(at..at + 32).and_then(|d| d.try_into().ok()).unwrap_or(&[0; 32]);
                 (key, d)
             }
@@ -239,14 +240,15 @@ impl Base {
     }
 
     /// Parses the base section, which starts at byte `at` of `bytes` and
-    /// runs to its end; `None` when it is malformed. The bytes are kept as
-    /// they are (entries are read in place).
-    fn parse(bytes: Vec<u8>, at: usize) -> Option<Base> {
+    /// runs to its end; `None` when it is malformed. The keys move into a
+    /// string of their own; the ends and digests are read in place.
+    fn parse(mut bytes: Vec<u8>, at: usize) -> Option<Base> {
         let mut r = Reader { b: &bytes, at };
         let n = r.u32()?;
         let ends_at = r.at;
         r.take(n.checked_mul(36)?)?; // the ends and the digests
-        let keys = std::str::from_utf8(r.take(bytes.len() - r.at)?).ok()?;
+        let keys_at = r.at;
+        let keys = String::from_utf8(bytes.split_off(keys_at)).ok()?;
         let mut prev_end = 0usize;
         let mut prev_key = "";
         for i in 0..n {
@@ -261,11 +263,17 @@ impl Base {
         if prev_end != keys.len() {
             return None;
         }
-        Some(Base::Raw { bytes, ends_at, n })
+        Some(Base::Raw { bytes, at, ends_at, n, keys })
     }
 
     /// Appends the base section.
     fn write(&self, w: &mut Vec<u8>) {
+        if let Base::Raw { bytes, at, keys, .. } = self {
+            // As it was read (checked then).
+            w.extend_from_slice(&bytes[*at..]);
+            w.extend_from_slice(keys.as_bytes());
+            return;
+        }
         put_u32(w, self.len());
         let mut end = 0usize;
         for (k, _) in self.iter() {
