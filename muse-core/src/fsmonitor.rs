@@ -175,13 +175,14 @@ pub(crate) struct State {
 /// The base manifest: sorted `(path, digest)`, either still in the bytes of
 /// the state file (found by binary search, never decoded whole) or owned.
 enum Base {
-    /// The section as read, from byte `at` of `bytes` (the count, then `n`
-    /// little-endian `u32` key ends from byte `ends_at`, then `n` digests),
+    /// The section as read (the count at byte `ends_at - 4` of `bytes`,
+    /// then `n` little-endian `u32` key ends from byte `ends_at`, then `n`
+    /// digests),
     /// and the keys after it moved out of the same buffer into `keys`
     /// (valid UTF-8, each end on a character boundary and the keys strictly
     /// increasing: checked once, at [`Base::parse`]). Nothing else is
     /// copied, and [`Base::write`] copies the section back whole.
-    Raw { bytes: Vec<u8>, at: usize, ends_at: usize, n: usize, keys: String },
+    Raw { bytes: Vec<u8>, ends_at: usize, n: usize, keys: String },
     Owned(Vec<(String, Digest)>),
 }
 
@@ -263,14 +264,14 @@ impl Base {
         if prev_end != keys.len() {
             return None;
         }
-        Some(Base::Raw { bytes, at, ends_at, n, keys })
+        Some(Base::Raw { bytes, ends_at, n, keys })
     }
 
     /// Appends the base section.
     fn write(&self, w: &mut Vec<u8>) {
-        if let Base::Raw { bytes, at, keys, .. } = self {
-            // As it was read (checked then).
-            w.extend_from_slice(&bytes[*at..]);
+        if let Base::Raw { bytes, ends_at, keys, .. } = self {
+            // As it was read (checked then), from its count on.
+            w.extend_from_slice(&bytes[ends_at - 4..]);
             w.extend_from_slice(keys.as_bytes());
             return;
         }

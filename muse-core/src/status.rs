@@ -199,15 +199,8 @@ pub fn status(&self) -> Result<Status> {
         crate::fsmonitor::save_view(root, &key, &view, &staged);
         Ok(Side::Computed(view, staged))
     };
-    let (side, wt) = std::thread::scope(|s| {
-        let h = std::thread::Builder::new().name("muse-stage".into()).spawn_scoped(s, side);
-        let wt = crate::walk::walk_manifest(root, &crate::walk::WalkOptions::default());
-        let side = match h {
-            Ok(h) => h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)),
-            // No thread to spare: read it here.
-            Err(_) => side(),
-        };
-        (side, wt)
+    let (side, wt) = crate::walk::join_beside("muse-stage", side, || {
+        crate::walk::walk_manifest(root, &crate::walk::WalkOptions::default())
     });
     let side = side?;
     let wt = wt?;

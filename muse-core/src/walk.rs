@@ -199,16 +199,11 @@ pub fn walk_manifest(root: &Path, opts: &WalkOptions) -> Result<WalkedManifest> 
     // Files are `lstat`ed while listing only when there is a cache to
     // compare with. The cache loads on one core while the tree is listed.
     let stat_files = opts.use_cache && std::fs::symlink_metadata(stat_cache_path(root)).is_ok();
-    let load = || opts.use_cache.then(|| StatCache::load_reusing(root, opts.max_cache_bytes).0);
-    let (listed, mut cache) = std::thread::scope(|s| {
-        let loader = std::thread::Builder::new().name("muse-cache".into()).spawn_scoped(s, load);
-        let listed = list_tree(root, stat_files);
-        let cache = match loader {
-            Ok(h) => h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)),
-            Err(_) => load(), // no thread to spare: load it here
-        };
-        (listed, cache)
-    });
+    let (mut cache, listed) = join_beside(
+        "muse-cache",
+        || opts.use_cache.then(|| StatCache::load_reusing(root, opts.max_cache_bytes).0),
+        || list_tree(root, stat_files),
+    );
     let Listed { mut to_read, stated } = listed?;
 
     // Stat'ed files are looked up as they were listed, one index probe
@@ -310,6 +305,29 @@ pub fn walk_manifest(root: &Path, opts: &WalkOptions) -> Result<WalkedManifest> 
     Ok(WalkedManifest { cache: Some(c), pairs: Some(pairs) })
 }
 
+/// Runs `side` on a scoped thread named `name` while the calling thread
+/// runs `main`, and returns both results (`rayon::join` without a pool:
+/// nothing spins, no pool starts). When no thread can be started, `side`
+/// runs first on the calling thread; a panic in `side` resumes here.
+pub(crate) fn join_beside<A: Send, B>(
+    name: &str,
+    side: impl Fn() -> A + Sync,
+    main: impl FnOnce() -> B,
+) -> (A, B) {
+    let side = &side;
+    std::thread::scope(|s| match std::thread::Builder::new().name(name.into()).spawn_scoped(s, side) {
+        Ok(h) => {
+            let b = main();
+            (h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)), b)
+        }
+        Err(e) => {
+            log::debug!("no thread for {name}: {e}");
+            let a = side();
+            (a, main())
+        }
+    })
+}
+
 /// Whether a walk that read `read_files` files (`read_bytes` in all) and
 /// found `pruned` entries gone should rewrite a cache file of `entries`
 /// entries. Not rewriting is always correct (the file's entries of those
@@ -355,8 +373,9 @@ struct Listed {
 struct Stated {
     /// The directory's key prefix (`""` or `"a/b/"`).
     prefix: String,
-    /// The directory's entry names as listed (others among them too).
-    names: String,
+    /// The directory's entry names as listed (others among them too),
+    /// shared by the chunks of a big directory.
+    names: Arc<String>,
     /// Per file: where its name is in `names`, and its stat.
     files: Vec<(u32, u32, Stat)>,
 }
@@ -373,7 +392,7 @@ impl Stated {
 /// already has it (no `d_type`).
 struct ToStat {
     prefix: String,
-    names: String,
+    names: Arc<String>,
     files: Vec<(u32, u32, Option<Stat>)>,
 }
 
@@ -728,24 +747,20 @@ impl<'a> Listing<'a> {
             found.to_read.extend(files.iter().map(|&(s, e, _)| format!("{prefix}{}", &names[s as usize..e as usize])));
             return tasks;
         }
-        // Big directories are stat'ed in parallel chunks sharing the fd,
-        // each with its own copy of its names.
+        // Big directories are stat'ed in parallel chunks sharing the fd
+        // and the names.
         let dir = Arc::new(fd);
+        let names = Arc::new(names);
         while files.len() > FILES_PER_TASK {
-            let mut chunk = ToStat { prefix: prefix.clone(), names: String::new(), files: Vec::with_capacity(FILES_PER_TASK) };
-            for (s, e, st) in files.drain(files.len() - FILES_PER_TASK..) {
-                let start = chunk.names.len() as u32; // < 4 GiB: a part of `names`
-                chunk.names.push_str(&names[s as usize..e as usize]);
-                chunk.files.push((start, chunk.names.len() as u32, st));
-            }
-            tasks.push(Task::Stat(Arc::clone(&dir), chunk));
+            let chunk = files.split_off(files.len() - FILES_PER_TASK);
+            tasks.push(Task::Stat(Arc::clone(&dir), ToStat { prefix: prefix.clone(), names: Arc::clone(&names), files: chunk }));
         }
         self.stat_files(&dir, ToStat { prefix, names, files }, found);
         tasks
     }
 
     /// `lstat`s the files of `todo` relative to `dirfd` and adds them to
-    /// `found` with their stat (its names string moves along, not copied).
+    /// `found` with their stat (the names are shared, not copied).
     fn stat_files(&self, dirfd: &OwnedFd, todo: ToStat, found: &mut Listed) {
         use rustix::fs::{AtFlags, FileType};
         let ToStat { prefix, names, files } = todo;
